@@ -1,0 +1,122 @@
+/* Private structures of the core, shared by core.c (devices, SEs, slots), session.c (sessions,
+ * login), object.c (objects, find) and ops.c (keys and cryptographic operations). */
+#ifndef SEA_CORE_INT_H
+#define SEA_CORE_INT_H
+
+#include <pthread.h>
+
+#include "core.h"
+#include "mech.h"
+
+#define NO_USER CK_UNAVAILABLE_INFORMATION
+
+/* Slot ids: 11 bits from the device name, 20 bits of the SE's never-reused seq. */
+#define SLOT_SEQ_BITS 20u
+#define SLOT_SEQ_MAX ((1u << SLOT_SEQ_BITS) - 1u)
+
+struct device;
+
+/* One SE as this context knows it. Never freed before the context, so sessions may point
+ * at it even after another process deleted the SE (present turns false). */
+struct se {
+    struct device *dev;
+    uint32_t seq;
+    CK_SLOT_ID slot;
+    struct se_desc desc;
+    bool present;
+    bool event;                 /* appeared, vanished or changed since the last slot event */
+    CK_USER_TYPE login;         /* NO_USER, CKU_USER or CKU_SO; under core lock */
+    unsigned nsess, nro;        /* sessions of this context on the SE (and read-only ones) */
+    pthread_mutex_t login_lock; /* serialises logins, PIN changes and re-init of this SE */
+    struct se *next;
+};
+
+struct device {
+    char name[32];
+    const struct sea_backend_ops *ops;
+    struct bdev *bdev; /* NULL when the device failed to open */
+    struct dev_caps caps;
+    CK_RV open_rv;
+    char open_err[256];
+    CK_SLOT_ID slot_base;
+    uint32_t next_seq;
+    bool free_event; /* the free slot changed */
+    struct se *ses;
+};
+
+/* A running operation of one kind in a session. */
+struct opstate {
+    bool active;
+    bool multi; /* an Update was made: the single-part call is no longer allowed */
+    bool need_context_login; /* CKA_ALWAYS_AUTHENTICATE key awaiting CKU_CONTEXT_SPECIFIC */
+    const struct mech_desc *md;
+    struct bop *bop;    /* the device's part, NULL for core-only digests */
+    struct cop *digest; /* core-side digest: C_Digest, or the prehash of a composed mechanism */
+};
+
+struct findstate {
+    bool active;
+    CK_OBJECT_HANDLE *h;
+    size_t n, pos;
+};
+
+struct session {
+    CK_SESSION_HANDLE h;
+    struct se *se;
+    CK_FLAGS flags;
+    pthread_mutex_t lock; /* one call at a time on a session */
+    unsigned refs;        /* under core lock */
+    bool closed;
+    struct opstate op[OP__COUNT];
+    struct findstate find;
+    CK_OBJECT_HANDLE *objs; /* session objects this session created */
+    size_t nobjs, capobjs;
+    struct session *next;
+};
+
+#define SESS_BUCKETS 64
+
+struct core {
+    unsigned long forkgen;
+    struct config *cfg;
+    pthread_mutex_t lock; /* devices' SE lists, session table, login states */
+    struct device *devs;
+    size_t ndevs;
+    unsigned pin_retries;
+    struct session *buckets[SESS_BUCKETS];
+    CK_SESSION_HANDLE next_handle;
+    CK_SLOT_ID *snap; /* the slot list of the last size query */
+    CK_ULONG nsnap;
+    bool snap_present;
+};
+
+/* core.c */
+void core_lock(struct core *c);
+void core_unlock(struct core *c);
+/* Re-read the SE lists of all devices (call without the core lock). */
+CK_RV core_refresh(struct core *c);
+/* The SE or device behind a slot id (under core lock). free_dev: the slot is a device's free
+ * slot. */
+struct se *core_slot_se(struct core *c, CK_SLOT_ID slot, struct device **free_dev);
+
+/* session.c */
+/* Look up a session and take a reference and its lock; CKR_SESSION_HANDLE_INVALID if none. */
+CK_RV sess_acquire(struct core *c, CK_SESSION_HANDLE h, struct session **out);
+void sess_release(struct core *c, struct session *s);
+/* The login state of the session's SE (CKU_USER, CKU_SO or NO_USER). */
+CK_USER_TYPE sess_user(struct core *c, const struct session *s);
+void op_reset(struct session *s, enum sea_op op);
+void sessions_free_all(struct core *c);
+
+/* object.c */
+/* Is the object visible to this session (private objects need the user logged in)? */
+bool obj_visible(CK_USER_TYPE user, const struct attrs *a);
+/* The attributes of a visible object; CKR_OBJECT_HANDLE_INVALID otherwise. */
+CK_RV obj_get_visible(struct core *c, struct session *s, CK_OBJECT_HANDLE h, struct attrs **out);
+CK_RV obj_track(struct session *s, CK_OBJECT_HANDLE h);
+void obj_untrack(struct session *s, CK_OBJECT_HANDLE h);
+/* May this session create/modify an object with these attributes (token vs RO session,
+ * private vs login)? */
+CK_RV obj_check_write(struct core *c, struct session *s, const struct attrs *a);
+
+#endif

@@ -1,0 +1,1627 @@
+/* libsea's own cryptography: a private OpenSSL 3 library context that loads only the default
+ * provider, random numbers straight from its DRBG, key material kept in the secure heap, and
+ * the mechanism implementations (cop_*) that software-style backends run. */
+#include <limits.h>
+#include <pthread.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/decoder.h>
+#include <openssl/ec.h>
+#include <openssl/encoder.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/obj_mac.h>
+#include <openssl/objects.h>
+#include <openssl/param_build.h>
+#include <openssl/provider.h>
+#include <openssl/rand.h>
+
+#include "crypto.h"
+#include "error.h"
+#include "log.h"
+
+/* crypto.c runs inside the software backends (and for the core's digests); to the caller a
+ * failure here is the backend's. */
+#define ORIGIN ORIGIN_BACKEND
+
+#define FAIL(code, ...)                                                                            \
+    do {                                                                                           \
+        rv = err_set(ORIGIN, (code), __VA_ARGS__);                                                 \
+        goto out;                                                                                  \
+    } while (0)
+
+/* ---- the private library context ---- */
+
+static const struct digest {
+    CK_MECHANISM_TYPE mech;
+    const char *name;
+    size_t len;
+} digests[] = {
+    {CKM_SHA_1, "SHA1", 20},      {CKM_SHA224, "SHA2-224", 28}, {CKM_SHA256, "SHA2-256", 32},
+    {CKM_SHA384, "SHA2-384", 48}, {CKM_SHA512, "SHA2-512", 64},
+};
+
+/* AES key sizes, indexing the cipher arrays below. */
+static const size_t aes_sizes[] = {16, 24, 32};
+static const char *const gcm_names[] = {"AES-128-GCM", "AES-192-GCM", "AES-256-GCM"};
+static const char *const ecb_names[] = {"AES-128-ECB", "AES-192-ECB", "AES-256-ECB"};
+
+static struct {
+    pthread_mutex_t lock; /* guards refs and the setup/teardown below */
+    unsigned refs;
+    OSSL_LIB_CTX *ctx;
+    OSSL_PROVIDER *prov;
+    EVP_MD *md[ARRAY_SIZE(digests)];
+    EVP_CIPHER *gcm[ARRAY_SIZE(aes_sizes)];
+    EVP_CIPHER *ecb[ARRAY_SIZE(aes_sizes)];
+    EVP_MAC *hmac;
+    EVP_KDF *pbkdf2;
+} g = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void teardown(void)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(g.md); i++)
+        EVP_MD_free(g.md[i]);
+    for (size_t i = 0; i < ARRAY_SIZE(aes_sizes); i++) {
+        EVP_CIPHER_free(g.gcm[i]);
+        EVP_CIPHER_free(g.ecb[i]);
+    }
+    EVP_MAC_free(g.hmac);
+    EVP_KDF_free(g.pbkdf2);
+    OSSL_PROVIDER_unload(g.prov);
+    OSSL_LIB_CTX_free(g.ctx);
+    g.ctx = NULL;
+    g.prov = NULL;
+    g.hmac = NULL;
+    g.pbkdf2 = NULL;
+    memset(g.md, 0, sizeof(g.md));
+    memset(g.gcm, 0, sizeof(g.gcm));
+    memset(g.ecb, 0, sizeof(g.ecb));
+}
+
+/* Everything is fetched once here: fetching per operation costs a lock and a lookup, and a
+ * fetched algorithm is immutable and safe to share between threads. */
+static bool setup(void)
+{
+    /* A fresh context reads no openssl.cnf: the host's configuration never reaches it. */
+    g.ctx = OSSL_LIB_CTX_new();
+    if (!g.ctx)
+        return false;
+    g.prov = OSSL_PROVIDER_load(g.ctx, "default");
+    if (!g.prov)
+        return false;
+    for (size_t i = 0; i < ARRAY_SIZE(digests); i++)
+        if (!(g.md[i] = EVP_MD_fetch(g.ctx, digests[i].name, NULL)))
+            return false;
+    for (size_t i = 0; i < ARRAY_SIZE(aes_sizes); i++) {
+        g.gcm[i] = EVP_CIPHER_fetch(g.ctx, gcm_names[i], NULL);
+        g.ecb[i] = EVP_CIPHER_fetch(g.ctx, ecb_names[i], NULL);
+        if (!g.gcm[i] || !g.ecb[i])
+            return false;
+    }
+    g.hmac = EVP_MAC_fetch(g.ctx, "HMAC", NULL);
+    g.pbkdf2 = EVP_KDF_fetch(g.ctx, "PBKDF2", NULL);
+    return g.hmac && g.pbkdf2;
+}
+
+CK_RV crypto_init(void)
+{
+    CK_RV rv = CKR_OK;
+    pthread_mutex_lock(&g.lock);
+    if (g.refs == 0) {
+        ERR_set_mark();
+        bool ok = setup();
+        ERR_pop_to_mark();
+        if (!ok) {
+            teardown();
+            rv = err_set(ORIGIN, CKR_GENERAL_ERROR,
+                         "cannot set up OpenSSL's default provider in a private context");
+            goto out;
+        }
+        LOGD("private OpenSSL library context ready");
+    }
+    g.refs++;
+out:
+    pthread_mutex_unlock(&g.lock);
+    return rv;
+}
+
+void crypto_fini(void)
+{
+    pthread_mutex_lock(&g.lock);
+    if (g.refs > 0 && --g.refs == 0)
+        teardown();
+    pthread_mutex_unlock(&g.lock);
+}
+
+OSSL_LIB_CTX *crypto_libctx(void)
+{
+    return g.ctx;
+}
+
+bool crypto_secure_heap(size_t bytes)
+{
+    pthread_mutex_lock(&heap_lock);
+    if (bytes && !CRYPTO_secure_malloc_initialized()) {
+        /* OpenSSL wants a power of two (it asserts on anything else). */
+        size_t size = 4096;
+        while (size < bytes && size <= SIZE_MAX / 2)
+            size *= 2;
+        if (size >= bytes && CRYPTO_secure_malloc_init(size, 16) == 0)
+            LOGW("secure heap of %zu bytes unavailable", size);
+    }
+    bool on = CRYPTO_secure_malloc_initialized() != 0;
+    pthread_mutex_unlock(&heap_lock);
+    return on;
+}
+
+static CK_RV need_init(void)
+{
+    return g.ctx ? CKR_OK : err_set(ORIGIN, CKR_GENERAL_ERROR, "crypto_init was not called");
+}
+
+CK_RV crypto_random(uint8_t *out, size_t len)
+{
+    CK_RV rv = CKR_OK;
+    if (!out && len)
+        return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "no buffer for random bytes");
+    if (len == 0)
+        return CKR_OK;
+    if ((rv = need_init()) != CKR_OK)
+        return rv;
+    ERR_set_mark();
+    /* The DRBG itself, not RAND_bytes_ex: that one defers to a RAND_METHOD set by the host. */
+    EVP_RAND_CTX *drbg = RAND_get0_private(g.ctx);
+    size_t max = 0;
+    OSSL_PARAM q[] = {OSSL_PARAM_construct_size_t(OSSL_RAND_PARAM_MAX_REQUEST, &max),
+                      OSSL_PARAM_END};
+    if (!drbg)
+        FAIL(CKR_FUNCTION_FAILED, "no random generator");
+    if (!EVP_RAND_CTX_get_params(drbg, q) || max == 0)
+        max = 4096;
+    unsigned strength = EVP_RAND_get_strength(drbg);
+    for (size_t done = 0; done < len;) {
+        size_t n = len - done < max ? len - done : max;
+        if (!EVP_RAND_generate(drbg, out + done, n, strength, 0, NULL, 0)) {
+            sea_wipe(out, len);
+            FAIL(CKR_FUNCTION_FAILED, "random generator failed");
+        }
+        done += n;
+    }
+out:
+    ERR_pop_to_mark();
+    return rv;
+}
+
+static const struct digest *digest_find(CK_MECHANISM_TYPE mech)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(digests); i++)
+        if (digests[i].mech == mech)
+            return &digests[i];
+    return NULL;
+}
+
+const EVP_MD *crypto_md(CK_MECHANISM_TYPE digest)
+{
+    const struct digest *d = digest_find(digest);
+    return d ? g.md[d - digests] : NULL;
+}
+
+size_t crypto_md_len(CK_MECHANISM_TYPE digest)
+{
+    const struct digest *d = digest_find(digest);
+    return d ? d->len : 0;
+}
+
+/* ---- small helpers ---- */
+
+static int aes_index(size_t len)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(aes_sizes); i++)
+        if (aes_sizes[i] == len)
+            return (int)i;
+    return -1;
+}
+
+/* The first attribute of type t found in a, else in b. */
+static const struct attr *pick(const struct attrs *a, const struct attrs *b, CK_ATTRIBUTE_TYPE t)
+{
+    const struct attr *x = attrs_find(a, t);
+    return x ? x : attrs_find(b, t);
+}
+
+static bool get_ulong(const struct attr *x, CK_ULONG *v)
+{
+    if (!x || x->len != sizeof(CK_ULONG))
+        return false;
+    memcpy(v, x->val, sizeof(*v));
+    return true;
+}
+
+/* Apply the additions to each destination set, or to none: all are built on copies first and
+ * swapped in only when every merge succeeded. */
+static CK_RV commit(struct attrs *const dst[], const struct attrs *const add[], size_t n)
+{
+    struct attrs *next[2] = {NULL, NULL};
+    CK_RV rv = CKR_OK;
+    if (n > ARRAY_SIZE(next))
+        return CKR_GENERAL_ERROR;
+    for (size_t i = 0; i < n && rv == CKR_OK; i++) {
+        next[i] = attrs_dup(dst[i]);
+        rv = next[i] ? attrs_merge(next[i], add[i]) : CKR_HOST_MEMORY;
+    }
+    for (size_t i = 0; i < n && rv == CKR_OK; i++) {
+        struct attrs tmp = *dst[i];
+        dst[i]->n = next[i]->n;
+        dst[i]->cap = next[i]->cap;
+        dst[i]->v = next[i]->v;
+        next[i]->n = tmp.n;
+        next[i]->cap = tmp.cap;
+        next[i]->v = tmp.v;
+    }
+    for (size_t i = 0; i < n; i++)
+        attrs_unref(next[i]);
+    if (rv != CKR_OK)
+        err_set(ORIGIN, rv, "out of memory for key attributes");
+    return rv;
+}
+
+/* Feed a cipher more than INT_MAX bytes, which its int lengths cannot take at once. */
+static bool cipher_update(EVP_CIPHER_CTX *cc, uint8_t *out, const uint8_t *in, size_t len)
+{
+    while (len > 0) {
+        int n = len > (1u << 30) ? 1 << 30 : (int)len, got = 0;
+        if (!EVP_CipherUpdate(cc, out, &got, in, n) || (out && got != n))
+            return false;
+        in += n;
+        len -= (size_t)n;
+        if (out)
+            out += n;
+    }
+    return true;
+}
+
+/* ---- DER, as much as EC keys need ---- */
+
+/* The single DER TLV that spans exactly [p, p + len). */
+static bool der_one(const uint8_t *p, size_t len, uint8_t *tag, const uint8_t **val, size_t *vlen)
+{
+    if (!p || len < 2)
+        return false;
+    size_t n = p[1], hdr = 2;
+    if (n & 0x80) {
+        size_t k = n & 0x7f;
+        if (k == 0 || k > 2 || len < 2 + k)
+            return false;
+        n = 0;
+        for (size_t i = 0; i < k; i++)
+            n = n << 8 | p[2 + i];
+        if (n < 0x80 || (k == 2 && n < 0x100)) /* DER lengths are minimal */
+            return false;
+        hdr += k;
+    }
+    if (len - hdr != n)
+        return false;
+    *tag = p[0];
+    *val = p + hdr;
+    *vlen = n;
+    return true;
+}
+
+/* Write a DER header for n content bytes (n < 65536); returns its length. */
+static size_t der_header(uint8_t *p, uint8_t tag, size_t n)
+{
+    p[0] = tag;
+    if (n < 0x80) {
+        p[1] = (uint8_t)n;
+        return 2;
+    }
+    if (n < 0x100) {
+        p[1] = 0x81;
+        p[2] = (uint8_t)n;
+        return 3;
+    }
+    p[1] = 0x82;
+    p[2] = (uint8_t)(n >> 8);
+    p[3] = (uint8_t)n;
+    return 4;
+}
+
+static bool oid_well_formed(const uint8_t *v, size_t n)
+{
+    if (n == 0 || (v[n - 1] & 0x80))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == 0x80 && (i == 0 || !(v[i - 1] & 0x80))) /* sub-identifier padded with 0 */
+            return false;
+    return true;
+}
+
+/* ---- elliptic curves ---- */
+
+static const uint8_t oid_p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+static const uint8_t oid_p384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
+static const uint8_t oid_p521[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23};
+
+#define EC_MAX_BYTES 66 /* P-521 */
+
+static const struct curve {
+    const char *name; /* OpenSSL group name */
+    int nid;
+    CK_ULONG bits;
+    size_t len; /* bytes of a coordinate or a scalar */
+    const uint8_t *oid;
+    size_t oid_len;
+} curves[] = {
+    {"prime256v1", NID_X9_62_prime256v1, 256, 32, oid_p256, sizeof(oid_p256)},
+    {"secp384r1", NID_secp384r1, 384, 48, oid_p384, sizeof(oid_p384)},
+    {"secp521r1", NID_secp521r1, 521, 66, oid_p521, sizeof(oid_p521)},
+};
+
+/* CKA_EC_PARAMS to a curve: CKR_CURVE_NOT_SUPPORTED for well-formed parameters naming
+ * anything else, CKR_ATTRIBUTE_VALUE_INVALID for what is not DER at all. */
+static CK_RV ec_params_curve(const uint8_t *der, size_t len, const struct curve **out)
+{
+    uint8_t tag;
+    const uint8_t *v;
+    size_t vlen;
+    if (!der_one(der, len, &tag, &v, &vlen))
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    for (size_t i = 0; i < ARRAY_SIZE(curves); i++) {
+        if (curves[i].oid_len == len && memcmp(curves[i].oid, der, len) == 0) {
+            *out = &curves[i];
+            return CKR_OK;
+        }
+    }
+    switch (tag) {
+    case 0x06: /* another named curve */
+        return oid_well_formed(v, vlen) ? CKR_CURVE_NOT_SUPPORTED : CKR_ATTRIBUTE_VALUE_INVALID;
+    case 0x30: /* explicit ECParameters */
+    case 0x13: /* curve name as PrintableString (PKCS#11 3.0, Edwards curves) */
+        return CKR_CURVE_NOT_SUPPORTED;
+    case 0x05: /* implicitlyCA */
+        return vlen == 0 ? CKR_CURVE_NOT_SUPPORTED : CKR_ATTRIBUTE_VALUE_INVALID;
+    default:
+        return CKR_ATTRIBUTE_VALUE_INVALID;
+    }
+}
+
+const char *crypto_ec_curve(const uint8_t *der, size_t len, CK_ULONG *bits)
+{
+    const struct curve *cv = NULL;
+    if (ec_params_curve(der, len, &cv) != CKR_OK)
+        return NULL;
+    if (bits)
+        *bits = cv->bits;
+    return cv->name;
+}
+
+/* One EC key worked out from its parts. */
+struct eckey {
+    const struct curve *cv;
+    EC_GROUP *grp;
+    BIGNUM *d; /* the private scalar (secure heap), NULL for a public key */
+    uint8_t point[1 + 2 * EC_MAX_BYTES]; /* uncompressed: 04 || X || Y */
+    size_t point_len;
+};
+
+static void eckey_clear(struct eckey *e)
+{
+    EC_GROUP_free(e->grp);
+    BN_clear_free(e->d);
+    memset(e, 0, sizeof(*e));
+}
+
+static CK_RV eckey_begin(struct eckey *e, const struct attr *params)
+{
+    CK_RV rv;
+    memset(e, 0, sizeof(*e));
+    if (!params)
+        return err_set(ORIGIN, CKR_TEMPLATE_INCOMPLETE, "CKA_EC_PARAMS missing");
+    if ((rv = ec_params_curve(params->val, params->len, &e->cv)) != CKR_OK)
+        return err_set(ORIGIN, rv,
+                       rv == CKR_CURVE_NOT_SUPPORTED ? "curve not supported (P-256/384/521 are)"
+                                                     : "CKA_EC_PARAMS is not a DER curve");
+    e->grp = EC_GROUP_new_by_curve_name_ex(g.ctx, NULL, e->cv->nid);
+    if (!e->grp)
+        return err_set(ORIGIN, CKR_HOST_MEMORY, "cannot set up curve %s", e->cv->name);
+    return CKR_OK;
+}
+
+static CK_RV eckey_derive_point(struct eckey *e)
+{
+    CK_RV rv = CKR_OK;
+    EC_POINT *pt = EC_POINT_new(e->grp);
+    BN_CTX *bn = BN_CTX_secure_new_ex(g.ctx);
+    if (!pt || !bn || !EC_POINT_mul(e->grp, pt, e->d, NULL, NULL, bn))
+        FAIL(CKR_FUNCTION_FAILED, "cannot compute the public point");
+    e->point_len = EC_POINT_point2oct(e->grp, pt, POINT_CONVERSION_UNCOMPRESSED, e->point,
+                                      sizeof(e->point), bn);
+    if (e->point_len != 1 + 2 * e->cv->len)
+        FAIL(CKR_FUNCTION_FAILED, "cannot encode the public point");
+out:
+    EC_POINT_free(pt);
+    BN_CTX_free(bn);
+    return rv;
+}
+
+/* The private scalar from big-endian bytes: 1 <= d < n, else CKR_ATTRIBUTE_VALUE_INVALID. */
+static CK_RV eckey_set_scalar(struct eckey *e, const uint8_t *val, size_t len)
+{
+    CK_RV rv = CKR_OK;
+    if (!val || len == 0 || len > 2 * EC_MAX_BYTES)
+        FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "EC private value has a wrong length");
+    if (!(e->d = BN_secure_new()) || !BN_bin2bn(val, (int)len, e->d))
+        FAIL(CKR_HOST_MEMORY, "out of memory for an EC private value");
+    BN_set_flags(e->d, BN_FLG_CONSTTIME);
+    if (BN_is_zero(e->d) || BN_cmp(e->d, EC_GROUP_get0_order(e->grp)) >= 0)
+        FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "EC private value out of range for %s", e->cv->name);
+    rv = eckey_derive_point(e);
+out:
+    return rv;
+}
+
+/* A fresh scalar by rejection sampling (FIPS 186-5 A.2.2) from our DRBG: OpenSSL's own key
+ * generation would draw from a RAND_METHOD the host may have replaced. */
+static CK_RV eckey_generate(struct eckey *e)
+{
+    CK_RV rv = CKR_OK;
+    size_t len = e->cv->len;
+    const BIGNUM *order = EC_GROUP_get0_order(e->grp);
+    int excess = (int)(len * 8) - BN_num_bits(order);
+    uint8_t *buf = OPENSSL_secure_malloc(len);
+    if (!buf || !(e->d = BN_secure_new()))
+        FAIL(CKR_HOST_MEMORY, "out of memory for an EC private value");
+    BN_set_flags(e->d, BN_FLG_CONSTTIME);
+    for (int tries = 0;; tries++) {
+        if (tries == 64) /* a working DRBG gets here with probability < 2^-64 */
+            FAIL(CKR_FUNCTION_FAILED, "no valid EC private value from the random generator");
+        if ((rv = crypto_random(buf, len)) != CKR_OK)
+            goto out;
+        buf[0] &= (uint8_t)(0xff >> excess);
+        if (!BN_bin2bn(buf, (int)len, e->d))
+            FAIL(CKR_HOST_MEMORY, "out of memory for an EC private value");
+        if (!BN_is_zero(e->d) && BN_cmp(e->d, order) < 0)
+            break;
+    }
+    rv = eckey_derive_point(e);
+out:
+    OPENSSL_secure_clear_free(buf, len);
+    return rv;
+}
+
+/* CKA_EC_POINT: the standard says DER OCTET STRING, some applications pass the bare point;
+ * compressed or uncompressed. The four forms never have the same length. */
+static CK_RV eckey_set_point(struct eckey *e, const uint8_t *val, size_t len)
+{
+    CK_RV rv = CKR_OK;
+    size_t n = e->cv->len;
+    uint8_t tag;
+    const uint8_t *v;
+    size_t vlen;
+    EC_POINT *pt = NULL;
+    BN_CTX *bn = NULL;
+    if (der_one(val, len, &tag, &v, &vlen) && tag == 0x04 && (vlen == 1 + n || vlen == 1 + 2 * n)) {
+        val = v;
+        len = vlen;
+    }
+    if (!val ||
+        !((len == 1 + n && (val[0] == 2 || val[0] == 3)) || (len == 1 + 2 * n && val[0] == 4)))
+        FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "CKA_EC_POINT is not a point encoding for %s",
+             e->cv->name);
+    if (!(pt = EC_POINT_new(e->grp)) || !(bn = BN_CTX_new_ex(g.ctx)))
+        FAIL(CKR_HOST_MEMORY, "out of memory for an EC point");
+    if (!EC_POINT_oct2point(e->grp, pt, val, len, bn) || EC_POINT_is_at_infinity(e->grp, pt))
+        FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "CKA_EC_POINT is not on %s", e->cv->name);
+    e->point_len = EC_POINT_point2oct(e->grp, pt, POINT_CONVERSION_UNCOMPRESSED, e->point,
+                                      sizeof(e->point), bn);
+    if (e->point_len != 1 + 2 * n)
+        FAIL(CKR_FUNCTION_FAILED, "cannot encode the public point");
+out:
+    EC_POINT_free(pt);
+    BN_CTX_free(bn);
+    return rv;
+}
+
+static CK_RV eckey_pkey(const struct eckey *e, EVP_PKEY **out)
+{
+    CK_RV rv = CKR_OK;
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *pc = NULL;
+    *out = NULL;
+    /* A secure BN puts the scalar into the secure half of the built parameters. */
+    if (!bld || !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, e->cv->name, 0) ||
+        !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, e->point, e->point_len) ||
+        (e->d && !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, e->d)) ||
+        !(params = OSSL_PARAM_BLD_to_param(bld)))
+        FAIL(CKR_HOST_MEMORY, "out of memory for an EC key");
+    if (!(pc = EVP_PKEY_CTX_new_from_name(g.ctx, "EC", NULL)) || EVP_PKEY_fromdata_init(pc) <= 0 ||
+        EVP_PKEY_fromdata(pc, out, e->d ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) <= 0)
+        FAIL(CKR_FUNCTION_FAILED, "OpenSSL refused the EC key on %s", e->cv->name);
+out:
+    EVP_PKEY_CTX_free(pc);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    return rv;
+}
+
+/* The public attributes of an EC key (CKA_EC_POINT as DER, CKA_PUBLIC_KEY_INFO) into pub, and
+ * for a private key CKA_EC_PARAMS and the padded scalar as CKA_VALUE into priv. */
+static CK_RV eckey_attrs(const struct eckey *e, struct attrs *pub, struct attrs *priv)
+{
+    CK_RV rv = CKR_OK;
+    EVP_PKEY *pkey = NULL;
+    OSSL_ENCODER_CTX *enc = NULL;
+    uint8_t *spki = NULL, *scalar = NULL;
+    size_t spki_len = 0, n = e->cv->len;
+    uint8_t point[4 + sizeof(e->point)];
+    size_t point_len = der_header(point, 0x04, e->point_len);
+    memcpy(point + point_len, e->point, e->point_len);
+    point_len += e->point_len;
+    /* The key without its scalar is enough for the SubjectPublicKeyInfo. */
+    struct eckey pubonly = *e;
+    pubonly.d = NULL;
+    if ((rv = eckey_pkey(&pubonly, &pkey)) != CKR_OK)
+        goto out;
+    enc = OSSL_ENCODER_CTX_new_for_pkey(pkey, EVP_PKEY_PUBLIC_KEY, "DER", "SubjectPublicKeyInfo",
+                                        NULL);
+    if (!enc || OSSL_ENCODER_CTX_get_num_encoders(enc) == 0 ||
+        !OSSL_ENCODER_to_data(enc, &spki, &spki_len))
+        FAIL(CKR_FUNCTION_FAILED, "cannot encode the SubjectPublicKeyInfo");
+    for (int i = 0; i < 2; i++) {
+        struct attrs *a = i == 0 ? pub : priv;
+        if (a && ((rv = attrs_set(a, CKA_EC_POINT, point, point_len)) != CKR_OK ||
+                  (rv = attrs_set(a, CKA_PUBLIC_KEY_INFO, spki, spki_len)) != CKR_OK))
+            FAIL(rv, "out of memory for key attributes");
+    }
+    if (priv && e->d) {
+        if (!(scalar = OPENSSL_secure_malloc(n)) || BN_bn2binpad(e->d, scalar, (int)n) != (int)n)
+            FAIL(CKR_HOST_MEMORY, "out of memory for an EC private value");
+        if ((rv = attrs_set(priv, CKA_EC_PARAMS, e->cv->oid, e->cv->oid_len)) != CKR_OK ||
+            (rv = attrs_set_secret(priv, CKA_VALUE, scalar, n)) != CKR_OK)
+            FAIL(rv, "out of memory for key attributes");
+    }
+out:
+    OPENSSL_secure_clear_free(scalar, n);
+    OPENSSL_free(spki);
+    OSSL_ENCODER_CTX_free(enc);
+    EVP_PKEY_free(pkey);
+    return rv;
+}
+
+/* ---- key material ---- */
+
+static bool secret_len_ok(CK_KEY_TYPE type, size_t len)
+{
+    switch (type) {
+    case CKK_AES:
+        return aes_index(len) >= 0;
+    case CKK_GENERIC_SECRET:
+    case CKK_SHA256_HMAC:
+        return len >= 1 && len <= 512;
+    default:
+        return false;
+    }
+}
+
+CK_RV keymat_from_attrs(const struct attrs *pub, const struct attrs *secret, struct keymat **out)
+{
+    CK_RV rv = CKR_OK;
+    struct keymat *k = NULL;
+    struct eckey e = {0};
+    CK_ULONG cls, type;
+    if (!pub || !out)
+        return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "keymat_from_attrs: no attributes");
+    *out = NULL;
+    if ((rv = need_init()) != CKR_OK)
+        return rv;
+    ERR_set_mark();
+    if (!get_ulong(pick(pub, secret, CKA_CLASS), &cls) ||
+        !get_ulong(pick(pub, secret, CKA_KEY_TYPE), &type))
+        FAIL(CKR_TEMPLATE_INCOMPLETE, "key without CKA_CLASS or CKA_KEY_TYPE");
+    if (!(k = OPENSSL_zalloc(sizeof(*k))))
+        FAIL(CKR_HOST_MEMORY, "out of memory for key material");
+    k->refs = 1;
+    k->cls = cls;
+    k->type = type;
+    if (cls == CKO_SECRET_KEY &&
+        (type == CKK_AES || type == CKK_GENERIC_SECRET || type == CKK_SHA256_HMAC)) {
+        /* Lengths are the mechanisms' business (CKR_KEY_SIZE_RANGE at cop_new). */
+        const struct attr *v = pick(secret, pub, CKA_VALUE);
+        if (!v)
+            FAIL(CKR_TEMPLATE_INCOMPLETE, "secret key without CKA_VALUE");
+        if (v->len == 0)
+            FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "empty secret key");
+        if (!(k->secret = OPENSSL_secure_malloc(v->len)))
+            FAIL(CKR_HOST_MEMORY, "out of secure memory for a secret key");
+        memcpy(k->secret, v->val, v->len);
+        k->secret_len = v->len;
+    } else if ((cls == CKO_PRIVATE_KEY || cls == CKO_PUBLIC_KEY) && type == CKK_EC) {
+        if ((rv = eckey_begin(&e, pick(pub, secret, CKA_EC_PARAMS))) != CKR_OK)
+            goto out;
+        const struct attr *v =
+            cls == CKO_PRIVATE_KEY ? pick(secret, pub, CKA_VALUE) : pick(pub, secret, CKA_EC_POINT);
+        if (!v)
+            FAIL(CKR_TEMPLATE_INCOMPLETE, "EC key without %s",
+                 cls == CKO_PRIVATE_KEY ? "CKA_VALUE" : "CKA_EC_POINT");
+        rv = cls == CKO_PRIVATE_KEY ? eckey_set_scalar(&e, v->val, v->len)
+                                    : eckey_set_point(&e, v->val, v->len);
+        if (rv != CKR_OK || (rv = eckey_pkey(&e, &k->pkey)) != CKR_OK)
+            goto out;
+    } else {
+        FAIL(CKR_KEY_TYPE_INCONSISTENT, "no key material for class %lu key type %lu",
+             (unsigned long)cls, (unsigned long)type);
+    }
+    *out = k;
+    k = NULL;
+out:
+    eckey_clear(&e);
+    keymat_unref(k);
+    ERR_pop_to_mark();
+    return rv;
+}
+
+struct keymat *keymat_ref(struct keymat *k)
+{
+    if (k)
+        __atomic_add_fetch(&k->refs, 1, __ATOMIC_RELAXED);
+    return k;
+}
+
+void keymat_unref(struct keymat *k)
+{
+    if (!k || __atomic_sub_fetch(&k->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    EVP_PKEY_free(k->pkey);
+    OPENSSL_secure_clear_free(k->secret, k->secret_len);
+    OPENSSL_free(k);
+}
+
+/* ---- key generation and import ---- */
+
+/* CKA_CHECK_VALUE of an AES key: the first 3 bytes of AES-ECB(key, 16 zero bytes). */
+static CK_RV aes_check_value(const uint8_t *key, size_t len, uint8_t kcv[3])
+{
+    CK_RV rv = CKR_OK;
+    static const uint8_t zero[16];
+    uint8_t block[32];
+    int got = 0, i = aes_index(len);
+    EVP_CIPHER_CTX *cc = EVP_CIPHER_CTX_new();
+    if (!cc || i < 0 || !EVP_EncryptInit_ex2(cc, g.ecb[i], key, NULL, NULL) ||
+        !EVP_CIPHER_CTX_set_padding(cc, 0) ||
+        !EVP_EncryptUpdate(cc, block, &got, zero, sizeof(zero)) || got != 16)
+        FAIL(CKR_FUNCTION_FAILED, "cannot compute the AES check value");
+    memcpy(kcv, block, 3);
+out:
+    sea_wipe(block, sizeof(block));
+    EVP_CIPHER_CTX_free(cc);
+    return rv;
+}
+
+static bool no_params(const CK_MECHANISM *m)
+{
+    return m->ulParameterLen == 0;
+}
+
+CK_RV crypto_generate_key(const CK_MECHANISM *m, struct attrs *priv)
+{
+    CK_RV rv = CKR_OK;
+    struct attrs *add = NULL;
+    uint8_t *val = NULL;
+    CK_ULONG len = 0, type, cls;
+    if (!m || !priv)
+        return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "crypto_generate_key: missing argument");
+    if ((rv = need_init()) != CKR_OK)
+        return rv;
+    ERR_set_mark();
+    bool aes = m->mechanism == CKM_AES_KEY_GEN;
+    if (!aes && m->mechanism != CKM_GENERIC_SECRET_KEY_GEN)
+        FAIL(CKR_MECHANISM_INVALID, "mechanism 0x%lx does not generate secret keys",
+             (unsigned long)m->mechanism);
+    if (!no_params(m))
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "key generation takes no parameter");
+    if (get_ulong(attrs_find(priv, CKA_CLASS), &cls) && cls != CKO_SECRET_KEY)
+        FAIL(CKR_TEMPLATE_INCONSISTENT, "secret key generation for another class");
+    type = attrs_get_ulong(priv, CKA_KEY_TYPE, aes ? CKK_AES : CKK_GENERIC_SECRET);
+    if (aes ? type != CKK_AES : (type != CKK_GENERIC_SECRET && type != CKK_SHA256_HMAC))
+        FAIL(CKR_TEMPLATE_INCONSISTENT, "key type %lu does not suit the mechanism",
+             (unsigned long)type);
+    if (!attrs_has(priv, CKA_VALUE_LEN))
+        FAIL(CKR_TEMPLATE_INCOMPLETE, "CKA_VALUE_LEN missing");
+    if (!get_ulong(attrs_find(priv, CKA_VALUE_LEN), &len) || !secret_len_ok(type, len))
+        FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "CKA_VALUE_LEN %lu not allowed for this key type",
+             (unsigned long)len);
+    if (!(val = OPENSSL_secure_malloc(len)) || !(add = attrs_new()))
+        FAIL(CKR_HOST_MEMORY, "out of memory for a secret key");
+    if ((rv = crypto_random(val, len)) != CKR_OK)
+        goto out;
+    if ((rv = attrs_set_secret(add, CKA_VALUE, val, len)) != CKR_OK)
+        FAIL(rv, "out of memory for key attributes");
+    if (aes) {
+        uint8_t kcv[3];
+        if ((rv = aes_check_value(val, len, kcv)) != CKR_OK)
+            goto out;
+        if ((rv = attrs_set(add, CKA_CHECK_VALUE, kcv, sizeof(kcv))) != CKR_OK)
+            FAIL(rv, "out of memory for key attributes");
+    }
+    struct attrs *dst[] = {priv};
+    const struct attrs *src[] = {add};
+    rv = commit(dst, src, 1);
+out:
+    OPENSSL_secure_clear_free(val, len);
+    attrs_unref(add);
+    ERR_pop_to_mark();
+    return rv;
+}
+
+CK_RV crypto_generate_key_pair(const CK_MECHANISM *m, struct attrs *pub, struct attrs *priv)
+{
+    CK_RV rv = CKR_OK;
+    struct eckey e = {0};
+    struct attrs *add_pub = NULL, *add_priv = NULL;
+    if (!m || !pub || !priv)
+        return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "crypto_generate_key_pair: missing argument");
+    if ((rv = need_init()) != CKR_OK)
+        return rv;
+    ERR_set_mark();
+    if (m->mechanism != CKM_EC_KEY_PAIR_GEN)
+        FAIL(CKR_MECHANISM_INVALID, "mechanism 0x%lx does not generate key pairs",
+             (unsigned long)m->mechanism);
+    if (!no_params(m))
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "key generation takes no parameter");
+    const struct attr *params = attrs_find(pub, CKA_EC_PARAMS);
+    const struct attr *other = attrs_find(priv, CKA_EC_PARAMS);
+    if (params && other &&
+        (params->len != other->len || memcmp(params->val, other->val, params->len) != 0))
+        FAIL(CKR_TEMPLATE_INCONSISTENT, "the two templates name different curves");
+    if ((rv = eckey_begin(&e, params)) != CKR_OK || (rv = eckey_generate(&e)) != CKR_OK)
+        goto out;
+    if (!(add_pub = attrs_new()) || !(add_priv = attrs_new()))
+        FAIL(CKR_HOST_MEMORY, "out of memory for key attributes");
+    if ((rv = eckey_attrs(&e, add_pub, add_priv)) != CKR_OK)
+        goto out;
+    struct attrs *dst[] = {pub, priv};
+    const struct attrs *src[] = {add_pub, add_priv};
+    rv = commit(dst, src, 2);
+out:
+    eckey_clear(&e);
+    attrs_unref(add_pub);
+    attrs_unref(add_priv);
+    ERR_pop_to_mark();
+    return rv;
+}
+
+/* A value the caller supplied along with the key must equal what we derive. */
+static bool same_or_absent(const struct attrs *a, CK_ATTRIBUTE_TYPE t, const struct attrs *add)
+{
+    const struct attr *given = attrs_find(a, t), *ours = attrs_find(add, t);
+    if (!given)
+        return true;
+    return ours && given->len == ours->len && CRYPTO_memcmp(given->val, ours->val, ours->len) == 0;
+}
+
+static CK_RV import_ec(struct attrs *a, CK_OBJECT_CLASS cls, struct attrs *add)
+{
+    CK_RV rv = CKR_OK;
+    struct eckey e = {0};
+    struct eckey given = {0};
+    if ((rv = eckey_begin(&e, attrs_find(a, CKA_EC_PARAMS))) != CKR_OK)
+        goto out;
+    const struct attr *v = attrs_find(a, cls == CKO_PRIVATE_KEY ? CKA_VALUE : CKA_EC_POINT);
+    if (!v)
+        FAIL(CKR_TEMPLATE_INCOMPLETE, "EC key without %s",
+             cls == CKO_PRIVATE_KEY ? "CKA_VALUE" : "CKA_EC_POINT");
+    rv = cls == CKO_PRIVATE_KEY ? eckey_set_scalar(&e, v->val, v->len)
+                                : eckey_set_point(&e, v->val, v->len);
+    if (rv != CKR_OK)
+        goto out;
+    if ((rv = eckey_attrs(&e, add, cls == CKO_PRIVATE_KEY ? add : NULL)) != CKR_OK)
+        goto out;
+    if (cls == CKO_PRIVATE_KEY) {
+        /* A public point given with a private key must be the scalar's. */
+        const struct attr *p = attrs_find(a, CKA_EC_POINT);
+        if (p) {
+            given.cv = e.cv;
+            given.grp = e.grp;
+            rv = eckey_set_point(&given, p->val, p->len);
+            given.grp = NULL; /* borrowed */
+            if (rv != CKR_OK)
+                goto out;
+            if (given.point_len != e.point_len || memcmp(given.point, e.point, e.point_len) != 0)
+                FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "CKA_EC_POINT does not match CKA_VALUE");
+        }
+    }
+    if (!same_or_absent(a, CKA_PUBLIC_KEY_INFO, add))
+        FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "CKA_PUBLIC_KEY_INFO does not match the key");
+out:
+    eckey_clear(&given);
+    eckey_clear(&e);
+    return rv;
+}
+
+static CK_RV import_secret(struct attrs *a, CK_KEY_TYPE type, struct attrs *add)
+{
+    CK_RV rv = CKR_OK;
+    CK_ULONG vlen;
+    const struct attr *v = attrs_find(a, CKA_VALUE);
+    if (!v)
+        FAIL(CKR_TEMPLATE_INCOMPLETE, "secret key without CKA_VALUE");
+    if (!secret_len_ok(type, v->len))
+        FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "a key of %lu bytes is not allowed for this key type",
+             (unsigned long)v->len);
+    if (attrs_has(a, CKA_VALUE_LEN) &&
+        (!get_ulong(attrs_find(a, CKA_VALUE_LEN), &vlen) || vlen != v->len))
+        FAIL(CKR_TEMPLATE_INCONSISTENT, "CKA_VALUE_LEN does not match CKA_VALUE");
+    if ((rv = attrs_set_ulong(add, CKA_VALUE_LEN, v->len)) != CKR_OK)
+        FAIL(rv, "out of memory for key attributes");
+    if (type == CKK_AES) {
+        uint8_t kcv[3];
+        const struct attr *given = attrs_find(a, CKA_CHECK_VALUE);
+        if ((rv = aes_check_value(v->val, v->len, kcv)) != CKR_OK)
+            goto out;
+        /* An empty check value asks for none (PKCS#11 3.0 4.10). */
+        if (given && given->len == 0)
+            goto out;
+        if (given && (given->len != sizeof(kcv) || CRYPTO_memcmp(given->val, kcv, 3) != 0))
+            FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "CKA_CHECK_VALUE does not match the key");
+        if ((rv = attrs_set(add, CKA_CHECK_VALUE, kcv, sizeof(kcv))) != CKR_OK)
+            FAIL(rv, "out of memory for key attributes");
+    }
+out:
+    return rv;
+}
+
+CK_RV crypto_complete_import(struct attrs *a)
+{
+    CK_RV rv = CKR_OK;
+    struct attrs *add = NULL;
+    CK_ULONG cls, type;
+    if (!a)
+        return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "crypto_complete_import: no attributes");
+    if ((rv = need_init()) != CKR_OK)
+        return rv;
+    ERR_set_mark();
+    if (!get_ulong(attrs_find(a, CKA_CLASS), &cls))
+        FAIL(CKR_TEMPLATE_INCOMPLETE, "object without CKA_CLASS");
+    if (cls != CKO_SECRET_KEY && cls != CKO_PRIVATE_KEY && cls != CKO_PUBLIC_KEY)
+        goto out; /* certificates and data carry no key material */
+    if (!get_ulong(attrs_find(a, CKA_KEY_TYPE), &type))
+        FAIL(CKR_TEMPLATE_INCOMPLETE, "key without CKA_KEY_TYPE");
+    if (!(add = attrs_new()))
+        FAIL(CKR_HOST_MEMORY, "out of memory for key attributes");
+    if (cls == CKO_SECRET_KEY &&
+        (type == CKK_AES || type == CKK_GENERIC_SECRET || type == CKK_SHA256_HMAC))
+        rv = import_secret(a, type, add);
+    else if (cls != CKO_SECRET_KEY && type == CKK_EC)
+        rv = import_ec(a, cls, add);
+    else
+        FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "key type %lu not supported", (unsigned long)type);
+    if (rv == CKR_OK) {
+        struct attrs *dst[] = {a};
+        const struct attrs *src[] = {add};
+        rv = commit(dst, src, 1);
+    }
+out:
+    attrs_unref(add);
+    ERR_pop_to_mark();
+    return rv;
+}
+
+/* The private scalar of a decoded key, copied through the secure heap only. */
+static CK_RV pkey_scalar(EVP_PKEY *pkey, struct eckey *e)
+{
+    CK_RV rv = CKR_OK;
+    size_t cap = 2 * EC_MAX_BYTES;
+    uint8_t *buf = OPENSSL_secure_zalloc(cap);
+    OSSL_PARAM q[] = {OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_PRIV_KEY, buf, cap), OSSL_PARAM_END};
+    if (!buf || !(e->d = BN_secure_new()))
+        FAIL(CKR_HOST_MEMORY, "out of memory for an EC private value");
+    if (!EVP_PKEY_get_params(pkey, q) || !OSSL_PARAM_modified(q) || !OSSL_PARAM_get_BN(q, &e->d))
+        FAIL(CKR_ARGUMENTS_BAD, "the key has no private part");
+    BN_set_flags(e->d, BN_FLG_CONSTTIME);
+    if (BN_is_zero(e->d) || BN_cmp(e->d, EC_GROUP_get0_order(e->grp)) >= 0)
+        FAIL(CKR_ARGUMENTS_BAD, "EC private value out of range");
+    rv = eckey_derive_point(e);
+out:
+    OPENSSL_secure_clear_free(buf, cap);
+    return rv;
+}
+
+CK_RV crypto_parse_private_key(const uint8_t *data, size_t len, struct attrs *pub,
+                               struct attrs *priv)
+{
+    CK_RV rv = CKR_OK;
+    EVP_PKEY *pkey = NULL;
+    OSSL_DECODER_CTX *dc = NULL;
+    struct eckey e = {0};
+    struct attrs *add_pub = NULL, *add_priv = NULL;
+    char group[64];
+    if (!data || len == 0 || !pub || !priv)
+        return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "crypto_parse_private_key: missing argument");
+    if ((rv = need_init()) != CKR_OK)
+        return rv;
+    ERR_set_mark();
+    const unsigned char *p = data;
+    size_t left = len;
+    /* Any input type (PEM, DER) and structure (PKCS#8, SEC1, traditional). No passphrase is
+     * set, so an encrypted key fails instead of prompting. */
+    dc = OSSL_DECODER_CTX_new_for_pkey(&pkey, NULL, NULL, NULL, EVP_PKEY_KEYPAIR, g.ctx, NULL);
+    if (!dc || !OSSL_DECODER_from_data(dc, &p, &left) || !pkey)
+        FAIL(CKR_ARGUMENTS_BAD, "not an unencrypted private key in PEM or DER");
+    if (!EVP_PKEY_is_a(pkey, "EC")) {
+        const char *name = EVP_PKEY_get0_type_name(pkey);
+        FAIL(CKR_KEY_TYPE_INCONSISTENT, "not an EC key (%s)", name ? name : "unknown type");
+    }
+    int nid = NID_undef;
+    if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                       NULL))
+        nid = OBJ_txt2nid(group) != NID_undef ? OBJ_txt2nid(group) : EC_curve_nist2nid(group);
+    for (size_t i = 0; i < ARRAY_SIZE(curves); i++)
+        if (curves[i].nid == nid)
+            e.cv = &curves[i];
+    if (!e.cv)
+        FAIL(CKR_CURVE_NOT_SUPPORTED, "curve not supported (P-256/384/521 are)");
+    if (!(e.grp = EC_GROUP_new_by_curve_name_ex(g.ctx, NULL, e.cv->nid)))
+        FAIL(CKR_HOST_MEMORY, "cannot set up curve %s", e.cv->name);
+    if ((rv = pkey_scalar(pkey, &e)) != CKR_OK)
+        goto out;
+    if (!(add_pub = attrs_new()) || !(add_priv = attrs_new()))
+        FAIL(CKR_HOST_MEMORY, "out of memory for key attributes");
+    if ((rv = attrs_set_ulong(add_pub, CKA_CLASS, CKO_PUBLIC_KEY)) != CKR_OK ||
+        (rv = attrs_set_ulong(add_priv, CKA_CLASS, CKO_PRIVATE_KEY)) != CKR_OK ||
+        (rv = attrs_set_ulong(add_pub, CKA_KEY_TYPE, CKK_EC)) != CKR_OK ||
+        (rv = attrs_set_ulong(add_priv, CKA_KEY_TYPE, CKK_EC)) != CKR_OK ||
+        (rv = attrs_set(add_pub, CKA_EC_PARAMS, e.cv->oid, e.cv->oid_len)) != CKR_OK)
+        FAIL(rv, "out of memory for key attributes");
+    if ((rv = eckey_attrs(&e, add_pub, add_priv)) != CKR_OK)
+        goto out;
+    struct attrs *dst[] = {pub, priv};
+    const struct attrs *src[] = {add_pub, add_priv};
+    rv = commit(dst, src, 2);
+out:
+    eckey_clear(&e);
+    attrs_unref(add_pub);
+    attrs_unref(add_priv);
+    OSSL_DECODER_CTX_free(dc);
+    EVP_PKEY_free(pkey);
+    ERR_pop_to_mark();
+    return rv;
+}
+
+/* ---- store protection ---- */
+
+CK_RV crypto_pbkdf2(const uint8_t *pin, size_t pin_len, const uint8_t *salt, size_t salt_len,
+                    unsigned iter, uint8_t *out, size_t outlen)
+{
+    CK_RV rv = CKR_OK;
+    EVP_KDF_CTX *kc = NULL;
+    static char sha256[] = "SHA2-256";
+    static const uint8_t none[1];
+    int pkcs5 = 1; /* RFC 8018 as is: SP 800-132's lower bounds are the caller's policy */
+    if ((!pin && pin_len) || (!salt && salt_len) || iter < 1 || !out || outlen == 0)
+        return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "crypto_pbkdf2: bad argument");
+    if ((rv = need_init()) != CKR_OK)
+        return rv;
+    ERR_set_mark();
+    OSSL_PARAM p[] = {
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD, (void *)(pin ? pin : none),
+                                          pin_len),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)(salt ? salt : none),
+                                          salt_len),
+        OSSL_PARAM_construct_uint(OSSL_KDF_PARAM_ITER, &iter),
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, sha256, 0),
+        OSSL_PARAM_construct_int(OSSL_KDF_PARAM_PKCS5, &pkcs5),
+        OSSL_PARAM_END,
+    };
+    if (!(kc = EVP_KDF_CTX_new(g.pbkdf2)) || EVP_KDF_derive(kc, out, outlen, p) <= 0) {
+        sea_wipe(out, outlen);
+        FAIL(CKR_FUNCTION_FAILED, "PBKDF2 failed");
+    }
+out:
+    EVP_KDF_CTX_free(kc);
+    ERR_pop_to_mark();
+    return rv;
+}
+
+#define SEAL_NONCE 12
+#define SEAL_TAG   16
+
+CK_RV crypto_seal(const uint8_t key[32], const uint8_t *aad, size_t aad_len, const uint8_t *pt,
+                  size_t pt_len, uint8_t *out, size_t *outlen)
+{
+    CK_RV rv = CKR_OK;
+    EVP_CIPHER_CTX *cc = NULL;
+    int got = 0;
+    if (!key || (!aad && aad_len) || (!pt && pt_len) || !out || !outlen ||
+        pt_len > SIZE_MAX - SEAL_OVERHEAD)
+        return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "crypto_seal: bad argument");
+    if ((rv = need_init()) != CKR_OK)
+        return rv;
+    ERR_set_mark();
+    uint8_t *ct = out + SEAL_NONCE, *tag = out + SEAL_NONCE + pt_len;
+    OSSL_PARAM q[] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, SEAL_TAG),
+                      OSSL_PARAM_END};
+    if ((rv = crypto_random(out, SEAL_NONCE)) != CKR_OK)
+        goto out;
+    if (!(cc = EVP_CIPHER_CTX_new()) || !EVP_EncryptInit_ex2(cc, g.gcm[2], key, out, NULL) ||
+        !cipher_update(cc, NULL, aad, aad_len) || !cipher_update(cc, ct, pt, pt_len) ||
+        !EVP_EncryptFinal_ex(cc, tag, &got) || !EVP_CIPHER_CTX_get_params(cc, q))
+        FAIL(CKR_FUNCTION_FAILED, "AES-GCM sealing failed");
+    *outlen = pt_len + SEAL_OVERHEAD;
+out:
+    if (rv != CKR_OK)
+        sea_wipe(out, pt_len + SEAL_OVERHEAD);
+    EVP_CIPHER_CTX_free(cc);
+    ERR_pop_to_mark();
+    return rv;
+}
+
+CK_RV crypto_open(const uint8_t key[32], const uint8_t *aad, size_t aad_len, const uint8_t *in,
+                  size_t in_len, uint8_t *pt, size_t *pt_len)
+{
+    CK_RV rv = CKR_OK;
+    EVP_CIPHER_CTX *cc = NULL;
+    uint8_t tag[SEAL_TAG];
+    int got = 0;
+    if (!key || (!aad && aad_len) || !in || !pt_len || (!pt && in_len > SEAL_OVERHEAD))
+        return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "crypto_open: bad argument");
+    if (in_len < SEAL_OVERHEAD)
+        return err_set(ORIGIN, CKR_ENCRYPTED_DATA_INVALID, "sealed data too short");
+    if ((rv = need_init()) != CKR_OK)
+        return rv;
+    ERR_set_mark();
+    size_t n = in_len - SEAL_OVERHEAD;
+    memcpy(tag, in + SEAL_NONCE + n, SEAL_TAG);
+    OSSL_PARAM q[] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, SEAL_TAG),
+                      OSSL_PARAM_END};
+    if (!(cc = EVP_CIPHER_CTX_new()) || !EVP_DecryptInit_ex2(cc, g.gcm[2], key, in, NULL) ||
+        !cipher_update(cc, NULL, aad, aad_len) || !cipher_update(cc, pt, in + SEAL_NONCE, n) ||
+        !EVP_CIPHER_CTX_set_params(cc, q))
+        FAIL(CKR_FUNCTION_FAILED, "AES-GCM opening failed");
+    if (EVP_DecryptFinal_ex(cc, pt ? pt + n : tag, &got) <= 0)
+        FAIL(CKR_ENCRYPTED_DATA_INVALID, "sealed data does not authenticate");
+    *pt_len = n;
+out:
+    if (rv != CKR_OK && pt)
+        sea_wipe(pt, n); /* never leave unauthenticated plaintext behind */
+    EVP_CIPHER_CTX_free(cc);
+    ERR_pop_to_mark();
+    return rv;
+}
+
+/* ---- mechanisms ----
+ * A row per mechanism says which operations and keys it takes; a family per kind of algorithm
+ * holds the code. New mechanisms are a row, and a family when the algorithm kind is new. */
+
+#define OPB(op)         (1u << (op))
+#define ECDSA_MAX_INPUT 1024
+#define ECDSA_MAX_DER   160          /* P-521: 3 + 2 * (2 + 67) = 141 */
+#define GCM_IV_MAX      128          /* OpenSSL 3.0 takes no longer IV */
+#define GCM_MAX_HELD    (64ul << 20) /* ciphertext a decryption holds until its tag */
+
+struct cop;
+
+struct family {
+    CK_RV (*init)(struct cop *c, const CK_MECHANISM *m);
+    size_t (*outlen)(const struct cop *c, int phase, size_t inlen);
+    CK_RV (*update)(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
+    CK_RV (*final)(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
+};
+
+struct impl {
+    CK_MECHANISM_TYPE type;
+    unsigned ops;         /* OPB(OP_SIGN) | ... */
+    CK_KEY_TYPE ktype[2]; /* accepted key types */
+    unsigned nktype;      /* 0: no key (digests) */
+    bool asym;            /* key pair: private key signs/decrypts, public verifies/encrypts */
+    bool no_params;       /* pParameter must be absent */
+    const struct family *fam;
+};
+
+struct cop {
+    const struct impl *im;
+    enum sea_op op;
+    struct keymat *k;
+    bool done;   /* finished or failed: no more calls */
+    size_t size; /* signature, MAC, digest or tag length */
+    EVP_PKEY_CTX *pctx;
+    EVP_CIPHER_CTX *cctx;
+    EVP_MAC_CTX *mctx;
+    EVP_MD_CTX *dctx;
+    uint8_t *held; /* input kept until final */
+    size_t held_len, held_cap;
+};
+
+static CK_RV hold(struct cop *c, const uint8_t *in, size_t n, size_t max, CK_RV too_long)
+{
+    if (n == 0)
+        return CKR_OK;
+    if (n > max - c->held_len)
+        return err_set(ORIGIN, too_long, "more than %zu bytes of input", max);
+    if (c->held_len + n > c->held_cap) {
+        size_t cap = c->held_cap ? c->held_cap : 256;
+        while (cap < c->held_len + n)
+            cap *= 2;
+        uint8_t *p = OPENSSL_clear_realloc(c->held, c->held_cap, cap);
+        if (!p)
+            return err_set(ORIGIN, CKR_HOST_MEMORY, "out of memory for operation input");
+        c->held = p;
+        c->held_cap = cap;
+    }
+    memcpy(c->held + c->held_len, in, n);
+    c->held_len += n;
+    return CKR_OK;
+}
+
+/* Sign, verify and digest produce their result at the end only. */
+static size_t tail_outlen(const struct cop *c, int phase, size_t inlen)
+{
+    return phase == PHASE_UPDATE || c->op == OP_VERIFY ? 0 : c->size;
+}
+
+/* ECDSA over a caller-supplied hash: raw r || s signatures. */
+
+static CK_RV ecdsa_init(struct cop *c, const CK_MECHANISM *m)
+{
+    CK_RV rv = CKR_OK;
+    c->size = 2 * (((size_t)EVP_PKEY_get_bits(c->k->pkey) + 7) / 8);
+    if (!(c->pctx = EVP_PKEY_CTX_new_from_pkey(g.ctx, c->k->pkey, NULL)) ||
+        (c->op == OP_SIGN ? EVP_PKEY_sign_init(c->pctx) : EVP_PKEY_verify_init(c->pctx)) <= 0)
+        FAIL(CKR_FUNCTION_FAILED, "cannot start ECDSA");
+out:
+    return rv;
+}
+
+static CK_RV ecdsa_update(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                          size_t *outlen)
+{
+    *outlen = 0;
+    return hold(c, in, inlen, ECDSA_MAX_INPUT, CKR_DATA_LEN_RANGE);
+}
+
+static CK_RV ecdsa_sign(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                        size_t *outlen)
+{
+    CK_RV rv = CKR_OK;
+    static const uint8_t empty[1];
+    uint8_t der[ECDSA_MAX_DER];
+    size_t der_len = sizeof(der), n = c->size / 2;
+    ECDSA_SIG *sig = NULL;
+    const BIGNUM *r, *s;
+    const uint8_t *data = inlen ? in : empty;
+    size_t len = inlen;
+    if (c->held_len) {
+        if ((rv = hold(c, in, inlen, ECDSA_MAX_INPUT, CKR_DATA_LEN_RANGE)) != CKR_OK)
+            goto out;
+        data = c->held;
+        len = c->held_len;
+    } else if (inlen > ECDSA_MAX_INPUT) {
+        FAIL(CKR_DATA_LEN_RANGE, "ECDSA input longer than %d bytes", ECDSA_MAX_INPUT);
+    }
+    if (EVP_PKEY_sign(c->pctx, der, &der_len, data, len) <= 0)
+        FAIL(CKR_FUNCTION_FAILED, "ECDSA signing failed");
+    const unsigned char *p = der;
+    if (!(sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len)))
+        FAIL(CKR_FUNCTION_FAILED, "cannot decode the ECDSA signature");
+    ECDSA_SIG_get0(sig, &r, &s);
+    if (BN_bn2binpad(r, out, (int)n) != (int)n || BN_bn2binpad(s, out + n, (int)n) != (int)n)
+        FAIL(CKR_FUNCTION_FAILED, "ECDSA signature does not fit the curve size");
+    *outlen = c->size;
+out:
+    ECDSA_SIG_free(sig);
+    return rv;
+}
+
+static CK_RV ecdsa_verify(struct cop *c, const uint8_t *in, size_t inlen)
+{
+    CK_RV rv = CKR_OK;
+    static const uint8_t empty[1];
+    size_t n = c->size / 2;
+    ECDSA_SIG *sig = NULL;
+    BIGNUM *r = NULL, *s = NULL;
+    unsigned char *der = NULL;
+    if (inlen != c->size)
+        FAIL(CKR_SIGNATURE_LEN_RANGE, "ECDSA signature of %zu bytes, expected %zu", inlen, c->size);
+    if (!(sig = ECDSA_SIG_new()) || !(r = BN_bin2bn(in, (int)n, NULL)) ||
+        !(s = BN_bin2bn(in + n, (int)n, NULL)) || !ECDSA_SIG_set0(sig, r, s))
+        FAIL(CKR_HOST_MEMORY, "out of memory for an ECDSA signature");
+    r = s = NULL; /* owned by sig now */
+    int der_len = i2d_ECDSA_SIG(sig, &der);
+    if (der_len <= 0)
+        FAIL(CKR_HOST_MEMORY, "cannot encode the ECDSA signature");
+    if (EVP_PKEY_verify(c->pctx, der, (size_t)der_len, c->held_len ? c->held : empty,
+                        c->held_len) != 1)
+        FAIL(CKR_SIGNATURE_INVALID, "ECDSA signature does not verify");
+out:
+    BN_free(r);
+    BN_free(s);
+    ECDSA_SIG_free(sig);
+    OPENSSL_free(der);
+    return rv;
+}
+
+static CK_RV ecdsa_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                         size_t *outlen)
+{
+    *outlen = 0;
+    return c->op == OP_SIGN ? ecdsa_sign(c, in, inlen, out, outlen) : ecdsa_verify(c, in, inlen);
+}
+
+static const struct family fam_ecdsa = {ecdsa_init, tail_outlen, ecdsa_update, ecdsa_final};
+
+/* AES-GCM: encryption streams, decryption holds everything until the tag has verified
+ * (PKCS#11 3.0 5.2: no plaintext before the tag is checked). */
+
+static CK_RV gcm_init(struct cop *c, const CK_MECHANISM *m)
+{
+    CK_RV rv = CKR_OK;
+    const CK_GCM_PARAMS *gp = m->pParameter;
+    bool enc = c->op == OP_ENCRYPT;
+    if (!gp || m->ulParameterLen != sizeof(*gp))
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "CKM_AES_GCM needs a CK_GCM_PARAMS");
+    if (!gp->pIv || gp->ulIvLen < 1 || gp->ulIvLen > GCM_IV_MAX)
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "GCM IV of %lu bytes (1..%d allowed)",
+             (unsigned long)gp->ulIvLen, GCM_IV_MAX);
+    if (!gp->pAAD && gp->ulAADLen)
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "GCM AAD length without data");
+    switch (gp->ulTagBits) {
+    case 32:
+    case 64:
+    case 96:
+    case 104:
+    case 112:
+    case 120:
+    case 128:
+        break;
+    default:
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "GCM tag of %lu bits", (unsigned long)gp->ulTagBits);
+    }
+    c->size = gp->ulTagBits / 8;
+    size_t ivlen = gp->ulIvLen;
+    OSSL_PARAM q[] = {OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, &ivlen),
+                      OSSL_PARAM_END};
+    /* The IV length must be set before the IV itself. */
+    if (!(c->cctx = EVP_CIPHER_CTX_new()) ||
+        !EVP_CipherInit_ex2(c->cctx, g.gcm[aes_index(c->k->secret_len)], NULL, NULL, enc, q) ||
+        !EVP_CipherInit_ex2(c->cctx, NULL, c->k->secret, gp->pIv, enc, NULL) ||
+        !cipher_update(c->cctx, NULL, gp->pAAD, gp->ulAADLen))
+        FAIL(CKR_FUNCTION_FAILED, "cannot start AES-GCM");
+out:
+    return rv;
+}
+
+static size_t gcm_outlen(const struct cop *c, int phase, size_t inlen)
+{
+    if (c->op == OP_ENCRYPT) {
+        if (phase == PHASE_UPDATE)
+            return inlen;
+        return inlen > SIZE_MAX - c->size ? SIZE_MAX : inlen + c->size;
+    }
+    if (phase == PHASE_UPDATE)
+        return 0;
+    size_t total = c->held_len + inlen;
+    return total > c->size ? total - c->size : 0;
+}
+
+static CK_RV gcm_update(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                        size_t *outlen)
+{
+    CK_RV rv = CKR_OK;
+    *outlen = 0;
+    if (c->op == OP_DECRYPT)
+        return hold(c, in, inlen, GCM_MAX_HELD, CKR_ENCRYPTED_DATA_LEN_RANGE);
+    if (!cipher_update(c->cctx, out, in, inlen))
+        FAIL(CKR_FUNCTION_FAILED, "AES-GCM encryption failed");
+    *outlen = inlen;
+out:
+    return rv;
+}
+
+static CK_RV gcm_encrypt_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                               size_t *outlen)
+{
+    CK_RV rv = CKR_OK;
+    uint8_t rest[16];
+    int got = 0;
+    OSSL_PARAM q[] = {
+        OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, out + inlen, c->size),
+        OSSL_PARAM_END};
+    if (!cipher_update(c->cctx, out, in, inlen) || !EVP_EncryptFinal_ex(c->cctx, rest, &got) ||
+        got != 0 || !EVP_CIPHER_CTX_get_params(c->cctx, q))
+        FAIL(CKR_FUNCTION_FAILED, "AES-GCM encryption failed");
+    *outlen = inlen + c->size;
+out:
+    return rv;
+}
+
+static CK_RV gcm_decrypt_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                               size_t *outlen)
+{
+    CK_RV rv = CKR_OK;
+    uint8_t tag[16], rest[16];
+    uint8_t *pt = NULL;
+    size_t n = 0;
+    int got = 0;
+    if ((rv = hold(c, in, inlen, GCM_MAX_HELD, CKR_ENCRYPTED_DATA_LEN_RANGE)) != CKR_OK)
+        goto out;
+    if (c->held_len < c->size)
+        FAIL(CKR_ENCRYPTED_DATA_LEN_RANGE, "GCM input shorter than its tag");
+    n = c->held_len - c->size;
+    memcpy(tag, c->held + n, c->size);
+    OSSL_PARAM q[] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, c->size),
+                      OSSL_PARAM_END};
+    /* Into a private buffer first: the caller sees plaintext only once the tag checked out. */
+    if (!(pt = OPENSSL_malloc(n ? n : 1)))
+        FAIL(CKR_HOST_MEMORY, "out of memory for plaintext");
+    if (!cipher_update(c->cctx, pt, c->held, n) || !EVP_CIPHER_CTX_set_params(c->cctx, q))
+        FAIL(CKR_FUNCTION_FAILED, "AES-GCM decryption failed");
+    if (EVP_DecryptFinal_ex(c->cctx, rest, &got) <= 0)
+        FAIL(CKR_ENCRYPTED_DATA_INVALID, "GCM tag does not verify");
+    if (n)
+        memcpy(out, pt, n);
+    *outlen = n;
+out:
+    OPENSSL_clear_free(pt, n ? n : 1);
+    return rv;
+}
+
+static CK_RV gcm_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
+{
+    *outlen = 0;
+    return c->op == OP_ENCRYPT ? gcm_encrypt_final(c, in, inlen, out, outlen)
+                               : gcm_decrypt_final(c, in, inlen, out, outlen);
+}
+
+static const struct family fam_gcm = {gcm_init, gcm_outlen, gcm_update, gcm_final};
+
+/* HMAC-SHA256: streams; verify compares in constant time. */
+
+static CK_RV hmac_init(struct cop *c, const CK_MECHANISM *m)
+{
+    CK_RV rv = CKR_OK;
+    static char sha256[] = "SHA2-256";
+    OSSL_PARAM q[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, sha256, 0),
+                      OSSL_PARAM_END};
+    c->size = 32;
+    if (!(c->mctx = EVP_MAC_CTX_new(g.hmac)) ||
+        !EVP_MAC_init(c->mctx, c->k->secret, c->k->secret_len, q))
+        FAIL(CKR_FUNCTION_FAILED, "cannot start HMAC");
+out:
+    return rv;
+}
+
+static CK_RV hmac_update(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                         size_t *outlen)
+{
+    *outlen = 0;
+    if (inlen && !EVP_MAC_update(c->mctx, in, inlen))
+        return err_set(ORIGIN, CKR_FUNCTION_FAILED, "HMAC failed");
+    return CKR_OK;
+}
+
+static CK_RV hmac_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                        size_t *outlen)
+{
+    CK_RV rv = CKR_OK;
+    uint8_t mac[32];
+    size_t got = 0;
+    *outlen = 0;
+    if (c->op == OP_VERIFY && inlen != c->size)
+        FAIL(CKR_SIGNATURE_LEN_RANGE, "HMAC of %zu bytes, expected %zu", inlen, c->size);
+    if (c->op == OP_SIGN && (rv = hmac_update(c, in, inlen, out, outlen)) != CKR_OK)
+        goto out;
+    if (!EVP_MAC_final(c->mctx, mac, &got, sizeof(mac)) || got != c->size)
+        FAIL(CKR_FUNCTION_FAILED, "HMAC failed");
+    if (c->op == OP_VERIFY) {
+        if (CRYPTO_memcmp(mac, in, c->size) != 0)
+            FAIL(CKR_SIGNATURE_INVALID, "HMAC does not verify");
+    } else {
+        memcpy(out, mac, c->size);
+        *outlen = c->size;
+    }
+out:
+    sea_wipe(mac, sizeof(mac));
+    return rv;
+}
+
+static const struct family fam_hmac = {hmac_init, tail_outlen, hmac_update, hmac_final};
+
+/* Digests. */
+
+static CK_RV digest_init(struct cop *c, const CK_MECHANISM *m)
+{
+    CK_RV rv = CKR_OK;
+    const EVP_MD *md = crypto_md(c->im->type);
+    c->size = crypto_md_len(c->im->type);
+    if (!md || !(c->dctx = EVP_MD_CTX_new()) || !EVP_DigestInit_ex2(c->dctx, md, NULL))
+        FAIL(CKR_FUNCTION_FAILED, "cannot start the digest");
+out:
+    return rv;
+}
+
+static CK_RV digest_update(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                           size_t *outlen)
+{
+    *outlen = 0;
+    if (inlen && !EVP_DigestUpdate(c->dctx, in, inlen))
+        return err_set(ORIGIN, CKR_FUNCTION_FAILED, "digest failed");
+    return CKR_OK;
+}
+
+static CK_RV digest_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                          size_t *outlen)
+{
+    unsigned got = 0;
+    CK_RV rv = digest_update(c, in, inlen, out, outlen);
+    if (rv != CKR_OK)
+        return rv;
+    if (!EVP_DigestFinal_ex(c->dctx, out, &got) || got != c->size)
+        return err_set(ORIGIN, CKR_FUNCTION_FAILED, "digest failed");
+    *outlen = got;
+    return CKR_OK;
+}
+
+static const struct family fam_digest = {digest_init, tail_outlen, digest_update, digest_final};
+
+#define SIGVER (OPB(OP_SIGN) | OPB(OP_VERIFY))
+#define ENCDEC (OPB(OP_ENCRYPT) | OPB(OP_DECRYPT))
+
+/* clang-format off */
+static const struct impl impls[] = {
+    {CKM_ECDSA,       SIGVER,         {CKK_EC},  1, true,  true,  &fam_ecdsa},
+    {CKM_AES_GCM,     ENCDEC,         {CKK_AES}, 1, false, false, &fam_gcm},
+    {CKM_SHA256_HMAC, SIGVER,         {CKK_GENERIC_SECRET, CKK_SHA256_HMAC}, 2, false, true,
+     &fam_hmac},
+    {CKM_SHA_1,       OPB(OP_DIGEST), {0},       0, false, true,  &fam_digest},
+    {CKM_SHA224,      OPB(OP_DIGEST), {0},       0, false, true,  &fam_digest},
+    {CKM_SHA256,      OPB(OP_DIGEST), {0},       0, false, true,  &fam_digest},
+    {CKM_SHA384,      OPB(OP_DIGEST), {0},       0, false, true,  &fam_digest},
+    {CKM_SHA512,      OPB(OP_DIGEST), {0},       0, false, true,  &fam_digest},
+};
+
+#define EC_FLAGS (CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS)
+
+const struct bmech crypto_mechs[] = {
+    {CKM_EC_KEY_PAIR_GEN,        256, 521, CKF_GENERATE_KEY_PAIR | EC_FLAGS},
+    {CKM_ECDSA,                  256, 521, CKF_SIGN | CKF_VERIFY | EC_FLAGS},
+    {CKM_AES_KEY_GEN,            16,  32,  CKF_GENERATE},
+    {CKM_AES_GCM,                16,  32,  CKF_ENCRYPT | CKF_DECRYPT},
+    {CKM_GENERIC_SECRET_KEY_GEN, 1,   512, CKF_GENERATE},
+    {CKM_SHA256_HMAC,            16,  512, CKF_SIGN | CKF_VERIFY},
+};
+/* clang-format on */
+
+const size_t crypto_nmechs = ARRAY_SIZE(crypto_mechs);
+
+static const struct impl *impl_find(CK_MECHANISM_TYPE t)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(impls); i++)
+        if (impls[i].type == t)
+            return &impls[i];
+    return NULL;
+}
+
+static const struct bmech *bmech_find(CK_MECHANISM_TYPE t)
+{
+    for (size_t i = 0; i < crypto_nmechs; i++)
+        if (crypto_mechs[i].type == t)
+            return &crypto_mechs[i];
+    return NULL;
+}
+
+/* Does key k suit mechanism row im for op? Type, class and material, then its size against
+ * the range crypto_mechs declares. */
+static CK_RV key_check(const struct impl *im, const struct keymat *k, enum sea_op op)
+{
+    if (im->nktype == 0)
+        return k ? err_set(ORIGIN, CKR_ARGUMENTS_BAD, "digests take no key") : CKR_OK;
+    if (!k)
+        return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "mechanism needs a key");
+    bool type_ok = false;
+    for (unsigned i = 0; i < im->nktype; i++)
+        type_ok = type_ok || k->type == im->ktype[i];
+    CK_OBJECT_CLASS want = CKO_SECRET_KEY;
+    if (im->asym)
+        want = op == OP_SIGN || op == OP_DECRYPT ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY;
+    bool material = im->asym ? k->pkey && EVP_PKEY_is_a(k->pkey, "EC") : k->secret != NULL;
+    if (!type_ok || k->cls != want || !material)
+        return err_set(ORIGIN, CKR_KEY_TYPE_INCONSISTENT,
+                       "key (class %lu, type %lu) does not suit mechanism 0x%lx",
+                       (unsigned long)k->cls, (unsigned long)k->type, (unsigned long)im->type);
+    size_t size = im->asym ? (size_t)EVP_PKEY_get_bits(k->pkey) : k->secret_len;
+    const struct bmech *b = bmech_find(im->type);
+    /* AES takes three sizes only, not the whole range between them. */
+    if ((b && (size < b->min_key || size > b->max_key)) ||
+        (k->type == CKK_AES && aes_index(size) < 0))
+        return err_set(ORIGIN, CKR_KEY_SIZE_RANGE, "key size %zu out of range", size);
+    return CKR_OK;
+}
+
+CK_RV cop_new(struct keymat *k, enum sea_op op, const CK_MECHANISM *m, struct cop **out)
+{
+    CK_RV rv = CKR_OK;
+    struct cop *c = NULL;
+    if (!m || !out || (unsigned)op >= OP__COUNT)
+        return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "cop_new: bad argument");
+    *out = NULL;
+    if ((rv = need_init()) != CKR_OK)
+        return rv;
+    ERR_set_mark();
+    const struct impl *im = impl_find(m->mechanism);
+    if (!im || !(im->ops & OPB(op)))
+        FAIL(CKR_MECHANISM_INVALID, "mechanism 0x%lx not available for this operation",
+             (unsigned long)m->mechanism);
+    if ((rv = key_check(im, k, op)) != CKR_OK)
+        goto out;
+    if (im->no_params && m->ulParameterLen != 0)
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "mechanism 0x%lx takes no parameter",
+             (unsigned long)m->mechanism);
+    if (!(c = OPENSSL_zalloc(sizeof(*c))))
+        FAIL(CKR_HOST_MEMORY, "out of memory for an operation");
+    c->im = im;
+    c->op = op;
+    c->k = keymat_ref(k);
+    if ((rv = im->fam->init(c, m)) != CKR_OK)
+        goto out;
+    *out = c;
+    c = NULL;
+out:
+    cop_free(c);
+    ERR_pop_to_mark();
+    return rv;
+}
+
+size_t cop_outlen(struct cop *c, int phase, size_t inlen)
+{
+    return c ? c->im->fam->outlen(c, phase, inlen) : 0;
+}
+
+static CK_RV step(struct cop *c, bool final, const uint8_t *in, size_t inlen, uint8_t *out,
+                  size_t *outlen)
+{
+    CK_RV rv = CKR_OK;
+    if (!c || !outlen || (!in && inlen))
+        return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "bad operation argument");
+    if (c->done)
+        return err_set(ORIGIN, CKR_OPERATION_NOT_INITIALIZED, "operation already finished");
+    /* Room for cop_outlen bytes is the caller's promise (backend.h); a NULL buffer is not. */
+    size_t need = c->im->fam->outlen(c, final ? PHASE_FINAL : PHASE_UPDATE, inlen);
+    if (!out && need)
+        return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "no output buffer");
+    ERR_set_mark();
+    rv = final ? c->im->fam->final(c, in, inlen, out, outlen)
+               : c->im->fam->update(c, in, inlen, out, outlen);
+    /* PKCS#11: a failed step, or the last one, ends the operation. */
+    if (final || rv != CKR_OK)
+        c->done = true;
+    ERR_pop_to_mark();
+    return rv;
+}
+
+CK_RV cop_update(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
+{
+    return step(c, false, in, inlen, out, outlen);
+}
+
+CK_RV cop_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
+{
+    return step(c, true, in, inlen, out, outlen);
+}
+
+void cop_free(struct cop *c)
+{
+    if (!c)
+        return;
+    EVP_PKEY_CTX_free(c->pctx);
+    EVP_CIPHER_CTX_free(c->cctx);
+    EVP_MAC_CTX_free(c->mctx);
+    EVP_MD_CTX_free(c->dctx);
+    OPENSSL_clear_free(c->held, c->held_cap);
+    keymat_unref(c->k);
+    OPENSSL_free(c);
+}

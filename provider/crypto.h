@@ -1,0 +1,116 @@
+/* libsea's own cryptography on OpenSSL 3, always in a private library context that loads only
+ * the default provider: a host that made an ENGINE or provider its default (OpenSSL's libp11
+ * engine routes back into libsea) can never recurse into libsea or change its algorithms.
+ * Used by the core (digests, prehash, PIN KDF helpers) and by software-style backends (soft,
+ * mock) for key material and mechanism implementations. */
+#ifndef SEA_CRYPTO_H
+#define SEA_CRYPTO_H
+
+#include <openssl/evp.h>
+
+#include "attrs.h"
+#include "backend.h"
+#include "common.h"
+
+/* Reference-counted process-wide setup: the private OSSL_LIB_CTX with the default provider.
+ * crypto_init is cheap after the first call; crypto_fini frees at the last reference. */
+CK_RV crypto_init(void);
+void crypto_fini(void);
+OSSL_LIB_CTX *crypto_libctx(void);
+
+/* Set up OpenSSL's secure heap (CRYPTO_secure_malloc_init) once per process unless someone
+ * already did; bytes == 0 leaves it off. Returns whether a secure heap is in use. */
+bool crypto_secure_heap(size_t bytes);
+
+/* Random bytes from the private context's DRBG, through EVP_RAND directly (a RAND_METHOD set
+ * by an ENGINE is never used). */
+CK_RV crypto_random(uint8_t *out, size_t len);
+
+/* ---- digests (CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384, CKM_SHA512) ---- */
+
+/* The fetched EVP_MD for a digest mechanism, or NULL. Cached; never freed by the caller. */
+const EVP_MD *crypto_md(CK_MECHANISM_TYPE digest);
+size_t crypto_md_len(CK_MECHANISM_TYPE digest); /* 0 if unknown */
+
+/* ---- store protection (used by stores, not by mechanisms) ---- */
+
+/* PBKDF2-HMAC-SHA256(pin, salt, iter) -> out[outlen]. */
+CK_RV crypto_pbkdf2(const uint8_t *pin, size_t pin_len, const uint8_t *salt, size_t salt_len,
+                    unsigned iter, uint8_t *out, size_t outlen);
+
+#define SEAL_OVERHEAD 28 /* 12-byte random nonce + 16-byte tag */
+
+/* AES-256-GCM: out = nonce || ciphertext || tag, *outlen = ptlen + SEAL_OVERHEAD. */
+CK_RV crypto_seal(const uint8_t key[32], const uint8_t *aad, size_t aad_len, const uint8_t *pt,
+                  size_t pt_len, uint8_t *out, size_t *outlen);
+/* Inverse; CKR_ENCRYPTED_DATA_INVALID when the input is short or the tag does not verify
+ * (wrong key, wrong AAD or tampering). *ptlen = inlen - SEAL_OVERHEAD. */
+CK_RV crypto_open(const uint8_t key[32], const uint8_t *aad, size_t aad_len, const uint8_t *in,
+                  size_t in_len, uint8_t *pt, size_t *pt_len);
+
+/* ---- elliptic curves ---- */
+
+/* The curve named by DER-encoded CKA_EC_PARAMS (namedCurve OID): its OpenSSL group name
+ * ("prime256v1", "secp384r1", "secp521r1") and size in bits, or NULL if unsupported. */
+const char *crypto_ec_curve(const uint8_t *der, size_t len, CK_ULONG *bits);
+
+/* ---- key material of software-style backends ---- */
+
+struct keymat {
+    unsigned refs;
+    CK_OBJECT_CLASS cls;
+    CK_KEY_TYPE type;
+    EVP_PKEY *pkey;  /* asymmetric keys (private or public), in the private libctx */
+    uint8_t *secret; /* symmetric keys, in the secure heap */
+    size_t secret_len;
+};
+
+/* Build key material from an object's public attributes and its secret ones (NULL for public
+ * keys). CKR_KEY_TYPE_INCONSISTENT / CKR_ATTRIBUTE_VALUE_INVALID / CKR_CURVE_NOT_SUPPORTED on
+ * bad input. */
+CK_RV keymat_from_attrs(const struct attrs *pub, const struct attrs *secret,
+                        struct keymat **out);
+struct keymat *keymat_ref(struct keymat *k);
+void keymat_unref(struct keymat *k); /* wipes the secret at zero */
+
+/* Key generation. `priv` (secret key: class, CKK_AES/CKK_GENERIC_SECRET, CKA_VALUE_LEN) gets
+ * CKA_VALUE (secret) and CKA_CHECK_VALUE for AES. For CKM_EC_KEY_PAIR_GEN, `pub` carries
+ * CKA_EC_PARAMS; both get CKA_EC_POINT (DER OCTET STRING, uncompressed) and
+ * CKA_PUBLIC_KEY_INFO (SubjectPublicKeyInfo DER); priv also gets CKA_EC_PARAMS and CKA_VALUE
+ * (secret scalar, big-endian, field-size bytes). */
+CK_RV crypto_generate_key(const CK_MECHANISM *m, struct attrs *priv);
+CK_RV crypto_generate_key_pair(const CK_MECHANISM *m, struct attrs *pub, struct attrs *priv);
+
+/* Check imported material (C_CreateObject) and add derived public attributes: for an EC
+ * private key, check the scalar is in range and add CKA_EC_POINT and CKA_PUBLIC_KEY_INFO; for
+ * an EC public key, check the point is on the curve (accepting raw or DER-wrapped CKA_EC_POINT,
+ * normalising to DER) and add CKA_PUBLIC_KEY_INFO; for AES, check 16/24/32 bytes and add
+ * CKA_CHECK_VALUE. `a` holds the full template including secret values. */
+CK_RV crypto_complete_import(struct attrs *a);
+
+/* Parse a private key in PEM or DER (PKCS#8, SEC1, traditional; unencrypted) into the
+ * attributes an imported key of that type has (pub: a CKO_PUBLIC_KEY set, priv: a
+ * CKO_PRIVATE_KEY set with CKA_VALUE secret). Supported: EC on the curves above. */
+CK_RV crypto_parse_private_key(const uint8_t *data, size_t len, struct attrs *pub,
+                               struct attrs *priv);
+
+/* ---- mechanisms on key material ---- */
+
+struct cop;
+
+/* Start an operation. Base mechanisms: CKM_ECDSA (sign/verify over a caller-supplied digest,
+ * raw r||s signature), CKM_AES_GCM (CK_GCM_PARAMS; encrypt streams, decrypt buffers until the
+ * tag is verified), CKM_SHA256_HMAC (sign/verify), CKM_SHA_1/SHA224/SHA256/SHA384/SHA512 with
+ * k == NULL and op == OP_DIGEST. CKR_MECHANISM_INVALID, CKR_MECHANISM_PARAM_INVALID,
+ * CKR_KEY_TYPE_INCONSISTENT, CKR_KEY_SIZE_RANGE on bad input. */
+CK_RV cop_new(struct keymat *k, enum sea_op op, const CK_MECHANISM *m, struct cop **out);
+size_t cop_outlen(struct cop *c, int phase, size_t inlen);
+CK_RV cop_update(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
+CK_RV cop_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
+void cop_free(struct cop *c);
+
+/* The mechanisms cop_new implements, as a backend declares them (soft and mock use this). */
+extern const struct bmech crypto_mechs[];
+extern const size_t crypto_nmechs;
+
+#endif

@@ -1,0 +1,152 @@
+/* The mechanism table and what each device offers through it. */
+#include <strings.h>
+
+#include "error.h"
+#include "mech.h"
+
+#define SIGVER (CKF_SIGN | CKF_VERIFY)
+#define ENCDEC (CKF_ENCRYPT | CKF_DECRYPT)
+
+/* clang-format off */
+static const struct mech_desc table[] = {
+    /* digests, run by the core */
+    {CKM_SHA_1,  "CKM_SHA_1",  CKF_DIGEST, {0}, 0, 0, 0, MF_CORE | MF_NO_PARAMS},
+    {CKM_SHA224, "CKM_SHA224", CKF_DIGEST, {0}, 0, 0, 0, MF_CORE | MF_NO_PARAMS},
+    {CKM_SHA256, "CKM_SHA256", CKF_DIGEST, {0}, 0, 0, 0, MF_CORE | MF_NO_PARAMS},
+    {CKM_SHA384, "CKM_SHA384", CKF_DIGEST, {0}, 0, 0, 0, MF_CORE | MF_NO_PARAMS},
+    {CKM_SHA512, "CKM_SHA512", CKF_DIGEST, {0}, 0, 0, 0, MF_CORE | MF_NO_PARAMS},
+    /* key generation */
+    {CKM_EC_KEY_PAIR_GEN, "CKM_EC_KEY_PAIR_GEN", CKF_GENERATE_KEY_PAIR, {CKK_EC}, 1, 0,
+     CKM_EC_KEY_PAIR_GEN, MF_NO_PARAMS},
+    {CKM_AES_KEY_GEN, "CKM_AES_KEY_GEN", CKF_GENERATE, {CKK_AES}, 1, 0, CKM_AES_KEY_GEN,
+     MF_NO_PARAMS},
+    {CKM_GENERIC_SECRET_KEY_GEN, "CKM_GENERIC_SECRET_KEY_GEN", CKF_GENERATE,
+     {CKK_GENERIC_SECRET}, 1, 0, CKM_GENERIC_SECRET_KEY_GEN, MF_NO_PARAMS},
+    /* ECDSA: raw on the device, hashed variants composed */
+    {CKM_ECDSA, "CKM_ECDSA", SIGVER, {CKK_EC}, 1, 0, CKM_ECDSA, MF_SINGLE_PART | MF_NO_PARAMS},
+    {CKM_ECDSA_SHA1, "CKM_ECDSA_SHA1", SIGVER, {CKK_EC}, 1, CKM_SHA_1, CKM_ECDSA, MF_NO_PARAMS},
+    {CKM_ECDSA_SHA224, "CKM_ECDSA_SHA224", SIGVER, {CKK_EC}, 1, CKM_SHA224, CKM_ECDSA,
+     MF_NO_PARAMS},
+    {CKM_ECDSA_SHA256, "CKM_ECDSA_SHA256", SIGVER, {CKK_EC}, 1, CKM_SHA256, CKM_ECDSA,
+     MF_NO_PARAMS},
+    {CKM_ECDSA_SHA384, "CKM_ECDSA_SHA384", SIGVER, {CKK_EC}, 1, CKM_SHA384, CKM_ECDSA,
+     MF_NO_PARAMS},
+    {CKM_ECDSA_SHA512, "CKM_ECDSA_SHA512", SIGVER, {CKK_EC}, 1, CKM_SHA512, CKM_ECDSA,
+     MF_NO_PARAMS},
+    /* symmetric */
+    {CKM_AES_GCM, "CKM_AES_GCM", ENCDEC, {CKK_AES}, 1, 0, CKM_AES_GCM, 0},
+    {CKM_SHA256_HMAC, "CKM_SHA256_HMAC", SIGVER, {CKK_GENERIC_SECRET, CKK_SHA256_HMAC}, 2, 0,
+     CKM_SHA256_HMAC, MF_NO_PARAMS},
+};
+/* clang-format on */
+
+const struct mech_desc *mech_find(CK_MECHANISM_TYPE t)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(table); i++)
+        if (table[i].type == t)
+            return &table[i];
+    return NULL;
+}
+
+const char *mech_name(CK_MECHANISM_TYPE t)
+{
+    const struct mech_desc *d = mech_find(t);
+    return d ? d->name : NULL;
+}
+
+CK_MECHANISM_TYPE mech_by_name(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(table); i++)
+        if (strcasecmp(table[i].name, name) == 0 || strcasecmp(table[i].name + 4, name) == 0)
+            return table[i].type;
+    return CK_UNAVAILABLE_INFORMATION;
+}
+
+const struct bmech *mech_device(const struct dev_caps *caps, CK_MECHANISM_TYPE t)
+{
+    for (size_t i = 0; i < caps->nmechs; i++)
+        if (caps->mechs[i].type == t)
+            return &caps->mechs[i];
+    return NULL;
+}
+
+const struct bmech *mech_resolve(const struct dev_caps *caps, const struct mech_desc *d,
+                                 CK_FLAGS op, bool *composed)
+{
+    const struct bmech *b = mech_device(caps, d->type);
+    *composed = false;
+    if (b && (b->flags & op))
+        return b;
+    if (d->prehash && (d->ops & op)) {
+        b = mech_device(caps, d->base);
+        if (b && (b->flags & op)) {
+            *composed = true;
+            return b;
+        }
+    }
+    return NULL;
+}
+
+static bool available(const struct dev_caps *caps, const struct mech_desc *d,
+                      CK_MECHANISM_INFO *info)
+{
+    if (d->flags & MF_CORE) {
+        if (info)
+            *info = (CK_MECHANISM_INFO){0, 0, d->ops};
+        return true;
+    }
+    CK_FLAGS ops = 0;
+    const struct bmech *any = NULL;
+    static const CK_FLAGS each[] = {CKF_SIGN,     CKF_VERIFY,   CKF_ENCRYPT,
+                                    CKF_DECRYPT,  CKF_GENERATE, CKF_GENERATE_KEY_PAIR,
+                                    CKF_DERIVE,   CKF_WRAP,     CKF_UNWRAP};
+    for (size_t i = 0; i < ARRAY_SIZE(each); i++) {
+        bool composed;
+        const struct bmech *b;
+        if (!(d->ops & each[i]) || !(b = mech_resolve(caps, d, each[i], &composed)))
+            continue;
+        ops |= each[i];
+        any = b;
+    }
+    if (!any)
+        return false;
+    if (info) {
+        /* Curve and key-size flags come from the device row that does the work. */
+        CK_FLAGS extra = any->flags & (CKF_EC_F_P | CKF_EC_F_2M | CKF_EC_ECPARAMETERS |
+                                       CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS | CKF_EC_COMPRESS |
+                                       CKF_HW);
+        *info = (CK_MECHANISM_INFO){any->min_key, any->max_key, ops | extra};
+    }
+    return true;
+}
+
+CK_RV mech_list(const struct dev_caps *caps, CK_MECHANISM_TYPE *out, CK_ULONG *count)
+{
+    CK_ULONG n = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(table); i++) {
+        if (!available(caps, &table[i], NULL))
+            continue;
+        if (out && n < *count)
+            out[n] = table[i].type;
+        n++;
+    }
+    CK_RV rv = (out && n > *count) ? CKR_BUFFER_TOO_SMALL : CKR_OK;
+    *count = n;
+    return rv;
+}
+
+CK_RV mech_info(const struct dev_caps *caps, CK_MECHANISM_TYPE t, CK_MECHANISM_INFO *info)
+{
+    const struct mech_desc *d = mech_find(t);
+    if (!d || !available(caps, d, info))
+        return err_set(ORIGIN_CORE, CKR_MECHANISM_INVALID, "mechanism 0x%lx is not offered", t);
+    return CKR_OK;
+}
+
+bool mech_key_type_ok(const struct mech_desc *d, CK_KEY_TYPE kt)
+{
+    for (size_t i = 0; i < d->nkey_types; i++)
+        if (d->key_types[i] == kt)
+            return true;
+    return false;
+}

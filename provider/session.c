@@ -1,0 +1,434 @@
+/* Sessions and login state: the session table, opening and closing, C_Login/C_Logout with the
+ * standard's role rules, PIN initialisation and change, and cancelling operations. */
+#include <stdlib.h>
+
+#include "core_int.h"
+#include "crypto.h"
+#include "error.h"
+#include "log.h"
+
+static size_t bucket(CK_SESSION_HANDLE h)
+{
+    return (size_t)(h % SESS_BUCKETS);
+}
+
+void op_reset(struct session *s, enum sea_op op)
+{
+    struct opstate *o = &s->op[op];
+    if (o->bop)
+        s->se->dev->ops->op_free(o->bop);
+    if (o->digest)
+        cop_free(o->digest);
+    memset(o, 0, sizeof(*o));
+}
+
+static void find_reset(struct session *s)
+{
+    free(s->find.h);
+    memset(&s->find, 0, sizeof(s->find));
+}
+
+static void session_free(struct session *s)
+{
+    for (int i = 0; i < OP__COUNT; i++)
+        op_reset(s, (enum sea_op)i);
+    find_reset(s);
+    free(s->objs);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+CK_RV sess_acquire(struct core *c, CK_SESSION_HANDLE h, struct session **out)
+{
+    struct session *s;
+    core_lock(c);
+    for (s = c->buckets[bucket(h)]; s; s = s->next)
+        if (s->h == h && !s->closed)
+            break;
+    if (s)
+        s->refs++;
+    core_unlock(c);
+    if (!s)
+        return err_set(ORIGIN_API, CKR_SESSION_HANDLE_INVALID, "there is no session %lu", h);
+    pthread_mutex_lock(&s->lock);
+    if (s->closed) {
+        sess_release(c, s);
+        return err_set(ORIGIN_API, CKR_SESSION_CLOSED, "session %lu was closed meanwhile", h);
+    }
+    *out = s;
+    return CKR_OK;
+}
+
+void sess_release(struct core *c, struct session *s)
+{
+    pthread_mutex_unlock(&s->lock);
+    core_lock(c);
+    bool last = --s->refs == 0;
+    core_unlock(c);
+    if (last)
+        session_free(s);
+}
+
+CK_USER_TYPE sess_user(struct core *c, const struct session *s)
+{
+    core_lock(c);
+    CK_USER_TYPE u = s->se->login;
+    core_unlock(c);
+    return u;
+}
+
+CK_RV core_open_session(struct core *c, CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE *h)
+{
+    struct device *fd;
+    if (!(flags & CKF_SERIAL_SESSION))
+        return err_set(ORIGIN_API, CKR_SESSION_PARALLEL_NOT_SUPPORTED,
+                       "CKF_SERIAL_SESSION must be set");
+    if (flags & ~(CK_FLAGS)(CKF_SERIAL_SESSION | CKF_RW_SESSION))
+        return err_set(ORIGIN_API, CKR_ARGUMENTS_BAD, "unknown session flags 0x%lx", flags);
+    struct session *s = calloc(1, sizeof(*s));
+    if (!s)
+        return CKR_HOST_MEMORY;
+    pthread_mutex_init(&s->lock, NULL);
+    s->flags = flags;
+    s->refs = 1;
+    core_lock(c);
+    struct se *se = core_slot_se(c, slot, &fd);
+    CK_RV rv = CKR_OK;
+    if (!se) {
+        if (fd && fd->bdev)
+            rv = err_set(ORIGIN_CORE, CKR_TOKEN_NOT_RECOGNIZED,
+                         "slot %lu is free: initialise a token there first", slot);
+        else if (fd)
+            rv = err_set(ORIGIN_CORE, CKR_TOKEN_NOT_PRESENT, "%s", fd->open_err);
+        else
+            rv = err_set(ORIGIN_CORE, CKR_SLOT_ID_INVALID, "there is no slot %lu", slot);
+    } else if (!(flags & CKF_RW_SESSION) && se->login == CKU_SO) {
+        rv = err_set(ORIGIN_CORE, CKR_SESSION_READ_WRITE_SO_EXISTS,
+                     "the SO is logged in: only read/write sessions can be opened");
+    }
+    if (rv != CKR_OK) {
+        core_unlock(c);
+        session_free(s);
+        return rv;
+    }
+    s->se = se;
+    s->h = c->next_handle++;
+    if (c->next_handle > 0x7FFFFFFFu)
+        c->next_handle = 1;
+    s->next = c->buckets[bucket(s->h)];
+    c->buckets[bucket(s->h)] = s;
+    se->nsess++;
+    if (!(flags & CKF_RW_SESSION))
+        se->nro++;
+    *h = s->h;
+    core_unlock(c);
+    return CKR_OK;
+}
+
+/* Remove a session from the table (under core lock); returns whether it was the last one of
+ * its SE in this context. */
+static bool unlink_session(struct core *c, struct session *s)
+{
+    struct session **pp = &c->buckets[bucket(s->h)];
+    while (*pp && *pp != s)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = s->next;
+    s->closed = true;
+    s->se->nsess--;
+    if (!(s->flags & CKF_RW_SESSION))
+        s->se->nro--;
+    return s->se->nsess == 0;
+}
+
+static void logout_se(struct core *c, struct se *se)
+{
+    pthread_mutex_lock(&se->login_lock);
+    core_lock(c);
+    bool was = se->login != NO_USER && se->nsess == 0;
+    if (was)
+        se->login = NO_USER;
+    core_unlock(c);
+    if (was)
+        se->dev->ops->logout(se->dev->bdev, se->seq);
+    pthread_mutex_unlock(&se->login_lock);
+}
+
+static void close_one(struct core *c, struct session *s)
+{
+    core_lock(c);
+    if (s->closed) {
+        core_unlock(c);
+        return;
+    }
+    s->refs++;
+    bool last = unlink_session(c, s);
+    core_unlock(c);
+    /* Wait for a call running on the session, then tear down what it holds. */
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < OP__COUNT; i++)
+        op_reset(s, (enum sea_op)i);
+    find_reset(s);
+    struct se *se = s->se;
+    for (size_t i = 0; i < s->nobjs; i++)
+        if (se->present)
+            se->dev->ops->obj_destroy(se->dev->bdev, se->seq, s->objs[i]);
+    s->nobjs = 0;
+    if (last)
+        logout_se(c, se);
+    pthread_mutex_unlock(&s->lock);
+    core_lock(c);
+    bool gone = (s->refs -= 2) == 0; /* ours and the table's */
+    core_unlock(c);
+    if (gone)
+        session_free(s);
+}
+
+CK_RV core_close_session(struct core *c, CK_SESSION_HANDLE h)
+{
+    struct session *s;
+    core_lock(c);
+    for (s = c->buckets[bucket(h)]; s; s = s->next)
+        if (s->h == h && !s->closed)
+            break;
+    core_unlock(c);
+    if (!s)
+        return err_set(ORIGIN_API, CKR_SESSION_HANDLE_INVALID, "there is no session %lu", h);
+    close_one(c, s);
+    return CKR_OK;
+}
+
+CK_RV core_close_all(struct core *c, CK_SLOT_ID slot)
+{
+    struct device *fd;
+    core_lock(c);
+    struct se *se = core_slot_se(c, slot, &fd);
+    if (!se && !fd) {
+        core_unlock(c);
+        return err_set(ORIGIN_CORE, CKR_SLOT_ID_INVALID, "there is no slot %lu", slot);
+    }
+    core_unlock(c);
+    for (;;) {
+        struct session *victim = NULL;
+        core_lock(c);
+        for (size_t b = 0; b < SESS_BUCKETS && !victim; b++)
+            for (struct session *s = c->buckets[b]; s && !victim; s = s->next)
+                if (s->se == se && !s->closed)
+                    victim = s;
+        core_unlock(c);
+        if (!victim)
+            break;
+        close_one(c, victim);
+    }
+    return CKR_OK;
+}
+
+void sessions_free_all(struct core *c)
+{
+    for (size_t b = 0; b < SESS_BUCKETS; b++) {
+        struct session *s = c->buckets[b];
+        while (s) {
+            struct session *n = s->next;
+            s->se->nsess = 0;
+            session_free(s);
+            s = n;
+        }
+        c->buckets[b] = NULL;
+    }
+}
+
+CK_RV core_session_info(struct core *c, CK_SESSION_HANDLE h, CK_SESSION_INFO *info)
+{
+    struct session *s;
+    CK_RV rv = sess_acquire(c, h, &s);
+    if (rv != CKR_OK)
+        return rv;
+    CK_USER_TYPE u = sess_user(c, s);
+    bool rw = s->flags & CKF_RW_SESSION;
+    info->slotID = s->se->slot;
+    info->flags = s->flags;
+    info->ulDeviceError = 0;
+    if (u == CKU_SO)
+        info->state = CKS_RW_SO_FUNCTIONS;
+    else if (u == CKU_USER)
+        info->state = rw ? CKS_RW_USER_FUNCTIONS : CKS_RO_USER_FUNCTIONS;
+    else
+        info->state = rw ? CKS_RW_PUBLIC_SESSION : CKS_RO_PUBLIC_SESSION;
+    sess_release(c, s);
+    return CKR_OK;
+}
+
+CK_RV core_session_slot(struct core *c, CK_SESSION_HANDLE h, CK_SLOT_ID *slot)
+{
+    struct session *s;
+    CK_RV rv = sess_acquire(c, h, &s);
+    if (rv != CKR_OK)
+        return rv;
+    *slot = s->se->slot;
+    sess_release(c, s);
+    return CKR_OK;
+}
+
+static CK_RV context_login(struct core *c, struct session *s, const uint8_t *pin, size_t len)
+{
+    struct opstate *o = NULL;
+    for (int i = 0; i < OP__COUNT; i++)
+        if (s->op[i].active && s->op[i].need_context_login)
+            o = &s->op[i];
+    if (!o)
+        return err_set(ORIGIN_CORE, CKR_OPERATION_NOT_INITIALIZED,
+                       "no operation is waiting for CKU_CONTEXT_SPECIFIC");
+    if (sess_user(c, s) != CKU_USER)
+        return err_set(ORIGIN_CORE, CKR_USER_NOT_LOGGED_IN, "the user is not logged in");
+    struct se *se = s->se;
+    pthread_mutex_lock(&se->login_lock);
+    /* Logging in again while logged in re-verifies the PIN, counting failures. */
+    CK_RV rv = se->dev->ops->login(se->dev->bdev, se->seq, CKU_USER, pin, len);
+    pthread_mutex_unlock(&se->login_lock);
+    if (rv == CKR_OK)
+        o->need_context_login = false;
+    return err_default(ORIGIN_BACKEND, rv, "the PIN was not accepted");
+}
+
+CK_RV core_login(struct core *c, CK_SESSION_HANDLE h, CK_USER_TYPE user, const uint8_t *pin,
+                 size_t len)
+{
+    struct session *s;
+    CK_RV rv = sess_acquire(c, h, &s);
+    if (rv != CKR_OK)
+        return rv;
+    struct se *se = s->se;
+    if (user == CKU_CONTEXT_SPECIFIC) {
+        rv = context_login(c, s, pin, len);
+        goto out;
+    }
+    if (user != CKU_SO && user != CKU_USER) {
+        rv = err_set(ORIGIN_API, CKR_USER_TYPE_INVALID, "unknown user type %lu", user);
+        goto out;
+    }
+    pthread_mutex_lock(&se->login_lock);
+    core_lock(c);
+    CK_USER_TYPE cur = se->login;
+    unsigned nro = se->nro;
+    core_unlock(c);
+    if (cur == user)
+        rv = err_set(ORIGIN_CORE, CKR_USER_ALREADY_LOGGED_IN, "already logged in");
+    else if (cur != NO_USER)
+        rv = err_set(ORIGIN_CORE, CKR_USER_ANOTHER_ALREADY_LOGGED_IN,
+                     "the other role is logged in on this token");
+    else if (user == CKU_SO && nro > 0)
+        rv = err_set(ORIGIN_CORE, CKR_SESSION_READ_ONLY_EXISTS,
+                     "the SO cannot log in while read-only sessions are open");
+    else
+        rv = se->dev->ops->login(se->dev->bdev, se->seq, user, pin, len);
+    if (rv == CKR_OK) {
+        core_lock(c);
+        se->login = user;
+        core_unlock(c);
+    }
+    pthread_mutex_unlock(&se->login_lock);
+    err_default(ORIGIN_BACKEND, rv, "login failed");
+out:
+    sess_release(c, s);
+    return rv;
+}
+
+CK_RV core_logout(struct core *c, CK_SESSION_HANDLE h)
+{
+    struct session *s;
+    CK_RV rv = sess_acquire(c, h, &s);
+    if (rv != CKR_OK)
+        return rv;
+    struct se *se = s->se;
+    pthread_mutex_lock(&se->login_lock);
+    core_lock(c);
+    bool was = se->login != NO_USER;
+    se->login = NO_USER;
+    core_unlock(c);
+    if (was)
+        se->dev->ops->logout(se->dev->bdev, se->seq);
+    pthread_mutex_unlock(&se->login_lock);
+    /* What this session was doing with the user's keys ends with the login. */
+    for (int i = 0; i < OP__COUNT; i++)
+        op_reset(s, (enum sea_op)i);
+    sess_release(c, s);
+    return was ? CKR_OK : err_set(ORIGIN_CORE, CKR_USER_NOT_LOGGED_IN, "nobody is logged in");
+}
+
+static CK_RV check_pin_len(const struct se *se, size_t len)
+{
+    const struct dev_caps *k = &se->dev->caps;
+    if (len < k->min_pin || len > k->max_pin)
+        return err_set(ORIGIN_CORE, CKR_PIN_LEN_RANGE, "a PIN must have %lu to %lu characters",
+                       k->min_pin, k->max_pin);
+    return CKR_OK;
+}
+
+CK_RV core_init_pin(struct core *c, CK_SESSION_HANDLE h, const uint8_t *pin, size_t len)
+{
+    struct session *s;
+    CK_RV rv = sess_acquire(c, h, &s);
+    if (rv != CKR_OK)
+        return rv;
+    struct se *se = s->se;
+    if (sess_user(c, s) != CKU_SO)
+        rv = err_set(ORIGIN_CORE, CKR_USER_NOT_LOGGED_IN, "C_InitPIN needs the SO logged in");
+    else if (!(s->flags & CKF_RW_SESSION))
+        rv = err_set(ORIGIN_CORE, CKR_SESSION_READ_ONLY, "the session is read-only");
+    else if ((rv = check_pin_len(se, len)) == CKR_OK) {
+        pthread_mutex_lock(&se->login_lock);
+        rv = se->dev->ops->init_pin(se->dev->bdev, se->seq, pin, len);
+        pthread_mutex_unlock(&se->login_lock);
+        err_default(ORIGIN_BACKEND, rv, "the user PIN could not be set");
+    }
+    sess_release(c, s);
+    if (rv == CKR_OK)
+        core_refresh(c);
+    return rv;
+}
+
+CK_RV core_set_pin(struct core *c, CK_SESSION_HANDLE h, const uint8_t *old_pin, size_t old_len,
+                   const uint8_t *new_pin, size_t new_len)
+{
+    struct session *s;
+    CK_RV rv = sess_acquire(c, h, &s);
+    if (rv != CKR_OK)
+        return rv;
+    struct se *se = s->se;
+    CK_USER_TYPE who = sess_user(c, s) == CKU_SO ? CKU_SO : CKU_USER;
+    if (!(s->flags & CKF_RW_SESSION))
+        rv = err_set(ORIGIN_CORE, CKR_SESSION_READ_ONLY, "the session is read-only");
+    else if ((rv = check_pin_len(se, new_len)) == CKR_OK) {
+        pthread_mutex_lock(&se->login_lock);
+        rv = se->dev->ops->set_pin(se->dev->bdev, se->seq, who, old_pin, old_len, new_pin,
+                                   new_len);
+        pthread_mutex_unlock(&se->login_lock);
+        err_default(ORIGIN_BACKEND, rv, "the PIN could not be changed");
+    }
+    sess_release(c, s);
+    core_refresh(c);
+    return rv;
+}
+
+CK_RV core_session_cancel(struct core *c, CK_SESSION_HANDLE h, CK_FLAGS flags)
+{
+    static const struct {
+        CK_FLAGS flag;
+        enum sea_op op;
+    } map[] = {{CKF_ENCRYPT, OP_ENCRYPT},
+               {CKF_DECRYPT, OP_DECRYPT},
+               {CKF_SIGN, OP_SIGN},
+               {CKF_VERIFY, OP_VERIFY},
+               {CKF_DIGEST, OP_DIGEST}};
+    struct session *s;
+    CK_RV rv = sess_acquire(c, h, &s);
+    if (rv != CKR_OK)
+        return rv;
+    for (size_t i = 0; i < ARRAY_SIZE(map); i++)
+        if (flags & map[i].flag)
+            op_reset(s, map[i].op);
+    if (flags & CKF_FIND_OBJECTS)
+        find_reset(s);
+    sess_release(c, s);
+    return CKR_OK;
+}

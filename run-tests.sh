@@ -1,0 +1,27 @@
+#!/bin/sh
+# libsea's whole test suite on a fresh Debian 12 machine: install what is missing (build tools and
+# the real PKCS#11 clients the tests drive), build, and run `make check` (unit tests with Check,
+# interoperability with pkcs11-tool, OpenSSL's libp11 engine, GnuTLS and p11-kit, multi-process,
+# kill -9 and fork tests).
+set -eu
+cd "$(dirname "$0")"
+
+pkgs="autoconf automake libtool pkg-config make gcc check libssl-dev libsqlite3-dev openssl
+      opensc gnutls-bin libengine-pkcs11-openssl p11-kit python3 xxd binutils procps iproute2
+      valgrind"
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "== installing:$missing"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q $missing
+fi
+
+[ -x configure ] || autoreconf -fi
+[ -f Makefile ] || ./configure ${SEA_CONFIGURE_FLAGS:-}
+make -j"$(nproc)"
+make -j"$(nproc)" check

@@ -1,0 +1,1247 @@
+/* The libsea benchmark (`make bench`; not a test): ECDSA P-256 through sea-pkcs11.so against raw
+ * OpenSSL in the same run, find-by-label latency with 100 to 100,000 token objects, and the cost
+ * of C_Initialize on a large store, each printed against its target. Exit status 0 means it ran;
+ * whether the targets were met is printed, because it depends on the machine. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include "p11util.h" /* includes sea/pkcs11.h and sea/pkcs11-sea.h */
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* SEs are made with p11util's PINs: the store holds nothing but generated test objects. */
+static const char SIGN_SE[] = "bench-sign";
+static const char KEY_LABEL[] = "bench-p256";
+
+/* DER of the P-256 curve OID 1.2.840.10045.3.1.7 (CKA_EC_PARAMS). */
+static const CK_BYTE P256_OID[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+
+/* The targets (doc/benchmarks.md). Speed is a ratio against a reference measured in the same
+ * run, because the machines are shared and noisy. */
+#define TARGET_SIGN_RATIO   0.8
+#define TARGET_FIND_P50_US  100.0
+#define TARGET_FIND_SCALING 2.0
+#define TARGET_INIT_MS      50.0
+#define TARGET_RSS_KB       (50.0 * 1024.0)
+
+#define CHILD_FINDS 1000
+#define MAX_SIZES   3
+
+struct opts {
+    bool quick;
+    const char *store; /* --store DIR: kept between runs; NULL: a private temporary one */
+    const char *module;
+    /* the hidden --child-init mode */
+    bool child;
+    const char *child_se;
+    size_t child_objects;
+};
+
+/* What one run measures, per mode. */
+struct plan {
+    size_t sizes[MAX_SIZES];
+    unsigned sign_rounds;    /* rounds per side, interleaved A/B/A/B */
+    uint64_t sign_round_ns;  /* duration of one round */
+    unsigned lookups;        /* timed find-by-label lookups per size */
+    unsigned warmup_lookups; /* untimed ones before them */
+    unsigned init_runs;      /* fresh processes for the C_Initialize figures */
+};
+
+static const struct plan FULL = {{100, 10000, 100000}, 20, 125000000ull, 5000, 500, 5};
+static const struct plan QUICK = {{100, 1000, 10000}, 6, 50000000ull, 2000, 200, 3};
+
+/* Pass/fail tally for the summary line. */
+struct tally {
+    unsigned checked, passed;
+};
+
+/* ---- small utilities ---- */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static double secs(uint64_t ns)
+{
+    return (double)ns / 1e9;
+}
+
+/* splitmix64: a fixed seed so that two runs look up the same labels. */
+static uint64_t rng_next(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("bench: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* The OpenSSL error queue as one line, then cleared. */
+static void fail_ossl(const char *what)
+{
+    char buf[256] = "";
+    unsigned long e = ERR_get_error();
+    if (e)
+        ERR_error_string_n(e, buf, sizeof(buf));
+    ERR_clear_error();
+    fail("%s failed%s%s", what, buf[0] ? ": " : "", buf);
+}
+
+/* Report a failed PKCS#11 call with the module's own explanation (C_SEA_GetLastError). */
+static void fail_ck(const struct p11 *m, const char *what, CK_RV rv)
+{
+    char why[512];
+    fail("%s failed: %s", what, p11_explain(m, rv, why, sizeof(why)));
+}
+
+/* Check a CK_RV; on failure report it and leave through `out` (ret stays -1). */
+#define CHECK(m, what, expr)                                                                       \
+    do {                                                                                           \
+        CK_RV rv_ = (expr);                                                                        \
+        if (rv_ != CKR_OK) {                                                                       \
+            fail_ck((m), (what), rv_);                                                             \
+            goto out;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+/* Call a function of the module's 3.0 list, the same way. */
+#define CALL(m, fn, args) CHECK((m), #fn, (m)->f->fn args)
+
+/* VmRSS and VmHWM of this process in kB (from /proc/self/status). */
+static int read_mem(unsigned long *rss_kb, unsigned long *hwm_kb)
+{
+    int ret = -1, found = 0;
+    char line[256];
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) {
+        fail("/proc/self/status: %s", strerror(errno));
+        goto out;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "VmRSS: %lu kB", rss_kb) == 1)
+            found |= 1;
+        else if (sscanf(line, "VmHWM: %lu kB", hwm_kb) == 1)
+            found |= 2;
+    }
+    if (found != 3) {
+        fail("/proc/self/status has no VmRSS/VmHWM");
+        goto out;
+    }
+    ret = 0;
+out:
+    if (f)
+        fclose(f);
+    return ret;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The nearest-rank percentile (pct in 1..100) of a sorted array of n > 0 values. */
+static uint64_t percentile(const uint64_t *sorted, size_t n, unsigned pct)
+{
+    size_t rank = (pct * n + 99) / 100;
+    return sorted[rank ? rank - 1 : 0];
+}
+
+static double median_of(double *v, size_t n)
+{
+    qsort(v, n, sizeof(*v), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static const char *verdict(struct tally *t, bool ok)
+{
+    t->checked++;
+    t->passed += ok;
+    return ok ? "PASS" : "FAIL";
+}
+
+/* ---- SEs and sessions ---- */
+
+/* The slot of the SE labelled `label` and its token flags; *found false if there is none. */
+static int find_se(const struct p11 *m, const char *label, CK_SLOT_ID *slot, CK_FLAGS *flags,
+                   bool *found)
+{
+    int ret = -1;
+    CK_SLOT_ID *list = NULL;
+    CK_ULONG n = 0;
+    CK_UTF8CHAR want[32];
+    CK_TOKEN_INFO ti;
+    p11_pad32(want, label);
+    *found = false;
+    CALL(m, C_GetSlotList, (CK_TRUE, NULL, &n));
+    if (!(list = calloc(n ? n : 1, sizeof(*list)))) {
+        fail("out of memory");
+        goto out;
+    }
+    CALL(m, C_GetSlotList, (CK_TRUE, list, &n));
+    for (CK_ULONG i = 0; i < n && !*found; i++) {
+        CALL(m, C_GetTokenInfo, (list[i], &ti));
+        if ((ti.flags & CKF_TOKEN_INITIALIZED) && memcmp(ti.label, want, 32) == 0) {
+            *slot = list[i];
+            *flags = ti.flags;
+            *found = true;
+        }
+    }
+    ret = 0;
+out:
+    free(list);
+    return ret;
+}
+
+/* The slot of the SE `label`, creating the SE (SO PIN P11_SO_PIN, user PIN P11_USER_PIN) if
+ * the store lacks it, or only its user PIN if an earlier run stopped in between. */
+static int ensure_se(const struct p11 *m, const char *label, CK_SLOT_ID *slot)
+{
+    int ret = -1;
+    CK_FLAGS flags = 0;
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    bool found;
+    if (find_se(m, label, slot, &flags, &found) != 0)
+        goto out;
+    if (!found) {
+        CHECK(m, "creating the SE", p11_make_token(m, label, NULL, slot));
+    } else if (!(flags & CKF_USER_PIN_INITIALIZED)) {
+        CALL(m, C_OpenSession, (*slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s));
+        CALL(m, C_Login, (s, CKU_SO, (CK_UTF8CHAR_PTR)P11_SO_PIN, strlen(P11_SO_PIN)));
+        CALL(m, C_InitPIN, (s, (CK_UTF8CHAR_PTR)P11_USER_PIN, strlen(P11_USER_PIN)));
+        CALL(m, C_Logout, (s));
+    }
+    ret = 0;
+out:
+    if (s != CK_INVALID_HANDLE)
+        m->f->C_CloseSession(s);
+    return ret;
+}
+
+/* A read-write session on the SE `label` with the user logged in. */
+static int user_session(const struct p11 *m, const char *label, CK_SESSION_HANDLE *s)
+{
+    int ret = -1;
+    CK_SLOT_ID slot;
+    if (ensure_se(m, label, &slot) != 0)
+        goto out;
+    CHECK(m, "C_OpenSession + C_Login", p11_user_session(m, slot, NULL, s));
+    ret = 0;
+out:
+    return ret;
+}
+
+/* ---- 1. ECDSA P-256 signatures: sea-pkcs11.so against raw OpenSSL ---- */
+
+#define SIG_MAX    128
+#define MAX_ROUNDS 32
+
+struct sign_case {
+    const char *name;
+    bool hashed; /* CKM_ECDSA_SHA256 and EVP_DigestSign over a message; else a bare digest */
+    const uint8_t *in;
+    size_t inlen;
+};
+
+struct signer {
+    const struct p11 *m;
+    CK_SESSION_HANDLE s;
+    CK_OBJECT_HANDLE key;
+    EVP_PKEY *sea_pub; /* the SE key's public half, to check the SE's signatures */
+    EVP_PKEY *ref;     /* the reference key, in OpenSSL's default library context */
+    EVP_MD *sha256;
+    const struct sign_case *c;
+};
+
+typedef int (*sign_fn)(const struct signer *x, uint8_t *sig, size_t *siglen);
+
+/* One signature through the module: C_SignInit + C_Sign, as an application does it. */
+static int sea_sign(const struct signer *x, uint8_t *sig, size_t *siglen)
+{
+    int ret = -1;
+    CK_MECHANISM mech = {x->c->hashed ? CKM_ECDSA_SHA256 : CKM_ECDSA, NULL, 0};
+    CK_ULONG len = SIG_MAX;
+    const struct p11 *m = x->m;
+    CALL(m, C_SignInit, (x->s, &mech, x->key));
+    CALL(m, C_Sign, (x->s, (CK_BYTE_PTR)x->c->in, x->c->inlen, sig, &len));
+    *siglen = len;
+    ret = 0;
+out:
+    return ret;
+}
+
+/* The same signature with OpenSSL in this process, a fresh context per signature as well. */
+static int ossl_sign(const struct signer *x, uint8_t *sig, size_t *siglen)
+{
+    int ret = -1;
+    EVP_PKEY_CTX *pc = NULL;
+    EVP_MD_CTX *mc = NULL;
+    *siglen = SIG_MAX;
+    if (x->c->hashed) {
+        if (!(mc = EVP_MD_CTX_new()) ||
+            EVP_DigestSignInit(mc, NULL, x->sha256, NULL, x->ref) != 1 ||
+            EVP_DigestSign(mc, sig, siglen, x->c->in, x->c->inlen) != 1) {
+            fail_ossl("EVP_DigestSign");
+            goto out;
+        }
+    } else {
+        if (!(pc = EVP_PKEY_CTX_new(x->ref, NULL)) || EVP_PKEY_sign_init(pc) != 1 ||
+            EVP_PKEY_sign(pc, sig, siglen, x->c->in, x->c->inlen) != 1) {
+            fail_ossl("EVP_PKEY_sign");
+            goto out;
+        }
+    }
+    ret = 0;
+out:
+    EVP_PKEY_CTX_free(pc);
+    EVP_MD_CTX_free(mc);
+    return ret;
+}
+
+/* A PKCS#11 ECDSA signature (r || s) as the DER ECDSA-Sig-Value OpenSSL verifies. */
+static int rs_to_der(const uint8_t *rs, size_t len, uint8_t **der, size_t *derlen)
+{
+    int ret = -1, n;
+    ECDSA_SIG *es = NULL;
+    BIGNUM *r = NULL, *s = NULL;
+    *der = NULL;
+    if (len == 0 || len % 2 != 0) {
+        fail("an ECDSA signature of %zu bytes is not r || s", len);
+        goto out;
+    }
+    if (!(es = ECDSA_SIG_new()) || !(r = BN_bin2bn(rs, (int)(len / 2), NULL)) ||
+        !(s = BN_bin2bn(rs + len / 2, (int)(len / 2), NULL)) || !ECDSA_SIG_set0(es, r, s)) {
+        fail_ossl("ECDSA_SIG_set0");
+        goto out;
+    }
+    r = s = NULL; /* owned by es now */
+    if ((n = i2d_ECDSA_SIG(es, der)) <= 0) {
+        fail_ossl("i2d_ECDSA_SIG");
+        goto out;
+    }
+    *derlen = (size_t)n;
+    ret = 0;
+out:
+    BN_free(r);
+    BN_free(s);
+    ECDSA_SIG_free(es);
+    return ret;
+}
+
+/* Does the DER signature verify over `in` (a digest, or a message when hashed)? */
+static bool verifies(EVP_PKEY *pub, const EVP_MD *md, bool hashed, const uint8_t *in, size_t inlen,
+                     const uint8_t *der, size_t derlen)
+{
+    int r = 0;
+    EVP_PKEY_CTX *pc = NULL;
+    EVP_MD_CTX *mc = NULL;
+    if (hashed) {
+        if ((mc = EVP_MD_CTX_new()) && EVP_DigestVerifyInit(mc, NULL, md, NULL, pub) == 1)
+            r = EVP_DigestVerify(mc, der, derlen, in, inlen);
+    } else {
+        if ((pc = EVP_PKEY_CTX_new(pub, NULL)) && EVP_PKEY_verify_init(pc) == 1)
+            r = EVP_PKEY_verify(pc, der, derlen, in, inlen);
+    }
+    ERR_clear_error();
+    EVP_PKEY_CTX_free(pc);
+    EVP_MD_CTX_free(mc);
+    return r == 1;
+}
+
+/* Check a signature just made: it must verify over the input and not over a changed input,
+ * so that the benchmark is known to have measured real signatures. */
+static int check_sig(const struct signer *x, bool from_sea, const uint8_t *sig, size_t siglen)
+{
+    int ret = -1;
+    uint8_t *der = NULL, other[1024];
+    const uint8_t *d = sig;
+    size_t derlen = siglen;
+    const struct sign_case *c = x->c;
+    EVP_PKEY *pub = from_sea ? x->sea_pub : x->ref;
+    if (from_sea) {
+        if (rs_to_der(sig, siglen, &der, &derlen) != 0)
+            goto out;
+        d = der;
+    }
+    if (!verifies(pub, x->sha256, c->hashed, c->in, c->inlen, d, derlen)) {
+        fail("%s: a %s signature does not verify", c->name, from_sea ? "libsea" : "OpenSSL");
+        goto out;
+    }
+    if (c->inlen > sizeof(other)) {
+        fail("%s: input too long", c->name);
+        goto out;
+    }
+    memcpy(other, c->in, c->inlen);
+    other[0] ^= 0x01;
+    if (verifies(pub, x->sha256, c->hashed, other, c->inlen, d, derlen)) {
+        fail("%s: a signature verifies over a different input", c->name);
+        goto out;
+    }
+    ret = 0;
+out:
+    OPENSSL_free(der);
+    return ret;
+}
+
+/* Sign for at least `ns` nanoseconds; the rate in signatures per second, the last one kept. */
+static int sign_round(sign_fn fn, const struct signer *x, uint64_t ns, double *rate, uint8_t *sig,
+                      size_t *siglen)
+{
+    int ret = -1;
+    unsigned long n = 0;
+    uint64_t t0 = now_ns(), t;
+    do {
+        if (fn(x, sig, siglen) != 0)
+            goto out;
+        n++;
+        t = now_ns();
+    } while (t - t0 < ns);
+    *rate = (double)n / secs(t - t0);
+    ret = 0;
+out:
+    return ret;
+}
+
+struct sign_result {
+    double sea_best, sea_median, ref_best, ref_median;
+    double pair_median; /* median of the ratios of adjacent libsea/OpenSSL rounds */
+    unsigned checked;   /* signatures verified with OpenSSL */
+};
+
+/* Many short rounds, libsea and OpenSSL interleaved (A/B/A/B), so that a slow moment of a shared
+ * machine hits both sides alike. The best round of each side is the figure least disturbed by
+ * other load; the median ratio of adjacent rounds is a cross-check printed beside it. */
+static int sign_case_run(const struct signer *x, const struct plan *p, struct sign_result *r)
+{
+    int ret = -1;
+    uint8_t sig[SIG_MAX];
+    size_t siglen;
+    double sea[MAX_ROUNDS] = {0}, ref[MAX_ROUNDS] = {0}, pair[MAX_ROUNDS] = {0};
+    unsigned rounds = p->sign_rounds < 1            ? 1
+                      : p->sign_rounds < MAX_ROUNDS ? p->sign_rounds
+                                                    : MAX_ROUNDS;
+    memset(r, 0, sizeof(*r));
+    /* warm up both paths (first-use key loading, OpenSSL's algorithm fetches) */
+    if (sign_round(sea_sign, x, p->sign_round_ns / 10, &sea[0], sig, &siglen) != 0 ||
+        sign_round(ossl_sign, x, p->sign_round_ns / 10, &ref[0], sig, &siglen) != 0)
+        goto out;
+    for (unsigned i = 0; i < rounds; i++) {
+        if (sign_round(sea_sign, x, p->sign_round_ns, &sea[i], sig, &siglen) != 0 ||
+            check_sig(x, true, sig, siglen) != 0)
+            goto out;
+        if (sign_round(ossl_sign, x, p->sign_round_ns, &ref[i], sig, &siglen) != 0 ||
+            check_sig(x, false, sig, siglen) != 0)
+            goto out;
+        r->checked += 2;
+    }
+    for (unsigned i = 0; i < rounds; i++) {
+        r->sea_best = sea[i] > r->sea_best ? sea[i] : r->sea_best;
+        r->ref_best = ref[i] > r->ref_best ? ref[i] : r->ref_best;
+    }
+    for (unsigned i = 0; i < rounds; i++)
+        pair[i] = sea[i] / ref[i];
+    r->pair_median = median_of(pair, rounds);
+    r->sea_median = median_of(sea, rounds);
+    r->ref_median = median_of(ref, rounds);
+    ret = 0;
+out:
+    return ret;
+}
+
+/* A P-256 token key pair generated in the SE. */
+static int make_key(const struct p11 *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE *pub,
+                    CK_OBJECT_HANDLE *priv)
+{
+    int ret = -1;
+    CK_BBOOL yes = CK_TRUE;
+    CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+    CK_ATTRIBUTE pt[] = {
+        {CKA_TOKEN, &yes, sizeof(yes)},
+        {CKA_VERIFY, &yes, sizeof(yes)},
+        {CKA_EC_PARAMS, (void *)P256_OID, sizeof(P256_OID)},
+        {CKA_LABEL, (void *)KEY_LABEL, sizeof(KEY_LABEL) - 1},
+    };
+    CK_ATTRIBUTE kt[] = {
+        {CKA_TOKEN, &yes, sizeof(yes)},
+        {CKA_PRIVATE, &yes, sizeof(yes)},
+        {CKA_SENSITIVE, &yes, sizeof(yes)},
+        {CKA_SIGN, &yes, sizeof(yes)},
+        {CKA_LABEL, (void *)KEY_LABEL, sizeof(KEY_LABEL) - 1},
+    };
+    CALL(m, C_GenerateKeyPair, (s, &mech, pt, ARRAY_LEN(pt), kt, ARRAY_LEN(kt), pub, priv));
+    ret = 0;
+out:
+    return ret;
+}
+
+/* The SE key's public half (CKA_EC_POINT) as an OpenSSL key. */
+static int public_key(const struct p11 *m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, EVP_PKEY **out)
+{
+    int ret = -1;
+    uint8_t buf[128];
+    char group[] = "prime256v1";
+    CK_ATTRIBUTE a = {CKA_EC_POINT, buf, sizeof(buf)};
+    EVP_PKEY_CTX *pc = NULL;
+    const uint8_t *pt = buf;
+    size_t len;
+    OSSL_PARAM params[3];
+    CALL(m, C_GetAttributeValue, (s, h, &a, 1));
+    len = a.ulValueLen;
+    /* The standard's form is a DER OCTET STRING around the uncompressed point. */
+    if (len == 67 && buf[0] == 0x04 && buf[1] == 65) {
+        pt += 2;
+        len -= 2;
+    }
+    if (len != 65 || pt[0] != 0x04) {
+        fail("CKA_EC_POINT of %lu bytes is not an uncompressed P-256 point",
+             (unsigned long)a.ulValueLen);
+        goto out;
+    }
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0);
+    params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pt, len);
+    params[2] = OSSL_PARAM_construct_end();
+    if (!(pc = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) || EVP_PKEY_fromdata_init(pc) != 1 ||
+        EVP_PKEY_fromdata(pc, out, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+        fail_ossl("importing the SE's public key");
+        goto out;
+    }
+    ret = 0;
+out:
+    EVP_PKEY_CTX_free(pc);
+    return ret;
+}
+
+static void print_rate_row(struct tally *t, const struct sign_case *c, const struct sign_result *r)
+{
+    double ratio = r->sea_best / r->ref_best;
+    printf("  %-34s %12.0f %12.0f %7.2f   >= %.2f   %s\n", c->name, r->sea_best, r->ref_best, ratio,
+           TARGET_SIGN_RATIO, verdict(t, ratio >= TARGET_SIGN_RATIO));
+    printf("  %-34s %12.0f %12.0f %7.2f   (medians; ratio: median of round pairs)\n", "",
+           r->sea_median, r->ref_median, r->pair_median);
+}
+
+static int section_sign(const struct p11 *m, const struct plan *p, struct tally *t)
+{
+    int ret = -1;
+    static uint8_t msg[1024];
+    uint8_t digest[32];
+    CK_OBJECT_HANDLE hpub = CK_INVALID_HANDLE, hpriv = CK_INVALID_HANDLE;
+    struct signer x = {.m = m, .s = CK_INVALID_HANDLE};
+    struct sign_result res[2];
+    unsigned checked = 0;
+    for (size_t i = 0; i < sizeof(msg); i++)
+        msg[i] = (uint8_t)(i * 131u + 7u);
+    const struct sign_case cases[] = {
+        {"CKM_ECDSA, 32-byte digest", false, digest, sizeof(digest)},
+        {"CKM_ECDSA_SHA256, 1 KiB message", true, msg, sizeof(msg)},
+    };
+
+    printf("1. ECDSA P-256 sign: sea-pkcs11.so (token key, user logged in) vs raw OpenSSL\n");
+    printf("   %u interleaved rounds of %.3f s per side (%.1f s per side and case); ops/s of the "
+           "best round\n",
+           p->sign_rounds, secs(p->sign_round_ns), p->sign_rounds * secs(p->sign_round_ns));
+    fflush(stdout);
+    if (!(x.sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) ||
+        EVP_Digest(msg, sizeof(msg), digest, NULL, x.sha256, NULL) != 1 ||
+        !(x.ref = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"))) {
+        fail_ossl("setting up the OpenSSL reference");
+        goto out;
+    }
+    if (user_session(m, SIGN_SE, &x.s) != 0 || make_key(m, x.s, &hpub, &hpriv) != 0 ||
+        public_key(m, x.s, hpub, &x.sea_pub) != 0)
+        goto out;
+    x.key = hpriv;
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        x.c = &cases[i];
+        if (sign_case_run(&x, p, &res[i]) != 0)
+            goto out;
+        checked += res[i].checked;
+    }
+    printf("  %-34s %12s %12s %7s   %-7s   %s\n", "operation", "libsea/s", "OpenSSL/s", "ratio",
+           "target", "result");
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+        print_rate_row(t, &cases[i], &res[i]);
+    printf("  %u signatures checked with OpenSSL (each verifies; a changed input does not)\n\n",
+           checked);
+    ret = 0;
+out:
+    if (x.s != CK_INVALID_HANDLE) {
+        /* token keys: remove them so that a reused store does not collect one per run */
+        if (hpriv != CK_INVALID_HANDLE)
+            m->f->C_DestroyObject(x.s, hpriv);
+        if (hpub != CK_INVALID_HANDLE)
+            m->f->C_DestroyObject(x.s, hpub);
+        m->f->C_CloseSession(x.s);
+    }
+    EVP_PKEY_free(x.sea_pub);
+    EVP_PKEY_free(x.ref);
+    EVP_MD_free(x.sha256);
+    return ret;
+}
+
+/* ---- 2. find by label ---- */
+
+#define LABEL_MAX 32
+
+struct find_result {
+    size_t objects;
+    size_t created;    /* objects this run had to add */
+    double populate_s; /* time it took */
+    unsigned lookups;
+    uint64_t p50, p90, p99, max; /* ns */
+};
+
+static int obj_label(char *buf, size_t i)
+{
+    return snprintf(buf, LABEL_MAX, "obj-%07zu", i);
+}
+
+static void se_label(char *buf, size_t objects)
+{
+    snprintf(buf, LABEL_MAX, "bench-find-%zu", objects);
+}
+
+/* End a find, reporting a failure only if nothing failed before. */
+static int find_final(const struct p11 *m, CK_SESSION_HANDLE s, int ret)
+{
+    CK_RV rv = m->f->C_FindObjectsFinal(s);
+    if (rv != CKR_OK && ret == 0) {
+        fail_ck(m, "C_FindObjectsFinal", rv);
+        return -1;
+    }
+    return ret;
+}
+
+/* How many objects of the session match a template. */
+static int count_matches(const struct p11 *m, CK_SESSION_HANDLE s, CK_ATTRIBUTE *t, CK_ULONG nt,
+                         size_t *count)
+{
+    int ret = -1;
+    bool active = false;
+    CK_OBJECT_HANDLE h[1024];
+    CK_ULONG got;
+    *count = 0;
+    CALL(m, C_FindObjectsInit, (s, t, nt));
+    active = true;
+    do {
+        CALL(m, C_FindObjects, (s, h, ARRAY_LEN(h), &got));
+        *count += got;
+    } while (got > 0);
+    ret = 0;
+out:
+    return active ? find_final(m, s, ret) : ret;
+}
+
+static int count_label(const struct p11 *m, CK_SESSION_HANDLE s, size_t i, size_t *count)
+{
+    char label[LABEL_MAX];
+    CK_ATTRIBUTE t = {CKA_LABEL, label, (CK_ULONG)obj_label(label, i)};
+    return count_matches(m, s, &t, 1, count);
+}
+
+/* Add objects have..want-1 as private CKO_DATA token objects with unique labels. */
+static int populate(const struct p11 *m, CK_SESSION_HANDLE s, const char *se, size_t have,
+                    size_t want)
+{
+    int ret = -1;
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_BBOOL yes = CK_TRUE;
+    CK_OBJECT_HANDLE h;
+    char label[LABEL_MAX];
+    static const char app[] = "libsea bench";
+    uint8_t value[32];
+    CK_ATTRIBUTE t[] = {
+        {CKA_CLASS, &cls, sizeof(cls)},
+        {CKA_TOKEN, &yes, sizeof(yes)},
+        {CKA_PRIVATE, &yes, sizeof(yes)},
+        {CKA_LABEL, label, 0},
+        {CKA_APPLICATION, (void *)app, sizeof(app) - 1},
+        {CKA_VALUE, value, sizeof(value)},
+    };
+    const size_t batch = 1000;
+    /* a line per tenth on a log, a rewritten line per batch on a terminal */
+    bool tty = isatty(STDERR_FILENO);
+    size_t every = tty || want / 10 < batch ? batch : want / 10;
+    uint64_t t0 = now_ns();
+    for (size_t i = have; i < want; i++) {
+        t[3].ulValueLen = (CK_ULONG)obj_label(label, i);
+        for (size_t k = 0; k < sizeof(value); k++)
+            value[k] = (uint8_t)(i >> (8 * (k % 4))) ^ (uint8_t)k;
+        CALL(m, C_CreateObject, (s, t, ARRAY_LEN(t), &h));
+        if ((i + 1) % every == 0 || i + 1 == want)
+            fprintf(stderr, "%s  populating %s: %zu/%zu objects, %.1f s%s", tty ? "\r" : "", se,
+                    i + 1, want, secs(now_ns() - t0), tty && i + 1 < want ? "" : "\n");
+    }
+    ret = 0;
+out:
+    return ret;
+}
+
+/* Make sure the SE holds exactly objects 0..want-1, adding what a reused store lacks. */
+static int ensure_objects(const struct p11 *m, CK_SESSION_HANDLE s, const char *se, size_t want,
+                          struct find_result *r)
+{
+    int ret = -1;
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_ATTRIBUTE t = {CKA_CLASS, &cls, sizeof(cls)};
+    size_t have, last = 1, next = 0;
+    uint64_t t0;
+    if (count_matches(m, s, &t, 1, &have) != 0)
+        goto out;
+    /* objects are added in label order, so a partial store holds 0..have-1 */
+    if (have > 0 &&
+        (count_label(m, s, have - 1, &last) != 0 || count_label(m, s, have, &next) != 0))
+        goto out;
+    if (have > want || last != 1 || next != 0) {
+        fail("SE %s holds %zu data objects that are not obj-0..obj-%zu: remove the store", se, have,
+             want - 1);
+        goto out;
+    }
+    t0 = now_ns();
+    if (populate(m, s, se, have, want) != 0)
+        goto out;
+    r->created = want - have;
+    r->populate_s = secs(now_ns() - t0);
+    ret = 0;
+out:
+    return ret;
+}
+
+/* One timed lookup: C_FindObjectsInit({CKA_LABEL}) + C_FindObjects + C_FindObjectsFinal. It
+ * must find exactly one object, the one with that label. */
+static int lookup(const struct p11 *m, CK_SESSION_HANDLE s, size_t i, uint64_t *ns)
+{
+    int ret = -1;
+    char label[LABEL_MAX], back[LABEL_MAX];
+    CK_ULONG len = (CK_ULONG)obj_label(label, i);
+    CK_ATTRIBUTE t = {CKA_LABEL, label, len};
+    CK_ATTRIBUTE a = {CKA_LABEL, back, sizeof(back)};
+    CK_OBJECT_HANDLE h[2];
+    CK_ULONG got = 0;
+    CK_RV rv, rv_final = CKR_OK;
+    uint64_t t0 = now_ns();
+    rv = m->f->C_FindObjectsInit(s, &t, 1);
+    if (rv == CKR_OK) {
+        rv = m->f->C_FindObjects(s, h, ARRAY_LEN(h), &got);
+        rv_final = m->f->C_FindObjectsFinal(s);
+    }
+    *ns = now_ns() - t0;
+    if (rv != CKR_OK || rv_final != CKR_OK) {
+        fail_ck(m, rv != CKR_OK ? "C_FindObjectsInit/C_FindObjects" : "C_FindObjectsFinal",
+                rv != CKR_OK ? rv : rv_final);
+        goto out;
+    }
+    if (got != 1) {
+        fail("looking up label %s found %lu objects, not exactly one", label, (unsigned long)got);
+        goto out;
+    }
+    CALL(m, C_GetAttributeValue, (s, h[0], &a, 1));
+    if (a.ulValueLen != len || memcmp(back, label, len) != 0) {
+        fail("looking up label %s found an object with another label", label);
+        goto out;
+    }
+    ret = 0;
+out:
+    return ret;
+}
+
+/* A label no object has must find nothing: the find really filters on the label. */
+static int lookup_missing(const struct p11 *m, CK_SESSION_HANDLE s)
+{
+    int ret = -1;
+    static const char label[] = "obj-missing";
+    CK_ATTRIBUTE t = {CKA_LABEL, (void *)label, sizeof(label) - 1};
+    size_t count;
+    if (count_matches(m, s, &t, 1, &count) != 0)
+        goto out;
+    if (count != 0) {
+        fail("looking up label %s, which no object has, found %zu objects", label, count);
+        goto out;
+    }
+    ret = 0;
+out:
+    return ret;
+}
+
+/* `count` lookups of random existing labels; latencies sorted into lat. */
+static int lookups(const struct p11 *m, CK_SESSION_HANDLE s, size_t objects, unsigned count,
+                   uint64_t *seed, uint64_t *lat)
+{
+    int ret = -1;
+    for (unsigned i = 0; i < count; i++)
+        if (lookup(m, s, (size_t)(rng_next(seed) % objects), &lat[i]) != 0)
+            goto out;
+    qsort(lat, count, sizeof(*lat), cmp_u64);
+    ret = 0;
+out:
+    return ret;
+}
+
+static int find_one_size(const struct p11 *m, const struct plan *p, size_t objects,
+                         struct find_result *r)
+{
+    int ret = -1;
+    char se[LABEL_MAX];
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    uint64_t seed = 0x5EA0000000000000ull ^ objects;
+    uint64_t *lat =
+        calloc(p->lookups > p->warmup_lookups ? p->lookups : p->warmup_lookups, sizeof(*lat));
+    memset(r, 0, sizeof(*r));
+    r->objects = objects;
+    se_label(se, objects);
+    if (!lat) {
+        fail("out of memory");
+        goto out;
+    }
+    if (user_session(m, se, &s) != 0 || ensure_objects(m, s, se, objects, r) != 0)
+        goto out;
+    /* untimed first: SQLite's page cache and the core's caches as a running service has them */
+    if (lookups(m, s, objects, p->warmup_lookups, &seed, lat) != 0 ||
+        lookups(m, s, objects, p->lookups, &seed, lat) != 0 || lookup_missing(m, s) != 0)
+        goto out;
+    r->lookups = p->lookups;
+    r->p50 = percentile(lat, p->lookups, 50);
+    r->p90 = percentile(lat, p->lookups, 90);
+    r->p99 = percentile(lat, p->lookups, 99);
+    r->max = lat[p->lookups - 1];
+    ret = 0;
+out:
+    if (s != CK_INVALID_HANDLE)
+        m->f->C_CloseSession(s);
+    free(lat);
+    return ret;
+}
+
+static int section_find(const struct p11 *m, const struct plan *p, struct tally *t)
+{
+    int ret = -1;
+    struct find_result r[MAX_SIZES];
+    printf("2. find by label: C_FindObjectsInit({CKA_LABEL}) + C_FindObjects + "
+           "C_FindObjectsFinal\n");
+    printf("   private CKO_DATA token objects with unique labels, one SE per size; %u random "
+           "lookups each\n   (added: objects this run had to create; a reused --store needs "
+           "none)\n",
+           p->lookups);
+    fflush(stdout);
+    for (size_t i = 0; i < MAX_SIZES; i++)
+        if (find_one_size(m, p, p->sizes[i], &r[i]) != 0)
+            goto out;
+    printf("  %8s %7s %8s %7s %8s %8s %8s %9s   %-9s  %s\n", "objects", "added", "in", "add/s",
+           "p50 us", "p90 us", "p99 us", "max us", "target", "result");
+    for (size_t i = 0; i < MAX_SIZES; i++) {
+        char took[16] = "-", rate[16] = "-";
+        if (r[i].created) {
+            snprintf(took, sizeof(took), "%.2f s", r[i].populate_s);
+            snprintf(rate, sizeof(rate), "%.0f", (double)r[i].created / r[i].populate_s);
+        }
+        double p50 = (double)r[i].p50 / 1e3;
+        printf("  %8zu %7zu %8s %7s %8.1f %8.1f %8.1f %9.1f   p50 < %.0f  %s\n", r[i].objects,
+               r[i].created, took, rate, p50, (double)r[i].p90 / 1e3, (double)r[i].p99 / 1e3,
+               (double)r[i].max / 1e3, TARGET_FIND_P50_US, verdict(t, p50 < TARGET_FIND_P50_US));
+    }
+    double scaling = (double)r[MAX_SIZES - 1].p50 / (double)r[0].p50;
+    printf("  each lookup found exactly the object with its label; a label no object has found "
+           "none\n");
+    printf("  p50 with %zu objects / p50 with %zu objects = %.2f   target <= %.1f   %s\n\n",
+           r[MAX_SIZES - 1].objects, r[0].objects, scaling, TARGET_FIND_SCALING,
+           verdict(t, scaling <= TARGET_FIND_SCALING));
+    ret = 0;
+out:
+    return ret;
+}
+
+/* ---- 3. C_Initialize on a large store, in a fresh process ---- */
+
+struct child_result {
+    double load_ms, init_ms, login_ms, finds_ms;
+    unsigned long base_rss_kb, rss_kb, hwm_kb;
+};
+
+/* The hidden --child-init mode: load the module, initialise, log in, look up CHILD_FINDS
+ * labels and report the times and memory on one line of stdout. */
+static int child_main(const struct opts *o)
+{
+    int ret = -1;
+    struct p11 m;
+    bool initialized = false;
+    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
+    struct child_result r;
+    uint64_t seed = 0x5EA0C0DEull, ns, t0, t1, t2, t3, t4;
+    unsigned long hwm0;
+    memset(&m, 0, sizeof(m));
+    if (read_mem(&r.base_rss_kb, &hwm0) != 0)
+        goto out;
+    t0 = now_ns();
+    if (p11_load(&m, o->module) != 0)
+        goto out;
+    t1 = now_ns();
+    CALL(&m, C_Initialize, (NULL));
+    t2 = now_ns();
+    initialized = true;
+    if (user_session(&m, o->child_se, &s) != 0)
+        goto out;
+    t3 = now_ns();
+    for (unsigned i = 0; i < CHILD_FINDS; i++)
+        if (lookup(&m, s, (size_t)(rng_next(&seed) % o->child_objects), &ns) != 0)
+            goto out;
+    t4 = now_ns();
+    if (read_mem(&r.rss_kb, &r.hwm_kb) != 0)
+        goto out;
+    printf("load_ms=%.3f init_ms=%.3f login_ms=%.3f finds_ms=%.3f base_rss_kb=%lu rss_kb=%lu "
+           "hwm_kb=%lu\n",
+           (double)(t1 - t0) / 1e6, (double)(t2 - t1) / 1e6, (double)(t3 - t2) / 1e6,
+           (double)(t4 - t3) / 1e6, r.base_rss_kb, r.rss_kb, r.hwm_kb);
+    ret = 0;
+out:
+    if (s != CK_INVALID_HANDLE)
+        m.f->C_CloseSession(s);
+    if (initialized)
+        m.f->C_Finalize(NULL);
+    p11_unload(&m);
+    return ret;
+}
+
+/* Run this program again with --child-init (fork + exec, so that nothing of this process is
+ * inherited but the environment) and read its figures. */
+static int run_child(const char *module, const char *se, size_t objects, struct child_result *r)
+{
+    int ret = -1, fds[2] = {-1, -1}, status;
+    char self[4096], nobj[32], line[512];
+    ssize_t len;
+    size_t used = 0;
+    pid_t pid;
+    char *argv[] = {self,        "--child-init", "--module", (char *)module, "--se", (char *)se,
+                    "--objects", nobj,           NULL};
+    if ((len = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0) {
+        fail("/proc/self/exe: %s", strerror(errno));
+        goto out;
+    }
+    self[len] = '\0';
+    snprintf(nobj, sizeof(nobj), "%zu", objects);
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        fail("pipe: %s", strerror(errno));
+        goto out;
+    }
+    fflush(NULL);
+    if ((pid = fork()) < 0) {
+        fail("fork: %s", strerror(errno));
+        goto out;
+    }
+    if (pid == 0) {
+        if (dup2(fds[1], STDOUT_FILENO) >= 0)
+            execv(self, argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    fds[1] = -1;
+    /* read to the end (keeping the first line's worth) so that the child never blocks */
+    for (;;) {
+        char chunk[512];
+        if ((len = read(fds[0], chunk, sizeof(chunk))) < 0 && errno == EINTR)
+            continue;
+        if (len <= 0)
+            break;
+        size_t take = (size_t)len < sizeof(line) - 1 - used ? (size_t)len : sizeof(line) - 1 - used;
+        memcpy(line + used, chunk, take);
+        used += take;
+    }
+    line[used] = '\0';
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) {
+            fail("waitpid: %s", strerror(errno));
+            goto out;
+        }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fail("the --child-init process failed (status 0x%x)", (unsigned)status);
+        goto out;
+    }
+    if (sscanf(line,
+               "load_ms=%lf init_ms=%lf login_ms=%lf finds_ms=%lf base_rss_kb=%lu rss_kb=%lu "
+               "hwm_kb=%lu",
+               &r->load_ms, &r->init_ms, &r->login_ms, &r->finds_ms, &r->base_rss_kb, &r->rss_kb,
+               &r->hwm_kb) != 7) {
+        fail("the --child-init process printed no figures");
+        goto out;
+    }
+    ret = 0;
+out:
+    if (fds[0] >= 0)
+        close(fds[0]);
+    if (fds[1] >= 0)
+        close(fds[1]);
+    return ret;
+}
+
+static int section_init(const char *module, const struct plan *p, struct tally *t)
+{
+    int ret = -1;
+    size_t objects = p->sizes[MAX_SIZES - 1];
+    char se[LABEL_MAX];
+    struct child_result r[8];
+    double load[8] = {0}, init[8] = {0}, total[8] = {0}, login[8] = {0}, finds[8] = {0};
+    unsigned long rss = 0, hwm = 0, base = 0;
+    unsigned runs = p->init_runs < 1 ? 1 : p->init_runs < 8 ? p->init_runs : 8;
+    se_label(se, objects);
+    printf("3. C_Initialize with %zu objects in the store: %u fresh processes (fork + exec), "
+           "median\n",
+           objects, runs);
+    fflush(stdout);
+    for (unsigned i = 0; i < runs; i++) {
+        if (run_child(module, se, objects, &r[i]) != 0)
+            goto out;
+        load[i] = r[i].load_ms;
+        init[i] = r[i].init_ms;
+        total[i] = r[i].load_ms + r[i].init_ms;
+        login[i] = r[i].login_ms;
+        finds[i] = r[i].finds_ms;
+        rss = r[i].rss_kb > rss ? r[i].rss_kb : rss;
+        hwm = r[i].hwm_kb > hwm ? r[i].hwm_kb : hwm;
+        base = r[i].base_rss_kb > base ? r[i].base_rss_kb : base;
+    }
+    double tmed = median_of(total, runs);
+    printf("  %-44s %9.2f ms\n", "dlopen + C_GetInterface", median_of(load, runs));
+    printf("  %-44s %9.2f ms\n", "C_Initialize", median_of(init, runs));
+    printf("  %-44s %9.2f ms   target < %.0f ms     %s\n", "dlopen + C_GetInterface + C_Initialize",
+           tmed, TARGET_INIT_MS, verdict(t, tmed < TARGET_INIT_MS));
+    printf("  %-44s %9.2f ms   (not a target; kdf_iterations = 1000)\n", "C_OpenSession + C_Login",
+           median_of(login, runs));
+    printf("  %-44s %9.2f ms\n", "1000 finds by label (checked)", median_of(finds, runs));
+    printf("  %-44s %9.1f MiB  target <= %.0f MiB   %s\n", "VmRSS after init, login, 1000 finds",
+           rss / 1024.0, TARGET_RSS_KB / 1024.0, verdict(t, rss <= TARGET_RSS_KB));
+    printf("  %-44s %9.1f MiB  target <= %.0f MiB   %s\n", "VmHWM (peak RSS)", hwm / 1024.0,
+           TARGET_RSS_KB / 1024.0, verdict(t, hwm <= TARGET_RSS_KB));
+    printf("  (worst of the runs; the bench process itself, before dlopen: %.1f MiB)\n\n",
+           base / 1024.0);
+    ret = 0;
+out:
+    return ret;
+}
+
+/* ---- the run ---- */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* The store directory and its sea.conf (SEA_CONF points at it for this process and the
+ * children). kdf_iterations = 1000: login speed is not measured, and logins stay fast. */
+static int setup_store(const char *want, char *dir, size_t cap, bool *temporary)
+{
+    int ret = -1;
+    char conf[4200];
+    FILE *f = NULL;
+    *temporary = !want;
+    if (want) {
+        if (mkdir(want, 0700) != 0 && errno != EEXIST) {
+            fail("%s: %s", want, strerror(errno));
+            goto out;
+        }
+        if (!realpath(want, dir)) {
+            fail("%s: %s", want, strerror(errno));
+            goto out;
+        }
+    } else {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(dir, cap, "%s/sea-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(dir)) {
+            fail("%s: %s", dir, strerror(errno));
+            goto out;
+        }
+    }
+    snprintf(conf, sizeof(conf), "%s/sea.conf", dir);
+    if (!(f = fopen(conf, "w"))) {
+        fail("%s: %s", conf, strerror(errno));
+        goto out;
+    }
+    fprintf(f,
+            "# written by tests/bench\n[device soft]\nbackend = soft\npath = %s/store\n"
+            "kdf_iterations = 1000\n",
+            dir);
+    if (fclose(f) != 0) {
+        f = NULL;
+        fail("%s: %s", conf, strerror(errno));
+        goto out;
+    }
+    f = NULL;
+    if (setenv("SEA_CONF", conf, 1) != 0) {
+        fail("setenv: %s", strerror(errno));
+        goto out;
+    }
+    ret = 0;
+out:
+    if (f)
+        fclose(f);
+    return ret;
+}
+
+static void cpu_model(char *out, size_t cap)
+{
+    char line[512];
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    snprintf(out, cap, "unknown CPU");
+    while (f && fgets(line, sizeof(line), f)) {
+        char *v = strchr(line, ':');
+        if (strncmp(line, "model name", 10) == 0 && v) {
+            v += strspn(v + 1, " \t") + 1;
+            v[strcspn(v, "\n")] = '\0';
+            snprintf(out, cap, "%s", v);
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+}
+
+/* The 1-minute load average: other work on a shared machine shows up in the figures. */
+static double load_average(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f && fscanf(f, "%lf", &l) != 1)
+        l = -1;
+    if (f)
+        fclose(f);
+    return l;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: bench [--quick] [--store DIR] [--module PATH]\n"
+               "  --quick        100/1,000/10,000 objects and short timings (a smoke run)\n"
+               "  --store DIR    keep the store in DIR and reuse it (adds only what is missing)\n"
+               "  --module PATH  sea-pkcs11.so to measure (default: $SEA_MODULE)\n"
+               "Prints the figures and whether each target is met; the exit status is 0 when\n"
+               "the benchmark ran, whatever the figures.\n");
+}
+
+/* 0: parsed; 1: --help; -1: bad arguments. */
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->module = getenv("SEA_MODULE");
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool has_value = i + 1 < argc;
+        if (strcmp(a, "--quick") == 0) {
+            o->quick = true;
+        } else if (strcmp(a, "--store") == 0 && has_value) {
+            o->store = argv[++i];
+        } else if (strcmp(a, "--module") == 0 && has_value) {
+            o->module = argv[++i];
+        } else if (strcmp(a, "--child-init") == 0) {
+            o->child = true;
+        } else if (strcmp(a, "--se") == 0 && has_value) {
+            o->child_se = argv[++i];
+        } else if (strcmp(a, "--objects") == 0 && has_value) {
+            char *end;
+            o->child_objects = strtoul(argv[++i], &end, 10);
+            if (*end || o->child_objects == 0)
+                return -1;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            return 1;
+        } else {
+            return -1;
+        }
+    }
+    if (!o->module || !*o->module) {
+        fail("no module: give --module PATH or set SEA_MODULE");
+        return -1;
+    }
+    if (o->child && (!o->child_se || !o->child_objects))
+        return -1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int ret = -1, parsed;
+    struct opts o;
+    struct p11 m;
+    struct tally t = {0, 0};
+    char dir[4096] = "", cpu[256];
+    bool temporary = false, initialized = false;
+    const struct plan *p;
+    memset(&m, 0, sizeof(m));
+    if ((parsed = parse_args(argc, argv, &o)) != 0) {
+        usage(parsed > 0 ? stdout : stderr);
+        return parsed > 0 ? 0 : 2;
+    }
+    if (o.child)
+        return child_main(&o) == 0 ? 0 : 1;
+    p = o.quick ? &QUICK : &FULL;
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (setup_store(o.store, dir, sizeof(dir), &temporary) != 0)
+        goto out;
+    cpu_model(cpu, sizeof(cpu));
+    printf("libsea benchmark: %s\n",
+           o.quick ? "quick run (a smoke run: smaller store, short timings)" : "full run");
+    printf("  module:  %s\n", o.module);
+    printf("  store:   %s/store (%s)\n", dir, temporary ? "private, removed afterwards" : "kept");
+    printf("  machine: %ld CPUs online, %s; %s; load average %.2f at start\n\n",
+           sysconf(_SC_NPROCESSORS_ONLN), cpu, OpenSSL_version(OPENSSL_VERSION), load_average());
+    if (p11_load(&m, o.module) != 0)
+        goto out;
+    CALL(&m, C_Initialize, (NULL));
+    initialized = true;
+    if (section_sign(&m, p, &t) != 0 || section_find(&m, p, &t) != 0)
+        goto out;
+    /* close the store before the children open it, as a service starting afresh finds it */
+    m.f->C_Finalize(NULL);
+    initialized = false;
+    p11_unload(&m);
+    if (section_init(o.module, p, &t) != 0)
+        goto out;
+    printf("targets met: %u of %u%s; load average %.2f at the end\n", t.passed, t.checked,
+           o.quick ? " (quick run: smaller store and short timings)" : "", load_average());
+    ret = 0;
+out:
+    if (initialized)
+        m.f->C_Finalize(NULL);
+    p11_unload(&m);
+    if (temporary && dir[0] && nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        fail("could not remove %s", dir);
+    if (ret != 0)
+        fail("stopped by the error above: no figures for the remaining sections");
+    return ret == 0 ? 0 : 1;
+}

@@ -1,0 +1,1851 @@
+/* Unit tests of provider/crypto.c: known answers from the standards, bad input, isolation of
+ * the private OpenSSL context from the host's settings, and where secrets live. */
+
+/* RAND_set_rand_method and the EC_KEY accessors are deprecated; the tests need them to stand
+ * in for a hostile host and to look inside a key. Never in the library. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+
+#include <check.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/encoder.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
+#include "crypto.h"
+
+/* ---- helpers ---- */
+
+static size_t unhex(const char *s, uint8_t *out)
+{
+    size_t n = 0;
+    for (; s[0] && s[1]; s += 2) {
+        unsigned v;
+        ck_assert_int_eq(sscanf(s, "%2x", &v), 1);
+        out[n++] = (uint8_t)v;
+    }
+    return n;
+}
+
+static struct attrs *mk(CK_OBJECT_CLASS cls, CK_KEY_TYPE type)
+{
+    struct attrs *a = attrs_new();
+    ck_assert_ptr_nonnull(a);
+    ck_assert_int_eq(attrs_set_ulong(a, CKA_CLASS, cls), CKR_OK);
+    ck_assert_int_eq(attrs_set_ulong(a, CKA_KEY_TYPE, type), CKR_OK);
+    return a;
+}
+
+static void put(struct attrs *a, CK_ATTRIBUTE_TYPE t, const void *v, size_t n)
+{
+    ck_assert_int_eq(attrs_set(a, t, v, (CK_ULONG)n), CKR_OK);
+}
+
+static struct keymat *secret_key(CK_KEY_TYPE type, const uint8_t *v, size_t n)
+{
+    struct attrs *pub = mk(CKO_SECRET_KEY, type), *sec = attrs_new();
+    struct keymat *k = NULL;
+    ck_assert_int_eq(attrs_set_secret(sec, CKA_VALUE, v, (CK_ULONG)n), CKR_OK);
+    ck_assert_int_eq(keymat_from_attrs(pub, sec, &k), CKR_OK);
+    attrs_unref(pub);
+    attrs_unref(sec);
+    return k;
+}
+
+/* DER OCTET STRING around a point (shorter than 256 bytes). */
+static size_t wrap_point(const uint8_t *pt, size_t n, uint8_t *out)
+{
+    size_t h = 0;
+    out[h++] = 0x04;
+    if (n >= 0x80)
+        out[h++] = 0x81;
+    out[h++] = (uint8_t)n;
+    memcpy(out + h, pt, n);
+    return h + n;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
+static const uint8_t oid_p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+static const uint8_t oid_p384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
+static const uint8_t oid_p521[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23};
+static const uint8_t oid_k256[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a}; /* secp256k1 */
+
+/* RFC 6979 A.2.5: the P-256 key and its SHA-256 signature of "sample". */
+#define RFC_X      "C9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721"
+#define RFC_UX     "60FED4BA255A9D31C961EB74C6356D68C049B8923B61FA6CE669622E60F29FB6"
+#define RFC_UY     "7903FE1008B8BC99A41AE9E95628BC64F2F1B20C2D7E9F5177A3C294D4462299"
+#define RFC_R      "EFD48B2AACB6A8FD1140DD9CD45E81D69D2C877B56AAF991C34D0EA84EAF3716"
+#define RFC_S      "F7CB1C942D657C41D436C7A1B6E29F65F3E900DBB9AFF4064DC4AB2F843ACDA8"
+#define P256_ORDER "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551"
+
+static struct attrs *rfc_private_attrs(void)
+{
+    uint8_t x[32];
+    struct attrs *a = mk(CKO_PRIVATE_KEY, CKK_EC);
+    put(a, CKA_EC_PARAMS, oid_p256, sizeof(oid_p256));
+    ck_assert_int_eq(attrs_set_secret(a, CKA_VALUE, x, (CK_ULONG)unhex(RFC_X, x)), CKR_OK);
+    return a;
+}
+
+static size_t rfc_point(uint8_t pt[65])
+{
+    pt[0] = 0x04;
+    unhex(RFC_UX, pt + 1);
+    unhex(RFC_UY, pt + 33);
+    return 65;
+}
+
+static struct attrs *rfc_public_attrs(void)
+{
+    uint8_t pt[65], der[70];
+    struct attrs *a = mk(CKO_PUBLIC_KEY, CKK_EC);
+    put(a, CKA_EC_PARAMS, oid_p256, sizeof(oid_p256));
+    size_t n = rfc_point(pt);
+    put(a, CKA_EC_POINT, der, wrap_point(pt, n, der));
+    return a;
+}
+
+static CK_RV one_shot(struct keymat *k, enum sea_op op, CK_MECHANISM *m, const uint8_t *in,
+                      size_t inlen, uint8_t *out, size_t *outlen)
+{
+    struct cop *c = NULL;
+    CK_RV rv = cop_new(k, op, m, &c);
+    if (rv == CKR_OK) {
+        rv = cop_final(c, in, inlen, out, outlen);
+        cop_free(c);
+    }
+    return rv;
+}
+
+/* Verify: the data through update, the signature through final. */
+static CK_RV verify(struct keymat *k, CK_MECHANISM *m, const uint8_t *data, size_t len,
+                    const uint8_t *sig, size_t siglen)
+{
+    struct cop *c = NULL;
+    size_t n = 1;
+    CK_RV rv = cop_new(k, OP_VERIFY, m, &c);
+    if (rv == CKR_OK)
+        rv = cop_update(c, data, len, NULL, &n);
+    if (rv == CKR_OK)
+        rv = cop_final(c, sig, siglen, NULL, &n);
+    cop_free(c);
+    return rv;
+}
+
+static void sha(CK_MECHANISM_TYPE t, const void *msg, size_t len, uint8_t *out)
+{
+    CK_MECHANISM m = {t, NULL, 0};
+    size_t n = 0;
+    ck_assert_int_eq(one_shot(NULL, OP_DIGEST, &m, msg, len, out, &n), CKR_OK);
+    ck_assert_uint_eq(n, crypto_md_len(t));
+}
+
+static void ec_generate(const uint8_t *oid, size_t oid_len, struct attrs **pub, struct attrs **priv)
+{
+    CK_MECHANISM m = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+    *pub = mk(CKO_PUBLIC_KEY, CKK_EC);
+    *priv = mk(CKO_PRIVATE_KEY, CKK_EC);
+    put(*pub, CKA_EC_PARAMS, oid, oid_len);
+    ck_assert_int_eq(crypto_generate_key_pair(&m, *pub, *priv), CKR_OK);
+}
+
+static struct keymat *keymat_of(const struct attrs *pub, const struct attrs *secret)
+{
+    struct keymat *k = NULL;
+    ck_assert_int_eq(keymat_from_attrs(pub, secret, &k), CKR_OK);
+    ck_assert_ptr_nonnull(k);
+    return k;
+}
+
+static void setup(void)
+{
+    ck_assert_int_eq(crypto_init(), CKR_OK);
+}
+
+static void teardown(void)
+{
+    crypto_fini();
+}
+
+/* ---- context ---- */
+
+START_TEST(init_is_reference_counted)
+{
+    uint8_t b[4];
+    OSSL_LIB_CTX *ctx = crypto_libctx();
+    ck_assert_ptr_nonnull(ctx);
+    ck_assert_int_eq(crypto_init(), CKR_OK);
+    ck_assert_ptr_eq(crypto_libctx(), ctx);
+    crypto_fini();
+    ck_assert_ptr_eq(crypto_libctx(), ctx);
+    ck_assert_int_eq(crypto_random(b, sizeof(b)), CKR_OK);
+    crypto_fini();
+    ck_assert_ptr_null(crypto_libctx());
+    ck_assert_ptr_null(crypto_md(CKM_SHA256));
+    ck_assert_int_eq(crypto_random(b, sizeof(b)), CKR_GENERAL_ERROR);
+    ck_assert_int_eq(crypto_init(), CKR_OK); /* the fixture's reference again */
+    ck_assert_ptr_nonnull(crypto_md(CKM_SHA256));
+}
+END_TEST
+
+START_TEST(mechanism_list_declares_what_is_implemented)
+{
+    static const struct {
+        CK_MECHANISM_TYPE t;
+        CK_ULONG min, max;
+        CK_FLAGS flags;
+    } want[] = {
+        {CKM_EC_KEY_PAIR_GEN, 256, 521,
+         CKF_GENERATE_KEY_PAIR | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS},
+        {CKM_ECDSA, 256, 521,
+         CKF_SIGN | CKF_VERIFY | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS},
+        {CKM_AES_KEY_GEN, 16, 32, CKF_GENERATE},
+        {CKM_AES_GCM, 16, 32, CKF_ENCRYPT | CKF_DECRYPT},
+        {CKM_GENERIC_SECRET_KEY_GEN, 1, 512, CKF_GENERATE},
+        {CKM_SHA256_HMAC, 16, 512, CKF_SIGN | CKF_VERIFY},
+    };
+    ck_assert_uint_eq(crypto_nmechs, ARRAY_SIZE(want));
+    for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+        const struct bmech *b = NULL;
+        for (size_t j = 0; j < crypto_nmechs; j++)
+            if (crypto_mechs[j].type == want[i].t)
+                b = &crypto_mechs[j];
+        ck_assert_ptr_nonnull(b);
+        ck_assert_uint_eq(b->min_key, want[i].min);
+        ck_assert_uint_eq(b->max_key, want[i].max);
+        ck_assert_uint_eq(b->flags, want[i].flags);
+    }
+}
+END_TEST
+
+/* ---- digests ---- */
+
+static void digest_kat(CK_MECHANISM_TYPE t, const char *msg, const char *hex)
+{
+    uint8_t want[64], got[64];
+    size_t wl = unhex(hex, want), gl = 0, len = strlen(msg), n;
+    CK_MECHANISM m = {t, NULL, 0};
+    struct cop *c = NULL;
+
+    ck_assert_uint_eq(crypto_md_len(t), wl);
+    ck_assert_int_eq(cop_new(NULL, OP_DIGEST, &m, &c), CKR_OK);
+    ck_assert_uint_eq(cop_outlen(c, PHASE_SINGLE, len), wl);
+    ck_assert_uint_eq(cop_outlen(c, PHASE_UPDATE, len), 0);
+    ck_assert_int_eq(cop_final(c, (const uint8_t *)msg, len, got, &gl), CKR_OK);
+    ck_assert_uint_eq(gl, wl);
+    ck_assert_mem_eq(got, want, wl);
+    cop_free(c);
+
+    /* byte by byte through update gives the same */
+    memset(got, 0, sizeof(got));
+    ck_assert_int_eq(cop_new(NULL, OP_DIGEST, &m, &c), CKR_OK);
+    for (size_t i = 0; i < len; i++) {
+        n = 99;
+        ck_assert_int_eq(cop_update(c, (const uint8_t *)msg + i, 1, NULL, &n), CKR_OK);
+        ck_assert_uint_eq(n, 0);
+    }
+    ck_assert_int_eq(cop_final(c, NULL, 0, got, &gl), CKR_OK);
+    ck_assert_mem_eq(got, want, wl);
+    /* the operation is over */
+    ck_assert_int_eq(cop_update(c, (const uint8_t *)"x", 1, NULL, &n),
+                     CKR_OPERATION_NOT_INITIALIZED);
+    cop_free(c);
+
+    /* crypto_md is the same algorithm in the private context */
+    unsigned ul = 0;
+    memset(got, 0, sizeof(got));
+    ck_assert_int_eq(EVP_Digest(msg, len, got, &ul, crypto_md(t), NULL), 1);
+    ck_assert_mem_eq(got, want, wl);
+}
+
+START_TEST(sha256_matches_fips180_examples)
+{
+    digest_kat(CKM_SHA256, "abc",
+               "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    digest_kat(CKM_SHA256, "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+               "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+END_TEST
+
+START_TEST(sha1_224_384_512_of_abc_match_fips180)
+{
+    digest_kat(CKM_SHA_1, "abc", "a9993e364706816aba3e25717850c26c9cd0d89d");
+    digest_kat(CKM_SHA224, "abc", "23097d223405d8228642a477bda255b32aadbce4bda0b3f7e36c9da7");
+    digest_kat(CKM_SHA384, "abc",
+               "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed"
+               "8086072ba1e7cc2358baeca134c825a7");
+    digest_kat(CKM_SHA512, "abc",
+               "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+               "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
+    ck_assert_uint_eq(crypto_md_len(CKM_MD5), 0);
+    ck_assert_ptr_null(crypto_md(CKM_MD5));
+}
+END_TEST
+
+/* ---- HMAC-SHA256 ---- */
+
+static void hmac_kat(CK_KEY_TYPE kt, const uint8_t *key, size_t klen, const uint8_t *data,
+                     size_t dlen, const char *hex)
+{
+    uint8_t want[32], got[32], bad[33];
+    CK_MECHANISM m = {CKM_SHA256_HMAC, NULL, 0};
+    struct keymat *k = secret_key(kt, key, klen);
+    struct cop *c = NULL;
+    size_t n = 0;
+    unhex(hex, want);
+
+    ck_assert_int_eq(one_shot(k, OP_SIGN, &m, data, dlen, got, &n), CKR_OK);
+    ck_assert_uint_eq(n, 32);
+    ck_assert_mem_eq(got, want, 32);
+
+    size_t splits[] = {0, 1, dlen / 2, dlen - 1};
+    for (size_t i = 0; i < ARRAY_SIZE(splits); i++) {
+        memset(got, 0, sizeof(got));
+        ck_assert_int_eq(cop_new(k, OP_SIGN, &m, &c), CKR_OK);
+        ck_assert_uint_eq(cop_outlen(c, PHASE_UPDATE, splits[i]), 0);
+        ck_assert_uint_eq(cop_outlen(c, PHASE_FINAL, 0), 32);
+        ck_assert_int_eq(cop_update(c, data, splits[i], NULL, &n), CKR_OK);
+        ck_assert_int_eq(cop_update(c, data + splits[i], 0, NULL, &n), CKR_OK);
+        ck_assert_int_eq(cop_final(c, data + splits[i], dlen - splits[i], got, &n), CKR_OK);
+        ck_assert_mem_eq(got, want, 32);
+        cop_free(c);
+    }
+
+    ck_assert_int_eq(verify(k, &m, data, dlen, want, 32), CKR_OK);
+    memcpy(bad, want, 32);
+    bad[31] ^= 1;
+    ck_assert_int_eq(verify(k, &m, data, dlen, bad, 32), CKR_SIGNATURE_INVALID);
+    ck_assert_int_eq(verify(k, &m, data, dlen - 1, want, 32), CKR_SIGNATURE_INVALID);
+    ck_assert_int_eq(verify(k, &m, data, dlen, want, 31), CKR_SIGNATURE_LEN_RANGE);
+    bad[31] ^= 1;
+    bad[32] = 0;
+    ck_assert_int_eq(verify(k, &m, data, dlen, bad, 33), CKR_SIGNATURE_LEN_RANGE);
+    keymat_unref(k);
+}
+
+START_TEST(hmac_sha256_matches_rfc4231)
+{
+    uint8_t key[131], data[50];
+    const char *t6 = "Test Using Larger Than Block-Size Key - Hash Key First";
+    const char *t7 = "This is a test using a larger than block-size key and a larger than "
+                     "block-size data. The key needs to be hashed before being used by the "
+                     "HMAC algorithm.";
+
+    memset(key, 0x0b, 20);
+    hmac_kat(CKK_GENERIC_SECRET, key, 20, (const uint8_t *)"Hi There", 8,
+             "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    for (int i = 0; i < 25; i++)
+        key[i] = (uint8_t)(i + 1);
+    memset(data, 0xcd, 50);
+    hmac_kat(CKK_SHA256_HMAC, key, 25, data, 50,
+             "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b");
+    memset(key, 0xaa, 131);
+    hmac_kat(CKK_GENERIC_SECRET, key, 131, (const uint8_t *)t6, strlen(t6),
+             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+    hmac_kat(CKK_SHA256_HMAC, key, 131, (const uint8_t *)t7, strlen(t7),
+             "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2");
+}
+END_TEST
+
+/* RFC 4231 case 2 uses the 4-byte key "Jefe", below the 16-byte minimum libsea declares for
+ * CKM_SHA256_HMAC: the mechanism must refuse it rather than compute it. */
+START_TEST(hmac_refuses_rfc4231_case2_short_key)
+{
+    CK_MECHANISM m = {CKM_SHA256_HMAC, NULL, 0};
+    struct keymat *k = secret_key(CKK_GENERIC_SECRET, (const uint8_t *)"Jefe", 4);
+    struct cop *c = (struct cop *)&m; /* must be reset to NULL */
+    ck_assert_int_eq(cop_new(k, OP_SIGN, &m, &c), CKR_KEY_SIZE_RANGE);
+    ck_assert_ptr_null(c);
+    keymat_unref(k);
+}
+END_TEST
+
+/* ---- AES-GCM ---- */
+
+static const char *const gcm_p = "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72"
+                                 "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39";
+static const char *const gcm_a = "feedfacedeadbeeffeedfacedeadbeefabaddad2";
+
+static const struct gcm_kat {
+    const char *name, *key, *iv, *ct, *tag;
+} gcm_kats[] = {
+    {"McGrew-Viega 4 (AES-128, AAD)", "feffe9928665731c6d6a8f9467308308",
+     "cafebabefacedbaddecaf888",
+     "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e"
+     "21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091",
+     "5bc94fbc3221a5db94fae95ae7121a47"},
+    {"McGrew-Viega 6 (AES-128, 60-byte IV)", "feffe9928665731c6d6a8f9467308308",
+     "9313225df88406e555909c5aff5269aa6a7a9538534f7da1e4c303d2a318a728"
+     "c3c0c95156809539fcf0e2429a6b525416aedbf5a0de6a57a637b39b",
+     "8ce24998625615b603a033aca13fb894be9112a5c3a211a8ba262a3cca7e2ca7"
+     "01e4a9a4fba43c90ccdcb281d48c7c6fd62875d2aca417034c34aee5",
+     "619cc5aefffe0bfa462af43c1699d050"},
+    {"McGrew-Viega 16 (AES-256, AAD)",
+     "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308", "cafebabefacedbaddecaf888",
+     "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa"
+     "8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662",
+     "76fc6ece0f4e1768cddf8853bb2d551b"},
+};
+
+struct gcm_case {
+    uint8_t key[32], iv[64], aad[20], pt[60], ct[76];
+    size_t klen, ivlen;
+    CK_GCM_PARAMS p;
+    CK_MECHANISM m;
+    struct keymat *k;
+};
+
+static void gcm_load(const struct gcm_kat *v, struct gcm_case *g, CK_ULONG tag_bits)
+{
+    g->klen = unhex(v->key, g->key);
+    g->ivlen = unhex(v->iv, g->iv);
+    unhex(gcm_a, g->aad);
+    unhex(gcm_p, g->pt);
+    unhex(v->ct, g->ct);
+    unhex(v->tag, g->ct + 60);
+    g->p = (CK_GCM_PARAMS){g->iv, g->ivlen, g->ivlen * 8, g->aad, sizeof(g->aad), tag_bits};
+    g->m = (CK_MECHANISM){CKM_AES_GCM, &g->p, sizeof(g->p)};
+    g->k = secret_key(CKK_AES, g->key, g->klen);
+}
+
+START_TEST(aes_gcm_encrypt_matches_known_answers)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(gcm_kats); i++) {
+        struct gcm_case g;
+        uint8_t out[80];
+        size_t n = 0, total = 0;
+        struct cop *c = NULL;
+        gcm_load(&gcm_kats[i], &g, 128);
+
+        ck_assert_int_eq(one_shot(g.k, OP_ENCRYPT, &g.m, g.pt, 60, out, &n), CKR_OK);
+        ck_assert_uint_eq(n, 76);
+        ck_assert_msg(memcmp(out, g.ct, 76) == 0, "%s", gcm_kats[i].name);
+
+        /* streaming: every update returns exactly its ciphertext, final the tag */
+        memset(out, 0, sizeof(out));
+        ck_assert_int_eq(cop_new(g.k, OP_ENCRYPT, &g.m, &c), CKR_OK);
+        size_t cuts[] = {0, 1, 17, 16, 26};
+        for (size_t j = 0, off = 0; j < ARRAY_SIZE(cuts); off += cuts[j++]) {
+            ck_assert_uint_eq(cop_outlen(c, PHASE_UPDATE, cuts[j]), cuts[j]);
+            ck_assert_int_eq(cop_update(c, g.pt + off, cuts[j], out + total, &n), CKR_OK);
+            ck_assert_uint_eq(n, cuts[j]);
+            total += n;
+        }
+        ck_assert_uint_eq(total, 60);
+        ck_assert_uint_eq(cop_outlen(c, PHASE_FINAL, 0), 16);
+        ck_assert_int_eq(cop_final(c, NULL, 0, out + total, &n), CKR_OK);
+        ck_assert_uint_eq(n, 16);
+        ck_assert_msg(memcmp(out, g.ct, 76) == 0, "%s streamed", gcm_kats[i].name);
+        cop_free(c);
+        keymat_unref(g.k);
+    }
+}
+END_TEST
+
+START_TEST(aes_gcm_decrypt_matches_known_answers_and_holds_plaintext)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(gcm_kats); i++) {
+        struct gcm_case g;
+        uint8_t out[80];
+        size_t n = 0;
+        struct cop *c = NULL;
+        gcm_load(&gcm_kats[i], &g, 128);
+
+        ck_assert_int_eq(one_shot(g.k, OP_DECRYPT, &g.m, g.ct, 76, out, &n), CKR_OK);
+        ck_assert_uint_eq(n, 60);
+        ck_assert_msg(memcmp(out, g.pt, 60) == 0, "%s", gcm_kats[i].name);
+
+        memset(out, 0, sizeof(out));
+        ck_assert_int_eq(cop_new(g.k, OP_DECRYPT, &g.m, &c), CKR_OK);
+        ck_assert_uint_eq(cop_outlen(c, PHASE_SINGLE, 76), 60);
+        for (size_t off = 0; off < 70; off += 7) {
+            ck_assert_uint_eq(cop_outlen(c, PHASE_UPDATE, 7), 0);
+            ck_assert_int_eq(cop_update(c, g.ct + off, 7, out, &n), CKR_OK);
+            ck_assert_uint_eq(n, 0);
+        }
+        ck_assert(all_zero(out, sizeof(out)));
+        ck_assert_uint_eq(cop_outlen(c, PHASE_FINAL, 6), 60);
+        ck_assert_int_eq(cop_final(c, g.ct + 70, 6, out, &n), CKR_OK);
+        ck_assert_uint_eq(n, 60);
+        ck_assert_msg(memcmp(out, g.pt, 60) == 0, "%s streamed", gcm_kats[i].name);
+        cop_free(c);
+        keymat_unref(g.k);
+    }
+}
+END_TEST
+
+START_TEST(aes_gcm_tampering_releases_no_plaintext)
+{
+    struct gcm_case g;
+    uint8_t in[76], out[80];
+    size_t n = 0;
+    gcm_load(&gcm_kats[2], &g, 128);
+    size_t flips[] = {0, 59, 60, 75};
+    for (size_t i = 0; i < ARRAY_SIZE(flips); i++) {
+        memcpy(in, g.ct, 76);
+        in[flips[i]] ^= 0x40;
+        memset(out, 0xa5, sizeof(out));
+        n = 12345;
+        ck_assert_int_eq(one_shot(g.k, OP_DECRYPT, &g.m, in, 76, out, &n),
+                         CKR_ENCRYPTED_DATA_INVALID);
+        for (size_t j = 0; j < sizeof(out); j++)
+            ck_assert_uint_eq(out[j], 0xa5);
+    }
+    /* wrong AAD */
+    g.p.ulAADLen = 19;
+    ck_assert_int_eq(one_shot(g.k, OP_DECRYPT, &g.m, g.ct, 76, out, &n),
+                     CKR_ENCRYPTED_DATA_INVALID);
+    /* shorter than the tag */
+    g.p.ulAADLen = 20;
+    ck_assert_int_eq(one_shot(g.k, OP_DECRYPT, &g.m, g.ct, 15, out, &n),
+                     CKR_ENCRYPTED_DATA_LEN_RANGE);
+    ck_assert_int_eq(one_shot(g.k, OP_DECRYPT, &g.m, g.ct, 16, out, &n),
+                     CKR_ENCRYPTED_DATA_INVALID);
+    keymat_unref(g.k);
+}
+END_TEST
+
+START_TEST(aes_gcm_short_tags_are_prefixes_of_the_full_tag)
+{
+    CK_ULONG bits[] = {32, 64, 96, 104, 112, 120};
+    for (size_t i = 0; i < ARRAY_SIZE(bits); i++) {
+        struct gcm_case g;
+        uint8_t out[80], back[60];
+        size_t n = 0, t = bits[i] / 8;
+        gcm_load(&gcm_kats[0], &g, bits[i]);
+        ck_assert_int_eq(one_shot(g.k, OP_ENCRYPT, &g.m, g.pt, 60, out, &n), CKR_OK);
+        ck_assert_uint_eq(n, 60 + t);
+        ck_assert_mem_eq(out, g.ct, 60 + t);
+        ck_assert_int_eq(one_shot(g.k, OP_DECRYPT, &g.m, out, 60 + t, back, &n), CKR_OK);
+        ck_assert_uint_eq(n, 60);
+        ck_assert_mem_eq(back, g.pt, 60);
+        keymat_unref(g.k);
+    }
+}
+END_TEST
+
+START_TEST(aes_gcm_rejects_bad_parameters)
+{
+    struct gcm_case g;
+    struct cop *c = NULL;
+    gcm_load(&gcm_kats[0], &g, 128);
+    CK_GCM_PARAMS good = g.p;
+
+    g.m.pParameter = NULL;
+    ck_assert_int_eq(cop_new(g.k, OP_ENCRYPT, &g.m, &c), CKR_MECHANISM_PARAM_INVALID);
+    g.m.pParameter = &g.p;
+    g.m.ulParameterLen = sizeof(g.p) - 1;
+    ck_assert_int_eq(cop_new(g.k, OP_ENCRYPT, &g.m, &c), CKR_MECHANISM_PARAM_INVALID);
+    g.m.ulParameterLen = sizeof(g.p) + 8;
+    ck_assert_int_eq(cop_new(g.k, OP_DECRYPT, &g.m, &c), CKR_MECHANISM_PARAM_INVALID);
+    g.m.ulParameterLen = sizeof(g.p);
+
+    CK_ULONG bad_bits[] = {0, 8, 33, 127, 136, 256};
+    for (size_t i = 0; i < ARRAY_SIZE(bad_bits); i++) {
+        g.p = good;
+        g.p.ulTagBits = bad_bits[i];
+        ck_assert_int_eq(cop_new(g.k, OP_ENCRYPT, &g.m, &c), CKR_MECHANISM_PARAM_INVALID);
+        ck_assert_int_eq(cop_new(g.k, OP_DECRYPT, &g.m, &c), CKR_MECHANISM_PARAM_INVALID);
+    }
+    g.p = good;
+    g.p.ulIvLen = 0;
+    ck_assert_int_eq(cop_new(g.k, OP_ENCRYPT, &g.m, &c), CKR_MECHANISM_PARAM_INVALID);
+    g.p = good;
+    g.p.pIv = NULL;
+    ck_assert_int_eq(cop_new(g.k, OP_ENCRYPT, &g.m, &c), CKR_MECHANISM_PARAM_INVALID);
+    g.p = good;
+    g.p.pAAD = NULL;
+    ck_assert_int_eq(cop_new(g.k, OP_ENCRYPT, &g.m, &c), CKR_MECHANISM_PARAM_INVALID);
+    /* OpenSSL 3.0 takes IVs up to 128 bytes; longer ones are refused, not mangled */
+    uint8_t iv[129] = {0};
+    g.p = good;
+    g.p.pIv = iv;
+    g.p.ulIvLen = 129;
+    ck_assert_int_eq(cop_new(g.k, OP_ENCRYPT, &g.m, &c), CKR_MECHANISM_PARAM_INVALID);
+    ck_assert_ptr_null(c);
+
+    /* the edges that are allowed */
+    size_t ivlens[] = {1, 12, 128};
+    for (size_t i = 0; i < ARRAY_SIZE(ivlens); i++) {
+        g.p = good;
+        g.p.pIv = iv;
+        g.p.ulIvLen = ivlens[i];
+        ck_assert_int_eq(cop_new(g.k, OP_ENCRYPT, &g.m, &c), CKR_OK);
+        cop_free(c);
+    }
+    g.p = good;
+    g.p.pAAD = NULL;
+    g.p.ulAADLen = 0;
+    ck_assert_int_eq(cop_new(g.k, OP_DECRYPT, &g.m, &c), CKR_OK);
+    cop_free(c);
+    keymat_unref(g.k);
+}
+END_TEST
+
+/* ---- ECDSA ---- */
+
+START_TEST(ecdsa_rfc6979_private_key_derives_its_public_point)
+{
+    uint8_t pt[65], der[70];
+    size_t n = rfc_point(pt);
+    size_t dl = wrap_point(pt, n, der);
+    struct attrs *a = rfc_private_attrs();
+    ck_assert_int_eq(crypto_complete_import(a), CKR_OK);
+    const struct attr *p = attrs_find(a, CKA_EC_POINT);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_uint_eq(p->len, dl);
+    ck_assert_mem_eq(p->val, der, dl);
+    ck_assert(attrs_has(a, CKA_PUBLIC_KEY_INFO));
+
+    /* the keymat of the private key holds the same public key */
+    struct keymat *kpriv = keymat_of(a, NULL);
+    struct attrs *pub = rfc_public_attrs();
+    struct keymat *kpub = keymat_of(pub, NULL);
+    ck_assert_int_eq(EVP_PKEY_eq(kpriv->pkey, kpub->pkey), 1);
+    keymat_unref(kpriv);
+    keymat_unref(kpub);
+    attrs_unref(pub);
+    attrs_unref(a);
+}
+END_TEST
+
+START_TEST(ecdsa_rfc6979_sample_signature_verifies_and_a_flipped_bit_fails)
+{
+    uint8_t hash[32], sig[64];
+    CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
+    struct attrs *pub = rfc_public_attrs();
+    struct keymat *k = keymat_of(pub, NULL);
+    sha(CKM_SHA256, "sample", 6, hash);
+    unhex(RFC_R, sig);
+    unhex(RFC_S, sig + 32);
+
+    ck_assert_int_eq(verify(k, &m, hash, 32, sig, 64), CKR_OK);
+    for (size_t bit = 0; bit < 64 * 8; bit += 61) {
+        sig[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        ck_assert_int_eq(verify(k, &m, hash, 32, sig, 64), CKR_SIGNATURE_INVALID);
+        sig[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    }
+    hash[0] ^= 0x80;
+    ck_assert_int_eq(verify(k, &m, hash, 32, sig, 64), CKR_SIGNATURE_INVALID);
+    hash[0] ^= 0x80;
+    /* r = 0 and s = n are out of range: invalid, not an error */
+    uint8_t zero_r[64];
+    memcpy(zero_r, sig, 64);
+    memset(zero_r, 0, 32);
+    ck_assert_int_eq(verify(k, &m, hash, 32, zero_r, 64), CKR_SIGNATURE_INVALID);
+    unhex(P256_ORDER, zero_r + 32);
+    memcpy(zero_r, sig, 32);
+    ck_assert_int_eq(verify(k, &m, hash, 32, zero_r, 64), CKR_SIGNATURE_INVALID);
+    ck_assert_int_eq(verify(k, &m, hash, 32, sig, 64), CKR_OK);
+    keymat_unref(k);
+    attrs_unref(pub);
+}
+END_TEST
+
+START_TEST(ecdsa_rejects_truncated_signatures_and_oversized_input)
+{
+    uint8_t sig[65], hash[32], big[1025];
+    size_t n = 0;
+    CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
+    struct attrs *pub = rfc_public_attrs(), *priv = rfc_private_attrs();
+    struct keymat *kpub = keymat_of(pub, NULL), *kpriv = keymat_of(priv, NULL);
+    struct cop *c = NULL;
+    sha(CKM_SHA256, "sample", 6, hash);
+    unhex(RFC_R, sig);
+    unhex(RFC_S, sig + 32);
+    sig[64] = 0;
+    ck_assert_int_eq(verify(kpub, &m, hash, 32, sig, 63), CKR_SIGNATURE_LEN_RANGE);
+    ck_assert_int_eq(verify(kpub, &m, hash, 32, sig, 65), CKR_SIGNATURE_LEN_RANGE);
+    ck_assert_int_eq(verify(kpub, &m, hash, 32, sig, 0), CKR_SIGNATURE_LEN_RANGE);
+
+    memset(big, 0x5a, sizeof(big));
+    ck_assert_int_eq(one_shot(kpriv, OP_SIGN, &m, big, 1025, sig, &n), CKR_DATA_LEN_RANGE);
+    ck_assert_int_eq(one_shot(kpriv, OP_SIGN, &m, big, 1024, sig, &n), CKR_OK);
+    ck_assert_uint_eq(n, 64);
+    ck_assert_int_eq(verify(kpub, &m, big, 1024, sig, 64), CKR_OK);
+    ck_assert_int_eq(verify(kpub, &m, big, 1025, sig, 64), CKR_DATA_LEN_RANGE);
+    /* the cap holds across update + final too */
+    ck_assert_int_eq(cop_new(kpriv, OP_SIGN, &m, &c), CKR_OK);
+    ck_assert_int_eq(cop_update(c, big, 1000, NULL, &n), CKR_OK);
+    ck_assert_int_eq(cop_final(c, big, 25, sig, &n), CKR_DATA_LEN_RANGE);
+    cop_free(c);
+    ck_assert_int_eq(cop_new(kpriv, OP_SIGN, &m, &c), CKR_OK);
+    ck_assert_int_eq(cop_update(c, big, 1000, NULL, &n), CKR_OK);
+    ck_assert_int_eq(cop_update(c, big, 25, NULL, &n), CKR_DATA_LEN_RANGE);
+    cop_free(c);
+    keymat_unref(kpub);
+    keymat_unref(kpriv);
+    attrs_unref(pub);
+    attrs_unref(priv);
+}
+END_TEST
+
+static const struct ec_case {
+    const uint8_t *oid;
+    size_t oid_len;
+    size_t bytes; /* scalar / coordinate */
+    CK_MECHANISM_TYPE hash;
+    const char *md;
+} ec_cases[] = {
+    {oid_p256, sizeof(oid_p256), 32, CKM_SHA256, "SHA256"},
+    {oid_p384, sizeof(oid_p384), 48, CKM_SHA384, "SHA384"},
+    {oid_p521, sizeof(oid_p521), 66, CKM_SHA512, "SHA512"},
+};
+
+START_TEST(ecdsa_sign_verify_round_trip_on_each_curve)
+{
+    const struct ec_case *ec = &ec_cases[_i];
+    struct attrs *pub, *priv;
+    uint8_t hash[64], sig[140], sig2[140];
+    size_t n = 0, siglen = 2 * ec->bytes, hl = crypto_md_len(ec->hash);
+    CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
+    struct cop *c = NULL;
+    ec_generate(ec->oid, ec->oid_len, &pub, &priv);
+
+    const struct attr *v = attrs_find(priv, CKA_VALUE);
+    ck_assert_ptr_nonnull(v);
+    ck_assert(v->secret);
+    ck_assert_uint_eq(v->len, ec->bytes);
+    const struct attr *p = attrs_find(pub, CKA_EC_POINT), *pp = attrs_find(priv, CKA_EC_POINT);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_ptr_nonnull(pp);
+    ck_assert_uint_eq(p->len, (1 + 2 * ec->bytes < 128 ? 2 : 3) + 1 + 2 * ec->bytes);
+    ck_assert_mem_eq(p->val, pp->val, p->len);
+    const struct attr *ep = attrs_find(priv, CKA_EC_PARAMS);
+    ck_assert_ptr_nonnull(ep);
+    ck_assert_mem_eq(ep->val, ec->oid, ec->oid_len);
+    ck_assert(attrs_has(pub, CKA_PUBLIC_KEY_INFO) && attrs_has(priv, CKA_PUBLIC_KEY_INFO));
+
+    /* the public half through its own attributes only, the private through the split sets */
+    struct attrs *privpub = attrs_dup(priv), *secret = attrs_new();
+    attrs_remove(privpub, CKA_VALUE);
+    ck_assert_int_eq(attrs_set_secret(secret, CKA_VALUE, v->val, v->len), CKR_OK);
+    struct keymat *kpub = keymat_of(pub, NULL), *kpriv = keymat_of(privpub, secret);
+    sha(ec->hash, "round trip", 10, hash);
+
+    ck_assert_int_eq(cop_new(kpriv, OP_SIGN, &m, &c), CKR_OK);
+    ck_assert_uint_eq(cop_outlen(c, PHASE_SINGLE, hl), siglen);
+    ck_assert_uint_eq(cop_outlen(c, PHASE_UPDATE, hl), 0);
+    ck_assert_int_eq(cop_final(c, hash, hl, sig, &n), CKR_OK);
+    ck_assert_uint_eq(n, siglen);
+    cop_free(c);
+    ck_assert_int_eq(verify(kpub, &m, hash, hl, sig, siglen), CKR_OK);
+    /* a second signature differs (fresh nonce) and verifies as well */
+    ck_assert_int_eq(one_shot(kpriv, OP_SIGN, &m, hash, hl, sig2, &n), CKR_OK);
+    ck_assert(memcmp(sig, sig2, siglen) != 0);
+    ck_assert_int_eq(verify(kpub, &m, hash, hl, sig2, siglen), CKR_OK);
+    /* hash split over updates */
+    ck_assert_int_eq(cop_new(kpriv, OP_SIGN, &m, &c), CKR_OK);
+    ck_assert_int_eq(cop_update(c, hash, 5, NULL, &n), CKR_OK);
+    ck_assert_int_eq(cop_final(c, hash + 5, hl - 5, sig2, &n), CKR_OK);
+    cop_free(c);
+    ck_assert_int_eq(verify(kpub, &m, hash, hl, sig2, siglen), CKR_OK);
+
+    sig[siglen - 1] ^= 1;
+    ck_assert_int_eq(verify(kpub, &m, hash, hl, sig, siglen), CKR_SIGNATURE_INVALID);
+    ck_assert_int_eq(verify(kpub, &m, hash, hl, sig, siglen - 1), CKR_SIGNATURE_LEN_RANGE);
+    keymat_unref(kpub);
+    keymat_unref(kpriv);
+    attrs_unref(privpub);
+    attrs_unref(secret);
+    attrs_unref(pub);
+    attrs_unref(priv);
+}
+END_TEST
+
+START_TEST(ecdsa_signature_verifies_in_openssl_default_context)
+{
+    const struct ec_case *ec = &ec_cases[_i];
+    static const char msg[] = "signed by libsea, checked by OpenSSL";
+    struct attrs *pub, *priv;
+    uint8_t hash[64], sig[140];
+    size_t n = 0, hl = crypto_md_len(ec->hash);
+    CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
+    ec_generate(ec->oid, ec->oid_len, &pub, &priv);
+    struct keymat *k = keymat_of(priv, NULL);
+    sha(ec->hash, msg, strlen(msg), hash);
+    ck_assert_int_eq(one_shot(k, OP_SIGN, &m, hash, hl, sig, &n), CKR_OK);
+
+    /* raw r || s to DER */
+    ECDSA_SIG *es = ECDSA_SIG_new();
+    ck_assert_ptr_nonnull(es);
+    ck_assert_int_eq(ECDSA_SIG_set0(es, BN_bin2bn(sig, (int)(n / 2), NULL),
+                                    BN_bin2bn(sig + n / 2, (int)(n / 2), NULL)),
+                     1);
+    unsigned char *der = NULL;
+    int dl = i2d_ECDSA_SIG(es, &der);
+    ck_assert_int_gt(dl, 0);
+
+    const struct attr *spki = attrs_find(pub, CKA_PUBLIC_KEY_INFO);
+    const unsigned char *p = spki->val;
+    EVP_PKEY *pk = d2i_PUBKEY(NULL, &p, (long)spki->len);
+    ck_assert_ptr_nonnull(pk);
+    ck_assert_ptr_eq(p, (const unsigned char *)spki->val + spki->len);
+    EVP_MD_CTX *mc = EVP_MD_CTX_new();
+    ck_assert_int_eq(EVP_DigestVerifyInit_ex(mc, NULL, ec->md, NULL, NULL, pk, NULL), 1);
+    ck_assert_int_eq(EVP_DigestVerify(mc, der, (size_t)dl, (const unsigned char *)msg, strlen(msg)),
+                     1);
+    EVP_MD_CTX_free(mc);
+    /* and a different message does not */
+    mc = EVP_MD_CTX_new();
+    ck_assert_int_eq(EVP_DigestVerifyInit_ex(mc, NULL, ec->md, NULL, NULL, pk, NULL), 1);
+    ck_assert_int_ne(EVP_DigestVerify(mc, der, (size_t)dl, (const unsigned char *)"other", 5), 1);
+    EVP_MD_CTX_free(mc);
+
+    /* the CKA_EC_POINT is the SPKI's point */
+    uint8_t pt[140], wrapped[150];
+    size_t ptl = 0;
+    ck_assert_int_eq(
+        EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt), &ptl), 1);
+    size_t wl = wrap_point(pt, ptl, wrapped);
+    const struct attr *ecp = attrs_find(pub, CKA_EC_POINT);
+    ck_assert_uint_eq(ecp->len, wl);
+    ck_assert_mem_eq(ecp->val, wrapped, wl);
+
+    EVP_PKEY_free(pk);
+    OPENSSL_free(der);
+    ECDSA_SIG_free(es);
+    keymat_unref(k);
+    attrs_unref(pub);
+    attrs_unref(priv);
+}
+END_TEST
+
+/* ---- store protection ---- */
+
+START_TEST(pbkdf2_sha256_matches_rfc7914)
+{
+    uint8_t want[64], got[64];
+    unhex("55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc"
+          "49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783",
+          want);
+    ck_assert_int_eq(
+        crypto_pbkdf2((const uint8_t *)"passwd", 6, (const uint8_t *)"salt", 4, 1, got, 64),
+        CKR_OK);
+    ck_assert_mem_eq(got, want, 64);
+    unhex("4ddcd8f60b98be21830cee5ef22701f9641a4418d04c0414aeff08876b34ab56"
+          "a1d425a1225833549adb841b51c9b3176a272bdebba1d078478f62b397f33c8d",
+          want);
+    ck_assert_int_eq(
+        crypto_pbkdf2((const uint8_t *)"Password", 8, (const uint8_t *)"NaCl", 4, 80000, got, 64),
+        CKR_OK);
+    ck_assert_mem_eq(got, want, 64);
+    /* a prefix for a shorter output */
+    ck_assert_int_eq(
+        crypto_pbkdf2((const uint8_t *)"Password", 8, (const uint8_t *)"NaCl", 4, 80000, got, 20),
+        CKR_OK);
+    ck_assert_mem_eq(got, want, 20);
+
+    ck_assert_int_eq(
+        crypto_pbkdf2((const uint8_t *)"passwd", 6, (const uint8_t *)"salt", 4, 0, got, 64),
+        CKR_ARGUMENTS_BAD);
+    ck_assert_int_eq(crypto_pbkdf2(NULL, 6, (const uint8_t *)"salt", 4, 1, got, 64),
+                     CKR_ARGUMENTS_BAD);
+    ck_assert_int_eq(crypto_pbkdf2((const uint8_t *)"passwd", 6, NULL, 4, 1, got, 64),
+                     CKR_ARGUMENTS_BAD);
+    ck_assert_int_eq(
+        crypto_pbkdf2((const uint8_t *)"passwd", 6, (const uint8_t *)"salt", 4, 1, NULL, 64),
+        CKR_ARGUMENTS_BAD);
+    ck_assert_int_eq(
+        crypto_pbkdf2((const uint8_t *)"passwd", 6, (const uint8_t *)"salt", 4, 1, got, 0),
+        CKR_ARGUMENTS_BAD);
+}
+END_TEST
+
+START_TEST(seal_open_round_trip_and_every_failure)
+{
+    uint8_t key[32], key2[32], pt[100], sealed[128], sealed2[128], back[128];
+    static const uint8_t aad[] = "sea/test/v1";
+    size_t sl = 0, sl2 = 0, bl = 0;
+    for (size_t i = 0; i < sizeof(pt); i++)
+        pt[i] = (uint8_t)(i * 7);
+    ck_assert_int_eq(crypto_random(key, 32), CKR_OK);
+    memcpy(key2, key, 32);
+    key2[31] ^= 1;
+
+    ck_assert_int_eq(crypto_seal(key, aad, sizeof(aad), pt, sizeof(pt), sealed, &sl), CKR_OK);
+    ck_assert_uint_eq(sl, sizeof(pt) + SEAL_OVERHEAD);
+    ck_assert_int_eq(crypto_open(key, aad, sizeof(aad), sealed, sl, back, &bl), CKR_OK);
+    ck_assert_uint_eq(bl, sizeof(pt));
+    ck_assert_mem_eq(back, pt, sizeof(pt));
+    /* a fresh nonce every time */
+    ck_assert_int_eq(crypto_seal(key, aad, sizeof(aad), pt, sizeof(pt), sealed2, &sl2), CKR_OK);
+    ck_assert(memcmp(sealed, sealed2, 12) != 0);
+    ck_assert(memcmp(sealed + 12, sealed2 + 12, sizeof(pt)) != 0);
+
+    ck_assert_int_eq(crypto_open(key2, aad, sizeof(aad), sealed, sl, back, &bl),
+                     CKR_ENCRYPTED_DATA_INVALID);
+    ck_assert_int_eq(crypto_open(key, aad, sizeof(aad) - 1, sealed, sl, back, &bl),
+                     CKR_ENCRYPTED_DATA_INVALID);
+    ck_assert_int_eq(crypto_open(key, NULL, 0, sealed, sl, back, &bl), CKR_ENCRYPTED_DATA_INVALID);
+    for (size_t i = 0; i < sl; i += 9) {
+        memset(back, 0, sizeof(back));
+        sealed[i] ^= 0x10;
+        ck_assert_int_eq(crypto_open(key, aad, sizeof(aad), sealed, sl, back, &bl),
+                         CKR_ENCRYPTED_DATA_INVALID);
+        ck_assert(all_zero(back, sizeof(back))); /* nothing unauthenticated left behind */
+        sealed[i] ^= 0x10;
+    }
+    ck_assert_int_eq(crypto_open(key, aad, sizeof(aad), sealed, SEAL_OVERHEAD - 1, back, &bl),
+                     CKR_ENCRYPTED_DATA_INVALID);
+    ck_assert_int_eq(crypto_open(key, aad, sizeof(aad), sealed, sl - 1, back, &bl),
+                     CKR_ENCRYPTED_DATA_INVALID);
+
+    /* empty plaintext and empty AAD */
+    ck_assert_int_eq(crypto_seal(key, NULL, 0, NULL, 0, sealed, &sl), CKR_OK);
+    ck_assert_uint_eq(sl, SEAL_OVERHEAD);
+    ck_assert_int_eq(crypto_open(key, NULL, 0, sealed, sl, back, &bl), CKR_OK);
+    ck_assert_uint_eq(bl, 0);
+
+    ck_assert_int_eq(crypto_seal(NULL, aad, 1, pt, 1, sealed, &sl), CKR_ARGUMENTS_BAD);
+    ck_assert_int_eq(crypto_seal(key, NULL, 1, pt, 1, sealed, &sl), CKR_ARGUMENTS_BAD);
+    ck_assert_int_eq(crypto_seal(key, aad, 1, NULL, 1, sealed, &sl), CKR_ARGUMENTS_BAD);
+    ck_assert_int_eq(crypto_seal(key, aad, 1, pt, 1, NULL, &sl), CKR_ARGUMENTS_BAD);
+    ck_assert_int_eq(crypto_open(key, aad, 1, NULL, 40, back, &bl), CKR_ARGUMENTS_BAD);
+    ck_assert_int_eq(crypto_open(key, aad, 1, sealed, 40, NULL, &bl), CKR_ARGUMENTS_BAD);
+}
+END_TEST
+
+/* ---- bad input ---- */
+
+START_TEST(each_mechanism_refuses_the_wrong_key)
+{
+    uint8_t aes[16] = {1}, gen[32] = {2};
+    CK_GCM_PARAMS gp = {aes, 12, 96, NULL, 0, 128};
+    CK_MECHANISM ecdsa = {CKM_ECDSA, NULL, 0}, gcm = {CKM_AES_GCM, &gp, sizeof(gp)},
+                 hmac = {CKM_SHA256_HMAC, NULL, 0}, sha256 = {CKM_SHA256, NULL, 0};
+    struct attrs *pub = rfc_public_attrs(), *priv = rfc_private_attrs();
+    struct keymat *kaes = secret_key(CKK_AES, aes, 16),
+                  *kgen = secret_key(CKK_GENERIC_SECRET, gen, 32),
+                  *khm = secret_key(CKK_SHA256_HMAC, gen, 32), *kpub = keymat_of(pub, NULL),
+                  *kpriv = keymat_of(priv, NULL);
+    struct cop *c = NULL;
+
+    ck_assert_int_eq(cop_new(kaes, OP_SIGN, &ecdsa, &c), CKR_KEY_TYPE_INCONSISTENT);
+    ck_assert_int_eq(cop_new(kgen, OP_VERIFY, &ecdsa, &c), CKR_KEY_TYPE_INCONSISTENT);
+    ck_assert_int_eq(cop_new(kpub, OP_SIGN, &ecdsa, &c), CKR_KEY_TYPE_INCONSISTENT);
+    ck_assert_int_eq(cop_new(kpriv, OP_VERIFY, &ecdsa, &c), CKR_KEY_TYPE_INCONSISTENT);
+    ck_assert_int_eq(cop_new(kpriv, OP_ENCRYPT, &gcm, &c), CKR_KEY_TYPE_INCONSISTENT);
+    ck_assert_int_eq(cop_new(kgen, OP_ENCRYPT, &gcm, &c), CKR_KEY_TYPE_INCONSISTENT);
+    ck_assert_int_eq(cop_new(khm, OP_DECRYPT, &gcm, &c), CKR_KEY_TYPE_INCONSISTENT);
+    ck_assert_int_eq(cop_new(kaes, OP_SIGN, &hmac, &c), CKR_KEY_TYPE_INCONSISTENT);
+    ck_assert_int_eq(cop_new(kpriv, OP_SIGN, &hmac, &c), CKR_KEY_TYPE_INCONSISTENT);
+    ck_assert_int_eq(cop_new(kaes, OP_DIGEST, &sha256, &c), CKR_ARGUMENTS_BAD);
+    ck_assert_int_eq(cop_new(NULL, OP_SIGN, &ecdsa, &c), CKR_ARGUMENTS_BAD);
+    ck_assert_int_eq(cop_new(NULL, OP_SIGN, &hmac, &c), CKR_ARGUMENTS_BAD);
+    ck_assert_ptr_null(c);
+    /* and the right ones are accepted */
+    ck_assert_int_eq(cop_new(kpriv, OP_SIGN, &ecdsa, &c), CKR_OK);
+    cop_free(c);
+    ck_assert_int_eq(cop_new(kaes, OP_ENCRYPT, &gcm, &c), CKR_OK);
+    cop_free(c);
+    ck_assert_int_eq(cop_new(khm, OP_VERIFY, &hmac, &c), CKR_OK);
+    cop_free(c);
+
+    keymat_unref(kaes);
+    keymat_unref(kgen);
+    keymat_unref(khm);
+    keymat_unref(kpub);
+    keymat_unref(kpriv);
+    attrs_unref(pub);
+    attrs_unref(priv);
+}
+END_TEST
+
+START_TEST(key_sizes_outside_the_mechanism_range_are_refused)
+{
+    uint8_t v[513] = {3};
+    CK_GCM_PARAMS gp = {v, 12, 96, NULL, 0, 128};
+    CK_MECHANISM gcm = {CKM_AES_GCM, &gp, sizeof(gp)}, hmac = {CKM_SHA256_HMAC, NULL, 0};
+    struct cop *c = NULL;
+    size_t aes_bad[] = {15, 17, 20, 31, 33};
+    for (size_t i = 0; i < ARRAY_SIZE(aes_bad); i++) {
+        struct keymat *k = secret_key(CKK_AES, v, aes_bad[i]);
+        ck_assert_int_eq(cop_new(k, OP_ENCRYPT, &gcm, &c), CKR_KEY_SIZE_RANGE);
+        keymat_unref(k);
+    }
+    size_t hmac_bad[] = {1, 15, 513};
+    for (size_t i = 0; i < ARRAY_SIZE(hmac_bad); i++) {
+        struct keymat *k = secret_key(CKK_GENERIC_SECRET, v, hmac_bad[i]);
+        ck_assert_int_eq(cop_new(k, OP_SIGN, &hmac, &c), CKR_KEY_SIZE_RANGE);
+        keymat_unref(k);
+    }
+    size_t ok[] = {16, 512};
+    for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
+        struct keymat *k = secret_key(CKK_GENERIC_SECRET, v, ok[i]);
+        ck_assert_int_eq(cop_new(k, OP_SIGN, &hmac, &c), CKR_OK);
+        cop_free(c);
+        keymat_unref(k);
+    }
+}
+END_TEST
+
+START_TEST(unknown_mechanisms_operations_and_arguments_are_refused)
+{
+    uint8_t key[32] = {4}, out[64];
+    size_t n = 0;
+    CK_MECHANISM rsa = {CKM_RSA_PKCS, NULL, 0}, ecdsa = {CKM_ECDSA, NULL, 0},
+                 sha = {CKM_SHA256, NULL, 0}, hmac = {CKM_SHA256_HMAC, key, 4};
+    struct keymat *k = secret_key(CKK_GENERIC_SECRET, key, 32);
+    struct attrs *priv = rfc_private_attrs();
+    struct keymat *kec = keymat_of(priv, NULL);
+    struct cop *c = NULL;
+
+    ck_assert_int_eq(cop_new(kec, OP_SIGN, &rsa, &c), CKR_MECHANISM_INVALID);
+    ck_assert_int_eq(cop_new(kec, OP_DECRYPT, &ecdsa, &c), CKR_MECHANISM_INVALID);
+    ck_assert_int_eq(cop_new(NULL, OP_SIGN, &sha, &c), CKR_MECHANISM_INVALID);
+    ck_assert_int_eq(cop_new(k, OP_ENCRYPT, &hmac, &c), CKR_MECHANISM_INVALID);
+    ck_assert_int_eq(cop_new(k, OP_SIGN, &hmac, &c), CKR_MECHANISM_PARAM_INVALID);
+    ecdsa.pParameter = key;
+    ecdsa.ulParameterLen = 8;
+    ck_assert_int_eq(cop_new(kec, OP_SIGN, &ecdsa, &c), CKR_MECHANISM_PARAM_INVALID);
+    sha.ulParameterLen = 1;
+    sha.pParameter = key;
+    ck_assert_int_eq(cop_new(NULL, OP_DIGEST, &sha, &c), CKR_MECHANISM_PARAM_INVALID);
+    ck_assert_int_eq(cop_new(kec, OP__COUNT, &ecdsa, &c), CKR_ARGUMENTS_BAD);
+    ck_assert_int_eq(cop_new(kec, OP_SIGN, NULL, &c), CKR_ARGUMENTS_BAD);
+    ck_assert_int_eq(cop_new(kec, OP_SIGN, &ecdsa, NULL), CKR_ARGUMENTS_BAD);
+    ck_assert_ptr_null(c);
+
+    sha.ulParameterLen = 0;
+    sha.pParameter = NULL;
+    ck_assert_int_eq(cop_new(NULL, OP_DIGEST, &sha, &c), CKR_OK);
+    ck_assert_int_eq(cop_update(c, NULL, 3, NULL, &n), CKR_ARGUMENTS_BAD);
+    ck_assert_int_eq(cop_update(c, key, 3, NULL, NULL), CKR_ARGUMENTS_BAD);
+    ck_assert_int_eq(cop_final(c, NULL, 0, NULL, &n), CKR_ARGUMENTS_BAD);
+    ck_assert_int_eq(cop_update(NULL, key, 3, out, &n), CKR_ARGUMENTS_BAD);
+    ck_assert_int_eq(cop_final(NULL, NULL, 0, out, &n), CKR_ARGUMENTS_BAD);
+    ck_assert_uint_eq(cop_outlen(NULL, PHASE_FINAL, 0), 0);
+    cop_free(NULL);
+    /* refused arguments leave the operation running; its end ends it */
+    ck_assert_int_eq(cop_final(c, NULL, 0, out, &n), CKR_OK);
+    ck_assert_uint_eq(n, 32);
+    ck_assert_int_eq(cop_final(c, NULL, 0, out, &n), CKR_OPERATION_NOT_INITIALIZED);
+    cop_free(c);
+    /* so does a failed step */
+    hmac.pParameter = NULL;
+    hmac.ulParameterLen = 0;
+    ck_assert_int_eq(cop_new(k, OP_VERIFY, &hmac, &c), CKR_OK);
+    ck_assert_int_eq(cop_final(c, out, 31, NULL, &n), CKR_SIGNATURE_LEN_RANGE);
+    ck_assert_int_eq(cop_final(c, out, 32, NULL, &n), CKR_OPERATION_NOT_INITIALIZED);
+    cop_free(c);
+
+    ck_assert_int_eq(crypto_random(NULL, 1), CKR_ARGUMENTS_BAD);
+    ck_assert_int_eq(crypto_random(NULL, 0), CKR_OK);
+    keymat_unref(k);
+    keymat_unref(kec);
+    attrs_unref(priv);
+}
+END_TEST
+
+START_TEST(ec_params_name_only_the_three_nist_curves)
+{
+    static const uint8_t garbage[] = {0x01, 0x02, 0x03};
+    static const uint8_t truncated[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01};
+    static const uint8_t trailing[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22, 0x00};
+    static const uint8_t bad_oid[] = {0x06, 0x02, 0x2b, 0x81};
+    static const uint8_t explicit_params[] = {0x30, 0x03, 0x02, 0x01, 0x01};
+    static const uint8_t printable[] = {0x13, 0x07, 'e', 'd', '2', '5', '5', '1', '9'};
+    CK_ULONG bits = 0;
+    CK_MECHANISM m = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+
+    ck_assert_str_eq(crypto_ec_curve(oid_p256, sizeof(oid_p256), &bits), "prime256v1");
+    ck_assert_uint_eq(bits, 256);
+    ck_assert_str_eq(crypto_ec_curve(oid_p384, sizeof(oid_p384), &bits), "secp384r1");
+    ck_assert_uint_eq(bits, 384);
+    ck_assert_str_eq(crypto_ec_curve(oid_p521, sizeof(oid_p521), NULL), "secp521r1");
+    ck_assert_ptr_null(crypto_ec_curve(oid_k256, sizeof(oid_k256), &bits));
+    ck_assert_ptr_null(crypto_ec_curve(garbage, sizeof(garbage), &bits));
+    ck_assert_ptr_null(crypto_ec_curve(NULL, 0, &bits));
+
+    static const struct {
+        const uint8_t *der;
+        size_t len;
+        CK_RV rv;
+    } cases[] = {
+        {oid_k256, sizeof(oid_k256), CKR_CURVE_NOT_SUPPORTED},
+        {explicit_params, sizeof(explicit_params), CKR_CURVE_NOT_SUPPORTED},
+        {printable, sizeof(printable), CKR_CURVE_NOT_SUPPORTED},
+        {garbage, sizeof(garbage), CKR_ATTRIBUTE_VALUE_INVALID},
+        {truncated, sizeof(truncated), CKR_ATTRIBUTE_VALUE_INVALID},
+        {trailing, sizeof(trailing), CKR_ATTRIBUTE_VALUE_INVALID},
+        {bad_oid, sizeof(bad_oid), CKR_ATTRIBUTE_VALUE_INVALID},
+        {oid_p256, 0, CKR_ATTRIBUTE_VALUE_INVALID},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        struct attrs *pub = mk(CKO_PUBLIC_KEY, CKK_EC), *priv = mk(CKO_PRIVATE_KEY, CKK_EC);
+        put(pub, CKA_EC_PARAMS, cases[i].der, cases[i].len);
+        size_t npub = pub->n, npriv = priv->n;
+        ck_assert_int_eq(crypto_generate_key_pair(&m, pub, priv), cases[i].rv);
+        ck_assert_uint_eq(pub->n, npub); /* nothing written on failure */
+        ck_assert_uint_eq(priv->n, npriv);
+        /* the same verdict for stored keys and imports */
+        uint8_t x[32];
+        ck_assert_int_eq(attrs_set_secret(priv, CKA_VALUE, x, unhex(RFC_X, x)), CKR_OK);
+        put(priv, CKA_EC_PARAMS, cases[i].der, cases[i].len);
+        struct keymat *k = NULL;
+        ck_assert_int_eq(keymat_from_attrs(priv, NULL, &k), cases[i].rv);
+        ck_assert_ptr_null(k);
+        ck_assert_int_eq(crypto_complete_import(priv), cases[i].rv);
+        attrs_unref(pub);
+        attrs_unref(priv);
+    }
+    /* no parameters at all */
+    struct attrs *pub = mk(CKO_PUBLIC_KEY, CKK_EC), *priv = mk(CKO_PRIVATE_KEY, CKK_EC);
+    ck_assert_int_eq(crypto_generate_key_pair(&m, pub, priv), CKR_TEMPLATE_INCOMPLETE);
+    /* two different curves in the two templates */
+    put(pub, CKA_EC_PARAMS, oid_p256, sizeof(oid_p256));
+    put(priv, CKA_EC_PARAMS, oid_p384, sizeof(oid_p384));
+    ck_assert_int_eq(crypto_generate_key_pair(&m, pub, priv), CKR_TEMPLATE_INCONSISTENT);
+    ck_assert(!attrs_has(pub, CKA_EC_POINT));
+    CK_MECHANISM wrong = {CKM_AES_KEY_GEN, NULL, 0};
+    ck_assert_int_eq(crypto_generate_key_pair(&wrong, pub, priv), CKR_MECHANISM_INVALID);
+    attrs_remove(priv, CKA_EC_PARAMS);
+    m.pParameter = (void *)oid_p256;
+    m.ulParameterLen = sizeof(oid_p256);
+    ck_assert_int_eq(crypto_generate_key_pair(&m, pub, priv), CKR_MECHANISM_PARAM_INVALID);
+    ck_assert_int_eq(crypto_generate_key_pair(NULL, pub, priv), CKR_ARGUMENTS_BAD);
+    attrs_unref(pub);
+    attrs_unref(priv);
+}
+END_TEST
+
+/* ---- isolation from the host ---- */
+
+static int zero_calls;
+
+static int zero_bytes(unsigned char *buf, int num)
+{
+    zero_calls++;
+    memset(buf, 0, (size_t)num);
+    return 1;
+}
+
+static int zero_status(void)
+{
+    return 1;
+}
+
+static RAND_METHOD zero_rand = {NULL, zero_bytes, NULL, NULL, zero_bytes, zero_status};
+
+START_TEST(random_never_uses_the_global_rand_method)
+{
+    uint8_t probe[16], a[64], b[64];
+    static uint8_t big[200000];
+    ck_assert_int_eq(RAND_set_rand_method(&zero_rand), 1);
+    /* the hostile method is in force for anyone using RAND_bytes */
+    memset(probe, 0xff, sizeof(probe));
+    ck_assert_int_eq(RAND_bytes(probe, sizeof(probe)), 1);
+    ck_assert_int_gt(zero_calls, 0);
+    ck_assert(all_zero(probe, sizeof(probe)));
+
+    zero_calls = 0;
+    ck_assert_int_eq(crypto_random(a, sizeof(a)), CKR_OK);
+    ck_assert_int_eq(crypto_random(b, sizeof(b)), CKR_OK);
+    ck_assert(!all_zero(a, sizeof(a)));
+    ck_assert(memcmp(a, b, sizeof(a)) != 0);
+    /* more than one DRBG request's worth, chunked */
+    ck_assert_int_eq(crypto_random(big, sizeof(big)), CKR_OK);
+    ck_assert(!all_zero(big + sizeof(big) - 64, 64));
+    /* keys and nonces come from the same place */
+    struct attrs *k1 = mk(CKO_SECRET_KEY, CKK_AES), *k2 = mk(CKO_SECRET_KEY, CKK_AES);
+    CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0};
+    ck_assert_int_eq(attrs_set_ulong(k1, CKA_VALUE_LEN, 32), CKR_OK);
+    ck_assert_int_eq(attrs_set_ulong(k2, CKA_VALUE_LEN, 32), CKR_OK);
+    ck_assert_int_eq(crypto_generate_key(&gen, k1), CKR_OK);
+    ck_assert_int_eq(crypto_generate_key(&gen, k2), CKR_OK);
+    const struct attr *v1 = attrs_find(k1, CKA_VALUE), *v2 = attrs_find(k2, CKA_VALUE);
+    ck_assert(!all_zero(v1->val, 32));
+    ck_assert(memcmp(v1->val, v2->val, 32) != 0);
+    uint8_t s1[SEAL_OVERHEAD], s2[SEAL_OVERHEAD];
+    size_t l1, l2;
+    ck_assert_int_eq(crypto_seal(v1->val, NULL, 0, NULL, 0, s1, &l1), CKR_OK);
+    ck_assert_int_eq(crypto_seal(v1->val, NULL, 0, NULL, 0, s2, &l2), CKR_OK);
+    ck_assert(memcmp(s1, s2, 12) != 0);
+    ck_assert_int_eq(zero_calls, 0);
+
+    RAND_set_rand_method(NULL);
+    attrs_unref(k1);
+    attrs_unref(k2);
+}
+END_TEST
+
+static void libsea_still_works(void)
+{
+    uint8_t hash[32], sig[64], want[32];
+    size_t n = 0;
+    struct attrs *pub, *priv;
+    CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
+    sha(CKM_SHA256, "abc", 3, hash);
+    unhex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", want);
+    ck_assert_mem_eq(hash, want, 32);
+    ec_generate(oid_p256, sizeof(oid_p256), &pub, &priv);
+    struct keymat *kpriv = keymat_of(priv, NULL), *kpub = keymat_of(pub, NULL);
+    ck_assert_int_eq(one_shot(kpriv, OP_SIGN, &m, hash, 32, sig, &n), CKR_OK);
+    ck_assert_int_eq(verify(kpub, &m, hash, 32, sig, 64), CKR_OK);
+    sig[0] ^= 1;
+    ck_assert_int_eq(verify(kpub, &m, hash, 32, sig, 64), CKR_SIGNATURE_INVALID);
+    keymat_unref(kpriv);
+    keymat_unref(kpub);
+    attrs_unref(pub);
+    attrs_unref(priv);
+}
+
+START_TEST(default_context_properties_do_not_reach_libsea)
+{
+    ck_assert_int_eq(EVP_set_default_properties(NULL, "?provider=bogus"), 1);
+    libsea_still_works();
+    /* a mandatory property breaks every fetch of the default context, not ours */
+    ck_assert_int_eq(EVP_set_default_properties(NULL, "provider=bogus"), 1);
+    EVP_MD *probe = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+    ck_assert_ptr_null(probe);
+    libsea_still_works();
+    /* a context set up while the host's setting is in force is isolated as well */
+    crypto_fini();
+    ck_assert_int_eq(crypto_init(), CKR_OK);
+    libsea_still_works();
+    ck_assert_int_eq(EVP_set_default_properties(NULL, ""), 1);
+}
+END_TEST
+
+/* ---- threads ---- */
+
+struct worker {
+    struct keymat *kpriv, *kpub, *khmac;
+    int failures;
+};
+
+/* What the soft backend does: sessions on several threads sharing one keymat. */
+static void *worker_run(void *arg)
+{
+    struct worker *w = arg;
+    CK_MECHANISM ecdsa = {CKM_ECDSA, NULL, 0}, hmac = {CKM_SHA256_HMAC, NULL, 0};
+    uint8_t hash[32], sig[64], mac[32], rnd[48];
+    size_t n;
+    for (int i = 0; i < 40; i++) {
+        if (crypto_random(rnd, sizeof(rnd)) != CKR_OK)
+            w->failures++;
+        memcpy(hash, rnd, 32);
+        if (one_shot(w->kpriv, OP_SIGN, &ecdsa, hash, 32, sig, &n) != CKR_OK ||
+            verify(w->kpub, &ecdsa, hash, 32, sig, 64) != CKR_OK)
+            w->failures++;
+        if (one_shot(w->khmac, OP_SIGN, &hmac, rnd, sizeof(rnd), mac, &n) != CKR_OK ||
+            verify(w->khmac, &hmac, rnd, sizeof(rnd), mac, 32) != CKR_OK)
+            w->failures++;
+        sig[5] ^= 1;
+        if (verify(w->kpub, &ecdsa, hash, 32, sig, 64) != CKR_SIGNATURE_INVALID)
+            w->failures++;
+    }
+    return NULL;
+}
+
+START_TEST(operations_run_in_parallel_on_shared_keys)
+{
+    struct attrs *pub, *priv;
+    uint8_t key[32] = {9};
+    pthread_t t[4];
+    struct worker w[4];
+    ec_generate(oid_p256, sizeof(oid_p256), &pub, &priv);
+    struct keymat *kpriv = keymat_of(priv, NULL), *kpub = keymat_of(pub, NULL);
+    struct keymat *khmac = secret_key(CKK_GENERIC_SECRET, key, sizeof(key));
+    for (int i = 0; i < 4; i++) {
+        w[i] = (struct worker){kpriv, kpub, khmac, 0};
+        ck_assert_int_eq(pthread_create(&t[i], NULL, worker_run, &w[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+        ck_assert_int_eq(w[i].failures, 0);
+    }
+    ck_assert_uint_eq(kpriv->refs, 1);
+    keymat_unref(kpriv);
+    keymat_unref(kpub);
+    keymat_unref(khmac);
+    attrs_unref(pub);
+    attrs_unref(priv);
+}
+END_TEST
+
+/* ---- secure heap ---- */
+
+START_TEST(secret_material_lives_in_the_secure_heap)
+{
+    ck_assert(crypto_secure_heap(1 << 16));
+    ck_assert(CRYPTO_secure_malloc_initialized());
+    ck_assert(crypto_secure_heap(0)); /* still on; asking again changes nothing */
+
+    struct attrs *a = mk(CKO_SECRET_KEY, CKK_AES);
+    CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0};
+    ck_assert_int_eq(attrs_set_ulong(a, CKA_VALUE_LEN, 32), CKR_OK);
+    ck_assert_int_eq(crypto_generate_key(&gen, a), CKR_OK);
+    const struct attr *v = attrs_find(a, CKA_VALUE);
+    ck_assert(v->secret);
+    ck_assert(CRYPTO_secure_allocated(v->val));
+    struct keymat *k = keymat_of(a, a);
+    ck_assert(CRYPTO_secure_allocated(k->secret));
+    ck_assert_mem_eq(k->secret, v->val, 32);
+    keymat_unref(k);
+
+    size_t before = CRYPTO_secure_used();
+    struct attrs *priv = rfc_private_attrs();
+    struct keymat *kec = keymat_of(priv, NULL);
+    ck_assert_uint_gt(CRYPTO_secure_used(), before);
+    const EC_KEY *ec = EVP_PKEY_get0_EC_KEY(kec->pkey);
+    ck_assert_ptr_nonnull(ec);
+    ck_assert_ptr_nonnull(EC_KEY_get0_private_key(ec));
+    ck_assert(BN_get_flags(EC_KEY_get0_private_key(ec), BN_FLG_SECURE));
+    keymat_unref(kec);
+
+    /* generated EC scalars too */
+    struct attrs *pub = NULL, *priv2 = NULL;
+    ec_generate(oid_p384, sizeof(oid_p384), &pub, &priv2);
+    ck_assert(CRYPTO_secure_allocated(attrs_find(priv2, CKA_VALUE)->val));
+    attrs_unref(pub);
+    attrs_unref(priv2);
+    attrs_unref(priv);
+    attrs_unref(a);
+}
+END_TEST
+
+/* ---- key material ---- */
+
+START_TEST(keymat_from_attrs_builds_each_key_type)
+{
+    uint8_t v[32];
+    for (size_t i = 0; i < sizeof(v); i++)
+        v[i] = (uint8_t)(0xa0 + i);
+    CK_KEY_TYPE types[] = {CKK_AES, CKK_GENERIC_SECRET, CKK_SHA256_HMAC};
+    for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
+        struct keymat *k = secret_key(types[i], v, 24);
+        ck_assert_uint_eq(k->cls, CKO_SECRET_KEY);
+        ck_assert_uint_eq(k->type, types[i]);
+        ck_assert_uint_eq(k->secret_len, 24);
+        ck_assert_mem_eq(k->secret, v, 24);
+        ck_assert_ptr_null(k->pkey);
+        ck_assert_ptr_eq(keymat_ref(k), k);
+        ck_assert_uint_eq(k->refs, 2);
+        keymat_unref(k);
+        ck_assert_uint_eq(k->refs, 1);
+        keymat_unref(k);
+    }
+    keymat_unref(NULL);
+    ck_assert_ptr_null(keymat_ref(NULL));
+
+    struct attrs *priv = rfc_private_attrs(), *pub = rfc_public_attrs();
+    struct keymat *kpriv = keymat_of(priv, NULL), *kpub = keymat_of(pub, NULL);
+    ck_assert_uint_eq(kpriv->cls, CKO_PRIVATE_KEY);
+    ck_assert_uint_eq(kpub->cls, CKO_PUBLIC_KEY);
+    ck_assert_uint_eq(kpriv->type, CKK_EC);
+    ck_assert_int_eq(EVP_PKEY_get_bits(kpriv->pkey), 256);
+    ck_assert_ptr_null(kpriv->secret);
+    /* the key lives in libsea's context */
+    ck_assert_int_eq(EVP_PKEY_is_a(kpub->pkey, "EC"), 1);
+    ck_assert_int_eq(EVP_PKEY_eq(kpriv->pkey, kpub->pkey), 1);
+    keymat_unref(kpriv);
+    keymat_unref(kpub);
+
+    /* a public point given raw or compressed is the same key */
+    uint8_t pt[65], comp[33];
+    rfc_point(pt);
+    comp[0] = (uint8_t)(2 + (pt[64] & 1));
+    memcpy(comp + 1, pt + 1, 32);
+    struct attrs *raw = rfc_public_attrs(), *cmp = rfc_public_attrs();
+    put(raw, CKA_EC_POINT, pt, 65);
+    put(cmp, CKA_EC_POINT, comp, 33);
+    struct keymat *kraw = keymat_of(raw, NULL), *kcmp = keymat_of(cmp, NULL);
+    kpub = keymat_of(pub, NULL);
+    ck_assert_int_eq(EVP_PKEY_eq(kraw->pkey, kpub->pkey), 1);
+    ck_assert_int_eq(EVP_PKEY_eq(kcmp->pkey, kpub->pkey), 1);
+    keymat_unref(kraw);
+    keymat_unref(kcmp);
+    keymat_unref(kpub);
+    attrs_unref(raw);
+    attrs_unref(cmp);
+    attrs_unref(priv);
+    attrs_unref(pub);
+}
+END_TEST
+
+START_TEST(keymat_from_attrs_refuses_mismatched_sets)
+{
+    struct keymat *k = (struct keymat *)&k;
+    uint8_t x[32], pt[65], n[32];
+    unhex(RFC_X, x);
+    rfc_point(pt);
+
+    /* EC private key without CKA_EC_PARAMS, in either set */
+    struct attrs *pub = mk(CKO_PRIVATE_KEY, CKK_EC), *sec = attrs_new();
+    ck_assert_int_eq(attrs_set_secret(sec, CKA_VALUE, x, 32), CKR_OK);
+    ck_assert_int_eq(keymat_from_attrs(pub, sec, &k), CKR_TEMPLATE_INCOMPLETE);
+    ck_assert_ptr_null(k);
+    /* ... and with parameters but no value */
+    put(pub, CKA_EC_PARAMS, oid_p256, sizeof(oid_p256));
+    ck_assert_int_eq(keymat_from_attrs(pub, NULL, &k), CKR_TEMPLATE_INCOMPLETE);
+    ck_assert_int_eq(keymat_from_attrs(pub, sec, &k), CKR_OK);
+    keymat_unref(k);
+    /* scalars 0 and n are not keys */
+    memset(x, 0, 32);
+    ck_assert_int_eq(attrs_set_secret(sec, CKA_VALUE, x, 32), CKR_OK);
+    ck_assert_int_eq(keymat_from_attrs(pub, sec, &k), CKR_ATTRIBUTE_VALUE_INVALID);
+    ck_assert_int_eq(attrs_set_secret(sec, CKA_VALUE, n, unhex(P256_ORDER, n)), CKR_OK);
+    ck_assert_int_eq(keymat_from_attrs(pub, sec, &k), CKR_ATTRIBUTE_VALUE_INVALID);
+    attrs_unref(pub);
+
+    /* EC public key without a point, or with one off the curve or of the wrong size */
+    pub = mk(CKO_PUBLIC_KEY, CKK_EC);
+    put(pub, CKA_EC_PARAMS, oid_p256, sizeof(oid_p256));
+    ck_assert_int_eq(keymat_from_attrs(pub, NULL, &k), CKR_TEMPLATE_INCOMPLETE);
+    pt[64] ^= 1;
+    put(pub, CKA_EC_POINT, pt, 65);
+    ck_assert_int_eq(keymat_from_attrs(pub, NULL, &k), CKR_ATTRIBUTE_VALUE_INVALID);
+    pt[64] ^= 1;
+    put(pub, CKA_EC_POINT, pt, 64);
+    ck_assert_int_eq(keymat_from_attrs(pub, NULL, &k), CKR_ATTRIBUTE_VALUE_INVALID);
+    put(pub, CKA_EC_PARAMS, oid_p384, sizeof(oid_p384));
+    put(pub, CKA_EC_POINT, pt, 65);
+    ck_assert_int_eq(keymat_from_attrs(pub, NULL, &k), CKR_ATTRIBUTE_VALUE_INVALID);
+    attrs_unref(pub);
+
+    /* secret key without or with an empty value */
+    pub = mk(CKO_SECRET_KEY, CKK_AES);
+    ck_assert_int_eq(keymat_from_attrs(pub, NULL, &k), CKR_TEMPLATE_INCOMPLETE);
+    ck_assert_int_eq(attrs_set_secret(sec, CKA_VALUE, x, 0), CKR_OK);
+    ck_assert_int_eq(keymat_from_attrs(pub, sec, &k), CKR_ATTRIBUTE_VALUE_INVALID);
+    attrs_unref(pub);
+
+    /* key types and classes without material here */
+    pub = mk(CKO_PRIVATE_KEY, CKK_RSA);
+    ck_assert_int_eq(keymat_from_attrs(pub, sec, &k), CKR_KEY_TYPE_INCONSISTENT);
+    attrs_unref(pub);
+    pub = mk(CKO_SECRET_KEY, CKK_EC);
+    ck_assert_int_eq(keymat_from_attrs(pub, sec, &k), CKR_KEY_TYPE_INCONSISTENT);
+    attrs_unref(pub);
+    pub = mk(CKO_DATA, CKK_AES);
+    ck_assert_int_eq(keymat_from_attrs(pub, sec, &k), CKR_KEY_TYPE_INCONSISTENT);
+    attrs_unref(pub);
+    pub = attrs_new();
+    ck_assert_int_eq(keymat_from_attrs(pub, sec, &k), CKR_TEMPLATE_INCOMPLETE);
+    ck_assert_int_eq(keymat_from_attrs(NULL, sec, &k), CKR_ARGUMENTS_BAD);
+    ck_assert_int_eq(keymat_from_attrs(pub, sec, NULL), CKR_ARGUMENTS_BAD);
+    ck_assert_ptr_null(k);
+    attrs_unref(pub);
+    attrs_unref(sec);
+}
+END_TEST
+
+START_TEST(generated_secret_keys_have_the_asked_length_and_check_value)
+{
+    CK_MECHANISM aes = {CKM_AES_KEY_GEN, NULL, 0}, gen = {CKM_GENERIC_SECRET_KEY_GEN, NULL, 0};
+    static const EVP_CIPHER *(*ecb[])(void) = {EVP_aes_128_ecb, EVP_aes_192_ecb, EVP_aes_256_ecb};
+    for (int i = 0; i < 3; i++) {
+        CK_ULONG len = 16 + 8 * (CK_ULONG)i;
+        struct attrs *a = mk(CKO_SECRET_KEY, CKK_AES), *b = mk(CKO_SECRET_KEY, CKK_AES);
+        ck_assert_int_eq(attrs_set_ulong(a, CKA_VALUE_LEN, len), CKR_OK);
+        ck_assert_int_eq(attrs_set_ulong(b, CKA_VALUE_LEN, len), CKR_OK);
+        ck_assert_int_eq(crypto_generate_key(&aes, a), CKR_OK);
+        ck_assert_int_eq(crypto_generate_key(&aes, b), CKR_OK);
+        const struct attr *v = attrs_find(a, CKA_VALUE), *kcv = attrs_find(a, CKA_CHECK_VALUE);
+        ck_assert_uint_eq(v->len, len);
+        ck_assert(v->secret);
+        ck_assert(memcmp(v->val, attrs_find(b, CKA_VALUE)->val, len) != 0);
+        /* the check value, computed independently in OpenSSL's default context */
+        uint8_t zero[16] = {0}, block[32];
+        int got = 0;
+        EVP_CIPHER_CTX *cc = EVP_CIPHER_CTX_new();
+        ck_assert_int_eq(EVP_EncryptInit_ex(cc, ecb[i](), NULL, v->val, NULL), 1);
+        EVP_CIPHER_CTX_set_padding(cc, 0);
+        ck_assert_int_eq(EVP_EncryptUpdate(cc, block, &got, zero, 16), 1);
+        EVP_CIPHER_CTX_free(cc);
+        ck_assert_ptr_nonnull(kcv);
+        ck_assert_uint_eq(kcv->len, 3);
+        ck_assert_mem_eq(kcv->val, block, 3);
+        attrs_unref(a);
+        attrs_unref(b);
+    }
+    CK_ULONG glens[] = {1, 20, 512};
+    for (size_t i = 0; i < ARRAY_SIZE(glens); i++) {
+        struct attrs *a = mk(CKO_SECRET_KEY, i == 1 ? CKK_SHA256_HMAC : CKK_GENERIC_SECRET);
+        ck_assert_int_eq(attrs_set_ulong(a, CKA_VALUE_LEN, glens[i]), CKR_OK);
+        ck_assert_int_eq(crypto_generate_key(&gen, a), CKR_OK);
+        ck_assert_uint_eq(attrs_find(a, CKA_VALUE)->len, glens[i]);
+        ck_assert(!attrs_has(a, CKA_CHECK_VALUE));
+        attrs_unref(a);
+    }
+}
+END_TEST
+
+START_TEST(secret_key_generation_refuses_bad_templates_without_writing)
+{
+    CK_MECHANISM aes = {CKM_AES_KEY_GEN, NULL, 0}, gen = {CKM_GENERIC_SECRET_KEY_GEN, NULL, 0};
+    struct attrs *a = mk(CKO_SECRET_KEY, CKK_AES);
+    size_t n0 = a->n;
+    ck_assert_int_eq(crypto_generate_key(&aes, a), CKR_TEMPLATE_INCOMPLETE);
+    CK_ULONG bad_aes[] = {0, 8, 17, 31, 33, 64};
+    for (size_t i = 0; i < ARRAY_SIZE(bad_aes); i++) {
+        ck_assert_int_eq(attrs_set_ulong(a, CKA_VALUE_LEN, bad_aes[i]), CKR_OK);
+        ck_assert_int_eq(crypto_generate_key(&aes, a), CKR_ATTRIBUTE_VALUE_INVALID);
+    }
+    ck_assert_uint_eq(a->n, n0 + 1);
+    ck_assert(!attrs_has(a, CKA_VALUE));
+    ck_assert_int_eq(attrs_set_ulong(a, CKA_VALUE_LEN, 16), CKR_OK);
+    ck_assert_int_eq(crypto_generate_key(&gen, a), CKR_TEMPLATE_INCONSISTENT);
+    CK_MECHANISM ec = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+    ck_assert_int_eq(crypto_generate_key(&ec, a), CKR_MECHANISM_INVALID);
+    aes.pParameter = &n0;
+    aes.ulParameterLen = sizeof(n0);
+    ck_assert_int_eq(crypto_generate_key(&aes, a), CKR_MECHANISM_PARAM_INVALID);
+    ck_assert_int_eq(crypto_generate_key(NULL, a), CKR_ARGUMENTS_BAD);
+    ck_assert_int_eq(crypto_generate_key(&gen, NULL), CKR_ARGUMENTS_BAD);
+    ck_assert(!attrs_has(a, CKA_VALUE));
+    attrs_unref(a);
+
+    struct attrs *g = mk(CKO_SECRET_KEY, CKK_GENERIC_SECRET);
+    CK_ULONG bad_gen[] = {0, 513};
+    for (size_t i = 0; i < ARRAY_SIZE(bad_gen); i++) {
+        ck_assert_int_eq(attrs_set_ulong(g, CKA_VALUE_LEN, bad_gen[i]), CKR_OK);
+        ck_assert_int_eq(crypto_generate_key(&gen, g), CKR_ATTRIBUTE_VALUE_INVALID);
+    }
+    ck_assert_int_eq(attrs_set(g, CKA_VALUE_LEN, "x", 1), CKR_OK);
+    ck_assert_int_eq(crypto_generate_key(&gen, g), CKR_ATTRIBUTE_VALUE_INVALID);
+    ck_assert(!attrs_has(g, CKA_VALUE));
+    attrs_unref(g);
+}
+END_TEST
+
+START_TEST(import_completes_ec_keys_and_checks_them)
+{
+    /* scalar 1: CKA_VALUE padded to 32 bytes, the point is the generator */
+    static const char gx[] = "6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296";
+    static const char gy[] = "4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5";
+    uint8_t one = 1, pt[65], der[70];
+    struct attrs *a = mk(CKO_PRIVATE_KEY, CKK_EC);
+    put(a, CKA_EC_PARAMS, oid_p256, sizeof(oid_p256));
+    ck_assert_int_eq(attrs_set_secret(a, CKA_VALUE, &one, 1), CKR_OK);
+    ck_assert_int_eq(crypto_complete_import(a), CKR_OK);
+    const struct attr *v = attrs_find(a, CKA_VALUE);
+    ck_assert_uint_eq(v->len, 32);
+    ck_assert(v->secret);
+    ck_assert(all_zero(v->val, 31) && ((const uint8_t *)v->val)[31] == 1);
+    pt[0] = 4;
+    unhex(gx, pt + 1);
+    unhex(gy, pt + 33);
+    size_t dl = wrap_point(pt, 65, der);
+    ck_assert_mem_eq(attrs_find(a, CKA_EC_POINT)->val, der, dl);
+    /* CKA_PUBLIC_KEY_INFO is a SubjectPublicKeyInfo OpenSSL reads back to the same point */
+    const struct attr *spki = attrs_find(a, CKA_PUBLIC_KEY_INFO);
+    const unsigned char *p = spki->val;
+    EVP_PKEY *pk = d2i_PUBKEY(NULL, &p, (long)spki->len);
+    ck_assert_ptr_nonnull(pk);
+    uint8_t back[65];
+    size_t bl = 0;
+    ck_assert_int_eq(
+        EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_PUB_KEY, back, sizeof(back), &bl), 1);
+    ck_assert_uint_eq(bl, 65);
+    ck_assert_mem_eq(back, pt, 65);
+    EVP_PKEY_free(pk);
+    /* importing again with the derived attributes present is consistent */
+    ck_assert_int_eq(crypto_complete_import(a), CKR_OK);
+    attrs_unref(a);
+
+    /* a private key whose given point or SPKI is another key's */
+    a = rfc_private_attrs();
+    put(a, CKA_EC_POINT, der, dl);
+    size_t n0 = a->n;
+    ck_assert_int_eq(crypto_complete_import(a), CKR_ATTRIBUTE_VALUE_INVALID);
+    ck_assert_uint_eq(a->n, n0);
+    attrs_remove(a, CKA_EC_POINT);
+    put(a, CKA_PUBLIC_KEY_INFO, "\x30\x00", 2);
+    ck_assert_int_eq(crypto_complete_import(a), CKR_ATTRIBUTE_VALUE_INVALID);
+    attrs_remove(a, CKA_PUBLIC_KEY_INFO);
+    attrs_remove(a, CKA_VALUE);
+    ck_assert_int_eq(crypto_complete_import(a), CKR_TEMPLATE_INCOMPLETE);
+    attrs_unref(a);
+
+    /* public key: a raw point becomes DER, a compressed one uncompressed */
+    a = mk(CKO_PUBLIC_KEY, CKK_EC);
+    put(a, CKA_EC_PARAMS, oid_p256, sizeof(oid_p256));
+    ck_assert_int_eq(crypto_complete_import(a), CKR_TEMPLATE_INCOMPLETE);
+    uint8_t comp[33];
+    comp[0] = (uint8_t)(2 + (pt[64] & 1));
+    memcpy(comp + 1, pt + 1, 32);
+    put(a, CKA_EC_POINT, comp, 33);
+    ck_assert_int_eq(crypto_complete_import(a), CKR_OK);
+    ck_assert_uint_eq(attrs_find(a, CKA_EC_POINT)->len, dl);
+    ck_assert_mem_eq(attrs_find(a, CKA_EC_POINT)->val, der, dl);
+    ck_assert(attrs_has(a, CKA_PUBLIC_KEY_INFO));
+    pt[40] ^= 0x08; /* off the curve */
+    put(a, CKA_EC_POINT, pt, 65);
+    attrs_remove(a, CKA_PUBLIC_KEY_INFO);
+    ck_assert_int_eq(crypto_complete_import(a), CKR_ATTRIBUTE_VALUE_INVALID);
+    ck_assert(!attrs_has(a, CKA_PUBLIC_KEY_INFO));
+    pt[0] = 0; /* the point at infinity is no key */
+    put(a, CKA_EC_POINT, pt, 1);
+    ck_assert_int_eq(crypto_complete_import(a), CKR_ATTRIBUTE_VALUE_INVALID);
+    attrs_unref(a);
+}
+END_TEST
+
+START_TEST(import_completes_secret_keys_and_checks_them)
+{
+    /* FIPS 197 C.1: AES-128 key 000102..0f; its check value is AES(key, 0^16)[0..3] */
+    uint8_t key[32], zero[16] = {0}, block[16];
+    int got = 0;
+    for (int i = 0; i < 32; i++)
+        key[i] = (uint8_t)i;
+    EVP_CIPHER_CTX *cc = EVP_CIPHER_CTX_new();
+    ck_assert_int_eq(EVP_EncryptInit_ex(cc, EVP_aes_128_ecb(), NULL, key, NULL), 1);
+    EVP_CIPHER_CTX_set_padding(cc, 0);
+    ck_assert_int_eq(EVP_EncryptUpdate(cc, block, &got, zero, 16), 1);
+    EVP_CIPHER_CTX_free(cc);
+
+    struct attrs *a = mk(CKO_SECRET_KEY, CKK_AES);
+    ck_assert_int_eq(crypto_complete_import(a), CKR_TEMPLATE_INCOMPLETE);
+    ck_assert_int_eq(attrs_set_secret(a, CKA_VALUE, key, 16), CKR_OK);
+    ck_assert_int_eq(crypto_complete_import(a), CKR_OK);
+    ck_assert_uint_eq(attrs_get_ulong(a, CKA_VALUE_LEN, 0), 16);
+    ck_assert_mem_eq(attrs_find(a, CKA_CHECK_VALUE)->val, block, 3);
+    ck_assert_int_eq(crypto_complete_import(a), CKR_OK); /* matching values are fine */
+    ((uint8_t *)attrs_find(a, CKA_CHECK_VALUE)->val)[0] ^= 1;
+    ck_assert_int_eq(crypto_complete_import(a), CKR_ATTRIBUTE_VALUE_INVALID);
+    put(a, CKA_CHECK_VALUE, "", 0); /* empty: no check value wanted */
+    ck_assert_int_eq(crypto_complete_import(a), CKR_OK);
+    ck_assert_uint_eq(attrs_find(a, CKA_CHECK_VALUE)->len, 0);
+    ck_assert_int_eq(attrs_set_ulong(a, CKA_VALUE_LEN, 32), CKR_OK);
+    ck_assert_int_eq(crypto_complete_import(a), CKR_TEMPLATE_INCONSISTENT);
+    attrs_remove(a, CKA_VALUE_LEN);
+    ck_assert_int_eq(attrs_set_secret(a, CKA_VALUE, key, 17), CKR_OK);
+    ck_assert_int_eq(crypto_complete_import(a), CKR_ATTRIBUTE_VALUE_INVALID);
+    ck_assert(!attrs_has(a, CKA_VALUE_LEN));
+    attrs_unref(a);
+
+    a = mk(CKO_SECRET_KEY, CKK_GENERIC_SECRET);
+    ck_assert_int_eq(attrs_set_secret(a, CKA_VALUE, key, 5), CKR_OK);
+    ck_assert_int_eq(crypto_complete_import(a), CKR_OK);
+    ck_assert_uint_eq(attrs_get_ulong(a, CKA_VALUE_LEN, 0), 5);
+    ck_assert(!attrs_has(a, CKA_CHECK_VALUE));
+    attrs_unref(a);
+
+    /* objects without key material pass; unknown key types do not */
+    a = attrs_new();
+    ck_assert_int_eq(crypto_complete_import(a), CKR_TEMPLATE_INCOMPLETE);
+    ck_assert_int_eq(attrs_set_ulong(a, CKA_CLASS, CKO_DATA), CKR_OK);
+    ck_assert_int_eq(crypto_complete_import(a), CKR_OK);
+    ck_assert_uint_eq(a->n, 1);
+    attrs_unref(a);
+    a = mk(CKO_PRIVATE_KEY, CKK_RSA);
+    ck_assert_int_eq(crypto_complete_import(a), CKR_ATTRIBUTE_VALUE_INVALID);
+    attrs_unref(a);
+    a = attrs_new();
+    ck_assert_int_eq(attrs_set_ulong(a, CKA_CLASS, CKO_SECRET_KEY), CKR_OK);
+    ck_assert_int_eq(crypto_complete_import(a), CKR_TEMPLATE_INCOMPLETE);
+    attrs_unref(a);
+    ck_assert_int_eq(crypto_complete_import(NULL), CKR_ARGUMENTS_BAD);
+}
+END_TEST
+
+/* ---- parsing private keys ---- */
+
+static size_t encode(EVP_PKEY *pk, const char *type, const char *structure, uint8_t **out)
+{
+    size_t len = 0;
+    *out = NULL;
+    OSSL_ENCODER_CTX *ec =
+        OSSL_ENCODER_CTX_new_for_pkey(pk, EVP_PKEY_KEYPAIR, type, structure, NULL);
+    ck_assert_ptr_nonnull(ec);
+    ck_assert_int_eq(OSSL_ENCODER_to_data(ec, out, &len), 1);
+    OSSL_ENCODER_CTX_free(ec);
+    return len;
+}
+
+START_TEST(parse_private_key_reads_pem_and_der_forms)
+{
+    static const char *const forms[][2] = {
+        {"PEM", "PrivateKeyInfo"}, /* PKCS#8 */
+        {"PEM", "type-specific"},  /* traditional "EC PRIVATE KEY" */
+        {"DER", "PrivateKeyInfo"},
+        {"DER", "type-specific"}, /* SEC1 */
+    };
+    EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+    ck_assert_ptr_nonnull(pk);
+    BIGNUM *d = NULL;
+    ck_assert_int_eq(EVP_PKEY_get_bn_param(pk, OSSL_PKEY_PARAM_PRIV_KEY, &d), 1);
+    uint8_t scalar[48], *spki = NULL;
+    ck_assert_int_eq(BN_bn2binpad(d, scalar, 48), 48);
+    int spki_len = i2d_PUBKEY(pk, &spki);
+    ck_assert_int_gt(spki_len, 0);
+
+    for (size_t i = 0; i < ARRAY_SIZE(forms); i++) {
+        uint8_t *data = NULL;
+        size_t len = encode(pk, forms[i][0], forms[i][1], &data);
+        struct attrs *pub = attrs_new(), *priv = attrs_new();
+        ck_assert_msg(crypto_parse_private_key(data, len, pub, priv) == CKR_OK, "%s %s",
+                      forms[i][0], forms[i][1]);
+        ck_assert_uint_eq(attrs_get_ulong(pub, CKA_CLASS, 0), CKO_PUBLIC_KEY);
+        ck_assert_uint_eq(attrs_get_ulong(priv, CKA_CLASS, 0), CKO_PRIVATE_KEY);
+        ck_assert_uint_eq(attrs_get_ulong(pub, CKA_KEY_TYPE, 99), CKK_EC);
+        ck_assert_uint_eq(attrs_get_ulong(priv, CKA_KEY_TYPE, 99), CKK_EC);
+        for (int s = 0; s < 2; s++) {
+            const struct attrs *a = s ? priv : pub;
+            ck_assert_mem_eq(attrs_find(a, CKA_EC_PARAMS)->val, oid_p384, sizeof(oid_p384));
+            ck_assert_uint_eq(attrs_find(a, CKA_PUBLIC_KEY_INFO)->len, (size_t)spki_len);
+            ck_assert_mem_eq(attrs_find(a, CKA_PUBLIC_KEY_INFO)->val, spki, (size_t)spki_len);
+            ck_assert_uint_eq(attrs_find(a, CKA_EC_POINT)->len, 2 + 97);
+        }
+        const struct attr *v = attrs_find(priv, CKA_VALUE);
+        ck_assert_ptr_nonnull(v);
+        ck_assert(v->secret);
+        ck_assert_uint_eq(v->len, 48);
+        ck_assert_mem_eq(v->val, scalar, 48);
+        ck_assert(!attrs_has(pub, CKA_VALUE));
+        /* the parsed key signs, and its public half verifies */
+        struct keymat *kpriv = keymat_of(priv, NULL), *kpub = keymat_of(pub, NULL);
+        uint8_t hash[48], sig[96];
+        size_t n = 0;
+        CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
+        sha(CKM_SHA384, "parsed", 6, hash);
+        ck_assert_int_eq(one_shot(kpriv, OP_SIGN, &m, hash, 48, sig, &n), CKR_OK);
+        ck_assert_int_eq(verify(kpub, &m, hash, 48, sig, 96), CKR_OK);
+        keymat_unref(kpriv);
+        keymat_unref(kpub);
+        attrs_unref(pub);
+        attrs_unref(priv);
+        OPENSSL_free(data);
+    }
+    OPENSSL_cleanse(scalar, sizeof(scalar));
+    BN_clear_free(d);
+    OPENSSL_free(spki);
+    EVP_PKEY_free(pk);
+}
+END_TEST
+
+static void parse_fails(const uint8_t *data, size_t len, CK_RV want)
+{
+    struct attrs *pub = attrs_new(), *priv = attrs_new();
+    ck_assert_int_eq(crypto_parse_private_key(data, len, pub, priv), want);
+    ck_assert_uint_eq(pub->n, 0);
+    ck_assert_uint_eq(priv->n, 0);
+    attrs_unref(pub);
+    attrs_unref(priv);
+}
+
+START_TEST(parse_private_key_refuses_other_keys_and_garbage)
+{
+    uint8_t *data = NULL;
+    size_t len;
+    EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+    ck_assert_ptr_nonnull(rsa);
+    len = encode(rsa, "PEM", "PrivateKeyInfo", &data);
+    parse_fails(data, len, CKR_KEY_TYPE_INCONSISTENT);
+    OPENSSL_free(data);
+    EVP_PKEY_free(rsa);
+
+    EVP_PKEY *k1 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "secp256k1");
+    ck_assert_ptr_nonnull(k1);
+    len = encode(k1, "DER", "PrivateKeyInfo", &data);
+    parse_fails(data, len, CKR_CURVE_NOT_SUPPORTED);
+    OPENSSL_free(data);
+    EVP_PKEY_free(k1);
+
+    EVP_PKEY *p256 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    ck_assert_ptr_nonnull(p256);
+    len = encode(p256, "PEM", "PrivateKeyInfo", &data);
+    parse_fails(data, len / 2, CKR_ARGUMENTS_BAD); /* truncated */
+    OPENSSL_free(data);
+    /* an encrypted key fails rather than asking for a passphrase */
+    BIO *bio = BIO_new(BIO_s_mem());
+    ck_assert_int_eq(
+        PEM_write_bio_PKCS8PrivateKey(bio, p256, EVP_aes_256_cbc(), "pw", 2, NULL, NULL), 1);
+    char *pem = NULL;
+    long pl = BIO_get_mem_data(bio, &pem);
+    parse_fails((const uint8_t *)pem, (size_t)pl, CKR_ARGUMENTS_BAD);
+    BIO_free(bio);
+    /* a public key alone is no private key */
+    uint8_t *spki = NULL;
+    int sl = i2d_PUBKEY(p256, &spki);
+    parse_fails(spki, (size_t)sl, CKR_ARGUMENTS_BAD);
+    OPENSSL_free(spki);
+    EVP_PKEY_free(p256);
+
+    parse_fails((const uint8_t *)"hello, world", 12, CKR_ARGUMENTS_BAD);
+    parse_fails((const uint8_t *)"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+                58, CKR_ARGUMENTS_BAD);
+    struct attrs *a = attrs_new();
+    ck_assert_int_eq(crypto_parse_private_key(NULL, 10, a, a), CKR_ARGUMENTS_BAD);
+    ck_assert_int_eq(crypto_parse_private_key((const uint8_t *)"x", 0, a, a), CKR_ARGUMENTS_BAD);
+    ck_assert_int_eq(crypto_parse_private_key((const uint8_t *)"x", 1, NULL, a), CKR_ARGUMENTS_BAD);
+    attrs_unref(a);
+}
+END_TEST
+
+static Suite *crypto_suite(void)
+{
+    Suite *s = suite_create("crypto");
+    struct {
+        const char *name;
+        const TTest *tests[8];
+    } groups[] = {
+        {"context", {init_is_reference_counted, mechanism_list_declares_what_is_implemented}},
+        {"digest", {sha256_matches_fips180_examples, sha1_224_384_512_of_abc_match_fips180}},
+        {"hmac", {hmac_sha256_matches_rfc4231, hmac_refuses_rfc4231_case2_short_key}},
+        {"gcm",
+         {aes_gcm_encrypt_matches_known_answers,
+          aes_gcm_decrypt_matches_known_answers_and_holds_plaintext,
+          aes_gcm_tampering_releases_no_plaintext, aes_gcm_short_tags_are_prefixes_of_the_full_tag,
+          aes_gcm_rejects_bad_parameters}},
+        {"ecdsa",
+         {ecdsa_rfc6979_private_key_derives_its_public_point,
+          ecdsa_rfc6979_sample_signature_verifies_and_a_flipped_bit_fails,
+          ecdsa_rejects_truncated_signatures_and_oversized_input}},
+        {"store", {pbkdf2_sha256_matches_rfc7914, seal_open_round_trip_and_every_failure}},
+        {"bad_input",
+         {each_mechanism_refuses_the_wrong_key, key_sizes_outside_the_mechanism_range_are_refused,
+          unknown_mechanisms_operations_and_arguments_are_refused,
+          ec_params_name_only_the_three_nist_curves}},
+        {"isolation",
+         {random_never_uses_the_global_rand_method, default_context_properties_do_not_reach_libsea,
+          secret_material_lives_in_the_secure_heap, operations_run_in_parallel_on_shared_keys}},
+        {"keys",
+         {keymat_from_attrs_builds_each_key_type, keymat_from_attrs_refuses_mismatched_sets,
+          generated_secret_keys_have_the_asked_length_and_check_value,
+          secret_key_generation_refuses_bad_templates_without_writing,
+          import_completes_ec_keys_and_checks_them, import_completes_secret_keys_and_checks_them,
+          parse_private_key_reads_pem_and_der_forms,
+          parse_private_key_refuses_other_keys_and_garbage}},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(groups); i++) {
+        TCase *tc = tcase_create(groups[i].name);
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 120);
+        for (size_t j = 0; j < ARRAY_SIZE(groups[i].tests) && groups[i].tests[j]; j++)
+            tcase_add_test(tc, groups[i].tests[j]);
+        if (strcmp(groups[i].name, "ecdsa") == 0) {
+            tcase_add_loop_test(tc, ecdsa_sign_verify_round_trip_on_each_curve, 0,
+                                (int)ARRAY_SIZE(ec_cases));
+            tcase_add_loop_test(tc, ecdsa_signature_verifies_in_openssl_default_context, 0,
+                                (int)ARRAY_SIZE(ec_cases));
+        }
+        suite_add_tcase(s, tc);
+    }
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(crypto_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

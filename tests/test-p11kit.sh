@@ -1,0 +1,100 @@
+#!/bin/bash
+# Interoperability with p11-kit and GnuTLS: the built .module file, module registration in a
+# private p11-kit user config, the p11-kit proxy module, and p11tool's token listing and
+# sign/verify self-test on an SE key.
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+require_cmd pkcs11-tool opensc
+require_cmd p11-kit p11-kit
+require_cmd p11tool gnutls-bin
+require_cmd openssl openssl
+
+# p11-kit ignores the user config of a process running as root ("skipping user config in
+# program running as root"). As root, the p11-kit consumers run in a user namespace where
+# getuid() is not 0; the kernel uid, and so access to the temp dir, stays the same.
+if [ "$(id -u)" -eq 0 ]; then
+    require_cmd unshare util-linux
+    unshare --user -- true ||
+        die "running as root, and 'unshare --user' fails: p11-kit would ignore the private user config"
+fi
+user_side()
+{
+    if [ "$(id -u)" -eq 0 ]; then
+        with_module unshare --user -- "$@"
+    else
+        with_module "$@"
+    fi
+}
+
+SO_PIN=87654321
+PIN=11223344
+TOK=sea-p11kit
+W=$SEA_T/work
+mkdir -p "$W"
+
+step "a token with an EC P-256 key pair"
+init_token "$TOK" "$SO_PIN" "$PIN"
+run p11 --token-label "$TOK" --login --pin "$PIN" --keypairgen --key-type EC:prime256v1 \
+    --id 01 --label p11kitkey
+expect "Key pair generated"
+
+# ---------------------------------------------------------------------------------------
+step "the built sea-pkcs11.module names the module"
+MODFILE="$SEA_TOP_BUILDDIR/sea-pkcs11.module"
+[ -f "$MODFILE" ] || die "$MODFILE is missing (make sea-pkcs11.module)"
+cat "$MODFILE"
+grep -qE '^module: *[^ ]*/sea-pkcs11\.so *$' "$MODFILE" ||
+    die "$MODFILE has no 'module: .../sea-pkcs11.so' line"
+
+step "registered in a private p11-kit user config, p11-kit list-modules shows our token"
+mkdir -p "$XDG_CONFIG_HOME/pkcs11/modules"
+sed "s|^module:.*|module: $SEA_MODULE|" "$MODFILE" >"$XDG_CONFIG_HOME/pkcs11/modules/sea-pkcs11.module"
+grep -qxF "module: $SEA_MODULE" "$XDG_CONFIG_HOME/pkcs11/modules/sea-pkcs11.module" ||
+    die "the private module file does not point at $SEA_MODULE"
+run user_side p11-kit list-modules
+expect "sea-pkcs11: $SEA_MODULE"
+# the token line must sit inside our module's block ("name: path" starts a block)
+awk -v tok="$TOK" '
+    /^[^ ]/                { mine = ($1 == "sea-pkcs11:") }
+    mine && /^    token: / { t = $0; sub(/^    token: /, "", t); if (t == tok) found = 1 }
+    END                    { exit !found }' "$SEA_OUT" ||
+    die "p11-kit list-modules does not show token $TOK under module sea-pkcs11"
+expect "library-manufacturer: libsea"
+
+step "pkcs11-tool through the p11-kit proxy module lists the token and signs"
+PROXY=$(pkg-config --variable=proxy_module p11-kit-1 2>/dev/null || true)
+[ -n "$PROXY" ] && [ -f "$PROXY" ] || PROXY=/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so
+[ -f "$PROXY" ] || die "the p11-kit proxy module is missing (Debian package: p11-kit-modules)"
+run user_side pkcs11-tool --module "$PROXY" --list-token-slots
+expect "token label        : $TOK"
+expect "token manufacturer : libsea"
+printf 'signed through the p11-kit proxy %s\n' "$RANDOM" >"$W/data"
+openssl dgst -sha256 -binary -out "$W/data.sha256" "$W/data"
+run user_side pkcs11-tool --module "$PROXY" --token-label "$TOK" --login --pin "$PIN" \
+    --sign --mechanism ECDSA --id 01 -i "$W/data.sha256" -o "$W/sig.der" \
+    --signature-format openssl
+run p11 --token-label "$TOK" --read-object --type pubkey --id 01 -o "$W/pub.der"
+run openssl pkey -pubin -inform DER -in "$W/pub.der" -out "$W/pub.pem"
+run openssl dgst -sha256 -verify "$W/pub.pem" -signature "$W/sig.der" "$W/data"
+expect "Verified OK"
+
+# ---------------------------------------------------------------------------------------
+step "p11tool --provider lists the token"
+run with_module p11tool --provider "$SEA_MODULE" --list-tokens
+expect "Label: $TOK"
+expect "Manufacturer: libsea"
+SERIAL=$(token_field "$TOK" "serial num")
+expect "Serial: $SERIAL"
+expect "URL: pkcs11:model="
+
+step "p11tool --login --test-sign passes on the EC key"
+KEY_URL="pkcs11:token=$TOK;object=p11kitkey;type=private"
+GNUTLS_PIN=$PIN run with_module p11tool --provider "$SEA_MODULE" --login --test-sign "$KEY_URL"
+expect "Signing using ECDSA-SHA256... ok"
+expect "Verifying against private key parameters... ok"
+expect "Verifying against public key in the token... ok"
+
+step "p11tool --test-sign with a wrong PIN fails"
+GNUTLS_PIN=00000000 run_fails with_module p11tool --provider "$SEA_MODULE" --login \
+    --test-sign "$KEY_URL"
+expect_not "Signing using ECDSA-SHA256... ok"
