@@ -269,6 +269,17 @@ void sea_close(sea_ctx *ctx)
     free(ctx);
 }
 
+const char *sea_config_path(sea_ctx *ctx, int *embedded)
+{
+    bool e = false;
+    if (!ctx)
+        return NULL;
+    const char *p = core_config_path(ctx->core, &e);
+    if (embedded)
+        *embedded = e;
+    return p;
+}
+
 sea_rv sea_device_list(sea_ctx *ctx, sea_device_info **list, size_t *count)
 {
     ENTER_CTX(ctx);
@@ -845,8 +856,11 @@ sea_rv sea_object_find(sea_se *se, const char *label_or_uri, sea_class cls, sea_
     if (rv != CKR_OK)
         return ret(rv, "searching the SE");
     if (count == 0) {
+        CK_SESSION_INFO si;
+        bool user = core_session_info(c, se->h, &si) == CKR_OK &&
+                    (si.state == CKS_RW_USER_FUNCTIONS || si.state == CKS_RO_USER_FUNCTIONS);
         err_set(ORIGIN_API, CKR_OBJECT_HANDLE_INVALID, "no object matches '%s'%s", label_or_uri,
-                " (private objects need a login)");
+                user ? "" : " (private objects need a login)");
         return SEA_ERR_NOT_FOUND;
     }
     if (count > 1) {
@@ -1154,8 +1168,11 @@ static sea_rv find_sdo(struct core *c, sea_se *se, const char *rid, CK_OBJECT_HA
     if (rv != CKR_OK)
         return ret(rv, "searching the SE");
     if (n == 0) {
-        err_set(ORIGIN_API, CKR_OBJECT_HANDLE_INVALID,
-                "there is no sensitive data object '%s' (a login is needed to see them)", rid);
+        CK_SESSION_INFO si;
+        bool user = core_session_info(c, se->h, &si) == CKR_OK &&
+                    (si.state == CKS_RW_USER_FUNCTIONS || si.state == CKS_RO_USER_FUNCTIONS);
+        err_set(ORIGIN_API, CKR_OBJECT_HANDLE_INVALID, "there is no sensitive data object '%s'%s",
+                rid, user ? "" : " (a login is needed to see them)");
         return SEA_ERR_NOT_FOUND;
     }
     return SEA_OK;

@@ -72,6 +72,13 @@ unsigned long core_fork_generation(void)
     return __atomic_load_n(&g_forkgen, __ATOMIC_SEQ_CST);
 }
 
+const char *core_config_path(const struct core *c, bool *embedded)
+{
+    if (embedded)
+        *embedded = c->cfg->embedded;
+    return c->cfg->path;
+}
+
 bool core_stale(const struct core *c)
 {
     return c->forkgen != core_fork_generation();

@@ -23,6 +23,9 @@ bool core_stale(const struct core *c);
  * the parent (database handles, OpenSSL state). */
 void core_abandon(struct core *c);
 
+/* The configuration in use: its file, or "(embedded default)". */
+const char *core_config_path(const struct core *c, bool *embedded);
+
 /* The fork generation of this process (incremented in every child). */
 unsigned long core_fork_generation(void);
 

@@ -562,7 +562,7 @@ static void print_rate_row(struct tally *t, const struct sign_case *c, const str
 static int section_sign(const struct p11 *m, const struct plan *p, struct tally *t)
 {
     int ret = -1;
-    static uint8_t msg[1024];
+    uint8_t msg[1024];
     uint8_t digest[32];
     CK_OBJECT_HANDLE hpub = CK_INVALID_HANDLE, hpriv = CK_INVALID_HANDLE;
     struct signer x = {.m = m, .s = CK_INVALID_HANDLE};
@@ -1155,9 +1155,10 @@ static void usage(FILE *f)
                "the benchmark ran, whatever the figures.\n");
 }
 
-/* 0: parsed; 1: --help; -1: bad arguments. */
+/* 0: parsed; 1: --help; -1: bad arguments (said on stderr). */
 static int parse_args(int argc, char **argv, struct opts *o)
 {
+    int ret = -1;
     memset(o, 0, sizeof(*o));
     o->module = getenv("SEA_MODULE");
     for (int i = 1; i < argc; i++) {
@@ -1176,21 +1177,29 @@ static int parse_args(int argc, char **argv, struct opts *o)
         } else if (strcmp(a, "--objects") == 0 && has_value) {
             char *end;
             o->child_objects = strtoul(argv[++i], &end, 10);
-            if (*end || o->child_objects == 0)
-                return -1;
+            if (*end || o->child_objects == 0) {
+                fail("--objects needs a positive number");
+                goto out;
+            }
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            return 1;
+            ret = 1;
+            goto out;
         } else {
-            return -1;
+            fail("unknown argument, or one without its value: %s", a);
+            goto out;
         }
     }
     if (!o->module || !*o->module) {
         fail("no module: give --module PATH or set SEA_MODULE");
-        return -1;
+        goto out;
     }
-    if (o->child && (!o->child_se || !o->child_objects))
-        return -1;
-    return 0;
+    if (o->child && (!o->child_se || !o->child_objects)) {
+        fail("--child-init needs --se and --objects");
+        goto out;
+    }
+    ret = 0;
+out:
+    return ret;
 }
 
 int main(int argc, char **argv)

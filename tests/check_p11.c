@@ -1696,7 +1696,7 @@ static void *create_and_destroy(void *arg)
                             {CKA_VALUE, label, strlen(label)}};
         WORKER_OK(w, F->C_CreateObject(s, t, 5, &h));
         WORKER_OK(w, F->C_DestroyObject(s, h));
-        w->rounds++;
+        __atomic_add_fetch(&w->rounds, 1, __ATOMIC_RELEASE);
     }
 out:
     if (s != CK_INVALID_HANDLE)
@@ -1722,6 +1722,9 @@ START_TEST(test_threads_sign_and_encrypt_while_objects_churn)
             .id = i, .slot = slot, .priv = priv, .pub = pub, .aes = aes, .stop = &stop};
     }
     ck_assert_int_eq(pthread_create(&w[4].t, NULL, create_and_destroy, &w[4]), 0);
+    /* the workers start once the churn is under way, so that they really overlap */
+    for (int i = 0; i < 10000 && __atomic_load_n(&w[4].rounds, __ATOMIC_ACQUIRE) == 0; i++)
+        usleep(1000);
     for (int i = 0; i < 4; i++)
         ck_assert_int_eq(pthread_create(&w[i].t, NULL, sign_and_crypt, &w[i]), 0);
     for (int i = 0; i < 4; i++)
@@ -1792,6 +1795,8 @@ static Suite *p11_suite(void)
 
 int main(void)
 {
+    const char *tmp = getenv("TMPDIR");
+    char base[256];
     /* One clear message rather than every test failing the same way. */
     if (!getenv("SEA_MODULE") || p11_load(&M, NULL) != 0) {
         fprintf(stderr, "check_p11: cannot use the module: set SEA_MODULE to the path of a "
@@ -1799,9 +1804,17 @@ int main(void)
         return EXIT_FAILURE;
     }
     p11_unload(&M);
+    /* Every test's store goes under one directory removed at the end, even when a failed
+     * test never reached its teardown. */
+    snprintf(base, sizeof(base), "%s/check_p11-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(base) || setenv("TMPDIR", base, 1) != 0) {
+        perror("check_p11: temp dir");
+        return EXIT_FAILURE;
+    }
     SRunner *sr = srunner_create(p11_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    nftw(base, p11_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

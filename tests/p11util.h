@@ -1,12 +1,12 @@
 /* Helpers for programs that drive sea-pkcs11.so through its PKCS#11 interface (check_p11,
  * fork-child, p11-writer, bench): load the module, give it a private store, make a token, find
- * objects by label, and explain a failing CK_RV with the module's own last error message. */
+ * objects by label, and explain a failing CK_RV with the module's own last error message.
+ * Header-only; needs _GNU_SOURCE (the build defines it) for mkdtemp, nftw and setenv. */
 #ifndef SEA_TESTS_P11UTIL_H
 #define SEA_TESTS_P11UTIL_H
 
 #include <dlfcn.h>
 #include <ftw.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,25 +215,27 @@ static inline int p11_rm_entry(const char *path, const struct stat *sb, int flag
 static inline int p11_env_make(struct p11_env *e)
 {
     const char *tmp = getenv("TMPDIR");
-    FILE *fp;
+    FILE *fp = NULL;
     memset(e, 0, sizeof(*e));
     snprintf(e->dir, sizeof(e->dir), "%s/sea-p11-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(e->dir)) {
         perror("p11_env_make: mkdtemp");
+        e->dir[0] = '\0';
         return -1;
     }
     snprintf(e->conf, sizeof(e->conf), "%s/sea.conf", e->dir);
     snprintf(e->store, sizeof(e->store), "%s/store", e->dir);
-    if (!(fp = fopen(e->conf, "w"))) {
-        perror("p11_env_make: sea.conf");
-        return -1;
-    }
+    if (!(fp = fopen(e->conf, "w")))
+        goto fail;
     fprintf(fp, "[device soft]\nbackend = soft\npath = %s\nkdf_iterations = 1000\n", e->store);
-    if (fclose(fp) != 0 || setenv("SEA_CONF", e->conf, 1) != 0) {
-        perror("p11_env_make: sea.conf");
-        return -1;
-    }
+    if (fclose(fp) != 0 || setenv("SEA_CONF", e->conf, 1) != 0)
+        goto fail;
     return 0;
+fail:
+    perror("p11_env_make: sea.conf");
+    nftw(e->dir, p11_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    e->dir[0] = '\0';
+    return -1;
 }
 
 /* Remove the temp dir and everything in it. */
@@ -282,7 +284,8 @@ static inline void p11_pad32(CK_UTF8CHAR out[32], const char *s)
 
 /* Initialise a token on the free slot with the SO PIN P11_SO_PIN and set the user PIN to
  * user_pin (NULL: P11_USER_PIN). *slot is the new token's slot. The module must be
- * initialised; no session is left open. */
+ * initialised. No session is left open on success; on failure the SO's session may stay open
+ * so that the module's last error still tells why. */
 static inline CK_RV p11_make_token(const struct p11 *m, const char *label, const char *user_pin,
                                    CK_SLOT_ID *slot)
 {
@@ -290,24 +293,23 @@ static inline CK_RV p11_make_token(const struct p11 *m, const char *label, const
     CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
     const char *pin = user_pin ? user_pin : P11_USER_PIN;
     CK_RV rv = p11_free_slot(m, slot);
-    if (rv != CKR_OK)
-        return rv;
     p11_pad32(lab, label);
-    if ((rv = m->f->C_InitToken(*slot, (CK_UTF8CHAR_PTR)P11_SO_PIN, strlen(P11_SO_PIN), lab)) !=
+    if (rv != CKR_OK ||
+        (rv = m->f->C_InitToken(*slot, (CK_UTF8CHAR_PTR)P11_SO_PIN, strlen(P11_SO_PIN), lab)) !=
             CKR_OK ||
         (rv = m->f->C_OpenSession(*slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s)) !=
-            CKR_OK)
+            CKR_OK ||
+        (rv = m->f->C_Login(s, CKU_SO, (CK_UTF8CHAR_PTR)P11_SO_PIN, strlen(P11_SO_PIN))) !=
+            CKR_OK ||
+        (rv = m->f->C_InitPIN(s, (CK_UTF8CHAR_PTR)pin, strlen(pin))) != CKR_OK ||
+        (rv = m->f->C_Logout(s)) != CKR_OK)
         return rv;
-    if ((rv = m->f->C_Login(s, CKU_SO, (CK_UTF8CHAR_PTR)P11_SO_PIN, strlen(P11_SO_PIN))) ==
-        CKR_OK) {
-        rv = m->f->C_InitPIN(s, (CK_UTF8CHAR_PTR)pin, strlen(pin));
-        m->f->C_Logout(s);
-    }
-    m->f->C_CloseSession(s);
-    return rv;
+    return m->f->C_CloseSession(s);
 }
 
-/* Open a read/write session on slot and log the user in (pin NULL: P11_USER_PIN). */
+/* Open a read/write session on slot and log the user in (pin NULL: P11_USER_PIN). If the login
+ * fails the session stays open (*s is valid), so that the module's last error still tells why;
+ * C_Finalize or C_CloseSession ends it. */
 static inline CK_RV p11_user_session(const struct p11 *m, CK_SLOT_ID slot, const char *pin,
                                      CK_SESSION_HANDLE *s)
 {
@@ -316,11 +318,8 @@ static inline CK_RV p11_user_session(const struct p11 *m, CK_SLOT_ID slot, const
     if (rv != CKR_OK)
         return rv;
     rv = m->f->C_Login(*s, CKU_USER, (CK_UTF8CHAR_PTR)p, strlen(p));
-    if (rv == CKR_USER_ALREADY_LOGGED_IN) /* another session of this process logged in */
-        rv = CKR_OK;
-    if (rv != CKR_OK)
-        m->f->C_CloseSession(*s);
-    return rv;
+    /* login state is per token: another session of this process may have logged in */
+    return rv == CKR_USER_ALREADY_LOGGED_IN ? CKR_OK : rv;
 }
 
 /* Find objects with this label (and class, unless cls is CK_UNAVAILABLE_INFORMATION). *count

@@ -102,7 +102,7 @@ for round in 1 2 3; do
     sleep 1
     kill -9 "$pk" 2>/dev/null || :
     st=0
-    wait "$pk" || st=$?
+    { wait "$pk"; } 2>/dev/null || st=$? # no "Killed" notice from the shell
     pids=
     [ "$st" -eq 137 ] || { show "$tmp/kill.err"; fail "round $round: the writer ended with $st, not by SIGKILL"; }
     n=$(grep -c '^ok ' "$out" || :)

@@ -146,32 +146,13 @@ static const char info_help[] =
     "  --login            ask for the user PIN if none is given\n\n";
 
 /* The configuration libsea's search order picks (sea.conf(5)); keep in step with it. */
-static void config_in_use(const struct tool *t, char *out, size_t size, bool *embedded)
+/* The configuration libsea is using, as the library itself reports it. */
+static void config_in_use(sea_ctx *ctx, char *out, size_t size, bool *embedded)
 {
-    const char *v = getenv("SEA_CONF");
-    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
-    *embedded = false;
-    if (t->config) {
-        snprintf(out, size, "%s", t->config);
-        return;
-    }
-    if (v && *v) {
-        snprintf(out, size, "%s", v);
-        return;
-    }
-    if (xdg && xdg[0] == '/')
-        snprintf(out, size, "%s/sea/sea.conf", xdg);
-    else if (home && *home)
-        snprintf(out, size, "%s/.config/sea/sea.conf", home);
-    else
-        out[0] = '\0';
-    if (out[0] && access(out, F_OK) == 0)
-        return;
-    snprintf(out, size, "%s", "/etc/sea/sea.conf");
-    if (access(out, F_OK) == 0)
-        return;
-    snprintf(out, size, "%s", "(embedded default)");
-    *embedded = true;
+    int e = 0;
+    const char *p = sea_config_path(ctx, &e);
+    snprintf(out, size, "%s", p ? p : "");
+    *embedded = e != 0;
 }
 
 /* The objects of the --se SE, logged in when a PIN is at hand (or --login asks for one). */
@@ -253,7 +234,7 @@ int cmd_info(struct tool *t, int argc, char **argv)
         rc = tool_fail(t, rv, "listing the SEs");
         goto out;
     }
-    config_in_use(t, conf, sizeof(conf), &embedded);
+    config_in_use(ctx, conf, sizeof(conf), &embedded);
     if (t->json) {
         json_object_begin(&t->j, NULL);
         json_string(&t->j, "version", sea_version());

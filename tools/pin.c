@@ -157,7 +157,7 @@ static int read_tty_line(int fd, const char *prompt, struct pin *out, const char
     else
         rc = TOOL_OK;
 restore:
-    c = 0;
+    explicit_bzero(&c, sizeof(c));
     tcsetattr(fd, TCSAFLUSH, &old);
     for (size_t i = 0; i < NSIGNALS; i++)
         sigaction(prompt_signals[i], &saved[i], NULL);
@@ -195,7 +195,8 @@ static int pin_from_tty(struct tool *t, enum pin_role role, bool confirm, const 
                         role == PIN_SO ? "--so-pin-file" : "--pin-file", role_env(role));
         goto out;
     }
-    snprintf(prompt, sizeof(prompt), "%s%s%s: ", confirm ? "New " : "", name, what ? what : "");
+    snprintf(prompt, sizeof(prompt), "%s%s%s: ", confirm ? "New " : "",
+             confirm || role == PIN_SO ? name : "User PIN", what ? what : "");
     if (read_tty_line(fd, prompt, out, &why) != TOOL_OK) {
         rc = tool_error(t, "reading the %s: %s", name, why ? why : "failed");
         goto out;

@@ -86,6 +86,10 @@ typedef struct sea_ctx sea_ctx;
 sea_rv sea_open(sea_ctx **ctx, const char *config_path);
 void sea_close(sea_ctx *ctx);
 
+/* The configuration file the context uses, or "(embedded default)"; *embedded (if not NULL) is
+ * set to 1 for the embedded default. NULL for a NULL context. */
+const char *sea_config_path(sea_ctx *ctx, int *embedded);
+
 /* The configured devices and whether they opened. */
 typedef struct sea_device_info {
     char name[32];
