@@ -281,12 +281,20 @@ void core_free(struct core *c)
     crypto_fini();
 }
 
+/* Contexts inherited through fork and given up: kept reachable (the memory is the parent's
+ * image; freeing it would touch shared database and OpenSSL state). */
+static struct core *g_abandoned;
+
 void core_abandon(struct core *c)
 {
     /* Runs in a forked child: the parent's locks may be held by threads that do not exist
-     * here, so take none; wipe what the devices unlocked and leak the rest. */
+     * here, so take none; wipe what the devices unlocked and keep the rest. */
     if (!c)
         return;
+    c->abandoned_next = __atomic_load_n(&g_abandoned, __ATOMIC_ACQUIRE);
+    while (!__atomic_compare_exchange_n(&g_abandoned, &c->abandoned_next, c, false,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        ;
     for (size_t i = 0; i < c->ndevs; i++)
         if (c->devs[i].bdev && c->devs[i].ops->dev_abandon)
             c->devs[i].ops->dev_abandon(c->devs[i].bdev);

@@ -85,6 +85,7 @@ struct core {
     unsigned pin_retries;
     struct session *buckets[SESS_BUCKETS];
     CK_SESSION_HANDLE next_handle;
+    struct core *abandoned_next; /* see core_abandon */
     CK_SLOT_ID *snap; /* the slot list of the last size query */
     CK_ULONG nsnap;
     bool snap_present;

@@ -263,3 +263,36 @@ init_token()
     run p11 --token-label "$label" --init-pin --so-pin "$so_pin" --pin "$pin"
     expect "User PIN successfully initialized"
 }
+
+# ec_pubkey_pem TOKEN ID OUT.pem: the EC public key with CKA_ID ID, built by plain OpenSSL from
+# the CKA_EC_POINT and CKA_EC_PARAMS that --list-objects prints (independent of the module's
+# own SPKI encoding, and of pkcs11-tool's EC export, which is broken in OpenSC 0.23).
+ec_pubkey_pem()
+{
+    local tok=$1 id=$2 out=$3 point params curve
+    run p11 --token-label "$tok" --list-objects --type pubkey
+    read -r point params < <(awk -v want="$id" '
+        function flush() { if (id == want && pt != "") print pt, par; pt = par = id = "" }
+        /^[A-Z][A-Za-z ]* Object;/ { flush() }
+        /^  EC_POINT: /            { pt = $2 }
+        /^  EC_PARAMS: /           { par = $2 }
+        /^  ID: /                  { id = $2 }
+        END                        { flush() }' "$SEA_OUT") || true
+    [ -n "${point:-}" ] || die "no CKA_EC_POINT for public key $id"
+    case "$params" in
+    06082a8648ce3d030107) curve=prime256v1 ;;
+    06052b81040022) curve=secp384r1 ;;
+    *) die "public key $id has unexpected CKA_EC_PARAMS $params" ;;
+    esac
+    # CKA_EC_POINT is a DER OCTET STRING (04 len point); the key is its content.
+    case "$point" in
+    04[0-7]?*) point=${point:4} ;;
+    0481*) point=${point:6} ;;
+    *) die "CKA_EC_POINT of key $id is not a DER OCTET STRING: $point" ;;
+    esac
+    printf 'asn1 = SEQUENCE:spki\n[spki]\nalg = SEQUENCE:alg\nkey = FORMAT:HEX,BITSTRING:%s\n[alg]\noid = OID:id-ecPublicKey\ncurve = OID:%s\n' \
+        "$point" "$curve" >"$SEA_T/spki$id.cnf"
+    OPENSSL_CONF=/dev/null run openssl asn1parse -genconf "$SEA_T/spki$id.cnf" \
+        -out "$SEA_T/spki$id.der" -noout
+    OPENSSL_CONF=/dev/null run openssl pkey -pubin -inform DER -in "$SEA_T/spki$id.der" -out "$out"
+}

@@ -63,8 +63,7 @@ init_token "$TOK" "$SO_PIN" "$PIN"
 run p11 --token-label "$TOK" --login --pin "$PIN" --keypairgen --key-type EC:prime256v1 \
     --id 01 --label tlskey
 expect "Key pair generated"
-run p11 --token-label "$TOK" --read-object --type pubkey --id 01 -o "$W/pub.der"
-run plain pkey -pubin -inform DER -in "$W/pub.der" -out "$W/pub.pem"
+ec_pubkey_pem "$TOK" 01 "$W/pub.pem"
 run plain pkey -pubin -in "$W/pub.pem" -noout -text
 expect "ASN1 OID: prime256v1"
 

@@ -73,8 +73,7 @@ openssl dgst -sha256 -binary -out "$W/data.sha256" "$W/data"
 run user_side pkcs11-tool --module "$PROXY" --token-label "$TOK" --login --pin "$PIN" \
     --sign --mechanism ECDSA --id 01 -i "$W/data.sha256" -o "$W/sig.der" \
     --signature-format openssl
-run p11 --token-label "$TOK" --read-object --type pubkey --id 01 -o "$W/pub.der"
-run openssl pkey -pubin -inform DER -in "$W/pub.der" -out "$W/pub.pem"
+ec_pubkey_pem "$TOK" 01 "$W/pub.pem"
 run openssl dgst -sha256 -verify "$W/pub.pem" -signature "$W/sig.der" "$W/data"
 expect "Verified OK"
 

@@ -103,35 +103,23 @@ cat "$W/objects2"
 sed 's/^libsea/LIBSEA/' "$W/data" >"$W/data.bad"
 ! cmp -s "$W/data" "$W/data.bad" || die "the tampered copy equals the data"
 
-# spki_from_attrs ID OUT.pem: the public key of object ID built by plain OpenSSL from the
-# CKA_EC_POINT and CKA_EC_PARAMS that --list-objects prints.
-spki_from_attrs()
+# read_pubkey_p11 ID OUT.der: pkcs11-tool --read-object --type pubkey. OpenSC 0.23 reads freed
+# memory while it builds the EC key (ASan shows it with SoftHSM as well), so under ASan the
+# tool is let run past its own reports; a report with a frame in libsea still fails.
+read_pubkey_p11()
 {
-    local id=$1 point params curve
-    run p11 --token-label "$TOK" --list-objects --type pubkey
-    read -r point params < <(awk -v want="$id" '
-        function flush() { if (id == want && pt != "") print pt, par; pt = par = id = "" }
-        /^[A-Z][A-Za-z ]* Object;/ { flush() }
-        /^  EC_POINT: /            { pt = $2 }
-        /^  EC_PARAMS: /           { par = $2 }
-        /^  ID: /                  { id = $2 }
-        END                        { flush() }' "$SEA_OUT") || true
-    [ -n "${point:-}" ] || die "no CKA_EC_POINT for public key $id"
-    case "$params" in
-    06082a8648ce3d030107) curve=prime256v1 ;;
-    06052b81040022) curve=secp384r1 ;;
-    *) die "public key $id has unexpected CKA_EC_PARAMS $params" ;;
-    esac
-    # CKA_EC_POINT is a DER OCTET STRING (04 len point); the key is its content.
-    case "$point" in
-    04[0-7]?*) point=${point:4} ;;
-    0481*) point=${point:6} ;;
-    *) die "CKA_EC_POINT of key $id is not a DER OCTET STRING: $point" ;;
-    esac
-    printf 'asn1 = SEQUENCE:spki\n[spki]\nalg = SEQUENCE:alg\nkey = FORMAT:HEX,BITSTRING:%s\n[alg]\noid = OID:id-ecPublicKey\ncurve = OID:%s\n' \
-        "$point" "$curve" >"$W/spki$id.cnf"
-    run openssl asn1parse -genconf "$W/spki$id.cnf" -out "$W/spki$id.der" -noout
-    run openssl pkey -pubin -inform DER -in "$W/spki$id.der" -out "$2"
+    echo "+ p11 --token-label $TOK --read-object --type pubkey --id $1 -o $2"
+    local rc=0 keep_going=()
+    [ -z "${SEA_ASAN_PRELOAD:-}" ] ||
+        keep_going=(ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0:halt_on_error=0")
+    env "${SEA_ASAN_ENV[@]}" "${keep_going[@]}" pkcs11-tool --module "$SEA_MODULE" --token-label "$TOK" --read-object --type pubkey \
+        --id "$1" -o "$2" >"$SEA_OUT" 2>&1 || rc=$?
+    cat "$SEA_OUT"
+    if grep -qE 'sea-pkcs11\.so|/provider/[a-z_]+\.c|/backends/' "$SEA_OUT" ||
+        grep -qF 'runtime error: ' "$SEA_OUT"; then
+        die "sanitizer report involving libsea in the output above"
+    fi
+    [ "$rc" -eq 0 ] || die "exit status $rc from pkcs11-tool --read-object"
 }
 
 # sign_and_verify ID CURVE-NAME HASH RS-SIZE
@@ -141,14 +129,14 @@ sign_and_verify()
     hup=$(echo "$hash" | tr a-z A-Z)
 
     step "key $id: the public key in PEM, from its CKA_EC_POINT and CKA_EC_PARAMS"
-    spki_from_attrs "$id" "$W/pub$id.pem"
+    ec_pubkey_pem "$TOK" "$id" "$W/pub$id.pem"
     run openssl pkey -pubin -in "$W/pub$id.pem" -noout -text
     expect "ASN1 OID: $curve"
     if [ "$curve" = prime256v1 ]; then
         # pkcs11-tool 0.23 can export P-256 public keys itself (not P-384: "cannot create
         # EVP_PKEY", with SoftHSM too): it must give the same key.
         step "key $id: --read-object --type pubkey exports the same key"
-        run p11 --token-label "$TOK" --read-object --type pubkey --id "$id" -o "$W/pub$id.der"
+        read_pubkey_p11 "$id" "$W/pub$id.der"
         run openssl pkey -pubin -inform DER -in "$W/pub$id.der" -out "$W/pub$id.p11.pem"
         same_file "$W/pub$id.pem" "$W/pub$id.p11.pem"
     fi
