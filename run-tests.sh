@@ -7,8 +7,8 @@ set -eu
 cd "$(dirname "$0")"
 
 pkgs="autoconf automake libtool pkg-config make gcc check libssl-dev libsqlite3-dev openssl
-      opensc gnutls-bin libengine-pkcs11-openssl p11-kit python3 xxd binutils procps iproute2
-      valgrind"
+      opensc gnutls-bin libengine-pkcs11-openssl p11-kit p11-kit-modules python3 xxd binutils
+      procps iproute2 util-linux coreutils diffutils valgrind"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

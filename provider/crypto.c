@@ -1,17 +1,28 @@
 /* libsea's own cryptography: a private OpenSSL 3 library context that loads only the default
- * provider, random numbers straight from its DRBG, key material kept in the secure heap, and
- * the mechanism implementations (cop_*) that software-style backends run. */
+ * provider, whose algorithms run straight through their dispatch tables (OpenSSL 3.0's EVP
+ * contexts still consult the host's ENGINE tables), random numbers from its DRBG, key material
+ * in the secure heap, and the mechanism implementations (cop_*) that software-style backends run.
+ *
+ * What an ENGINE the host made its default can still reach, because OpenSSL 3.0 does it inside
+ * the default provider where libsea cannot intervene (tests/check_crypto.c pins the rest):
+ * - ECDSA signing derives its nonce with SHA-512 through EVP_DigestInit_ex (the ENGINE digest
+ *   table for SHA-512) and mixes in RAND_priv_bytes_ex (a RAND_METHOD set by the host);
+ * - the context's CTR-DRBG, when a thread first draws from it, sets up AES-256-ECB/CTR through
+ *   EVP_CipherInit_ex (the ENGINE cipher table for those two);
+ * - an EC_KEY calls the default EC ENGINE's init hook when it is created (empty: libsea detaches
+ *   the method before any key material goes in); the keys the decoder builds for
+ *   crypto_parse_private_key keep that method, whose set_group and finish hooks then run. */
 #include <limits.h>
 #include <pthread.h>
+#include <strings.h>
 
+#include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/decoder.h>
 #include <openssl/ec.h>
-#include <openssl/encoder.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/kdf.h>
 #include <openssl/obj_mac.h>
 #include <openssl/objects.h>
 #include <openssl/param_build.h>
@@ -32,7 +43,47 @@
         goto out;                                                                                  \
     } while (0)
 
-/* ---- the private library context ---- */
+/* ---- the default provider's algorithms, by dispatch table ----
+ * One table per algorithm family holds the functions libsea calls; crypto_init fills each from
+ * the provider's own dispatch table and fails if one is missing. A new algorithm of a known
+ * family is a name in the lists below. */
+
+struct md_impl {
+    OSSL_FUNC_digest_newctx_fn *newctx;
+    OSSL_FUNC_digest_init_fn *init;
+    OSSL_FUNC_digest_update_fn *update;
+    OSSL_FUNC_digest_final_fn *final;
+    OSSL_FUNC_digest_dupctx_fn *dupctx;
+    OSSL_FUNC_digest_freectx_fn *freectx;
+    OSSL_FUNC_digest_get_params_fn *get_params;
+    size_t size, block;
+};
+
+struct cipher_impl {
+    OSSL_FUNC_cipher_newctx_fn *newctx;
+    OSSL_FUNC_cipher_encrypt_init_fn *encrypt_init;
+    OSSL_FUNC_cipher_decrypt_init_fn *decrypt_init;
+    OSSL_FUNC_cipher_update_fn *update;
+    OSSL_FUNC_cipher_final_fn *final;
+    OSSL_FUNC_cipher_get_ctx_params_fn *get_ctx_params;
+    OSSL_FUNC_cipher_set_ctx_params_fn *set_ctx_params;
+    OSSL_FUNC_cipher_freectx_fn *freectx;
+};
+
+struct keymgmt_impl {
+    OSSL_FUNC_keymgmt_new_fn *newdata;
+    OSSL_FUNC_keymgmt_import_fn *import;
+    OSSL_FUNC_keymgmt_free_fn *free;
+};
+
+struct sig_impl {
+    OSSL_FUNC_signature_newctx_fn *newctx;
+    OSSL_FUNC_signature_sign_init_fn *sign_init;
+    OSSL_FUNC_signature_sign_fn *sign;
+    OSSL_FUNC_signature_verify_init_fn *verify_init;
+    OSSL_FUNC_signature_verify_fn *verify;
+    OSSL_FUNC_signature_freectx_fn *freectx;
+};
 
 static const struct digest {
     CK_MECHANISM_TYPE mech;
@@ -48,64 +99,252 @@ static const size_t aes_sizes[] = {16, 24, 32};
 static const char *const gcm_names[] = {"AES-128-GCM", "AES-192-GCM", "AES-256-GCM"};
 static const char *const ecb_names[] = {"AES-128-ECB", "AES-192-ECB", "AES-256-ECB"};
 
+/* Key types and signature schemes (RSA and EdDSA would be rows here). */
+enum { KM_EC, KM__COUNT };
+static const char *const keymgmt_names[KM__COUNT] = {"EC"};
+enum { SIG_ECDSA, SIG__COUNT };
+static const char *const sig_names[SIG__COUNT] = {"ECDSA"};
+
+#define HMAC_BLOCK_MAX 128 /* SHA-384/512 */
+#define MD_MAX         64
+
 static struct {
     pthread_mutex_t lock; /* guards refs and the setup/teardown below */
     unsigned refs;
     OSSL_LIB_CTX *ctx;
     OSSL_PROVIDER *prov;
-    EVP_MD *md[ARRAY_SIZE(digests)];
-    EVP_CIPHER *gcm[ARRAY_SIZE(aes_sizes)];
-    EVP_CIPHER *ecb[ARRAY_SIZE(aes_sizes)];
-    EVP_MAC *hmac;
-    EVP_KDF *pbkdf2;
+    void *provctx;
+    struct md_impl md[ARRAY_SIZE(digests)];
+    struct cipher_impl gcm[ARRAY_SIZE(aes_sizes)];
+    struct cipher_impl ecb[ARRAY_SIZE(aes_sizes)];
+    struct keymgmt_impl km[KM__COUNT];
+    struct sig_impl sig[SIG__COUNT];
 } g = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Does a provider's "NAME1:NAME2:..." list hold name? */
+static bool names_have(const char *names, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = names; p && *p;) {
+        const char *end = strchr(p, ':');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && strncasecmp(p, name, n) == 0)
+            return true;
+        p = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+static void take_md(void *dst, const OSSL_DISPATCH *f)
+{
+    struct md_impl *d = dst;
+    for (; f->function_id != 0; f++) {
+        switch (f->function_id) {
+        case OSSL_FUNC_DIGEST_NEWCTX:
+            d->newctx = OSSL_FUNC_digest_newctx(f);
+            break;
+        case OSSL_FUNC_DIGEST_INIT:
+            d->init = OSSL_FUNC_digest_init(f);
+            break;
+        case OSSL_FUNC_DIGEST_UPDATE:
+            d->update = OSSL_FUNC_digest_update(f);
+            break;
+        case OSSL_FUNC_DIGEST_FINAL:
+            d->final = OSSL_FUNC_digest_final(f);
+            break;
+        case OSSL_FUNC_DIGEST_DUPCTX:
+            d->dupctx = OSSL_FUNC_digest_dupctx(f);
+            break;
+        case OSSL_FUNC_DIGEST_FREECTX:
+            d->freectx = OSSL_FUNC_digest_freectx(f);
+            break;
+        case OSSL_FUNC_DIGEST_GET_PARAMS:
+            d->get_params = OSSL_FUNC_digest_get_params(f);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static void take_cipher(void *dst, const OSSL_DISPATCH *f)
+{
+    struct cipher_impl *c = dst;
+    for (; f->function_id != 0; f++) {
+        switch (f->function_id) {
+        case OSSL_FUNC_CIPHER_NEWCTX:
+            c->newctx = OSSL_FUNC_cipher_newctx(f);
+            break;
+        case OSSL_FUNC_CIPHER_ENCRYPT_INIT:
+            c->encrypt_init = OSSL_FUNC_cipher_encrypt_init(f);
+            break;
+        case OSSL_FUNC_CIPHER_DECRYPT_INIT:
+            c->decrypt_init = OSSL_FUNC_cipher_decrypt_init(f);
+            break;
+        case OSSL_FUNC_CIPHER_UPDATE:
+            c->update = OSSL_FUNC_cipher_update(f);
+            break;
+        case OSSL_FUNC_CIPHER_FINAL:
+            c->final = OSSL_FUNC_cipher_final(f);
+            break;
+        case OSSL_FUNC_CIPHER_GET_CTX_PARAMS:
+            c->get_ctx_params = OSSL_FUNC_cipher_get_ctx_params(f);
+            break;
+        case OSSL_FUNC_CIPHER_SET_CTX_PARAMS:
+            c->set_ctx_params = OSSL_FUNC_cipher_set_ctx_params(f);
+            break;
+        case OSSL_FUNC_CIPHER_FREECTX:
+            c->freectx = OSSL_FUNC_cipher_freectx(f);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static void take_keymgmt(void *dst, const OSSL_DISPATCH *f)
+{
+    struct keymgmt_impl *k = dst;
+    for (; f->function_id != 0; f++) {
+        switch (f->function_id) {
+        case OSSL_FUNC_KEYMGMT_NEW:
+            k->newdata = OSSL_FUNC_keymgmt_new(f);
+            break;
+        case OSSL_FUNC_KEYMGMT_IMPORT:
+            k->import = OSSL_FUNC_keymgmt_import(f);
+            break;
+        case OSSL_FUNC_KEYMGMT_FREE:
+            k->free = OSSL_FUNC_keymgmt_free(f);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static void take_sig(void *dst, const OSSL_DISPATCH *f)
+{
+    struct sig_impl *s = dst;
+    for (; f->function_id != 0; f++) {
+        switch (f->function_id) {
+        case OSSL_FUNC_SIGNATURE_NEWCTX:
+            s->newctx = OSSL_FUNC_signature_newctx(f);
+            break;
+        case OSSL_FUNC_SIGNATURE_SIGN_INIT:
+            s->sign_init = OSSL_FUNC_signature_sign_init(f);
+            break;
+        case OSSL_FUNC_SIGNATURE_SIGN:
+            s->sign = OSSL_FUNC_signature_sign(f);
+            break;
+        case OSSL_FUNC_SIGNATURE_VERIFY_INIT:
+            s->verify_init = OSSL_FUNC_signature_verify_init(f);
+            break;
+        case OSSL_FUNC_SIGNATURE_VERIFY:
+            s->verify = OSSL_FUNC_signature_verify(f);
+            break;
+        case OSSL_FUNC_SIGNATURE_FREECTX:
+            s->freectx = OSSL_FUNC_signature_freectx(f);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* Copy the functions of the algorithm the default provider offers as `name` for operation op
+ * into dst. Only a query, no fetch: nothing here goes through the EVP method stores. */
+static bool resolve(int op, const char *name, void (*take)(void *, const OSSL_DISPATCH *),
+                    void *dst)
+{
+    int no_cache = 0;
+    bool found = false;
+    const OSSL_ALGORITHM *algs = OSSL_PROVIDER_query_operation(g.prov, op, &no_cache);
+    for (const OSSL_ALGORITHM *a = algs; a && a->algorithm_names && !found; a++) {
+        if (names_have(a->algorithm_names, name)) {
+            take(dst, a->implementation);
+            found = true;
+        }
+    }
+    if (algs)
+        OSSL_PROVIDER_unquery_operation(g.prov, op, algs);
+    if (!found)
+        LOGE("the default provider has no %s", name);
+    return found;
+}
+
+/* A table with every function libsea calls, else a logged reason. */
+static bool complete(bool ok, const char *name)
+{
+    if (!ok)
+        LOGE("the default provider's %s lacks a function libsea calls", name);
+    return ok;
+}
+
+static bool md_ready(struct md_impl *d, const struct digest *want)
+{
+    OSSL_PARAM q[] = {OSSL_PARAM_construct_size_t(OSSL_DIGEST_PARAM_SIZE, &d->size),
+                      OSSL_PARAM_construct_size_t(OSSL_DIGEST_PARAM_BLOCK_SIZE, &d->block),
+                      OSSL_PARAM_END};
+    return complete(d->newctx && d->init && d->update && d->final && d->dupctx && d->freectx &&
+                        d->get_params && d->get_params(q) && d->size == want->len &&
+                        d->size <= MD_MAX && d->block >= d->size && d->block <= HMAC_BLOCK_MAX,
+                    want->name);
+}
+
+static bool cipher_ready(const struct cipher_impl *c, const char *name)
+{
+    return complete(c->newctx && c->encrypt_init && c->decrypt_init && c->update && c->final &&
+                        c->get_ctx_params && c->set_ctx_params && c->freectx,
+                    name);
+}
+
 static void teardown(void)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(g.md); i++)
-        EVP_MD_free(g.md[i]);
-    for (size_t i = 0; i < ARRAY_SIZE(aes_sizes); i++) {
-        EVP_CIPHER_free(g.gcm[i]);
-        EVP_CIPHER_free(g.ecb[i]);
-    }
-    EVP_MAC_free(g.hmac);
-    EVP_KDF_free(g.pbkdf2);
     OSSL_PROVIDER_unload(g.prov);
     OSSL_LIB_CTX_free(g.ctx);
     g.ctx = NULL;
     g.prov = NULL;
-    g.hmac = NULL;
-    g.pbkdf2 = NULL;
-    memset(g.md, 0, sizeof(g.md));
-    memset(g.gcm, 0, sizeof(g.gcm));
-    memset(g.ecb, 0, sizeof(g.ecb));
+    g.provctx = NULL;
+    /* The function tables stay (the next setup writes the same values): an operation or key
+     * freed after the last crypto_fini still finds its free function, which is libcrypto's. */
 }
 
-/* Everything is fetched once here: fetching per operation costs a lock and a lookup, and a
- * fetched algorithm is immutable and safe to share between threads. */
+/* Everything is looked up once here: the dispatch tables are immutable and the functions safe
+ * to call from any thread, each operation on its own provider context. */
 static bool setup(void)
 {
     /* A fresh context reads no openssl.cnf: the host's configuration never reaches it. */
     g.ctx = OSSL_LIB_CTX_new();
-    if (!g.ctx)
-        return false;
-    g.prov = OSSL_PROVIDER_load(g.ctx, "default");
-    if (!g.prov)
+    if (!g.ctx || !(g.prov = OSSL_PROVIDER_load(g.ctx, "default")) ||
+        !(g.provctx = OSSL_PROVIDER_get0_provider_ctx(g.prov)))
         return false;
     for (size_t i = 0; i < ARRAY_SIZE(digests); i++)
-        if (!(g.md[i] = EVP_MD_fetch(g.ctx, digests[i].name, NULL)))
+        if (!resolve(OSSL_OP_DIGEST, digests[i].name, take_md, &g.md[i]) ||
+            !md_ready(&g.md[i], &digests[i]))
             return false;
-    for (size_t i = 0; i < ARRAY_SIZE(aes_sizes); i++) {
-        g.gcm[i] = EVP_CIPHER_fetch(g.ctx, gcm_names[i], NULL);
-        g.ecb[i] = EVP_CIPHER_fetch(g.ctx, ecb_names[i], NULL);
-        if (!g.gcm[i] || !g.ecb[i])
+    for (size_t i = 0; i < ARRAY_SIZE(aes_sizes); i++)
+        if (!resolve(OSSL_OP_CIPHER, gcm_names[i], take_cipher, &g.gcm[i]) ||
+            !cipher_ready(&g.gcm[i], gcm_names[i]) ||
+            !resolve(OSSL_OP_CIPHER, ecb_names[i], take_cipher, &g.ecb[i]) ||
+            !cipher_ready(&g.ecb[i], ecb_names[i]))
+            return false;
+    for (size_t i = 0; i < KM__COUNT; i++) {
+        const struct keymgmt_impl *k = &g.km[i];
+        if (!resolve(OSSL_OP_KEYMGMT, keymgmt_names[i], take_keymgmt, &g.km[i]) ||
+            !complete(k->newdata && k->import && k->free, keymgmt_names[i]))
             return false;
     }
-    g.hmac = EVP_MAC_fetch(g.ctx, "HMAC", NULL);
-    g.pbkdf2 = EVP_KDF_fetch(g.ctx, "PBKDF2", NULL);
-    return g.hmac && g.pbkdf2;
+    for (size_t i = 0; i < SIG__COUNT; i++) {
+        const struct sig_impl *v = &g.sig[i];
+        if (!resolve(OSSL_OP_SIGNATURE, sig_names[i], take_sig, &g.sig[i]) ||
+            !complete(v->newctx && v->sign_init && v->sign && v->verify_init && v->verify &&
+                          v->freectx,
+                      sig_names[i]))
+            return false;
+    }
+    return true;
 }
 
 CK_RV crypto_init(void)
@@ -205,16 +444,111 @@ static const struct digest *digest_find(CK_MECHANISM_TYPE mech)
     return NULL;
 }
 
-const EVP_MD *crypto_md(CK_MECHANISM_TYPE digest)
-{
-    const struct digest *d = digest_find(digest);
-    return d ? g.md[d - digests] : NULL;
-}
-
 size_t crypto_md_len(CK_MECHANISM_TYPE digest)
 {
     const struct digest *d = digest_find(digest);
     return d ? d->len : 0;
+}
+
+static const struct md_impl *md_of(CK_MECHANISM_TYPE mech)
+{
+    const struct digest *d = digest_find(mech);
+    return d ? &g.md[d - digests] : NULL;
+}
+
+/* A started digest of the provider's, or NULL. */
+static void *md_start(const struct md_impl *md)
+{
+    void *c = md->newctx(g.provctx);
+    if (c && !md->init(c, NULL)) {
+        md->freectx(c);
+        c = NULL;
+    }
+    return c;
+}
+
+static bool md_add(const struct md_impl *md, void *c, const uint8_t *in, size_t len)
+{
+    return len == 0 || md->update(c, in, len);
+}
+
+/* The digest into out, md->size bytes. */
+static bool md_finish(const struct md_impl *md, void *c, uint8_t *out)
+{
+    size_t got = 0;
+    return md->final(c, out, &got, md->size) && got == md->size;
+}
+
+/* ---- HMAC (RFC 2104) on the digests above ----
+ * The default provider's HMAC, and its PBKDF2 with it, start their digest with
+ * EVP_DigestInit_ex, where an ENGINE registered for that digest takes over. Built here from the
+ * digest functions themselves, it cannot. */
+
+struct hmac {
+    const struct md_impl *md;
+    void *inner, *outer; /* digest states after the padded key block */
+};
+
+static void hmac_clear(struct hmac *h)
+{
+    if (h->inner)
+        h->md->freectx(h->inner); /* the provider clears digest states as it frees them */
+    if (h->outer)
+        h->md->freectx(h->outer);
+    h->inner = h->outer = NULL;
+}
+
+static bool hmac_start(struct hmac *h, const struct md_impl *md, const uint8_t *key, size_t len)
+{
+    bool ok = false;
+    uint8_t pad[HMAC_BLOCK_MAX] = {0};
+    void *c = NULL;
+    h->md = md;
+    h->inner = h->outer = NULL;
+    if (len > md->block) { /* a key longer than a block is its digest */
+        if (!(c = md_start(md)) || !md_add(md, c, key, len) || !md_finish(md, c, pad))
+            goto out;
+    } else if (len) {
+        memcpy(pad, key, len);
+    }
+    for (size_t i = 0; i < md->block; i++)
+        pad[i] ^= 0x36;
+    if (!(h->inner = md_start(md)) || !md->update(h->inner, pad, md->block))
+        goto out;
+    for (size_t i = 0; i < md->block; i++)
+        pad[i] ^= 0x36 ^ 0x5c;
+    if (!(h->outer = md_start(md)) || !md->update(h->outer, pad, md->block))
+        goto out;
+    ok = true;
+out:
+    if (c)
+        md->freectx(c);
+    OPENSSL_cleanse(pad, sizeof(pad));
+    if (!ok)
+        hmac_clear(h);
+    return ok;
+}
+
+/* A second HMAC with the same key, without going through the key again. */
+static bool hmac_dup(struct hmac *dst, const struct hmac *src)
+{
+    dst->md = src->md;
+    dst->inner = src->md->dupctx(src->inner);
+    dst->outer = src->md->dupctx(src->outer);
+    if (dst->inner && dst->outer)
+        return true;
+    hmac_clear(dst);
+    return false;
+}
+
+/* The MAC into out (md->size bytes); the states are spent afterwards. */
+static bool hmac_finish(struct hmac *h, uint8_t *out)
+{
+    uint8_t ih[MD_MAX];
+    bool ok = md_finish(h->md, h->inner, ih) && h->md->update(h->outer, ih, h->md->size) &&
+              md_finish(h->md, h->outer, out);
+    OPENSSL_cleanse(ih, sizeof(ih));
+    return ok;
 }
 
 /* ---- small helpers ---- */
@@ -270,21 +604,6 @@ static CK_RV commit(struct attrs *const dst[], const struct attrs *const add[], 
     return rv;
 }
 
-/* Feed a cipher more than INT_MAX bytes, which its int lengths cannot take at once. */
-static bool cipher_update(EVP_CIPHER_CTX *cc, uint8_t *out, const uint8_t *in, size_t len)
-{
-    while (len > 0) {
-        int n = len > (1u << 30) ? 1 << 30 : (int)len, got = 0;
-        if (!EVP_CipherUpdate(cc, out, &got, in, n) || (out && got != n))
-            return false;
-        in += n;
-        len -= (size_t)n;
-        if (out)
-            out += n;
-    }
-    return true;
-}
-
 /* ---- DER, as much as EC keys need ---- */
 
 /* The single DER TLV that spans exactly [p, p + len). */
@@ -310,6 +629,11 @@ static bool der_one(const uint8_t *p, size_t len, uint8_t *tag, const uint8_t **
     *val = p + hdr;
     *vlen = n;
     return true;
+}
+
+static size_t der_header_len(size_t n)
+{
+    return n < 0x80 ? 2 : n < 0x100 ? 3 : 4;
 }
 
 /* Write a DER header for n content bytes (n < 65536); returns its length. */
@@ -527,12 +851,36 @@ out:
     return rv;
 }
 
-static CK_RV eckey_pkey(const struct eckey *e, EVP_PKEY **out)
+/* The default provider keeps an EC key as an EC_KEY, and the EC_KEY constructor adopts the
+ * EC_KEY_METHOD of the ENGINE the host made its default for EC: its set_private, sign and
+ * verify hooks would then run for libsea's keys, and libp11's routes back into PKCS#11.
+ * OpenSSL 3.0 offers no non-deprecated way to refuse that, hence the one deprecated call,
+ * made before any key material goes in. Without ENGINE support there is nothing to detach. */
+#if !defined(OPENSSL_NO_ENGINE) && !defined(OPENSSL_NO_DEPRECATED_3_0)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static bool ec_keydata_detach(void *keydata)
+{
+    return EC_KEY_set_method(keydata, EC_KEY_OpenSSL()) == 1;
+}
+#pragma GCC diagnostic pop
+#else
+static bool ec_keydata_detach(void *keydata)
+{
+    return true;
+}
+#endif
+
+/* The key as the default provider's own key object, imported through its key management. */
+static CK_RV eckey_keydata(const struct eckey *e, void **out)
 {
     CK_RV rv = CKR_OK;
+    const struct keymgmt_impl *km = &g.km[KM_EC];
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     OSSL_PARAM *params = NULL;
-    EVP_PKEY_CTX *pc = NULL;
+    void *kd = NULL;
+    int sel = OSSL_KEYMGMT_SELECT_DOMAIN_PARAMETERS |
+              (e->d ? OSSL_KEYMGMT_SELECT_KEYPAIR : OSSL_KEYMGMT_SELECT_PUBLIC_KEY);
     *out = NULL;
     /* A secure BN puts the scalar into the secure half of the built parameters. */
     if (!bld || !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, e->cv->name, 0) ||
@@ -540,14 +888,42 @@ static CK_RV eckey_pkey(const struct eckey *e, EVP_PKEY **out)
         (e->d && !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, e->d)) ||
         !(params = OSSL_PARAM_BLD_to_param(bld)))
         FAIL(CKR_HOST_MEMORY, "out of memory for an EC key");
-    if (!(pc = EVP_PKEY_CTX_new_from_name(g.ctx, "EC", NULL)) || EVP_PKEY_fromdata_init(pc) <= 0 ||
-        EVP_PKEY_fromdata(pc, out, e->d ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) <= 0)
+    if (!(kd = km->newdata(g.provctx)))
+        FAIL(CKR_HOST_MEMORY, "out of memory for an EC key");
+    if (!ec_keydata_detach(kd) || !km->import(kd, sel, params))
         FAIL(CKR_FUNCTION_FAILED, "OpenSSL refused the EC key on %s", e->cv->name);
+    *out = kd;
+    kd = NULL;
 out:
-    EVP_PKEY_CTX_free(pc);
-    OSSL_PARAM_free(params);
+    if (kd)
+        km->free(kd);
+    OSSL_PARAM_free(params); /* clears the secure half */
     OSSL_PARAM_BLD_free(bld);
     return rv;
+}
+
+/* id-ecPublicKey, 1.2.840.10045.2.1 */
+static const uint8_t oid_ec_public_key[] = {0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01};
+
+#define SPKI_MAX 256 /* P-521: 158 */
+
+/* SubjectPublicKeyInfo on a named curve (RFC 5480 2): SEQUENCE { SEQUENCE { id-ecPublicKey,
+ * namedCurve }, BIT STRING { no unused bits, the uncompressed point } }. Written here rather
+ * than by an encoder, which would want the key as an EVP_PKEY. */
+static size_t eckey_spki(const struct eckey *e, uint8_t out[SPKI_MAX])
+{
+    size_t alg = sizeof(oid_ec_public_key) + e->cv->oid_len, bits = 1 + e->point_len;
+    size_t body = der_header_len(alg) + alg + der_header_len(bits) + bits;
+    size_t n = der_header(out, 0x30, body);
+    n += der_header(out + n, 0x30, alg);
+    memcpy(out + n, oid_ec_public_key, sizeof(oid_ec_public_key));
+    n += sizeof(oid_ec_public_key);
+    memcpy(out + n, e->cv->oid, e->cv->oid_len);
+    n += e->cv->oid_len;
+    n += der_header(out + n, 0x03, bits);
+    out[n++] = 0;
+    memcpy(out + n, e->point, e->point_len);
+    return n + e->point_len;
 }
 
 /* The public attributes of an EC key (CKA_EC_POINT as DER, CKA_PUBLIC_KEY_INFO) into pub, and
@@ -555,24 +931,13 @@ out:
 static CK_RV eckey_attrs(const struct eckey *e, struct attrs *pub, struct attrs *priv)
 {
     CK_RV rv = CKR_OK;
-    EVP_PKEY *pkey = NULL;
-    OSSL_ENCODER_CTX *enc = NULL;
-    uint8_t *spki = NULL, *scalar = NULL;
-    size_t spki_len = 0, n = e->cv->len;
-    uint8_t point[4 + sizeof(e->point)];
+    uint8_t *scalar = NULL;
+    size_t n = e->cv->len;
+    uint8_t spki[SPKI_MAX], point[4 + sizeof(e->point)];
+    size_t spki_len = eckey_spki(e, spki);
     size_t point_len = der_header(point, 0x04, e->point_len);
     memcpy(point + point_len, e->point, e->point_len);
     point_len += e->point_len;
-    /* The key without its scalar is enough for the SubjectPublicKeyInfo. */
-    struct eckey pubonly = *e;
-    pubonly.d = NULL;
-    if ((rv = eckey_pkey(&pubonly, &pkey)) != CKR_OK)
-        goto out;
-    enc = OSSL_ENCODER_CTX_new_for_pkey(pkey, EVP_PKEY_PUBLIC_KEY, "DER", "SubjectPublicKeyInfo",
-                                        NULL);
-    if (!enc || OSSL_ENCODER_CTX_get_num_encoders(enc) == 0 ||
-        !OSSL_ENCODER_to_data(enc, &spki, &spki_len))
-        FAIL(CKR_FUNCTION_FAILED, "cannot encode the SubjectPublicKeyInfo");
     for (int i = 0; i < 2; i++) {
         struct attrs *a = i == 0 ? pub : priv;
         if (a && ((rv = attrs_set(a, CKA_EC_POINT, point, point_len)) != CKR_OK ||
@@ -588,9 +953,6 @@ static CK_RV eckey_attrs(const struct eckey *e, struct attrs *pub, struct attrs 
     }
 out:
     OPENSSL_secure_clear_free(scalar, n);
-    OPENSSL_free(spki);
-    OSSL_ENCODER_CTX_free(enc);
-    EVP_PKEY_free(pkey);
     return rv;
 }
 
@@ -651,8 +1013,10 @@ CK_RV keymat_from_attrs(const struct attrs *pub, const struct attrs *secret, str
                  cls == CKO_PRIVATE_KEY ? "CKA_VALUE" : "CKA_EC_POINT");
         rv = cls == CKO_PRIVATE_KEY ? eckey_set_scalar(&e, v->val, v->len)
                                     : eckey_set_point(&e, v->val, v->len);
-        if (rv != CKR_OK || (rv = eckey_pkey(&e, &k->pkey)) != CKR_OK)
+        if (rv != CKR_OK || (rv = eckey_keydata(&e, &k->keydata)) != CKR_OK)
             goto out;
+        k->keydata_free = g.km[KM_EC].free;
+        k->bits = e.cv->bits;
     } else {
         FAIL(CKR_KEY_TYPE_INCONSISTENT, "no key material for class %lu key type %lu",
              (unsigned long)cls, (unsigned long)type);
@@ -677,7 +1041,8 @@ void keymat_unref(struct keymat *k)
 {
     if (!k || __atomic_sub_fetch(&k->refs, 1, __ATOMIC_ACQ_REL) != 0)
         return;
-    EVP_PKEY_free(k->pkey);
+    if (k->keydata)
+        k->keydata_free(k->keydata);
     OPENSSL_secure_clear_free(k->secret, k->secret_len);
     OPENSSL_free(k);
 }
@@ -690,16 +1055,21 @@ static CK_RV aes_check_value(const uint8_t *key, size_t len, uint8_t kcv[3])
     CK_RV rv = CKR_OK;
     static const uint8_t zero[16];
     uint8_t block[32];
-    int got = 0, i = aes_index(len);
-    EVP_CIPHER_CTX *cc = EVP_CIPHER_CTX_new();
-    if (!cc || i < 0 || !EVP_EncryptInit_ex2(cc, g.ecb[i], key, NULL, NULL) ||
-        !EVP_CIPHER_CTX_set_padding(cc, 0) ||
-        !EVP_EncryptUpdate(cc, block, &got, zero, sizeof(zero)) || got != 16)
+    size_t got = 0;
+    unsigned padding = 0;
+    int i = aes_index(len);
+    const struct cipher_impl *ci = i >= 0 ? &g.ecb[i] : NULL;
+    void *cc = ci ? ci->newctx(g.provctx) : NULL;
+    OSSL_PARAM q[] = {OSSL_PARAM_construct_uint(OSSL_CIPHER_PARAM_PADDING, &padding),
+                      OSSL_PARAM_END};
+    if (!cc || !ci->encrypt_init(cc, key, len, NULL, 0, q) ||
+        !ci->update(cc, block, &got, sizeof(block), zero, sizeof(zero)) || got != 16)
         FAIL(CKR_FUNCTION_FAILED, "cannot compute the AES check value");
     memcpy(kcv, block, 3);
 out:
     sea_wipe(block, sizeof(block));
-    EVP_CIPHER_CTX_free(cc);
+    if (cc)
+        ci->freectx(cc);
     return rv;
 }
 
@@ -995,35 +1365,50 @@ out:
 
 /* ---- store protection ---- */
 
+/* PBKDF2-HMAC-SHA256 as RFC 8018 5.2 has it: SP 800-132's lower bounds are the caller's policy.
+ * The HMAC is the one above, keyed once; each iteration starts from a copy of that state. */
 CK_RV crypto_pbkdf2(const uint8_t *pin, size_t pin_len, const uint8_t *salt, size_t salt_len,
                     unsigned iter, uint8_t *out, size_t outlen)
 {
     CK_RV rv = CKR_OK;
-    EVP_KDF_CTX *kc = NULL;
-    static char sha256[] = "SHA2-256";
-    static const uint8_t none[1];
-    int pkcs5 = 1; /* RFC 8018 as is: SP 800-132's lower bounds are the caller's policy */
-    if ((!pin && pin_len) || (!salt && salt_len) || iter < 1 || !out || outlen == 0)
+    struct hmac key = {0}, h = {0};
+    uint8_t u[MD_MAX], t[MD_MAX];
+    if ((!pin && pin_len) || (!salt && salt_len) || iter < 1 || !out || outlen == 0 ||
+        outlen / 32 >= UINT32_MAX)
         return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "crypto_pbkdf2: bad argument");
     if ((rv = need_init()) != CKR_OK)
         return rv;
     ERR_set_mark();
-    OSSL_PARAM p[] = {
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD, (void *)(pin ? pin : none),
-                                          pin_len),
-        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)(salt ? salt : none),
-                                          salt_len),
-        OSSL_PARAM_construct_uint(OSSL_KDF_PARAM_ITER, &iter),
-        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, sha256, 0),
-        OSSL_PARAM_construct_int(OSSL_KDF_PARAM_PKCS5, &pkcs5),
-        OSSL_PARAM_END,
-    };
-    if (!(kc = EVP_KDF_CTX_new(g.pbkdf2)) || EVP_KDF_derive(kc, out, outlen, p) <= 0) {
-        sea_wipe(out, outlen);
+    const struct md_impl *md = md_of(CKM_SHA256);
+    if (!hmac_start(&key, md, pin, pin_len))
         FAIL(CKR_FUNCTION_FAILED, "PBKDF2 failed");
+    uint32_t block = 1;
+    for (size_t done = 0; done < outlen; block++) {
+        const uint8_t be[4] = {(uint8_t)(block >> 24), (uint8_t)(block >> 16),
+                               (uint8_t)(block >> 8), (uint8_t)block};
+        if (!hmac_dup(&h, &key) || !md_add(md, h.inner, salt, salt_len) ||
+            !md_add(md, h.inner, be, sizeof(be)) || !hmac_finish(&h, u))
+            FAIL(CKR_FUNCTION_FAILED, "PBKDF2 failed");
+        hmac_clear(&h);
+        memcpy(t, u, md->size);
+        for (unsigned j = 1; j < iter; j++) {
+            if (!hmac_dup(&h, &key) || !md_add(md, h.inner, u, md->size) || !hmac_finish(&h, u))
+                FAIL(CKR_FUNCTION_FAILED, "PBKDF2 failed");
+            hmac_clear(&h);
+            for (size_t i = 0; i < md->size; i++)
+                t[i] ^= u[i];
+        }
+        size_t n = outlen - done < md->size ? outlen - done : md->size;
+        memcpy(out + done, t, n);
+        done += n;
     }
 out:
-    EVP_KDF_CTX_free(kc);
+    hmac_clear(&h);
+    hmac_clear(&key);
+    OPENSSL_cleanse(u, sizeof(u));
+    OPENSSL_cleanse(t, sizeof(t));
+    if (rv != CKR_OK)
+        sea_wipe(out, outlen);
     ERR_pop_to_mark();
     return rv;
 }
@@ -1031,12 +1416,21 @@ out:
 #define SEAL_NONCE 12
 #define SEAL_TAG   16
 
+/* GCM's additional data: input without output. */
+static bool gcm_aad(const struct cipher_impl *ci, void *cc, const uint8_t *aad, size_t len)
+{
+    size_t got = 0;
+    return len == 0 || ci->update(cc, NULL, &got, len, aad, len);
+}
+
 CK_RV crypto_seal(const uint8_t key[32], const uint8_t *aad, size_t aad_len, const uint8_t *pt,
                   size_t pt_len, uint8_t *out, size_t *outlen)
 {
     CK_RV rv = CKR_OK;
-    EVP_CIPHER_CTX *cc = NULL;
-    int got = 0;
+    const struct cipher_impl *ci = &g.gcm[2];
+    void *cc = NULL;
+    uint8_t rest[16];
+    size_t got = 0;
     if (!key || (!aad && aad_len) || (!pt && pt_len) || !out || !outlen ||
         pt_len > SIZE_MAX - SEAL_OVERHEAD)
         return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "crypto_seal: bad argument");
@@ -1048,15 +1442,16 @@ CK_RV crypto_seal(const uint8_t key[32], const uint8_t *aad, size_t aad_len, con
                       OSSL_PARAM_END};
     if ((rv = crypto_random(out, SEAL_NONCE)) != CKR_OK)
         goto out;
-    if (!(cc = EVP_CIPHER_CTX_new()) || !EVP_EncryptInit_ex2(cc, g.gcm[2], key, out, NULL) ||
-        !cipher_update(cc, NULL, aad, aad_len) || !cipher_update(cc, ct, pt, pt_len) ||
-        !EVP_EncryptFinal_ex(cc, tag, &got) || !EVP_CIPHER_CTX_get_params(cc, q))
+    if (!(cc = ci->newctx(g.provctx)) || !ci->encrypt_init(cc, key, 32, out, SEAL_NONCE, NULL) ||
+        !gcm_aad(ci, cc, aad, aad_len) || !ci->update(cc, ct, &got, pt_len, pt, pt_len) ||
+        got != pt_len || !ci->final(cc, rest, &got, sizeof(rest)) || !ci->get_ctx_params(cc, q))
         FAIL(CKR_FUNCTION_FAILED, "AES-GCM sealing failed");
     *outlen = pt_len + SEAL_OVERHEAD;
 out:
     if (rv != CKR_OK)
         sea_wipe(out, pt_len + SEAL_OVERHEAD);
-    EVP_CIPHER_CTX_free(cc);
+    if (cc)
+        ci->freectx(cc);
     ERR_pop_to_mark();
     return rv;
 }
@@ -1065,9 +1460,10 @@ CK_RV crypto_open(const uint8_t key[32], const uint8_t *aad, size_t aad_len, con
                   size_t in_len, uint8_t *pt, size_t *pt_len)
 {
     CK_RV rv = CKR_OK;
-    EVP_CIPHER_CTX *cc = NULL;
-    uint8_t tag[SEAL_TAG];
-    int got = 0;
+    const struct cipher_impl *ci = &g.gcm[2];
+    void *cc = NULL;
+    uint8_t tag[SEAL_TAG], rest[16];
+    size_t got = 0;
     if (!key || (!aad && aad_len) || !in || !pt_len || (!pt && in_len > SEAL_OVERHEAD))
         return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "crypto_open: bad argument");
     if (in_len < SEAL_OVERHEAD)
@@ -1079,17 +1475,18 @@ CK_RV crypto_open(const uint8_t key[32], const uint8_t *aad, size_t aad_len, con
     memcpy(tag, in + SEAL_NONCE + n, SEAL_TAG);
     OSSL_PARAM q[] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, SEAL_TAG),
                       OSSL_PARAM_END};
-    if (!(cc = EVP_CIPHER_CTX_new()) || !EVP_DecryptInit_ex2(cc, g.gcm[2], key, in, NULL) ||
-        !cipher_update(cc, NULL, aad, aad_len) || !cipher_update(cc, pt, in + SEAL_NONCE, n) ||
-        !EVP_CIPHER_CTX_set_params(cc, q))
+    if (!(cc = ci->newctx(g.provctx)) || !ci->decrypt_init(cc, key, 32, in, SEAL_NONCE, NULL) ||
+        !gcm_aad(ci, cc, aad, aad_len) || !ci->update(cc, pt, &got, n, in + SEAL_NONCE, n) ||
+        got != n || !ci->set_ctx_params(cc, q))
         FAIL(CKR_FUNCTION_FAILED, "AES-GCM opening failed");
-    if (EVP_DecryptFinal_ex(cc, pt ? pt + n : tag, &got) <= 0)
+    if (!ci->final(cc, rest, &got, sizeof(rest)))
         FAIL(CKR_ENCRYPTED_DATA_INVALID, "sealed data does not authenticate");
     *pt_len = n;
 out:
     if (rv != CKR_OK && pt)
         sea_wipe(pt, n); /* never leave unauthenticated plaintext behind */
-    EVP_CIPHER_CTX_free(cc);
+    if (cc)
+        ci->freectx(cc);
     ERR_pop_to_mark();
     return rv;
 }
@@ -1129,10 +1526,14 @@ struct cop {
     struct keymat *k;
     bool done;   /* finished or failed: no more calls */
     size_t size; /* signature, MAC, digest or tag length */
-    EVP_PKEY_CTX *pctx;
-    EVP_CIPHER_CTX *cctx;
-    EVP_MAC_CTX *mctx;
-    EVP_MD_CTX *dctx;
+    /* the provider's operation context, by family, with the table it came from */
+    const struct sig_impl *sig;
+    void *sctx;
+    const struct cipher_impl *ci;
+    void *cctx;
+    const struct md_impl *md;
+    void *dctx;
+    struct hmac mac;
     uint8_t *held; /* input kept until final */
     size_t held_len, held_cap;
 };
@@ -1169,9 +1570,10 @@ static size_t tail_outlen(const struct cop *c, int phase, size_t inlen)
 static CK_RV ecdsa_init(struct cop *c, const CK_MECHANISM *m)
 {
     CK_RV rv = CKR_OK;
-    c->size = 2 * (((size_t)EVP_PKEY_get_bits(c->k->pkey) + 7) / 8);
-    if (!(c->pctx = EVP_PKEY_CTX_new_from_pkey(g.ctx, c->k->pkey, NULL)) ||
-        (c->op == OP_SIGN ? EVP_PKEY_sign_init(c->pctx) : EVP_PKEY_verify_init(c->pctx)) <= 0)
+    c->sig = &g.sig[SIG_ECDSA];
+    c->size = 2 * ((c->k->bits + 7) / 8);
+    if (!(c->sctx = c->sig->newctx(g.provctx, NULL)) ||
+        !(c->op == OP_SIGN ? c->sig->sign_init : c->sig->verify_init)(c->sctx, c->k->keydata, NULL))
         FAIL(CKR_FUNCTION_FAILED, "cannot start ECDSA");
 out:
     return rv;
@@ -1203,7 +1605,7 @@ static CK_RV ecdsa_sign(struct cop *c, const uint8_t *in, size_t inlen, uint8_t 
     } else if (inlen > ECDSA_MAX_INPUT) {
         FAIL(CKR_DATA_LEN_RANGE, "ECDSA input longer than %d bytes", ECDSA_MAX_INPUT);
     }
-    if (EVP_PKEY_sign(c->pctx, der, &der_len, data, len) <= 0)
+    if (!c->sig->sign(c->sctx, der, &der_len, sizeof(der), data, len))
         FAIL(CKR_FUNCTION_FAILED, "ECDSA signing failed");
     const unsigned char *p = der;
     if (!(sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len)))
@@ -1234,8 +1636,10 @@ static CK_RV ecdsa_verify(struct cop *c, const uint8_t *in, size_t inlen)
     int der_len = i2d_ECDSA_SIG(sig, &der);
     if (der_len <= 0)
         FAIL(CKR_HOST_MEMORY, "cannot encode the ECDSA signature");
-    if (EVP_PKEY_verify(c->pctx, der, (size_t)der_len, c->held_len ? c->held : empty,
-                        c->held_len) != 1)
+    /* 1 is valid; 0 invalid, -1 malformed: both are a signature that does not verify */
+    int valid =
+        c->sig->verify(c->sctx, der, (size_t)der_len, c->held_len ? c->held : empty, c->held_len);
+    if (valid != 1)
         FAIL(CKR_SIGNATURE_INVALID, "ECDSA signature does not verify");
 out:
     BN_free(r);
@@ -1282,14 +1686,12 @@ static CK_RV gcm_init(struct cop *c, const CK_MECHANISM *m)
         FAIL(CKR_MECHANISM_PARAM_INVALID, "GCM tag of %lu bits", (unsigned long)gp->ulTagBits);
     }
     c->size = gp->ulTagBits / 8;
-    size_t ivlen = gp->ulIvLen;
-    OSSL_PARAM q[] = {OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, &ivlen),
-                      OSSL_PARAM_END};
-    /* The IV length must be set before the IV itself. */
-    if (!(c->cctx = EVP_CIPHER_CTX_new()) ||
-        !EVP_CipherInit_ex2(c->cctx, g.gcm[aes_index(c->k->secret_len)], NULL, NULL, enc, q) ||
-        !EVP_CipherInit_ex2(c->cctx, NULL, c->k->secret, gp->pIv, enc, NULL) ||
-        !cipher_update(c->cctx, NULL, gp->pAAD, gp->ulAADLen))
+    c->ci = &g.gcm[aes_index(c->k->secret_len)];
+    /* The provider takes any IV length up to GCM_IV_MAX with the IV itself. */
+    if (!(c->cctx = c->ci->newctx(g.provctx)) ||
+        !(enc ? c->ci->encrypt_init : c->ci->decrypt_init)(c->cctx, c->k->secret, c->k->secret_len,
+                                                           gp->pIv, gp->ulIvLen, NULL) ||
+        !gcm_aad(c->ci, c->cctx, gp->pAAD, gp->ulAADLen))
         FAIL(CKR_FUNCTION_FAILED, "cannot start AES-GCM");
 out:
     return rv;
@@ -1313,9 +1715,10 @@ static CK_RV gcm_update(struct cop *c, const uint8_t *in, size_t inlen, uint8_t 
 {
     CK_RV rv = CKR_OK;
     *outlen = 0;
+    size_t got = 0;
     if (c->op == OP_DECRYPT)
         return hold(c, in, inlen, GCM_MAX_HELD, CKR_ENCRYPTED_DATA_LEN_RANGE);
-    if (!cipher_update(c->cctx, out, in, inlen))
+    if (!c->ci->update(c->cctx, out, &got, inlen, in, inlen) || got != inlen)
         FAIL(CKR_FUNCTION_FAILED, "AES-GCM encryption failed");
     *outlen = inlen;
 out:
@@ -1327,12 +1730,13 @@ static CK_RV gcm_encrypt_final(struct cop *c, const uint8_t *in, size_t inlen, u
 {
     CK_RV rv = CKR_OK;
     uint8_t rest[16];
-    int got = 0;
+    size_t got = 0, last = 0;
     OSSL_PARAM q[] = {
         OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, out + inlen, c->size),
         OSSL_PARAM_END};
-    if (!cipher_update(c->cctx, out, in, inlen) || !EVP_EncryptFinal_ex(c->cctx, rest, &got) ||
-        got != 0 || !EVP_CIPHER_CTX_get_params(c->cctx, q))
+    if (!c->ci->update(c->cctx, out, &got, inlen, in, inlen) || got != inlen ||
+        !c->ci->final(c->cctx, rest, &last, sizeof(rest)) || last != 0 ||
+        !c->ci->get_ctx_params(c->cctx, q))
         FAIL(CKR_FUNCTION_FAILED, "AES-GCM encryption failed");
     *outlen = inlen + c->size;
 out:
@@ -1345,8 +1749,7 @@ static CK_RV gcm_decrypt_final(struct cop *c, const uint8_t *in, size_t inlen, u
     CK_RV rv = CKR_OK;
     uint8_t tag[16], rest[16];
     uint8_t *pt = NULL;
-    size_t n = 0;
-    int got = 0;
+    size_t n = 0, got = 0;
     if ((rv = hold(c, in, inlen, GCM_MAX_HELD, CKR_ENCRYPTED_DATA_LEN_RANGE)) != CKR_OK)
         goto out;
     if (c->held_len < c->size)
@@ -1358,9 +1761,10 @@ static CK_RV gcm_decrypt_final(struct cop *c, const uint8_t *in, size_t inlen, u
     /* Into a private buffer first: the caller sees plaintext only once the tag checked out. */
     if (!(pt = OPENSSL_malloc(n ? n : 1)))
         FAIL(CKR_HOST_MEMORY, "out of memory for plaintext");
-    if (!cipher_update(c->cctx, pt, c->held, n) || !EVP_CIPHER_CTX_set_params(c->cctx, q))
+    if (!c->ci->update(c->cctx, pt, &got, n, c->held, n) || got != n ||
+        !c->ci->set_ctx_params(c->cctx, q))
         FAIL(CKR_FUNCTION_FAILED, "AES-GCM decryption failed");
-    if (EVP_DecryptFinal_ex(c->cctx, rest, &got) <= 0)
+    if (!c->ci->final(c->cctx, rest, &got, sizeof(rest)))
         FAIL(CKR_ENCRYPTED_DATA_INVALID, "GCM tag does not verify");
     if (n)
         memcpy(out, pt, n);
@@ -1384,12 +1788,9 @@ static const struct family fam_gcm = {gcm_init, gcm_outlen, gcm_update, gcm_fina
 static CK_RV hmac_init(struct cop *c, const CK_MECHANISM *m)
 {
     CK_RV rv = CKR_OK;
-    static char sha256[] = "SHA2-256";
-    OSSL_PARAM q[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, sha256, 0),
-                      OSSL_PARAM_END};
-    c->size = 32;
-    if (!(c->mctx = EVP_MAC_CTX_new(g.hmac)) ||
-        !EVP_MAC_init(c->mctx, c->k->secret, c->k->secret_len, q))
+    const struct md_impl *md = md_of(CKM_SHA256);
+    c->size = md->size;
+    if (!hmac_start(&c->mac, md, c->k->secret, c->k->secret_len))
         FAIL(CKR_FUNCTION_FAILED, "cannot start HMAC");
 out:
     return rv;
@@ -1399,7 +1800,7 @@ static CK_RV hmac_update(struct cop *c, const uint8_t *in, size_t inlen, uint8_t
                          size_t *outlen)
 {
     *outlen = 0;
-    if (inlen && !EVP_MAC_update(c->mctx, in, inlen))
+    if (!md_add(c->mac.md, c->mac.inner, in, inlen))
         return err_set(ORIGIN, CKR_FUNCTION_FAILED, "HMAC failed");
     return CKR_OK;
 }
@@ -1408,14 +1809,13 @@ static CK_RV hmac_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t 
                         size_t *outlen)
 {
     CK_RV rv = CKR_OK;
-    uint8_t mac[32];
-    size_t got = 0;
+    uint8_t mac[MD_MAX];
     *outlen = 0;
     if (c->op == OP_VERIFY && inlen != c->size)
         FAIL(CKR_SIGNATURE_LEN_RANGE, "HMAC of %zu bytes, expected %zu", inlen, c->size);
     if (c->op == OP_SIGN && (rv = hmac_update(c, in, inlen, out, outlen)) != CKR_OK)
         goto out;
-    if (!EVP_MAC_final(c->mctx, mac, &got, sizeof(mac)) || got != c->size)
+    if (!hmac_finish(&c->mac, mac))
         FAIL(CKR_FUNCTION_FAILED, "HMAC failed");
     if (c->op == OP_VERIFY) {
         if (CRYPTO_memcmp(mac, in, c->size) != 0)
@@ -1436,9 +1836,9 @@ static const struct family fam_hmac = {hmac_init, tail_outlen, hmac_update, hmac
 static CK_RV digest_init(struct cop *c, const CK_MECHANISM *m)
 {
     CK_RV rv = CKR_OK;
-    const EVP_MD *md = crypto_md(c->im->type);
-    c->size = crypto_md_len(c->im->type);
-    if (!md || !(c->dctx = EVP_MD_CTX_new()) || !EVP_DigestInit_ex2(c->dctx, md, NULL))
+    c->md = md_of(c->im->type);
+    c->size = c->md ? c->md->size : 0;
+    if (!c->md || !(c->dctx = md_start(c->md)))
         FAIL(CKR_FUNCTION_FAILED, "cannot start the digest");
 out:
     return rv;
@@ -1448,7 +1848,7 @@ static CK_RV digest_update(struct cop *c, const uint8_t *in, size_t inlen, uint8
                            size_t *outlen)
 {
     *outlen = 0;
-    if (inlen && !EVP_DigestUpdate(c->dctx, in, inlen))
+    if (!md_add(c->md, c->dctx, in, inlen))
         return err_set(ORIGIN, CKR_FUNCTION_FAILED, "digest failed");
     return CKR_OK;
 }
@@ -1456,13 +1856,12 @@ static CK_RV digest_update(struct cop *c, const uint8_t *in, size_t inlen, uint8
 static CK_RV digest_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
                           size_t *outlen)
 {
-    unsigned got = 0;
     CK_RV rv = digest_update(c, in, inlen, out, outlen);
     if (rv != CKR_OK)
         return rv;
-    if (!EVP_DigestFinal_ex(c->dctx, out, &got) || got != c->size)
+    if (!md_finish(c->md, c->dctx, out))
         return err_set(ORIGIN, CKR_FUNCTION_FAILED, "digest failed");
-    *outlen = got;
+    *outlen = c->size;
     return CKR_OK;
 }
 
@@ -1528,12 +1927,12 @@ static CK_RV key_check(const struct impl *im, const struct keymat *k, enum sea_o
     CK_OBJECT_CLASS want = CKO_SECRET_KEY;
     if (im->asym)
         want = op == OP_SIGN || op == OP_DECRYPT ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY;
-    bool material = im->asym ? k->pkey && EVP_PKEY_is_a(k->pkey, "EC") : k->secret != NULL;
+    bool material = im->asym ? k->keydata != NULL : k->secret != NULL;
     if (!type_ok || k->cls != want || !material)
         return err_set(ORIGIN, CKR_KEY_TYPE_INCONSISTENT,
                        "key (class %lu, type %lu) does not suit mechanism 0x%lx",
                        (unsigned long)k->cls, (unsigned long)k->type, (unsigned long)im->type);
-    size_t size = im->asym ? (size_t)EVP_PKEY_get_bits(k->pkey) : k->secret_len;
+    size_t size = im->asym ? k->bits : k->secret_len;
     const struct bmech *b = bmech_find(im->type);
     /* AES takes three sizes only, not the whole range between them. */
     if ((b && (size < b->min_key || size > b->max_key)) ||
@@ -1617,10 +2016,13 @@ void cop_free(struct cop *c)
 {
     if (!c)
         return;
-    EVP_PKEY_CTX_free(c->pctx);
-    EVP_CIPHER_CTX_free(c->cctx);
-    EVP_MAC_CTX_free(c->mctx);
-    EVP_MD_CTX_free(c->dctx);
+    if (c->sctx)
+        c->sig->freectx(c->sctx);
+    if (c->cctx)
+        c->ci->freectx(c->cctx);
+    if (c->dctx)
+        c->md->freectx(c->dctx);
+    hmac_clear(&c->mac);
     OPENSSL_clear_free(c->held, c->held_cap);
     keymat_unref(c->k);
     OPENSSL_free(c);

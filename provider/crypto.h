@@ -1,8 +1,11 @@
-/* libsea's own cryptography on OpenSSL 3, always in a private library context that loads only
- * the default provider: a host that made an ENGINE or provider its default (OpenSSL's libp11
- * engine routes back into libsea) can never recurse into libsea or change its algorithms.
- * Used by the core (digests, prehash, PIN KDF helpers) and by software-style backends (soft,
- * mock) for key material and mechanism implementations. */
+/* libsea's own cryptography on OpenSSL 3: a private library context with only the default
+ * provider, whose algorithms are called straight through their dispatch tables, never through
+ * EVP_PKEY_CTX/EVP_MD_CTX/EVP_CIPHER_CTX (OpenSSL 3.0 still consults the host's ENGINE tables
+ * there). So an ENGINE or provider the host made its default (OpenSSL's libp11 engine routes
+ * back into libsea) neither runs libsea's operations nor changes its algorithms; the few gaps
+ * OpenSSL 3.0 leaves inside the default provider are listed in crypto.c.
+ * Used by the core (digest sizes, PIN KDF helpers) and by software-style backends (soft, mock)
+ * for key material and mechanism implementations. */
 #ifndef SEA_CRYPTO_H
 #define SEA_CRYPTO_H
 
@@ -28,8 +31,6 @@ CK_RV crypto_random(uint8_t *out, size_t len);
 
 /* ---- digests (CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384, CKM_SHA512) ---- */
 
-/* The fetched EVP_MD for a digest mechanism, or NULL. Cached; never freed by the caller. */
-const EVP_MD *crypto_md(CK_MECHANISM_TYPE digest);
 size_t crypto_md_len(CK_MECHANISM_TYPE digest); /* 0 if unknown */
 
 /* ---- store protection (used by stores, not by mechanisms) ---- */
@@ -60,7 +61,11 @@ struct keymat {
     unsigned refs;
     CK_OBJECT_CLASS cls;
     CK_KEY_TYPE type;
-    EVP_PKEY *pkey;  /* asymmetric keys (private or public), in the private libctx */
+    /* Asymmetric keys (private or public): the default provider's own key object and the
+     * function that frees it; bits is the key size (the curve's). */
+    void *keydata;
+    void (*keydata_free)(void *keydata);
+    size_t bits;
     uint8_t *secret; /* symmetric keys, in the secure heap */
     size_t secret_len;
 };
@@ -68,8 +73,7 @@ struct keymat {
 /* Build key material from an object's public attributes and its secret ones (NULL for public
  * keys). CKR_KEY_TYPE_INCONSISTENT / CKR_ATTRIBUTE_VALUE_INVALID / CKR_CURVE_NOT_SUPPORTED on
  * bad input. */
-CK_RV keymat_from_attrs(const struct attrs *pub, const struct attrs *secret,
-                        struct keymat **out);
+CK_RV keymat_from_attrs(const struct attrs *pub, const struct attrs *secret, struct keymat **out);
 struct keymat *keymat_ref(struct keymat *k);
 void keymat_unref(struct keymat *k); /* wipes the secret at zero */
 

@@ -1,8 +1,9 @@
 /* Unit tests of provider/crypto.c: known answers from the standards, bad input, isolation of
- * the private OpenSSL context from the host's settings, and where secrets live. */
+ * the private OpenSSL context from the host's settings (default properties, RAND_METHOD, a
+ * hostile default ENGINE), and where secrets live. */
 
-/* RAND_set_rand_method and the EC_KEY accessors are deprecated; the tests need them to stand
- * in for a hostile host and to look inside a key. Never in the library. */
+/* RAND_set_rand_method, the ENGINE API and the EC_KEY accessors are deprecated; the tests need
+ * them to stand in for a hostile host and to look inside a key. */
 #define OPENSSL_SUPPRESS_DEPRECATED
 
 #include <check.h>
@@ -13,8 +14,10 @@
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/encoder.h>
+#include <openssl/engine.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/provider.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
@@ -170,6 +173,19 @@ static struct keymat *keymat_of(const struct attrs *pub, const struct attrs *sec
     return k;
 }
 
+/* The default provider's EC key object is an EC_KEY (crypto.c relies on that to detach ENGINE
+ * methods); two key materials hold the same public key. */
+static void same_public_key(const struct keymat *a, const struct keymat *b)
+{
+    const EC_KEY *ea = a->keydata, *eb = b->keydata;
+    ck_assert_ptr_nonnull(ea);
+    ck_assert_ptr_nonnull(eb);
+    const EC_GROUP *grp = EC_KEY_get0_group(ea);
+    ck_assert_int_eq(EC_GROUP_cmp(grp, EC_KEY_get0_group(eb), NULL), 0);
+    ck_assert_int_eq(
+        EC_POINT_cmp(grp, EC_KEY_get0_public_key(ea), EC_KEY_get0_public_key(eb), NULL), 0);
+}
+
 static void setup(void)
 {
     ck_assert_int_eq(crypto_init(), CKR_OK);
@@ -194,10 +210,15 @@ START_TEST(init_is_reference_counted)
     ck_assert_int_eq(crypto_random(b, sizeof(b)), CKR_OK);
     crypto_fini();
     ck_assert_ptr_null(crypto_libctx());
-    ck_assert_ptr_null(crypto_md(CKM_SHA256));
     ck_assert_int_eq(crypto_random(b, sizeof(b)), CKR_GENERAL_ERROR);
+    CK_MECHANISM sha = {CKM_SHA256, NULL, 0};
+    struct cop *c = NULL;
+    ck_assert_int_eq(cop_new(NULL, OP_DIGEST, &sha, &c), CKR_GENERAL_ERROR);
+    ck_assert_ptr_null(c);
     ck_assert_int_eq(crypto_init(), CKR_OK); /* the fixture's reference again */
-    ck_assert_ptr_nonnull(crypto_md(CKM_SHA256));
+    ck_assert_ptr_nonnull(crypto_libctx());
+    ck_assert_int_eq(cop_new(NULL, OP_DIGEST, &sha, &c), CKR_OK);
+    cop_free(c);
 }
 END_TEST
 
@@ -263,12 +284,6 @@ static void digest_kat(CK_MECHANISM_TYPE t, const char *msg, const char *hex)
     ck_assert_int_eq(cop_update(c, (const uint8_t *)"x", 1, NULL, &n),
                      CKR_OPERATION_NOT_INITIALIZED);
     cop_free(c);
-
-    /* crypto_md is the same algorithm in the private context */
-    unsigned ul = 0;
-    memset(got, 0, sizeof(got));
-    ck_assert_int_eq(EVP_Digest(msg, len, got, &ul, crypto_md(t), NULL), 1);
-    ck_assert_mem_eq(got, want, wl);
 }
 
 START_TEST(sha256_matches_fips180_examples)
@@ -291,7 +306,10 @@ START_TEST(sha1_224_384_512_of_abc_match_fips180)
                "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
                "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
     ck_assert_uint_eq(crypto_md_len(CKM_MD5), 0);
-    ck_assert_ptr_null(crypto_md(CKM_MD5));
+    CK_MECHANISM md5 = {CKM_MD5, NULL, 0};
+    struct cop *c = NULL;
+    ck_assert_int_eq(cop_new(NULL, OP_DIGEST, &md5, &c), CKR_MECHANISM_INVALID);
+    ck_assert_ptr_null(c);
 }
 END_TEST
 
@@ -614,7 +632,15 @@ START_TEST(ecdsa_rfc6979_private_key_derives_its_public_point)
     struct keymat *kpriv = keymat_of(a, NULL);
     struct attrs *pub = rfc_public_attrs();
     struct keymat *kpub = keymat_of(pub, NULL);
-    ck_assert_int_eq(EVP_PKEY_eq(kpriv->pkey, kpub->pkey), 1);
+    same_public_key(kpriv, kpub);
+    /* and what the private half signs, the public half verifies */
+    uint8_t hash[32], sig[64];
+    size_t siglen = 0;
+    CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
+    sha(CKM_SHA256, "derived", 7, hash);
+    ck_assert_int_eq(one_shot(kpriv, OP_SIGN, &m, hash, 32, sig, &siglen), CKR_OK);
+    ck_assert_uint_eq(siglen, 64);
+    ck_assert_int_eq(verify(kpub, &m, hash, 32, sig, 64), CKR_OK);
     keymat_unref(kpriv);
     keymat_unref(kpub);
     attrs_unref(pub);
@@ -1302,7 +1328,7 @@ START_TEST(secret_material_lives_in_the_secure_heap)
     struct attrs *priv = rfc_private_attrs();
     struct keymat *kec = keymat_of(priv, NULL);
     ck_assert_uint_gt(CRYPTO_secure_used(), before);
-    const EC_KEY *ec = EVP_PKEY_get0_EC_KEY(kec->pkey);
+    const EC_KEY *ec = kec->keydata; /* the default provider's EC key object */
     ck_assert_ptr_nonnull(ec);
     ck_assert_ptr_nonnull(EC_KEY_get0_private_key(ec));
     ck_assert(BN_get_flags(EC_KEY_get0_private_key(ec), BN_FLG_SECURE));
@@ -1333,7 +1359,7 @@ START_TEST(keymat_from_attrs_builds_each_key_type)
         ck_assert_uint_eq(k->type, types[i]);
         ck_assert_uint_eq(k->secret_len, 24);
         ck_assert_mem_eq(k->secret, v, 24);
-        ck_assert_ptr_null(k->pkey);
+        ck_assert_ptr_null(k->keydata);
         ck_assert_ptr_eq(keymat_ref(k), k);
         ck_assert_uint_eq(k->refs, 2);
         keymat_unref(k);
@@ -1348,11 +1374,15 @@ START_TEST(keymat_from_attrs_builds_each_key_type)
     ck_assert_uint_eq(kpriv->cls, CKO_PRIVATE_KEY);
     ck_assert_uint_eq(kpub->cls, CKO_PUBLIC_KEY);
     ck_assert_uint_eq(kpriv->type, CKK_EC);
-    ck_assert_int_eq(EVP_PKEY_get_bits(kpriv->pkey), 256);
+    ck_assert_uint_eq(kpriv->bits, 256);
+    ck_assert_uint_eq(kpub->bits, 256);
     ck_assert_ptr_null(kpriv->secret);
-    /* the key lives in libsea's context */
-    ck_assert_int_eq(EVP_PKEY_is_a(kpub->pkey, "EC"), 1);
-    ck_assert_int_eq(EVP_PKEY_eq(kpriv->pkey, kpub->pkey), 1);
+    /* the key is the default provider's own object, with no ENGINE attached */
+    ck_assert_ptr_nonnull(kpriv->keydata_free);
+    ck_assert_ptr_eq(EC_KEY_get0_engine(kpub->keydata), NULL);
+    ck_assert_ptr_nonnull(EC_KEY_get0_private_key(kpriv->keydata));
+    ck_assert_ptr_null(EC_KEY_get0_private_key(kpub->keydata));
+    same_public_key(kpriv, kpub);
     keymat_unref(kpriv);
     keymat_unref(kpub);
 
@@ -1366,8 +1396,8 @@ START_TEST(keymat_from_attrs_builds_each_key_type)
     put(cmp, CKA_EC_POINT, comp, 33);
     struct keymat *kraw = keymat_of(raw, NULL), *kcmp = keymat_of(cmp, NULL);
     kpub = keymat_of(pub, NULL);
-    ck_assert_int_eq(EVP_PKEY_eq(kraw->pkey, kpub->pkey), 1);
-    ck_assert_int_eq(EVP_PKEY_eq(kcmp->pkey, kpub->pkey), 1);
+    same_public_key(kraw, kpub);
+    same_public_key(kcmp, kpub);
     keymat_unref(kraw);
     keymat_unref(kcmp);
     keymat_unref(kpub);
@@ -1789,6 +1819,602 @@ START_TEST(parse_private_key_refuses_other_keys_and_garbage)
 }
 END_TEST
 
+/* ---- a hostile ENGINE as the host's default ----
+ * What `openssl <cmd> -engine pkcs11` does with libp11's engine (ENGINE_set_default for every
+ * method), with an engine whose every hook counts and fails or lies: a verify that accepts
+ * anything, digests and ciphers that fail. libsea set up under it must neither call it nor
+ * change its answers. */
+
+static struct {
+    int pkey;             /* EVP_PKEY_METHOD: init, keygen, sign, verify */
+    int md;               /* EVP_MD: init, update, final */
+    int cipher;           /* EVP_CIPHER: init, do_cipher */
+    int ec_op;            /* EC_KEY_METHOD: keygen, compute_key, sign*, verify* */
+    int ec_set;           /* EC_KEY_METHOD: copy, set_group, set_private, set_public */
+    int ec_born, ec_gone; /* EC_KEY_METHOD: init, finish */
+} hits;
+
+static const int hostile_pkey_nids[] = {EVP_PKEY_EC, EVP_PKEY_RSA};
+/* Not SHA-512: OpenSSL's own ECDSA derives its nonces with it through the ENGINE table, a gap
+ * crypto.c documents and cannot close. */
+static const int hostile_md_nids[] = {NID_sha1, NID_sha224, NID_sha256, NID_sha384};
+/* Not AES-256-ECB/CTR: the context's CTR-DRBG sets them up through the ENGINE table (the same
+ * documented gap). */
+static const int hostile_cipher_nids[] = {NID_aes_128_gcm, NID_aes_192_gcm, NID_aes_256_gcm,
+                                          NID_aes_128_ecb, NID_aes_192_ecb};
+static const int hostile_cipher_keylen[] = {16, 24, 32, 16, 24};
+
+static struct {
+    ENGINE *e;
+    EVP_PKEY_METHOD *pkey[ARRAY_SIZE(hostile_pkey_nids)];
+    EVP_MD *md[ARRAY_SIZE(hostile_md_nids)];
+    EVP_CIPHER *cipher[ARRAY_SIZE(hostile_cipher_nids)];
+    EC_KEY_METHOD *ec;
+} hostile;
+
+static int pkey_hook(EVP_PKEY_CTX *ctx)
+{
+    hits.pkey++;
+    return 0;
+}
+
+static int pkey_keygen(EVP_PKEY_CTX *ctx, EVP_PKEY *pk)
+{
+    hits.pkey++;
+    return 0;
+}
+
+static int pkey_sign(EVP_PKEY_CTX *ctx, unsigned char *sig, size_t *siglen,
+                     const unsigned char *tbs, size_t tbslen)
+{
+    hits.pkey++;
+    return 0;
+}
+
+static int pkey_verify(EVP_PKEY_CTX *ctx, const unsigned char *sig, size_t siglen,
+                       const unsigned char *tbs, size_t tbslen)
+{
+    hits.pkey++;
+    return 1; /* any signature */
+}
+
+static int md_init_hook(EVP_MD_CTX *ctx)
+{
+    hits.md++;
+    return 0;
+}
+
+static int md_update_hook(EVP_MD_CTX *ctx, const void *data, size_t count)
+{
+    hits.md++;
+    return 0;
+}
+
+static int md_final_hook(EVP_MD_CTX *ctx, unsigned char *md)
+{
+    hits.md++;
+    return 0;
+}
+
+static int cipher_init_hook(EVP_CIPHER_CTX *ctx, const unsigned char *key, const unsigned char *iv,
+                            int enc)
+{
+    hits.cipher++;
+    return 0;
+}
+
+static int cipher_do_hook(EVP_CIPHER_CTX *ctx, unsigned char *out, const unsigned char *in,
+                          size_t inl)
+{
+    hits.cipher++;
+    return 0;
+}
+
+static int ec_born(EC_KEY *k)
+{
+    hits.ec_born++;
+    return 1;
+}
+
+static void ec_gone(EC_KEY *k)
+{
+    hits.ec_gone++;
+}
+
+static int ec_copy(EC_KEY *dst, const EC_KEY *src)
+{
+    hits.ec_set++;
+    return 1;
+}
+
+static int ec_set_group(EC_KEY *k, const EC_GROUP *grp)
+{
+    hits.ec_set++;
+    return 1;
+}
+
+static int ec_set_private(EC_KEY *k, const BIGNUM *d)
+{
+    hits.ec_set++; /* would see the scalar */
+    return 1;
+}
+
+static int ec_set_public(EC_KEY *k, const EC_POINT *pt)
+{
+    hits.ec_set++;
+    return 1;
+}
+
+static int ec_keygen(EC_KEY *k)
+{
+    hits.ec_op++;
+    return 0;
+}
+
+static int ec_compute_key(unsigned char **psec, size_t *pseclen, const EC_POINT *pub,
+                          const EC_KEY *k)
+{
+    hits.ec_op++;
+    return 0;
+}
+
+static int ec_sign(int type, const unsigned char *dgst, int dlen, unsigned char *sig,
+                   unsigned int *siglen, const BIGNUM *kinv, const BIGNUM *r, EC_KEY *k)
+{
+    hits.ec_op++;
+    return 0;
+}
+
+static int ec_sign_setup(EC_KEY *k, BN_CTX *ctx, BIGNUM **kinv, BIGNUM **r)
+{
+    hits.ec_op++;
+    return 0;
+}
+
+static ECDSA_SIG *ec_sign_sig(const unsigned char *dgst, int dlen, const BIGNUM *kinv,
+                              const BIGNUM *r, EC_KEY *k)
+{
+    hits.ec_op++;
+    return NULL;
+}
+
+static int ec_verify(int type, const unsigned char *dgst, int dlen, const unsigned char *sig,
+                     int siglen, EC_KEY *k)
+{
+    hits.ec_op++;
+    return 1; /* any signature */
+}
+
+static int ec_verify_sig(const unsigned char *dgst, int dlen, const ECDSA_SIG *sig, EC_KEY *k)
+{
+    hits.ec_op++;
+    return 1;
+}
+
+static int engine_pkey_meths(ENGINE *e, EVP_PKEY_METHOD **out, const int **nids, int nid)
+{
+    if (!out) {
+        *nids = hostile_pkey_nids;
+        return (int)ARRAY_SIZE(hostile_pkey_nids);
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(hostile_pkey_nids); i++) {
+        if (hostile_pkey_nids[i] == nid) {
+            *out = hostile.pkey[i];
+            return 1;
+        }
+    }
+    *out = NULL;
+    return 0;
+}
+
+static int engine_digests(ENGINE *e, const EVP_MD **out, const int **nids, int nid)
+{
+    if (!out) {
+        *nids = hostile_md_nids;
+        return (int)ARRAY_SIZE(hostile_md_nids);
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(hostile_md_nids); i++) {
+        if (hostile_md_nids[i] == nid) {
+            *out = hostile.md[i];
+            return 1;
+        }
+    }
+    *out = NULL;
+    return 0;
+}
+
+static int engine_ciphers(ENGINE *e, const EVP_CIPHER **out, const int **nids, int nid)
+{
+    if (!out) {
+        *nids = hostile_cipher_nids;
+        return (int)ARRAY_SIZE(hostile_cipher_nids);
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(hostile_cipher_nids); i++) {
+        if (hostile_cipher_nids[i] == nid) {
+            *out = hostile.cipher[i];
+            return 1;
+        }
+    }
+    *out = NULL;
+    return 0;
+}
+
+static void hostile_install(void)
+{
+    memset(&hits, 0, sizeof(hits));
+    for (size_t i = 0; i < ARRAY_SIZE(hostile.pkey); i++) {
+        EVP_PKEY_METHOD *m = hostile.pkey[i] = EVP_PKEY_meth_new(hostile_pkey_nids[i], 0);
+        ck_assert_ptr_nonnull(m);
+        EVP_PKEY_meth_set_init(m, pkey_hook);
+        EVP_PKEY_meth_set_keygen(m, pkey_hook, pkey_keygen);
+        EVP_PKEY_meth_set_sign(m, pkey_hook, pkey_sign);
+        EVP_PKEY_meth_set_verify(m, pkey_hook, pkey_verify);
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(hostile.md); i++) {
+        EVP_MD *m = hostile.md[i] = EVP_MD_meth_new(hostile_md_nids[i], NID_undef);
+        ck_assert_ptr_nonnull(m);
+        ck_assert_int_eq(EVP_MD_meth_set_result_size(m, 64), 1);
+        ck_assert_int_eq(EVP_MD_meth_set_input_blocksize(m, 128), 1);
+        ck_assert_int_eq(EVP_MD_meth_set_init(m, md_init_hook), 1);
+        ck_assert_int_eq(EVP_MD_meth_set_update(m, md_update_hook), 1);
+        ck_assert_int_eq(EVP_MD_meth_set_final(m, md_final_hook), 1);
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(hostile.cipher); i++) {
+        bool gcm = i < 3;
+        EVP_CIPHER *c = hostile.cipher[i] =
+            EVP_CIPHER_meth_new(hostile_cipher_nids[i], gcm ? 1 : 16, hostile_cipher_keylen[i]);
+        ck_assert_ptr_nonnull(c);
+        ck_assert_int_eq(EVP_CIPHER_meth_set_iv_length(c, gcm ? 12 : 0), 1);
+        ck_assert_int_eq(EVP_CIPHER_meth_set_init(c, cipher_init_hook), 1);
+        ck_assert_int_eq(EVP_CIPHER_meth_set_do_cipher(c, cipher_do_hook), 1);
+    }
+    EC_KEY_METHOD *ec = hostile.ec = EC_KEY_METHOD_new(EC_KEY_OpenSSL());
+    ck_assert_ptr_nonnull(ec);
+    EC_KEY_METHOD_set_init(ec, ec_born, ec_gone, ec_copy, ec_set_group, ec_set_private,
+                           ec_set_public);
+    EC_KEY_METHOD_set_keygen(ec, ec_keygen);
+    EC_KEY_METHOD_set_compute_key(ec, ec_compute_key);
+    EC_KEY_METHOD_set_sign(ec, ec_sign, ec_sign_setup, ec_sign_sig);
+    EC_KEY_METHOD_set_verify(ec, ec_verify, ec_verify_sig);
+
+    ENGINE *e = hostile.e = ENGINE_new();
+    ck_assert_ptr_nonnull(e);
+    ck_assert_int_eq(ENGINE_set_id(e, "sea-hostile"), 1);
+    ck_assert_int_eq(ENGINE_set_name(e, "counts every call, fails or lies"), 1);
+    ck_assert_int_eq(ENGINE_set_pkey_meths(e, engine_pkey_meths), 1);
+    ck_assert_int_eq(ENGINE_set_digests(e, engine_digests), 1);
+    ck_assert_int_eq(ENGINE_set_ciphers(e, engine_ciphers), 1);
+    ck_assert_int_eq(ENGINE_set_EC(e, ec), 1);
+    ck_assert_int_eq(ENGINE_add(e), 1);
+    ck_assert_int_eq(ENGINE_init(e), 1);
+    ck_assert_int_eq(ENGINE_set_default(e, ENGINE_METHOD_ALL), 1);
+}
+
+/* Out of every table, so that the tests after this one (with CK_FORK=no) see a clean host. */
+static void hostile_remove(void)
+{
+    ENGINE *e = hostile.e;
+    ENGINE_unregister_pkey_meths(e);
+    ENGINE_unregister_digests(e);
+    ENGINE_unregister_ciphers(e);
+    ENGINE_unregister_EC(e);
+    ck_assert_int_eq(ENGINE_remove(e), 1);
+    ck_assert_int_eq(ENGINE_finish(e), 1);
+    ck_assert_int_eq(ENGINE_free(e), 1); /* frees the EVP_PKEY_METHODs it handed out, too */
+    for (size_t i = 0; i < ARRAY_SIZE(hostile.md); i++)
+        EVP_MD_meth_free(hostile.md[i]);
+    for (size_t i = 0; i < ARRAY_SIZE(hostile.cipher); i++)
+        EVP_CIPHER_meth_free(hostile.cipher[i]);
+    EC_KEY_METHOD_free(hostile.ec);
+    memset(&hostile, 0, sizeof(hostile));
+}
+
+/* The engine takes over in the default context, and in a private one for every EVP path that
+ * crypto.c therefore avoids: otherwise the test below could not fail. */
+static void hostile_engine_intercepts(void)
+{
+    static const uint8_t key[32] = {7}, iv[12] = {8};
+    uint8_t out[64];
+    unsigned n = 0;
+    size_t outl = 0;
+    int before;
+
+    before = hits.pkey;
+    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    ck_assert_ptr_null(pc);
+    ck_assert_int_gt(hits.pkey, before);
+    before = hits.md;
+    ck_assert_int_ne(EVP_Digest("abc", 3, out, &n, EVP_sha256(), NULL), 1);
+    ck_assert_int_gt(hits.md, before);
+    EVP_CIPHER_CTX *cc = EVP_CIPHER_CTX_new();
+    ck_assert_ptr_nonnull(cc);
+    before = hits.cipher;
+    ck_assert_int_ne(EVP_EncryptInit_ex(cc, EVP_aes_256_gcm(), NULL, key, iv), 1);
+    ck_assert_int_gt(hits.cipher, before);
+    EVP_CIPHER_CTX_free(cc);
+    EC_KEY *ek = EC_KEY_new_by_curve_name(NID_X9_62_prime256v1);
+    ck_assert_ptr_nonnull(ek);
+    ck_assert_ptr_eq(EC_KEY_get_method(ek), hostile.ec);
+    before = hits.ec_op;
+    ck_assert_int_ne(EC_KEY_generate_key(ek), 1);
+    ck_assert_int_gt(hits.ec_op, before);
+    EC_KEY_free(ek);
+
+    /* a private library context with only the default provider does not help EVP */
+    OSSL_LIB_CTX *lc = OSSL_LIB_CTX_new();
+    ck_assert_ptr_nonnull(lc);
+    OSSL_PROVIDER *prov = OSSL_PROVIDER_load(lc, "default");
+    ck_assert_ptr_nonnull(prov);
+    before = hits.pkey;
+    ck_assert_ptr_null(EVP_PKEY_CTX_new_from_name(lc, "EC", NULL));
+    ck_assert_int_gt(hits.pkey, before);
+    EVP_MD *sha256 = EVP_MD_fetch(lc, "SHA2-256", NULL);
+    EVP_MD_CTX *mc = EVP_MD_CTX_new();
+    ck_assert_ptr_nonnull(sha256);
+    ck_assert_ptr_nonnull(mc);
+    before = hits.md;
+    ck_assert_int_ne(EVP_DigestInit_ex2(mc, sha256, NULL), 1);
+    ck_assert_int_gt(hits.md, before);
+    EVP_MD_CTX_free(mc);
+    EVP_MD_free(sha256);
+    before = hits.md; /* the provider's HMAC starts its digest through EVP */
+    ck_assert_ptr_null(EVP_Q_mac(lc, "HMAC", NULL, "SHA2-256", NULL, key, sizeof(key),
+                                 (const unsigned char *)"abc", 3, out, sizeof(out), &outl));
+    ck_assert_int_gt(hits.md, before);
+    EVP_CIPHER *gcm = EVP_CIPHER_fetch(lc, "AES-256-GCM", NULL);
+    cc = EVP_CIPHER_CTX_new();
+    ck_assert_ptr_nonnull(gcm);
+    ck_assert_ptr_nonnull(cc);
+    before = hits.cipher;
+    ck_assert_int_ne(EVP_EncryptInit_ex2(cc, gcm, key, iv, NULL), 1);
+    ck_assert_int_gt(hits.cipher, before);
+    EVP_CIPHER_CTX_free(cc);
+    EVP_CIPHER_free(gcm);
+    /* an OID name skips the ENGINE's EVP_PKEY_METHOD, but the provider's own EC key object
+     * still takes the ENGINE's EC_KEY_METHOD: its key generation runs the engine's hook */
+    before = hits.pkey;
+    int ops = hits.ec_op;
+    pc = EVP_PKEY_CTX_new_from_name(lc, "1.2.840.10045.2.1", NULL);
+    ck_assert_ptr_nonnull(pc);
+    ck_assert_int_eq(hits.pkey, before);
+    EVP_PKEY *pk = NULL;
+    ck_assert_int_eq(EVP_PKEY_keygen_init(pc), 1);
+    ck_assert_int_eq(EVP_PKEY_CTX_set_group_name(pc, "P-256"), 1);
+    ck_assert_int_ne(EVP_PKEY_generate(pc, &pk), 1);
+    ck_assert_int_gt(hits.ec_op, ops);
+    EVP_PKEY_free(pk);
+    EVP_PKEY_CTX_free(pc);
+    OSSL_PROVIDER_unload(prov);
+    OSSL_LIB_CTX_free(lc);
+}
+
+/* A raw r || s ECDSA signature over hash, checked by OpenSSL in its default context. */
+static bool openssl_verifies(const uint8_t *spki, size_t spki_len, const uint8_t *hash,
+                             size_t hash_len, const uint8_t *rs, size_t rs_len)
+{
+    const unsigned char *p = spki;
+    unsigned char *der = NULL;
+    EVP_PKEY *pk = d2i_PUBKEY(NULL, &p, (long)spki_len);
+    ECDSA_SIG *es = ECDSA_SIG_new();
+    ck_assert_ptr_nonnull(pk);
+    ck_assert_ptr_nonnull(es);
+    ck_assert_int_eq(ECDSA_SIG_set0(es, BN_bin2bn(rs, (int)(rs_len / 2), NULL),
+                                    BN_bin2bn(rs + rs_len / 2, (int)(rs_len / 2), NULL)),
+                     1);
+    int dl = i2d_ECDSA_SIG(es, &der);
+    ck_assert_int_gt(dl, 0);
+    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new(pk, NULL);
+    ck_assert_ptr_nonnull(pc);
+    ck_assert_int_eq(EVP_PKEY_verify_init(pc), 1);
+    bool ok = EVP_PKEY_verify(pc, der, (size_t)dl, hash, hash_len) == 1;
+    EVP_PKEY_CTX_free(pc);
+    OPENSSL_free(der);
+    ECDSA_SIG_free(es);
+    EVP_PKEY_free(pk);
+    return ok;
+}
+
+struct ec_signed {
+    uint8_t spki[256], hash[64], sig[132];
+    size_t spki_len, hash_len, sig_len;
+};
+
+START_TEST(a_hostile_default_engine_never_runs_or_changes_libsea_crypto)
+{
+    static const struct {
+        CK_MECHANISM_TYPE mech;
+        const char *hex; /* of "abc", FIPS 180-4 */
+    } abc[] = {
+        {CKM_SHA_1, "a9993e364706816aba3e25717850c26c9cd0d89d"},
+        {CKM_SHA224, "23097d223405d8228642a477bda255b32aadbce4bda0b3f7e36c9da7"},
+        {CKM_SHA256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+        {CKM_SHA384, "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed"
+                     "8086072ba1e7cc2358baeca134c825a7"},
+        {CKM_SHA512, "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+                     "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"},
+    };
+    struct ec_signed signed_by[ARRAY_SIZE(ec_cases) + 1];
+    uint8_t aes_key[3][32], aes_kcv[3][3];
+    uint8_t want[64], got[128], hash[32], sig[64];
+    size_t n = 0;
+    CK_MECHANISM ecdsa = {CKM_ECDSA, NULL, 0};
+
+    /* made before the engine is in: a P-384 key for crypto_parse_private_key */
+    EVP_PKEY *p384 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+    ck_assert_ptr_nonnull(p384);
+    BIGNUM *d = NULL;
+    uint8_t scalar[48], *pem = NULL;
+    ck_assert_int_eq(EVP_PKEY_get_bn_param(p384, OSSL_PKEY_PARAM_PRIV_KEY, &d), 1);
+    ck_assert_int_eq(BN_bn2binpad(d, scalar, 48), 48);
+    size_t pem_len = encode(p384, "PEM", "PrivateKeyInfo", &pem);
+
+    hostile_install();
+    hostile_engine_intercepts();
+    memset(&hits, 0, sizeof(hits));
+    /* libsea set up under the engine, as in a host that loaded libp11 first */
+    crypto_fini();
+    ck_assert_ptr_null(crypto_libctx());
+    ck_assert_int_eq(crypto_init(), CKR_OK);
+
+    /* every digest, HMAC-SHA256 and PBKDF2 against the standards' answers */
+    for (size_t i = 0; i < ARRAY_SIZE(abc); i++)
+        digest_kat(abc[i].mech, "abc", abc[i].hex);
+    uint8_t hkey[20];
+    memset(hkey, 0x0b, sizeof(hkey));
+    hmac_kat(CKK_GENERIC_SECRET, hkey, sizeof(hkey), (const uint8_t *)"Hi There", 8,
+             "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    unhex("55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc"
+          "49ca9cccf179b645991664b39d77ef317c71b845b1e30bd509112041d3a19783",
+          want);
+    ck_assert_int_eq(
+        crypto_pbkdf2((const uint8_t *)"passwd", 6, (const uint8_t *)"salt", 4, 1, got, 64),
+        CKR_OK);
+    ck_assert_mem_eq(got, want, 64);
+
+    /* AES-GCM both ways, and a forgery refused */
+    for (size_t i = 0; i < ARRAY_SIZE(gcm_kats); i++) {
+        struct gcm_case gc;
+        gcm_load(&gcm_kats[i], &gc, 128);
+        ck_assert_int_eq(one_shot(gc.k, OP_ENCRYPT, &gc.m, gc.pt, 60, got, &n), CKR_OK);
+        ck_assert_uint_eq(n, 76);
+        ck_assert_mem_eq(got, gc.ct, 76);
+        ck_assert_int_eq(one_shot(gc.k, OP_DECRYPT, &gc.m, gc.ct, 76, got, &n), CKR_OK);
+        ck_assert_uint_eq(n, 60);
+        ck_assert_mem_eq(got, gc.pt, 60);
+        gc.ct[75] ^= 1;
+        ck_assert_int_eq(one_shot(gc.k, OP_DECRYPT, &gc.m, gc.ct, 76, got, &n),
+                         CKR_ENCRYPTED_DATA_INVALID);
+        keymat_unref(gc.k);
+    }
+    /* the store's sealing */
+    uint8_t sealed[64 + SEAL_OVERHEAD], back[64];
+    size_t sl = 0, bl = 0;
+    ck_assert_int_eq(crypto_random(got, 64), CKR_OK);
+    ck_assert(!all_zero(got, 64));
+    ck_assert_int_eq(crypto_seal(want, (const uint8_t *)"aad", 3, got, 64, sealed, &sl), CKR_OK);
+    ck_assert_int_eq(crypto_open(want, (const uint8_t *)"aad", 3, sealed, sl, back, &bl), CKR_OK);
+    ck_assert_uint_eq(bl, 64);
+    ck_assert_mem_eq(back, got, 64);
+    sealed[sl - 1] ^= 1;
+    ck_assert_int_eq(crypto_open(want, (const uint8_t *)"aad", 3, sealed, sl, back, &bl),
+                     CKR_ENCRYPTED_DATA_INVALID);
+
+    /* ECDSA: RFC 6979's signature verifies and a flipped bit does not (the engine's verify
+     * would take anything); the keys libsea holds carry none of the engine's methods */
+    struct attrs *rpub = rfc_public_attrs(), *rpriv = rfc_private_attrs();
+    struct keymat *kpub = keymat_of(rpub, NULL), *kpriv = keymat_of(rpriv, NULL);
+    ck_assert_int_eq(hits.ec_born, hits.ec_gone);
+    ck_assert_ptr_ne(EC_KEY_get_method(kpub->keydata), hostile.ec);
+    ck_assert_ptr_ne(EC_KEY_get_method(kpriv->keydata), hostile.ec);
+    sha(CKM_SHA256, "sample", 6, hash);
+    unhex(RFC_R, sig);
+    unhex(RFC_S, sig + 32);
+    ck_assert_int_eq(verify(kpub, &ecdsa, hash, 32, sig, 64), CKR_OK);
+    sig[63] ^= 1;
+    ck_assert_int_eq(verify(kpub, &ecdsa, hash, 32, sig, 64), CKR_SIGNATURE_INVALID);
+    ck_assert_int_eq(one_shot(kpriv, OP_SIGN, &ecdsa, hash, 32, sig, &n), CKR_OK);
+    ck_assert_int_eq(verify(kpub, &ecdsa, hash, 32, sig, 64), CKR_OK);
+    struct ec_signed *es = &signed_by[ARRAY_SIZE(ec_cases)];
+    ck_assert_int_eq(crypto_complete_import(rpub), CKR_OK);
+    const struct attr *spki = attrs_find(rpub, CKA_PUBLIC_KEY_INFO);
+    memcpy(es->spki, spki->val, es->spki_len = spki->len);
+    memcpy(es->hash, hash, es->hash_len = 32);
+    memcpy(es->sig, sig, es->sig_len = 64);
+    keymat_unref(kpub);
+    keymat_unref(kpriv);
+    /* import derives the public point the RFC gives */
+    uint8_t pt[65], der[70];
+    size_t dl = wrap_point(pt, rfc_point(pt), der);
+    ck_assert_int_eq(crypto_complete_import(rpriv), CKR_OK);
+    ck_assert_uint_eq(attrs_find(rpriv, CKA_EC_POINT)->len, dl);
+    ck_assert_mem_eq(attrs_find(rpriv, CKA_EC_POINT)->val, der, dl);
+    attrs_unref(rpub);
+    attrs_unref(rpriv);
+
+    /* key pairs generated on each curve sign */
+    for (size_t i = 0; i < ARRAY_SIZE(ec_cases); i++) {
+        const struct ec_case *ec = &ec_cases[i];
+        struct attrs *pub, *priv;
+        es = &signed_by[i];
+        ec_generate(ec->oid, ec->oid_len, &pub, &priv);
+        kpriv = keymat_of(priv, NULL);
+        kpub = keymat_of(pub, NULL);
+        es->hash_len = crypto_md_len(ec->hash);
+        sha(ec->hash, ec->md, strlen(ec->md), es->hash);
+        ck_assert_int_eq(
+            one_shot(kpriv, OP_SIGN, &ecdsa, es->hash, es->hash_len, es->sig, &es->sig_len),
+            CKR_OK);
+        ck_assert_uint_eq(es->sig_len, 2 * ec->bytes);
+        ck_assert_int_eq(verify(kpub, &ecdsa, es->hash, es->hash_len, es->sig, es->sig_len),
+                         CKR_OK);
+        spki = attrs_find(pub, CKA_PUBLIC_KEY_INFO);
+        memcpy(es->spki, spki->val, es->spki_len = spki->len);
+        keymat_unref(kpriv);
+        keymat_unref(kpub);
+        attrs_unref(pub);
+        attrs_unref(priv);
+    }
+    /* secret keys generated and imported, with their check values */
+    CK_MECHANISM aes = {CKM_AES_KEY_GEN, NULL, 0};
+    for (int i = 0; i < 3; i++) {
+        struct attrs *a = mk(CKO_SECRET_KEY, CKK_AES);
+        ck_assert_int_eq(attrs_set_ulong(a, CKA_VALUE_LEN, 16 + 8 * (CK_ULONG)i), CKR_OK);
+        ck_assert_int_eq(crypto_generate_key(&aes, a), CKR_OK);
+        memcpy(aes_key[i], attrs_find(a, CKA_VALUE)->val, 16 + 8 * (size_t)i);
+        memcpy(aes_kcv[i], attrs_find(a, CKA_CHECK_VALUE)->val, 3);
+        attrs_remove(a, CKA_CHECK_VALUE);
+        attrs_remove(a, CKA_VALUE_LEN);
+        ck_assert_int_eq(crypto_complete_import(a), CKR_OK);
+        ck_assert_mem_eq(attrs_find(a, CKA_CHECK_VALUE)->val, aes_kcv[i], 3);
+        attrs_unref(a);
+    }
+    ck_assert_int_eq(hits.pkey, 0);
+    ck_assert_int_eq(hits.md, 0);
+    ck_assert_int_eq(hits.cipher, 0);
+    ck_assert_int_eq(hits.ec_op, 0);
+    ck_assert_int_eq(hits.ec_set, 0);
+    ck_assert_int_eq(hits.ec_born, hits.ec_gone);
+
+    /* The decoder builds its EC_KEY itself, engine method and all (crypto.c documents it):
+     * its set_group hook may run, no operation does, and the result is right. */
+    struct attrs *ppub = attrs_new(), *ppriv = attrs_new();
+    ck_assert_int_eq(crypto_parse_private_key(pem, pem_len, ppub, ppriv), CKR_OK);
+    ck_assert_mem_eq(attrs_find(ppriv, CKA_VALUE)->val, scalar, 48);
+    ck_assert_int_eq(hits.ec_op, 0);
+    ck_assert_int_eq(hits.pkey + hits.md + hits.cipher, 0);
+    attrs_unref(ppub);
+    attrs_unref(ppriv);
+
+    /* the engine out, OpenSSL itself checks what libsea produced under it */
+    hostile_remove();
+    for (size_t i = 0; i < ARRAY_SIZE(signed_by); i++) {
+        es = &signed_by[i];
+        ck_assert_msg(
+            openssl_verifies(es->spki, es->spki_len, es->hash, es->hash_len, es->sig, es->sig_len),
+            "signature %zu", i);
+        es->hash[0] ^= 1;
+        ck_assert(!openssl_verifies(es->spki, es->spki_len, es->hash, es->hash_len, es->sig,
+                                    es->sig_len));
+    }
+    static const EVP_CIPHER *(*ecb[])(void) = {EVP_aes_128_ecb, EVP_aes_192_ecb, EVP_aes_256_ecb};
+    for (int i = 0; i < 3; i++) {
+        uint8_t zero[16] = {0}, block[32];
+        int len = 0;
+        EVP_CIPHER_CTX *cc = EVP_CIPHER_CTX_new();
+        ck_assert_int_eq(EVP_EncryptInit_ex(cc, ecb[i](), NULL, aes_key[i], NULL), 1);
+        EVP_CIPHER_CTX_set_padding(cc, 0);
+        ck_assert_int_eq(EVP_EncryptUpdate(cc, block, &len, zero, 16), 1);
+        EVP_CIPHER_CTX_free(cc);
+        ck_assert_mem_eq(block, aes_kcv[i], 3);
+    }
+    OPENSSL_cleanse(aes_key, sizeof(aes_key));
+    OPENSSL_cleanse(scalar, sizeof(scalar));
+    OPENSSL_free(pem);
+    BN_clear_free(d);
+    EVP_PKEY_free(p384);
+}
+END_TEST
+
 static Suite *crypto_suite(void)
 {
     Suite *s = suite_create("crypto");
@@ -1823,6 +2449,7 @@ static Suite *crypto_suite(void)
           import_completes_ec_keys_and_checks_them, import_completes_secret_keys_and_checks_them,
           parse_private_key_reads_pem_and_der_forms,
           parse_private_key_refuses_other_keys_and_garbage}},
+        {"engine", {a_hostile_default_engine_never_runs_or_changes_libsea_crypto}},
     };
     for (size_t i = 0; i < ARRAY_SIZE(groups); i++) {
         TCase *tc = tcase_create(groups[i].name);

@@ -5,6 +5,7 @@
 # Knobs: SEA_MODULE (the module under test), SEA_ASAN_PRELOAD (the ASan runtime to preload into
 # clients when the module was built with -fsanitize=address), SEA_KEEP_TMP=1 (keep the temp dir).
 
+# shellcheck shell=bash
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -95,7 +96,8 @@ export XDG_CACHE_HOME="$HOME/.cache"
 export XDG_STATE_HOME="$HOME/.local/state"
 export XDG_RUNTIME_DIR="$SEA_T/run"
 mkdir -p "$XDG_CONFIG_HOME" "$XDG_DATA_HOME" "$XDG_CACHE_HOME" "$XDG_STATE_HOME"
-mkdir -m 0700 -p "$XDG_RUNTIME_DIR"
+mkdir -p "$XDG_RUNTIME_DIR"
+chmod 0700 "$XDG_RUNTIME_DIR"
 # The tests write their own OpenSSL configs; a PIN left in the environment would log in for us.
 unset SEA_STORE OPENSSL_CONF GNUTLS_PIN GNUTLS_SO_PIN
 
@@ -290,8 +292,15 @@ ec_pubkey_pem()
     0481*) point=${point:6} ;;
     *) die "CKA_EC_POINT of key $id is not a DER OCTET STRING: $point" ;;
     esac
-    printf 'asn1 = SEQUENCE:spki\n[spki]\nalg = SEQUENCE:alg\nkey = FORMAT:HEX,BITSTRING:%s\n[alg]\noid = OID:id-ecPublicKey\ncurve = OID:%s\n' \
-        "$point" "$curve" >"$SEA_T/spki$id.cnf"
+    cat >"$SEA_T/spki$id.cnf" <<EOF
+asn1 = SEQUENCE:spki
+[spki]
+alg = SEQUENCE:alg
+key = FORMAT:HEX,BITSTRING:$point
+[alg]
+oid = OID:id-ecPublicKey
+curve = OID:$curve
+EOF
     OPENSSL_CONF=/dev/null run openssl asn1parse -genconf "$SEA_T/spki$id.cnf" \
         -out "$SEA_T/spki$id.der" -noout
     OPENSSL_CONF=/dev/null run openssl pkey -pubin -inform DER -in "$SEA_T/spki$id.der" -out "$out"

@@ -2,6 +2,11 @@
 # Interoperability with OpenSSL 3 through the libp11 engine: signatures with an SE key checked by
 # plain OpenSSL, a self-signed certificate on that key, and TLS 1.3 / 1.2 servers whose private
 # key never leaves the SE, also with the engine as the default for every algorithm.
+
+# automake runs .sh tests with $(SHELL), which may not be bash
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+set -euo pipefail
+# shellcheck source=tests/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 require_cmd pkcs11-tool opensc
@@ -16,7 +21,8 @@ mkdir -p "$W"
 
 ENGINES_DIR=$(openssl version -e | sed -n 's/^ENGINESDIR: "\(.*\)"$/\1/p')
 ENGINE="$ENGINES_DIR/pkcs11.so"
-[ -f "$ENGINE" ] || die "the libp11 engine is missing: $ENGINE (Debian package: libengine-pkcs11-openssl)"
+[ -f "$ENGINE" ] ||
+    die "the libp11 engine is missing: $ENGINE (Debian package: libengine-pkcs11-openssl)"
 
 KEY_URI="pkcs11:token=$TOK;object=tlskey;type=private;pin-value=$PIN"
 
@@ -118,8 +124,8 @@ plain x509 -in "$W/cert.pem" -outform DER -out "$W/cert.der"
 # free_port: a TCP port on 127.0.0.1 nobody listens on now.
 free_port()
 {
-    local i port
-    for i in $(seq 1 50); do
+    local port
+    for _ in $(seq 1 50); do
         port=$((20000 + RANDOM % 40000))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             echo "$port"
@@ -134,7 +140,7 @@ free_port()
 # server does not see end-of-file and hang up.
 start_server()
 {
-    local name=$1 conf=$2 i
+    local name=$1 conf=$2
     SERVER_PORT=$(free_port)
     SERVER_LOG="$W/$name.server.log"
     mkfifo "$W/$name.in"
@@ -144,7 +150,7 @@ start_server()
         -accept "127.0.0.1:$SERVER_PORT"
     SERVER_PID=$SPAWN_PID
     exec 7>"$W/$name.in"
-    for i in $(seq 1 600); do
+    for _ in $(seq 1 600); do
         grep -q '^ACCEPT' "$SERVER_LOG" && return 0
         kill -0 "$SERVER_PID" 2>/dev/null || break
         sleep 0.1
@@ -166,7 +172,7 @@ stop_server()
 # and check that the server printed it.
 tls_exchange()
 {
-    local name=$1 msg i
+    local name=$1 msg
     shift
     msg="hello from the client, $name, $RANDOM$RANDOM"
     echo "+ openssl s_client $* (sending: $msg)"
@@ -187,7 +193,7 @@ tls_exchange()
         die "the server sent more than one certificate"
     plain x509 -in "$W/$name.peer.pem" -outform DER -out "$W/$name.peer.der"
     same_file "$W/$name.peer.der" "$W/cert.der"
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
         grep -qF -- "$msg" "$SERVER_LOG" && return 0
         sleep 0.1
     done
@@ -203,6 +209,11 @@ tls_exchange tls12 -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256
 expect "New, TLSv1.2, Cipher is ECDHE-ECDSA-AES128-GCM-SHA256"
 stop_server
 
+# The openssl commands' -engine option already makes the engine the default for everything
+# once the app starts (so every step above runs libsea under a host-wide default ENGINE);
+# default_algorithms = ALL does it from the config, when the engine is loaded and initialised.
+# libsea's own crypto must stay in its private library context: no recursion into the engine,
+# no deadlock (both ends bounded by timeouts).
 step "TLS 1.3 with the engine as the default for all algorithms (no recursion, no deadlock)"
 start_server tlsdef "$W/engine-default.cnf"
 tls_exchange tlsdef13 -tls1_3

@@ -2,6 +2,11 @@
 # Interoperability with p11-kit and GnuTLS: the built .module file, module registration in a
 # private p11-kit user config, the p11-kit proxy module, and p11tool's token listing and
 # sign/verify self-test on an SE key.
+
+# automake runs .sh tests with $(SHELL), which may not be bash
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+set -euo pipefail
+# shellcheck source=tests/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 require_cmd pkcs11-tool opensc
@@ -15,7 +20,7 @@ require_cmd openssl openssl
 if [ "$(id -u)" -eq 0 ]; then
     require_cmd unshare util-linux
     unshare --user -- true ||
-        die "running as root, and 'unshare --user' fails: p11-kit would ignore the private user config"
+        die "as root, 'unshare --user' must work: p11-kit ignores user config for root"
 fi
 user_side()
 {
@@ -24,6 +29,18 @@ user_side()
     else
         with_module "$@"
     fi
+}
+
+# Programs linked with libp11-kit that call setlocale() (the p11-kit CLI; p11tool, through
+# GnuTLS) hang on Debian 12 when the ASan runtime is preloaded, also with no libsea module
+# loaded (glibc's __libc_setlocale_lock is left with a negative reader count; even
+# `p11-kit --help` hangs). Under ASan those steps cannot run and say so; the p11-kit proxy
+# steps, driven by pkcs11-tool, still run.
+runs_under_asan()
+{
+    [ -z "${SEA_ASAN_PRELOAD:-}" ] && return 0
+    echo "NOT RUN under ASan: $1 (links libp11-kit; hangs with a preloaded ASan runtime)"
+    return 1
 }
 
 SO_PIN=87654321
@@ -47,19 +64,24 @@ grep -qE '^module: *[^ ]*/sea-pkcs11\.so *$' "$MODFILE" ||
     die "$MODFILE has no 'module: .../sea-pkcs11.so' line"
 
 step "registered in a private p11-kit user config, p11-kit list-modules shows our token"
-mkdir -p "$XDG_CONFIG_HOME/pkcs11/modules"
-sed "s|^module:.*|module: $SEA_MODULE|" "$MODFILE" >"$XDG_CONFIG_HOME/pkcs11/modules/sea-pkcs11.module"
-grep -qxF "module: $SEA_MODULE" "$XDG_CONFIG_HOME/pkcs11/modules/sea-pkcs11.module" ||
+# p11-kit reads ~/.config/pkcs11/modules (merged with the system modules by default)
+mkdir -p "$HOME/.config/pkcs11/modules"
+USER_MODFILE="$HOME/.config/pkcs11/modules/sea-pkcs11.module"
+sed "s|^module:.*|module: $SEA_MODULE|" "$MODFILE" >"$USER_MODFILE"
+cat "$USER_MODFILE"
+grep -qxF "module: $SEA_MODULE" "$USER_MODFILE" ||
     die "the private module file does not point at $SEA_MODULE"
-run user_side p11-kit list-modules
-expect "sea-pkcs11: $SEA_MODULE"
-# the token line must sit inside our module's block ("name: path" starts a block)
-awk -v tok="$TOK" '
-    /^[^ ]/                { mine = ($1 == "sea-pkcs11:") }
-    mine && /^    token: / { t = $0; sub(/^    token: /, "", t); if (t == tok) found = 1 }
-    END                    { exit !found }' "$SEA_OUT" ||
-    die "p11-kit list-modules does not show token $TOK under module sea-pkcs11"
-expect "library-manufacturer: libsea"
+if runs_under_asan "p11-kit list-modules"; then
+    run user_side p11-kit list-modules
+    expect "sea-pkcs11: $SEA_MODULE"
+    # the token line must sit inside our module's block ("name: path" starts a block)
+    awk -v tok="$TOK" '
+        /^[^ ]/                { mine = ($1 == "sea-pkcs11:") }
+        mine && /^    token: / { t = $0; sub(/^    token: /, "", t); if (t == tok) found = 1 }
+        END                    { exit !found }' "$SEA_OUT" ||
+        die "p11-kit list-modules does not show token $TOK under module sea-pkcs11"
+    expect "library-manufacturer: libsea"
+fi
 
 step "pkcs11-tool through the p11-kit proxy module lists the token and signs"
 PROXY=$(pkg-config --variable=proxy_module p11-kit-1 2>/dev/null || true)
@@ -78,22 +100,26 @@ run openssl dgst -sha256 -verify "$W/pub.pem" -signature "$W/sig.der" "$W/data"
 expect "Verified OK"
 
 # ---------------------------------------------------------------------------------------
-step "p11tool --provider lists the token"
-run with_module p11tool --provider "$SEA_MODULE" --list-tokens
-expect "Label: $TOK"
-expect "Manufacturer: libsea"
-SERIAL=$(token_field "$TOK" "serial num")
-expect "Serial: $SERIAL"
-expect "URL: pkcs11:model="
-
-step "p11tool --login --test-sign passes on the EC key"
 KEY_URL="pkcs11:token=$TOK;object=p11kitkey;type=private"
-GNUTLS_PIN=$PIN run with_module p11tool --provider "$SEA_MODULE" --login --test-sign "$KEY_URL"
-expect "Signing using ECDSA-SHA256... ok"
-expect "Verifying against private key parameters... ok"
-expect "Verifying against public key in the token... ok"
+SERIAL=$(token_field "$TOK" "serial num")
+if runs_under_asan p11tool; then
+    step "p11tool --provider lists the token"
+    run with_module p11tool --provider "$SEA_MODULE" --list-tokens
+    expect "Label: $TOK"
+    expect "Manufacturer: libsea"
+    expect "Serial: $SERIAL"
+    expect "URL: pkcs11:model=software%20SE;manufacturer=libsea;serial=$SERIAL;token=$TOK"
 
-step "p11tool --test-sign with a wrong PIN fails"
-GNUTLS_PIN=00000000 run_fails with_module p11tool --provider "$SEA_MODULE" --login \
-    --test-sign "$KEY_URL"
-expect_not "Signing using ECDSA-SHA256... ok"
+    step "p11tool --login --test-sign passes on the EC key"
+    GNUTLS_PIN=$PIN run with_module p11tool --provider "$SEA_MODULE" --login \
+        --test-sign "$KEY_URL"
+    expect "Signing using ECDSA-SHA256... ok"
+    expect "Verifying against private key parameters... ok"
+    expect "Verifying against public key in the token... ok"
+
+    step "p11tool --test-sign with a wrong PIN fails"
+    GNUTLS_PIN=00000000 run_fails with_module p11tool --provider "$SEA_MODULE" --login \
+        --test-sign "$KEY_URL"
+    expect "Wrong PIN has been provided"
+    expect_not "Signing using ECDSA-SHA256... ok"
+fi

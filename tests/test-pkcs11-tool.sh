@@ -2,6 +2,11 @@
 # Interoperability with OpenSC's pkcs11-tool: token creation on the free slot, stable slot ids,
 # EC key pairs and signatures checked by plain OpenSSL, AES/HMAC, digests, random, PIN and
 # sensitivity errors, and pkcs11-tool's own --test.
+
+# automake runs .sh tests with $(SHELL), which may not be bash
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
+set -euo pipefail
+# shellcheck source=tests/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 require_cmd pkcs11-tool opensc
@@ -50,7 +55,7 @@ step "--init-token on the free slot creates token $TOK there"
 init_token "$TOK" "$SO_PIN" "$PIN"
 [ "$INIT_SLOT" = "$FREE1" ] || die "init_token used slot $INIT_SLOT, not the free slot $FREE1"
 SLOT1=$(slot_of "$TOK")
-[ "$SLOT1" = "$FREE1" ] || die "token $TOK is in slot $SLOT1, expected the slot it was created on ($FREE1)"
+[ "$SLOT1" = "$FREE1" ] || die "token $TOK is in slot $SLOT1, not where it was created ($FREE1)"
 SERIAL1=$(token_field "$TOK" "serial num")
 echo "serial: $SERIAL1"
 [[ "$SERIAL1" =~ ^4[0-9A-Za-z._-]{15}$ ]] ||
@@ -91,6 +96,7 @@ has_object "$TOK" '^Public Key Object; EC +EC_POINT 256 bits\|ec256\|01$'
 has_object "$TOK" '^Private Key Object; EC\|ec384\|02$'
 has_object "$TOK" '^Public Key Object; EC +EC_POINT 384 bits\|ec384\|02$'
 [ "$(wc -l <"$W/objects")" -eq 4 ] || die "expected exactly 4 objects on $TOK"
+
 step "the second token does not see the first token's keys"
 objects "$TOK2" >"$W/objects2"
 cat "$W/objects2"
@@ -112,8 +118,9 @@ read_pubkey_p11()
     local rc=0 keep_going=()
     [ -z "${SEA_ASAN_PRELOAD:-}" ] ||
         keep_going=(ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0:halt_on_error=0")
-    env "${SEA_ASAN_ENV[@]}" "${keep_going[@]}" pkcs11-tool --module "$SEA_MODULE" --token-label "$TOK" --read-object --type pubkey \
-        --id "$1" -o "$2" >"$SEA_OUT" 2>&1 || rc=$?
+    env "${SEA_ASAN_ENV[@]}" "${keep_going[@]}" pkcs11-tool --module "$SEA_MODULE" \
+        --token-label "$TOK" --read-object --type pubkey --id "$1" -o "$2" >"$SEA_OUT" 2>&1 ||
+        rc=$?
     cat "$SEA_OUT"
     if grep -qE 'sea-pkcs11\.so|/provider/[a-z_]+\.c|/backends/' "$SEA_OUT" ||
         grep -qF 'runtime error: ' "$SEA_OUT"; then
@@ -126,15 +133,16 @@ read_pubkey_p11()
 sign_and_verify()
 {
     local id=$1 curve=$2 hash=$3 rs=$4 hup
-    hup=$(echo "$hash" | tr a-z A-Z)
+    hup=${hash^^}
 
     step "key $id: the public key in PEM, from its CKA_EC_POINT and CKA_EC_PARAMS"
     ec_pubkey_pem "$TOK" "$id" "$W/pub$id.pem"
     run openssl pkey -pubin -in "$W/pub$id.pem" -noout -text
     expect "ASN1 OID: $curve"
     if [ "$curve" = prime256v1 ]; then
-        # pkcs11-tool 0.23 can export P-256 public keys itself (not P-384: "cannot create
-        # EVP_PKEY", with SoftHSM too): it must give the same key.
+        # pkcs11-tool's own export must give the same key. Only for P-256: with the freed
+        # memory read_pubkey_p11 describes, OpenSC 0.23 fails on P-384 keys ("cannot create
+        # EVP_PKEY", with SoftHSM too).
         step "key $id: --read-object --type pubkey exports the same key"
         read_pubkey_p11 "$id" "$W/pub$id.der"
         run openssl pkey -pubin -inform DER -in "$W/pub$id.der" -out "$W/pub$id.p11.pem"
@@ -178,9 +186,8 @@ sign_and_verify()
         --signature-file "$W/sigh$id.der" --signature-format openssl
     expect "Signature is valid"
     # pkcs11-tool 0.23 exits 0 on a bad signature: its message is what counts.
-    local rc=0
     p11 --token-label "$TOK" --verify --mechanism "ECDSA-$hup" --id "$id" -i "$W/data.bad" \
-        --signature-file "$W/sigh$id.der" --signature-format openssl >"$SEA_OUT" 2>&1 || rc=$?
+        --signature-file "$W/sigh$id.der" --signature-format openssl >"$SEA_OUT" 2>&1 || true
     cat "$SEA_OUT"
     no_sanitizer_report "$SEA_OUT"
     expect "Invalid signature"
@@ -280,9 +287,8 @@ step "secret values do not leave the token"
 # pkcs11-tool 0.23 itself refuses to read an EC private key ("not (yet) supported"), so the
 # module's refusal is checked on the secret keys' CKA_VALUE and on the attributes the private
 # key reports.
-rc=0
 p11 --token-label "$TOK" --login --pin "$PIN" --read-object --type privkey --id 01 \
-    -o "$W/priv.out" >"$SEA_OUT" 2>&1 || rc=$?
+    -o "$W/priv.out" >"$SEA_OUT" 2>&1 || true
 cat "$SEA_OUT"
 no_sanitizer_report "$SEA_OUT"
 [ ! -s "$W/priv.out" ] || die "a private key value was written out"
