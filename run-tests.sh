@@ -5,21 +5,9 @@
 # kill -9 and fork tests).
 set -eu
 cd "$(dirname "$0")"
-
-pkgs="autoconf automake libtool pkg-config make gcc check libssl-dev libsqlite3-dev openssl
-      opensc gnutls-bin libengine-pkcs11-openssl p11-kit p11-kit-modules python3 xxd binutils
-      procps iproute2 util-linux coreutils diffutils valgrind"
-missing=""
-for p in $pkgs; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-    echo "== installing:$missing"
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q $missing
-fi
+sh scripts/install-deps.sh autoconf automake libtool pkg-config make gcc check libssl-dev \
+    libsqlite3-dev openssl opensc gnutls-bin libengine-pkcs11-openssl p11-kit p11-kit-modules \
+    python3 xxd binutils procps iproute2 util-linux coreutils diffutils valgrind
 
 [ -x configure ] || autoreconf -fi
 [ -f Makefile ] || ./configure ${SEA_CONFIGURE_FLAGS:-}

@@ -478,6 +478,19 @@ out:
     return rv;
 }
 
+/* The SE (NULL for a free or failed slot) and device behind a slot, under core lock; NULL and
+ * CKR_SLOT_ID_INVALID recorded if there is no such slot. */
+static struct device *lookup_slot(struct core *c, CK_SLOT_ID slot, struct se **se)
+{
+    struct device *fd;
+    struct se *s = core_slot_se(c, slot, &fd);
+    struct device *d = s ? s->dev : fd;
+    if (!d)
+        err_set(ORIGIN_CORE, CKR_SLOT_ID_INVALID, "there is no slot %lu", slot);
+    *se = s;
+    return d;
+}
+
 static void version_of_lib(CK_VERSION *v)
 {
     v->major = SEA_VERSION_MAJOR;
@@ -486,14 +499,13 @@ static void version_of_lib(CK_VERSION *v)
 
 CK_RV core_slot_info(struct core *c, CK_SLOT_ID slot, CK_SLOT_INFO *info)
 {
-    struct device *fd;
+    struct se *s;
     core_refresh(c);
     core_lock(c);
-    struct se *s = core_slot_se(c, slot, &fd);
-    struct device *d = s ? s->dev : fd;
+    struct device *d = lookup_slot(c, slot, &s);
     if (!d) {
         core_unlock(c);
-        return err_set(ORIGIN_CORE, CKR_SLOT_ID_INVALID, "there is no slot %lu", slot);
+        return CKR_SLOT_ID_INVALID;
     }
     memset(info, 0, sizeof(*info));
     char desc[96];
@@ -533,14 +545,13 @@ static CK_FLAGS pin_flags(unsigned f)
 
 CK_RV core_token_info(struct core *c, CK_SLOT_ID slot, CK_TOKEN_INFO *info)
 {
-    struct device *fd;
+    struct se *s;
     core_refresh(c);
     core_lock(c);
-    struct se *s = core_slot_se(c, slot, &fd);
-    struct device *d = s ? s->dev : fd;
+    struct device *d = lookup_slot(c, slot, &s);
     if (!d) {
         core_unlock(c);
-        return err_set(ORIGIN_CORE, CKR_SLOT_ID_INVALID, "there is no slot %lu", slot);
+        return CKR_SLOT_ID_INVALID;
     }
     if (!d->bdev) {
         core_unlock(c);
@@ -580,13 +591,12 @@ CK_RV core_token_info(struct core *c, CK_SLOT_ID slot, CK_TOKEN_INFO *info)
 /* The device behind a slot with a usable device (SE or free slot). */
 static CK_RV slot_device(struct core *c, CK_SLOT_ID slot, struct device **out)
 {
-    struct device *fd;
+    struct se *s;
     core_lock(c);
-    struct se *s = core_slot_se(c, slot, &fd);
-    struct device *d = s ? s->dev : fd;
+    struct device *d = lookup_slot(c, slot, &s);
     core_unlock(c);
     if (!d)
-        return err_set(ORIGIN_CORE, CKR_SLOT_ID_INVALID, "there is no slot %lu", slot);
+        return CKR_SLOT_ID_INVALID;
     if (!d->bdev)
         return err_set(ORIGIN_CORE, CKR_TOKEN_NOT_PRESENT, "%s", d->open_err);
     *out = d;

@@ -52,12 +52,21 @@ void obj_untrack(struct session *s, CK_OBJECT_HANDLE h)
     }
 }
 
+/* Token objects change only in read/write sessions. */
+static CK_RV check_token_rw(const struct session *s, const struct attrs *a, const char *what)
+{
+    if (attrs_get_bool(a, CKA_TOKEN, false) && !(s->flags & CKF_RW_SESSION))
+        return err_set(ORIGIN_CORE, CKR_SESSION_READ_ONLY,
+                       "token objects can only be %s in a read/write session", what);
+    return CKR_OK;
+}
+
 CK_RV obj_check_write(struct core *c, struct session *s, const struct attrs *a)
 {
     CK_USER_TYPE u = sess_user(c, s);
-    if (attrs_get_bool(a, CKA_TOKEN, false) && !(s->flags & CKF_RW_SESSION))
-        return err_set(ORIGIN_CORE, CKR_SESSION_READ_ONLY,
-                       "token objects need a read/write session");
+    CK_RV rv = check_token_rw(s, a, "created");
+    if (rv != CKR_OK)
+        return rv;
     if (attrs_get_bool(a, CKA_PRIVATE, true) && u != CKU_USER)
         return err_set(ORIGIN_CORE, CKR_USER_NOT_LOGGED_IN,
                        "private objects need the user logged in");
@@ -179,11 +188,8 @@ CK_RV core_destroy_object(struct core *c, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE 
         return rv;
     if ((rv = obj_get_visible(c, s, obj, &a)) != CKR_OK)
         goto out;
-    if (attrs_get_bool(a, CKA_TOKEN, false) && !(s->flags & CKF_RW_SESSION)) {
-        rv = err_set(ORIGIN_CORE, CKR_SESSION_READ_ONLY,
-                     "token objects can only be destroyed in a read/write session");
+    if ((rv = check_token_rw(s, a, "destroyed")) != CKR_OK)
         goto out;
-    }
     if (!attrs_get_bool(a, CKA_DESTROYABLE, true)) {
         rv = err_set(ORIGIN_CORE, CKR_ACTION_PROHIBITED, "the object is not destroyable");
         goto out;
@@ -289,11 +295,8 @@ CK_RV core_set_attrs(struct core *c, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
         return rv;
     if ((rv = obj_get_visible(c, s, obj, &a)) != CKR_OK)
         goto out;
-    if (attrs_get_bool(a, CKA_TOKEN, false) && !(s->flags & CKF_RW_SESSION)) {
-        rv = err_set(ORIGIN_CORE, CKR_SESSION_READ_ONLY,
-                     "token objects can only be changed in a read/write session");
+    if ((rv = check_token_rw(s, a, "changed")) != CKR_OK)
         goto out;
-    }
     if ((rv = schema_set(a, t, n, sess_user(c, s) == CKU_SO, &changes)) != CKR_OK)
         goto out;
     rv = s->se->dev->ops->obj_update(s->se->dev->bdev, s->se->seq, obj, changes);

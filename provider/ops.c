@@ -247,53 +247,64 @@ static CK_RV size_check(size_t need, uint8_t *out, CK_ULONG *outlen)
     return CKR_OK;
 }
 
-CK_RV core_op_single(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, const uint8_t *in,
-                     size_t inlen, uint8_t *out, CK_ULONG *outlen)
+/* Finish an operation producing output: C_Encrypt/C_Decrypt/C_Sign/C_Digest (single: `in` is
+ * all the data) and their Final calls (`in` is NULL). A size query or a short buffer leaves
+ * the operation running; anything else ends it. */
+static CK_RV complete(struct session *s, enum sea_op op, bool single, const uint8_t *in,
+                      size_t inlen, uint8_t *out, CK_ULONG *outlen)
 {
-    struct session *s;
     struct opstate *o = NULL;
     uint8_t d[MAX_DIGEST];
     size_t dlen = 0, written = 0;
-    CK_RV rv = sess_acquire(c, h, &s);
+    CK_RV rv = active_op(s, op, &o);
     if (rv != CKR_OK)
         return rv;
-    if ((rv = active_op(s, op, &o)) != CKR_OK)
-        goto out;
-    if (o->multi) {
-        rv = err_set(ORIGIN_CORE, CKR_OPERATION_ACTIVE,
-                     "a multi-part %s is running: finish it with the Final call", op_names[op]);
-        goto out;
+    if (single && o->multi)
+        return err_set(ORIGIN_CORE, CKR_OPERATION_ACTIVE,
+                       "a multi-part %s is running: finish it with the Final call",
+                       op_names[op]);
+    if (!single && (o->md->flags & MF_SINGLE_PART)) {
+        op_reset(s, op);
+        return err_set(ORIGIN_CORE, CKR_FUNCTION_NOT_SUPPORTED, "%s is single-part only",
+                       o->md->name);
     }
     size_t need = single_need(s, o, inlen);
     if ((rv = size_check(need, out, outlen)) != CKR_OK || !out) {
         if (rv == CKR_BUFFER_TOO_SMALL)
             err_set(ORIGIN_API, rv, "the output needs %zu bytes", need);
-        goto keep;
+        return rv;
     }
-    if (!o->bop) {
+    if (single && o->digest)
+        rv = digest_update(o, in, inlen);
+    if (rv != CKR_OK) {
+        /* fall through to the end of the operation */
+    } else if (!o->bop) {
         written = *outlen;
-        rv = digest_update(o, in, inlen);
-        if (rv == CKR_OK)
-            rv = cop_final(o->digest, NULL, 0, out, &written);
+        rv = cop_final(o->digest, NULL, 0, out, &written);
     } else if (o->digest) {
-        rv = digest_update(o, in, inlen);
-        if (rv == CKR_OK)
-            rv = prehash_final(o, d, &dlen);
+        rv = prehash_final(o, d, &dlen);
         if (rv == CKR_OK)
             rv = run_device(s, o, d, dlen, NULL, 0, out, *outlen, &written);
     } else {
-        rv = run_device(s, o, in, inlen, NULL, 0, out, *outlen, &written);
+        rv = run_device(s, o, single ? in : NULL, inlen, NULL, 0, out, *outlen, &written);
     }
     if (rv == CKR_OK)
         *outlen = (CK_ULONG)written;
     else
         err_default(ORIGIN_BACKEND, rv, "the %s failed", op_names[op]);
     op_reset(s, op);
-    goto out;
-keep:
-    /* size queries and short buffers leave the operation running */
-out:
     sea_wipe(d, sizeof(d));
+    return rv;
+}
+
+CK_RV core_op_single(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, const uint8_t *in,
+                     size_t inlen, uint8_t *out, CK_ULONG *outlen)
+{
+    struct session *s;
+    CK_RV rv = sess_acquire(c, h, &s);
+    if (rv != CKR_OK)
+        return rv;
+    rv = complete(s, op, true, in, inlen, out, outlen);
     sess_release(c, s);
     return rv;
 }
@@ -343,49 +354,10 @@ CK_RV core_op_final(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, uint8_t
                     CK_ULONG *outlen)
 {
     struct session *s;
-    struct opstate *o = NULL;
-    uint8_t d[MAX_DIGEST];
-    size_t dlen = 0, written = 0;
     CK_RV rv = sess_acquire(c, h, &s);
     if (rv != CKR_OK)
         return rv;
-    if ((rv = active_op(s, op, &o)) != CKR_OK)
-        goto out;
-    if (o->md->flags & MF_SINGLE_PART) {
-        rv = err_set(ORIGIN_CORE, CKR_FUNCTION_NOT_SUPPORTED, "%s is single-part only",
-                     o->md->name);
-        op_reset(s, op);
-        goto out;
-    }
-    size_t need;
-    if (!o->bop)
-        need = crypto_md_len(o->md->type);
-    else if (o->digest)
-        need = s->se->dev->ops->op_outlen(o->bop, PHASE_SINGLE, crypto_md_len(o->md->prehash));
-    else
-        need = s->se->dev->ops->op_outlen(o->bop, PHASE_FINAL, 0);
-    if ((rv = size_check(need, out, outlen)) != CKR_OK || !out) {
-        if (rv == CKR_BUFFER_TOO_SMALL)
-            err_set(ORIGIN_API, rv, "the output needs %zu bytes", need);
-        goto out;
-    }
-    if (!o->bop) {
-        written = *outlen;
-        rv = cop_final(o->digest, NULL, 0, out, &written);
-    } else if (o->digest) {
-        rv = prehash_final(o, d, &dlen);
-        if (rv == CKR_OK)
-            rv = run_device(s, o, d, dlen, NULL, 0, out, *outlen, &written);
-    } else {
-        rv = run_device(s, o, NULL, 0, NULL, 0, out, *outlen, &written);
-    }
-    if (rv == CKR_OK)
-        *outlen = (CK_ULONG)written;
-    else
-        err_default(ORIGIN_BACKEND, rv, "the %s failed", op_names[op]);
-    op_reset(s, op);
-out:
-    sea_wipe(d, sizeof(d));
+    rv = complete(s, op, false, NULL, 0, out, outlen);
     sess_release(c, s);
     return rv;
 }
