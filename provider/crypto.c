@@ -1,20 +1,24 @@
 /* libsea's own cryptography: a private OpenSSL 3 library context that loads only the default
  * provider, whose algorithms run straight through their dispatch tables (OpenSSL 3.0's EVP
- * contexts still consult the host's ENGINE tables), random numbers from its DRBG, key material
- * in the secure heap, and the mechanism implementations (cop_*) that software-style backends run.
+ * contexts still consult the host's ENGINE tables), random numbers from the kernel (the
+ * context's generators are SEA-OS-RNG, a provider built into libsea that calls getrandom), key
+ * material in the secure heap, and the mechanism implementations (cop_*) that software-style
+ * backends run.
  *
  * What an ENGINE the host made its default can still reach, because OpenSSL 3.0 does it inside
  * the default provider where libsea cannot intervene (tests/check_crypto.c pins the rest):
  * - ECDSA signing derives its nonce with SHA-512 through EVP_DigestInit_ex (the ENGINE digest
- *   table for SHA-512) and mixes in RAND_priv_bytes_ex (a RAND_METHOD set by the host);
- * - the context's CTR-DRBG, when a thread first draws from it, sets up AES-256-ECB/CTR through
- *   EVP_CipherInit_ex (the ENGINE cipher table for those two);
+ *   table for SHA-512) and mixes in RAND_priv_bytes_ex (a RAND_METHOD set by the host; without
+ *   one, the bytes come from SEA-OS-RNG);
  * - an EC_KEY calls the default EC ENGINE's init hook when it is created (empty: libsea detaches
  *   the method before any key material goes in); the keys the decoder builds for
  *   crypto_parse_private_key keep that method, whose set_group and finish hooks then run. */
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <strings.h>
+#include <sys/random.h>
 
 #include <openssl/core_dispatch.h>
 #include <openssl/core_names.h>
@@ -113,6 +117,7 @@ static struct {
     unsigned refs;
     OSSL_LIB_CTX *ctx;
     OSSL_PROVIDER *prov;
+    OSSL_PROVIDER *rand_prov; /* sea-rand, the source of the context's generators */
     void *provctx;
     struct md_impl md[ARRAY_SIZE(digests)];
     struct cipher_impl gcm[ARRAY_SIZE(aes_sizes)];
@@ -300,12 +305,224 @@ static bool cipher_ready(const struct cipher_impl *c, const char *name)
                     name);
 }
 
+/* ---- random numbers from the kernel ----
+ * OpenSSL's CTR-DRBG sets up AES-256-ECB/CTR through EVP_CipherInit_ex, where an ENGINE the
+ * host registered for those ciphers takes over, and the default provider draws ECDSA nonces
+ * from the same generators. So the context's seed source, primary and per-thread generators
+ * are SEA-OS-RNG instead, from "sea-rand", a provider registered only in libsea's context:
+ * every request is a getrandom(2) call. No state means nothing to lock, reseed or redo after
+ * fork, and no setup per call. */
+
+#define OS_RNG_NAME     "SEA-OS-RNG"
+#define OS_RNG_PROVIDER "sea-rand"
+#define OS_RNG_PROPQ    "provider=" OS_RNG_PROVIDER
+#define OS_RNG_STRENGTH 256 /* bits: what the kernel's ChaCha20 generator offers */
+/* The most one generate call is given; EVP_RAND_generate splits larger requests. */
+#define OS_RNG_MAX_REQUEST 65536
+
+struct os_rng {
+    atomic_int state; /* EVP_RAND_STATE_*: instantiated or not, the only state there is */
+};
+
+/* len bytes from the kernel, or an error: never anything weaker in their place. */
+static bool kernel_random(uint8_t *out, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = getrandom(out, len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int e = n < 0 ? errno : EIO;
+            ERR_raise_data(ERR_LIB_SYS, e, "calling getrandom()");
+            err_set(ORIGIN, CKR_FUNCTION_FAILED,
+                    "the kernel's random generator failed (getrandom: errno %d)", e);
+            return false;
+        }
+        /* a large request comes back short when a signal arrives */
+        out += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+static void *os_rng_new(void *provctx, void *parent, const OSSL_DISPATCH *parent_calls)
+{
+    /* The per-thread generators get the primary as their parent; none of them needs it. */
+    struct os_rng *r = OPENSSL_zalloc(sizeof(*r));
+    if (r)
+        atomic_init(&r->state, EVP_RAND_STATE_UNINITIALISED);
+    return r;
+}
+
+static void os_rng_free(void *vctx)
+{
+    OPENSSL_free(vctx);
+}
+
+static int os_rng_instantiate(void *vctx, unsigned int strength, int prediction_resistance,
+                              const unsigned char *pstr, size_t pstr_len, const OSSL_PARAM params[])
+{
+    /* OpenSSL passes CTR-DRBG's settings (cipher, reseed intervals) to whatever generator it
+     * runs, expecting it to ignore what does not apply: here, all of them. A personalisation
+     * string has no state to go into. A first draw shows the kernel can serve. */
+    struct os_rng *r = vctx;
+    uint8_t probe[1];
+    if (strength > OS_RNG_STRENGTH || !kernel_random(probe, sizeof(probe)))
+        return 0;
+    atomic_store(&r->state, EVP_RAND_STATE_READY);
+    return 1;
+}
+
+static int os_rng_uninstantiate(void *vctx)
+{
+    struct os_rng *r = vctx;
+    atomic_store(&r->state, EVP_RAND_STATE_UNINITIALISED);
+    return 1;
+}
+
+static int os_rng_generate(void *vctx, unsigned char *out, size_t outlen, unsigned int strength,
+                           int prediction_resistance, const unsigned char *addin, size_t addin_len)
+{
+    /* Every byte is fresh from the kernel, which is what prediction resistance asks for;
+     * additional input, like a personalisation string, has nowhere to go. */
+    struct os_rng *r = vctx;
+    if (atomic_load(&r->state) != EVP_RAND_STATE_READY || strength > OS_RNG_STRENGTH)
+        return 0;
+    if (!kernel_random(out, outlen)) {
+        OPENSSL_cleanse(out, outlen);
+        return 0;
+    }
+    return 1;
+}
+
+static int os_rng_reseed(void *vctx, int prediction_resistance, const unsigned char *ent,
+                         size_t ent_len, const unsigned char *addin, size_t addin_len)
+{
+    /* The kernel reseeds itself; what a caller offers cannot be added to its pool from here. */
+    struct os_rng *r = vctx;
+    return atomic_load(&r->state) == EVP_RAND_STATE_READY;
+}
+
+/* The primary generator is shared by every thread, and OpenSSL refuses a primary that cannot
+ * be locked; with no state beyond an atomic, the locks have nothing to guard. */
+static int os_rng_enable_locking(void *vctx)
+{
+    return 1;
+}
+
+static int os_rng_lock(void *vctx)
+{
+    return 1;
+}
+
+static void os_rng_unlock(void *vctx)
+{
+}
+
+static const OSSL_PARAM *os_rng_gettable_ctx_params(void *vctx, void *provctx)
+{
+    static const OSSL_PARAM known[] = {
+        OSSL_PARAM_int(OSSL_RAND_PARAM_STATE, NULL),
+        OSSL_PARAM_uint(OSSL_RAND_PARAM_STRENGTH, NULL),
+        OSSL_PARAM_size_t(OSSL_RAND_PARAM_MAX_REQUEST, NULL),
+        OSSL_PARAM_END,
+    };
+    return known;
+}
+
+static int os_rng_get_ctx_params(void *vctx, OSSL_PARAM params[])
+{
+    struct os_rng *r = vctx;
+    OSSL_PARAM *p;
+    if ((p = OSSL_PARAM_locate(params, OSSL_RAND_PARAM_STATE)) &&
+        !OSSL_PARAM_set_int(p, atomic_load(&r->state)))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_RAND_PARAM_STRENGTH)) &&
+        !OSSL_PARAM_set_uint(p, OS_RNG_STRENGTH))
+        return 0;
+    if ((p = OSSL_PARAM_locate(params, OSSL_RAND_PARAM_MAX_REQUEST)) &&
+        !OSSL_PARAM_set_size_t(p, OS_RNG_MAX_REQUEST))
+        return 0;
+    return 1;
+}
+
+/* What OpenSSL 3.0's EVP_RAND needs: newctx, freectx and get_ctx_params; instantiate,
+ * uninstantiate and generate; enable_locking, and lock with unlock (crypto/evp/evp_rand.c). */
+static const OSSL_DISPATCH os_rng_functions[] = {
+    {OSSL_FUNC_RAND_NEWCTX, (void (*)(void))os_rng_new},
+    {OSSL_FUNC_RAND_FREECTX, (void (*)(void))os_rng_free},
+    {OSSL_FUNC_RAND_INSTANTIATE, (void (*)(void))os_rng_instantiate},
+    {OSSL_FUNC_RAND_UNINSTANTIATE, (void (*)(void))os_rng_uninstantiate},
+    {OSSL_FUNC_RAND_GENERATE, (void (*)(void))os_rng_generate},
+    {OSSL_FUNC_RAND_RESEED, (void (*)(void))os_rng_reseed},
+    {OSSL_FUNC_RAND_ENABLE_LOCKING, (void (*)(void))os_rng_enable_locking},
+    {OSSL_FUNC_RAND_LOCK, (void (*)(void))os_rng_lock},
+    {OSSL_FUNC_RAND_UNLOCK, (void (*)(void))os_rng_unlock},
+    {OSSL_FUNC_RAND_GETTABLE_CTX_PARAMS, (void (*)(void))os_rng_gettable_ctx_params},
+    {OSSL_FUNC_RAND_GET_CTX_PARAMS, (void (*)(void))os_rng_get_ctx_params},
+    {0, NULL},
+};
+
+static const OSSL_ALGORITHM os_rng_algorithms[] = {
+    {OS_RNG_NAME, OS_RNG_PROPQ, os_rng_functions, "the kernel's getrandom(2)"},
+    {NULL, NULL, NULL, NULL},
+};
+
+static const OSSL_ALGORITHM *os_rng_query(void *provctx, int op, int *no_cache)
+{
+    *no_cache = 0;
+    return op == OSSL_OP_RAND ? os_rng_algorithms : NULL;
+}
+
+static const OSSL_DISPATCH os_rng_provider[] = {
+    {OSSL_FUNC_PROVIDER_QUERY_OPERATION, (void (*)(void))os_rng_query},
+    {0, NULL},
+};
+
+static int os_rng_provider_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
+                                const OSSL_DISPATCH **out, void **provctx)
+{
+    *out = os_rng_provider;
+    *provctx = NULL; /* the generators need nothing from the provider */
+    return 1;
+}
+
+/* Is this generator SEA-OS-RNG from sea-rand? */
+static bool is_os_rng(EVP_RAND_CTX *rc)
+{
+    const EVP_RAND *rand = rc ? EVP_RAND_CTX_get0_rand(rc) : NULL;
+    const OSSL_PROVIDER *prov = rand ? EVP_RAND_get0_provider(rand) : NULL;
+    return prov && strcmp(EVP_RAND_get0_name(rand), OS_RNG_NAME) == 0 &&
+           strcmp(OSSL_PROVIDER_get0_name(prov), OS_RNG_PROVIDER) == 0;
+}
+
+/* Make SEA-OS-RNG the context's generators before anything draws from them, then create the
+ * primary and check it is: a setting that did not take would leave CTR-DRBG in place. The
+ * per-thread generators, made from the same setting on each thread's first draw, are too. */
+static bool rand_setup(void)
+{
+    if (!OSSL_PROVIDER_add_builtin(g.ctx, OS_RNG_PROVIDER, os_rng_provider_init) ||
+        !(g.rand_prov = OSSL_PROVIDER_load(g.ctx, OS_RNG_PROVIDER)) ||
+        !RAND_set_seed_source_type(g.ctx, OS_RNG_NAME, OS_RNG_PROPQ) ||
+        !RAND_set_DRBG_type(g.ctx, OS_RNG_NAME, OS_RNG_PROPQ, NULL, NULL))
+        return false;
+    if (!is_os_rng(RAND_get0_primary(g.ctx))) {
+        LOGE("the private context's random generator is not " OS_RNG_NAME);
+        return false;
+    }
+    return true;
+}
+
 static void teardown(void)
 {
+    /* Dropping the handles leaves the providers loaded until OSSL_LIB_CTX_free, which frees
+     * the context's generators before its providers. */
     OSSL_PROVIDER_unload(g.prov);
+    OSSL_PROVIDER_unload(g.rand_prov);
     OSSL_LIB_CTX_free(g.ctx);
     g.ctx = NULL;
     g.prov = NULL;
+    g.rand_prov = NULL;
     g.provctx = NULL;
     /* The function tables stay (the next setup writes the same values): an operation or key
      * freed after the last crypto_fini still finds its free function, which is libcrypto's. */
@@ -317,7 +534,7 @@ static bool setup(void)
 {
     /* A fresh context reads no openssl.cnf: the host's configuration never reaches it. */
     g.ctx = OSSL_LIB_CTX_new();
-    if (!g.ctx || !(g.prov = OSSL_PROVIDER_load(g.ctx, "default")) ||
+    if (!g.ctx || !rand_setup() || !(g.prov = OSSL_PROVIDER_load(g.ctx, "default")) ||
         !(g.provctx = OSSL_PROVIDER_get0_provider_ctx(g.prov)))
         return false;
     for (size_t i = 0; i < ARRAY_SIZE(digests); i++)
@@ -413,7 +630,8 @@ CK_RV crypto_random(uint8_t *out, size_t len)
     if ((rv = need_init()) != CKR_OK)
         return rv;
     ERR_set_mark();
-    /* The DRBG itself, not RAND_bytes_ex: that one defers to a RAND_METHOD set by the host. */
+    /* The generator itself (SEA-OS-RNG), not RAND_bytes_ex: that one defers to a RAND_METHOD
+     * set by the host. */
     EVP_RAND_CTX *drbg = RAND_get0_private(g.ctx);
     size_t max = 0;
     OSSL_PARAM q[] = {OSSL_PARAM_construct_size_t(OSSL_RAND_PARAM_MAX_REQUEST, &max),
@@ -789,7 +1007,7 @@ out:
     return rv;
 }
 
-/* A fresh scalar by rejection sampling (FIPS 186-5 A.2.2) from our DRBG: OpenSSL's own key
+/* A fresh scalar by rejection sampling (FIPS 186-5 A.2.2) from our generator: OpenSSL's own key
  * generation would draw from a RAND_METHOD the host may have replaced. */
 static CK_RV eckey_generate(struct eckey *e)
 {
@@ -802,7 +1020,7 @@ static CK_RV eckey_generate(struct eckey *e)
         FAIL(CKR_HOST_MEMORY, "out of memory for an EC private value");
     BN_set_flags(e->d, BN_FLG_CONSTTIME);
     for (int tries = 0;; tries++) {
-        if (tries == 64) /* a working DRBG gets here with probability < 2^-64 */
+        if (tries == 64) /* a working generator gets here with probability < 2^-64 */
             FAIL(CKR_FUNCTION_FAILED, "no valid EC private value from the random generator");
         if ((rv = crypto_random(buf, len)) != CKR_OK)
             goto out;

@@ -1,9 +1,11 @@
 /* libsea's own cryptography on OpenSSL 3: a private library context with only the default
  * provider, whose algorithms are called straight through their dispatch tables, never through
  * EVP_PKEY_CTX/EVP_MD_CTX/EVP_CIPHER_CTX (OpenSSL 3.0 still consults the host's ENGINE tables
- * there). So an ENGINE or provider the host made its default (OpenSSL's libp11 engine routes
- * back into libsea) neither runs libsea's operations nor changes its algorithms; the few gaps
- * OpenSSL 3.0 leaves inside the default provider are listed in crypto.c.
+ * there), and whose random generators are libsea's own, drawing from the kernel (getrandom)
+ * rather than running AES through those tables. So an ENGINE or provider the host made its
+ * default (OpenSSL's libp11 engine routes back into libsea) neither runs libsea's operations
+ * nor changes its algorithms or random numbers; the few gaps OpenSSL 3.0 leaves inside the
+ * default provider are listed in crypto.c.
  * Used by the core (digest sizes, PIN KDF helpers) and by software-style backends (soft, mock)
  * for key material and mechanism implementations. */
 #ifndef SEA_CRYPTO_H
@@ -25,8 +27,8 @@ OSSL_LIB_CTX *crypto_libctx(void);
  * already did; bytes == 0 leaves it off. Returns whether a secure heap is in use. */
 bool crypto_secure_heap(size_t bytes);
 
-/* Random bytes from the private context's DRBG, through EVP_RAND directly (a RAND_METHOD set
- * by an ENGINE is never used). */
+/* Random bytes from the kernel, through the private context's generator (EVP_RAND) directly
+ * (a RAND_METHOD set by an ENGINE is never used). */
 CK_RV crypto_random(uint8_t *out, size_t len);
 
 /* ---- digests (CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384, CKM_SHA512) ---- */

@@ -7,21 +7,35 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 
 #include <check.h>
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/encoder.h>
 #include <openssl/engine.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/pem.h>
 #include <openssl/provider.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include "crypto.h"
+#include "error.h"
 
 /* ---- helpers ---- */
 
@@ -1149,6 +1163,281 @@ START_TEST(ec_params_name_only_the_three_nist_curves)
 }
 END_TEST
 
+/* ---- random numbers: SEA-OS-RNG, the kernel's generator ---- */
+
+/* The generator is SEA-OS-RNG from libsea's sea-rand provider, ready, 256-bit. */
+static void assert_os_rng(EVP_RAND_CTX *rc)
+{
+    size_t max = 0;
+    OSSL_PARAM q[] = {OSSL_PARAM_construct_size_t(OSSL_RAND_PARAM_MAX_REQUEST, &max),
+                      OSSL_PARAM_END};
+    ck_assert_ptr_nonnull(rc);
+    const EVP_RAND *rand = EVP_RAND_CTX_get0_rand(rc);
+    ck_assert_ptr_nonnull(rand);
+    ck_assert_str_eq(EVP_RAND_get0_name(rand), "SEA-OS-RNG");
+    ck_assert_str_eq(OSSL_PROVIDER_get0_name(EVP_RAND_get0_provider(rand)), "sea-rand");
+    ck_assert_int_eq(EVP_RAND_get_state(rc), EVP_RAND_STATE_READY);
+    ck_assert_uint_eq(EVP_RAND_get_strength(rc), 256);
+    ck_assert_int_eq(EVP_RAND_CTX_get_params(rc, q), 1);
+    ck_assert_uint_gt(max, 0);
+}
+
+/* Is this generator SEA-OS-RNG, ready? (No assertions: it also runs on other threads.) */
+static bool is_os_rng(EVP_RAND_CTX *rc)
+{
+    const EVP_RAND *rand = rc ? EVP_RAND_CTX_get0_rand(rc) : NULL;
+    return rand && strcmp(EVP_RAND_get0_name(rand), "SEA-OS-RNG") == 0 &&
+           EVP_RAND_get_state(rc) == EVP_RAND_STATE_READY;
+}
+
+/* Each thread gets its own public and private generators on its first draw. */
+static void *thread_generators(void *arg)
+{
+    OSSL_LIB_CTX *ctx = crypto_libctx();
+    EVP_RAND_CTX *pub = RAND_get0_public(ctx), *priv = RAND_get0_private(ctx);
+    *(bool *)arg = is_os_rng(pub) && is_os_rng(priv) && pub != priv;
+    return NULL;
+}
+
+START_TEST(every_generator_of_the_private_context_is_the_kernel_rng)
+{
+    OSSL_LIB_CTX *ctx = crypto_libctx();
+    bool other = false;
+    uint8_t a[48], b[48];
+    pthread_t t;
+    assert_os_rng(RAND_get0_primary(ctx));
+    assert_os_rng(RAND_get0_public(ctx));
+    assert_os_rng(RAND_get0_private(ctx));
+    ck_assert_ptr_ne(RAND_get0_public(ctx), RAND_get0_private(ctx));
+    /* another thread's, made on its first draw from the same setting */
+    ck_assert_int_eq(pthread_create(&t, NULL, thread_generators, &other), 0);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert(other);
+    /* OpenSSL's own path into the context (as the default provider takes it) works too */
+    ck_assert_int_eq(RAND_bytes_ex(ctx, a, sizeof(a), 256), 1);
+    ck_assert_int_eq(RAND_priv_bytes_ex(ctx, b, sizeof(b), 256), 1);
+    ck_assert(memcmp(a, b, sizeof(a)) != 0);
+    /* the default context knows nothing of it: sea-rand lives in libsea's context only */
+    ERR_set_mark();
+    EVP_RAND *outside = EVP_RAND_fetch(NULL, "SEA-OS-RNG", NULL);
+    ERR_pop_to_mark();
+    ck_assert_ptr_null(outside);
+    ck_assert_str_ne(EVP_RAND_get0_name(EVP_RAND_CTX_get0_rand(RAND_get0_primary(NULL))),
+                     "SEA-OS-RNG");
+    /* a fresh context after the last reference is set up the same way */
+    crypto_fini();
+    ck_assert_ptr_null(crypto_libctx());
+    ck_assert_int_eq(crypto_init(), CKR_OK);
+    assert_os_rng(RAND_get0_primary(crypto_libctx()));
+    assert_os_rng(RAND_get0_private(crypto_libctx()));
+}
+END_TEST
+
+static bool all_same(const uint8_t *p, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        if (p[i] != p[0])
+            return false;
+    return true;
+}
+
+START_TEST(random_output_varies_for_one_byte_odd_and_multi_request_sizes)
+{
+    static uint8_t big[70000], big2[70000]; /* more than one 64 KiB request */
+    uint8_t one[64], odd[33], odd2[33];
+    size_t seen[256] = {0};
+    /* 64 single-byte draws that all agree happen with probability 2^-504 */
+    for (size_t i = 0; i < sizeof(one); i++)
+        ck_assert_int_eq(crypto_random(&one[i], 1), CKR_OK);
+    ck_assert(!all_same(one, sizeof(one)));
+    ck_assert_int_eq(crypto_random(odd, sizeof(odd)), CKR_OK);
+    ck_assert_int_eq(crypto_random(odd2, sizeof(odd2)), CKR_OK);
+    ck_assert(!all_same(odd, sizeof(odd)));
+    ck_assert(memcmp(odd, odd2, sizeof(odd)) != 0);
+    ck_assert_int_eq(crypto_random(big, sizeof(big)), CKR_OK);
+    ck_assert_int_eq(crypto_random(big2, sizeof(big2)), CKR_OK);
+    ck_assert(memcmp(big, big2, sizeof(big)) != 0);
+    /* the last request's part is filled, not the first one's repeated */
+    ck_assert(!all_zero(big + 65536, sizeof(big) - 65536));
+    ck_assert(memcmp(big, big + 65536, sizeof(big) - 65536) != 0);
+    /* each byte value turns up (about 273 times each; a missing one: p < 2^-380) */
+    for (size_t i = 0; i < sizeof(big); i++)
+        seen[big[i]]++;
+    for (size_t v = 0; v < 256; v++)
+        ck_assert_msg(seen[v] > 0, "byte value %zu never drawn", v);
+}
+END_TEST
+
+START_TEST(the_generator_refuses_what_it_cannot_serve)
+{
+    uint8_t buf[16];
+    EVP_RAND *rand = EVP_RAND_fetch(crypto_libctx(), "SEA-OS-RNG", "provider=sea-rand");
+    ck_assert_ptr_nonnull(rand);
+    /* it answers the parameters OpenSSL asks of a generator */
+    const OSSL_PARAM *known = EVP_RAND_gettable_ctx_params(rand);
+    ck_assert_ptr_nonnull(OSSL_PARAM_locate_const(known, OSSL_RAND_PARAM_STATE));
+    ck_assert_ptr_nonnull(OSSL_PARAM_locate_const(known, OSSL_RAND_PARAM_STRENGTH));
+    ck_assert_ptr_nonnull(OSSL_PARAM_locate_const(known, OSSL_RAND_PARAM_MAX_REQUEST));
+    EVP_RAND_CTX *rc = EVP_RAND_CTX_new(rand, NULL);
+    EVP_RAND_free(rand);
+    ck_assert_ptr_nonnull(rc);
+    ERR_set_mark();
+    /* nothing before instantiation */
+    ck_assert_int_eq(EVP_RAND_get_state(rc), EVP_RAND_STATE_UNINITIALISED);
+    ck_assert_int_eq(EVP_RAND_generate(rc, buf, sizeof(buf), 0, 0, NULL, 0), 0);
+    ck_assert_int_eq(EVP_RAND_reseed(rc, 0, NULL, 0, NULL, 0), 0);
+    /* no more than 256 bits of security, asked at instantiation or per request */
+    ck_assert_int_eq(EVP_RAND_instantiate(rc, 257, 0, NULL, 0, NULL), 0);
+    ck_assert_int_eq(EVP_RAND_get_state(rc), EVP_RAND_STATE_UNINITIALISED);
+    ck_assert_int_eq(EVP_RAND_instantiate(rc, 256, 1, (const unsigned char *)"pers", 4, NULL), 1);
+    ck_assert_int_eq(EVP_RAND_get_state(rc), EVP_RAND_STATE_READY);
+    memset(buf, 0, sizeof(buf));
+    ck_assert_int_eq(EVP_RAND_generate(rc, buf, sizeof(buf), 257, 0, NULL, 0), 0);
+    ck_assert_int_eq(EVP_RAND_generate(rc, buf, sizeof(buf), 256, 1, NULL, 0), 1);
+    ck_assert(!all_zero(buf, sizeof(buf)));
+    ck_assert_int_eq(EVP_RAND_reseed(rc, 1, NULL, 0, NULL, 0), 1);
+    /* and nothing after uninstantiation */
+    ck_assert_int_eq(EVP_RAND_uninstantiate(rc), 1);
+    ck_assert_int_eq(EVP_RAND_get_state(rc), EVP_RAND_STATE_UNINITIALISED);
+    ck_assert_int_eq(EVP_RAND_generate(rc, buf, sizeof(buf), 0, 0, NULL, 0), 0);
+    ERR_pop_to_mark();
+    EVP_RAND_CTX_free(rc);
+}
+END_TEST
+
+/* In a child whose getrandom always fails (a seccomp filter): the checks that pass, as the
+ * number of the first one that did not (0: all did). */
+static int child_without_getrandom(void)
+{
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getrandom, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {ARRAY_SIZE(code), code};
+    uint8_t buf[32];
+    uint8_t probe;
+    struct attrs *pub = NULL, *priv = NULL;
+    CK_MECHANISM gen = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+        return 1;
+    if (syscall(__NR_getrandom, &probe, 1, 0) != -1 || errno != ENOSYS)
+        return 2; /* the filter is in place */
+    /* the generator this thread already has fails, and says why; the buffer is wiped */
+    err_clear();
+    memset(buf, 0xa5, sizeof(buf));
+    if (crypto_random(buf, sizeof(buf)) != CKR_FUNCTION_FAILED || !all_zero(buf, sizeof(buf)))
+        return 3;
+    if (!strstr(err_get()->msg, "getrandom"))
+        return 4;
+    /* so do key generation and OpenSSL's own draws in the context (ECDSA nonces) */
+    pub = mk(CKO_PUBLIC_KEY, CKK_EC);
+    priv = mk(CKO_PRIVATE_KEY, CKK_EC);
+    put(pub, CKA_EC_PARAMS, oid_p256, sizeof(oid_p256));
+    if (crypto_generate_key_pair(&gen, pub, priv) == CKR_OK)
+        return 5;
+    attrs_unref(pub);
+    attrs_unref(priv);
+    if (RAND_priv_bytes_ex(crypto_libctx(), buf, sizeof(buf), 0) == 1)
+        return 6;
+    /* and a new context cannot be set up at all, rather than on something weaker */
+    crypto_fini();
+    if (crypto_init() == CKR_OK || crypto_libctx() != NULL)
+        return 7;
+    return 0;
+}
+
+START_TEST(random_fails_rather_than_falls_back_when_the_kernel_refuses)
+{
+    uint8_t buf[32];
+    int status = 0;
+    ck_assert_int_eq(crypto_random(buf, sizeof(buf)), CKR_OK); /* this thread's generator */
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(child_without_getrandom());
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_msg(WEXITSTATUS(status) == 0, "check %d failed in the child", WEXITSTATUS(status));
+    /* the parent is untouched */
+    ck_assert_int_eq(crypto_random(buf, sizeof(buf)), CKR_OK);
+}
+END_TEST
+
+START_TEST(a_child_after_fork_draws_other_bytes_than_its_parent)
+{
+    uint8_t mine[32], theirs[32];
+    int fds[2], status = 0;
+    ck_assert_int_eq(crypto_random(mine, sizeof(mine)), CKR_OK); /* generators in place */
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        bool ok = crypto_random(theirs, sizeof(theirs)) == CKR_OK &&
+                  write(fds[1], theirs, sizeof(theirs)) == (ssize_t)sizeof(theirs);
+        _exit(ok ? 0 : 1);
+    }
+    close(fds[1]);
+    ck_assert_int_eq(crypto_random(mine, sizeof(mine)), CKR_OK);
+    ck_assert_int_eq(read(fds[0], theirs, sizeof(theirs)), (ssize_t)sizeof(theirs));
+    close(fds[0]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert(memcmp(mine, theirs, sizeof(mine)) != 0);
+}
+END_TEST
+
+/* A thread that keeps interrupting another with SIGUSR1 (no SA_RESTART). */
+static struct {
+    pthread_t target;
+    atomic_bool stop;
+    atomic_int sent, seen;
+} pelter;
+
+static void on_usr1(int sig)
+{
+    atomic_fetch_add(&pelter.seen, 1);
+}
+
+static void *pelt(void *arg)
+{
+    const struct timespec gap = {0, 20000};
+    while (!atomic_load(&pelter.stop)) {
+        pthread_kill(pelter.target, SIGUSR1);
+        atomic_fetch_add(&pelter.sent, 1);
+        nanosleep(&gap, NULL);
+    }
+    return NULL;
+}
+
+START_TEST(random_completes_while_signals_interrupt_the_kernel)
+{
+    static uint8_t buf[1 << 20]; /* getrandom stops at a page when a signal is pending */
+    struct sigaction sa = {.sa_handler = on_usr1}, old;
+    pthread_t t;
+    sigemptyset(&sa.sa_mask);
+    ck_assert_int_eq(sigaction(SIGUSR1, &sa, &old), 0);
+    pelter.target = pthread_self();
+    atomic_store(&pelter.stop, false);
+    atomic_store(&pelter.sent, 0);
+    atomic_store(&pelter.seen, 0);
+    ck_assert_int_eq(pthread_create(&t, NULL, pelt, NULL), 0);
+    int failures = 0;
+    for (int i = 0; i < 24; i++) {
+        memset(buf, 0, sizeof(buf));
+        if (crypto_random(buf, sizeof(buf)) != CKR_OK || all_zero(buf + sizeof(buf) - 64, 64))
+            failures++;
+    }
+    atomic_store(&pelter.stop, true);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_int_eq(sigaction(SIGUSR1, &old, NULL), 0);
+    ck_assert_int_eq(failures, 0);
+    ck_assert_int_gt(atomic_load(&pelter.seen), 0);
+}
+END_TEST
+
 /* ---- isolation from the host ---- */
 
 static int zero_calls;
@@ -1183,7 +1472,7 @@ START_TEST(random_never_uses_the_global_rand_method)
     ck_assert_int_eq(crypto_random(b, sizeof(b)), CKR_OK);
     ck_assert(!all_zero(a, sizeof(a)));
     ck_assert(memcmp(a, b, sizeof(a)) != 0);
-    /* more than one DRBG request's worth, chunked */
+    /* more than one generator request's worth, chunked */
     ck_assert_int_eq(crypto_random(big, sizeof(big)), CKR_OK);
     ck_assert(!all_zero(big + sizeof(big) - 64, 64));
     /* keys and nonces come from the same place */
@@ -1278,20 +1567,23 @@ static void *worker_run(void *arg)
     return NULL;
 }
 
-START_TEST(operations_run_in_parallel_on_shared_keys)
+/* n threads signing, verifying, MACing and drawing random bytes on shared keys; each thread
+ * creates its own generators on its first draw. */
+static void run_workers(int n)
 {
     struct attrs *pub, *priv;
     uint8_t key[32] = {9};
     pthread_t t[4];
     struct worker w[4];
+    ck_assert_int_le(n, 4);
     ec_generate(oid_p256, sizeof(oid_p256), &pub, &priv);
     struct keymat *kpriv = keymat_of(priv, NULL), *kpub = keymat_of(pub, NULL);
     struct keymat *khmac = secret_key(CKK_GENERIC_SECRET, key, sizeof(key));
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < n; i++) {
         w[i] = (struct worker){kpriv, kpub, khmac, 0};
         ck_assert_int_eq(pthread_create(&t[i], NULL, worker_run, &w[i]), 0);
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < n; i++) {
         ck_assert_int_eq(pthread_join(t[i], NULL), 0);
         ck_assert_int_eq(w[i].failures, 0);
     }
@@ -1301,6 +1593,11 @@ START_TEST(operations_run_in_parallel_on_shared_keys)
     keymat_unref(khmac);
     attrs_unref(pub);
     attrs_unref(priv);
+}
+
+START_TEST(operations_run_in_parallel_on_shared_keys)
+{
+    run_workers(4);
 }
 END_TEST
 
@@ -1838,11 +2135,14 @@ static const int hostile_pkey_nids[] = {EVP_PKEY_EC, EVP_PKEY_RSA};
 /* Not SHA-512: OpenSSL's own ECDSA derives its nonces with it through the ENGINE table, a gap
  * crypto.c documents and cannot close. */
 static const int hostile_md_nids[] = {NID_sha1, NID_sha224, NID_sha256, NID_sha384};
-/* Not AES-256-ECB/CTR: the context's CTR-DRBG sets them up through the ENGINE table (the same
- * documented gap). */
-static const int hostile_cipher_nids[] = {NID_aes_128_gcm, NID_aes_192_gcm, NID_aes_256_gcm,
-                                          NID_aes_128_ecb, NID_aes_192_ecb};
-static const int hostile_cipher_keylen[] = {16, 24, 32, 16, 24};
+/* AES-GCM and AES-ECB, which libsea's mechanisms run, and every AES mode OpenSSL's CTR-DRBG
+ * can run (ECB for its derivation function and key updates, CTR for its output, with 128, 192
+ * or 256-bit keys): a private context's generators set those up through the ENGINE table;
+ * libsea's are SEA-OS-RNG and never do. */
+static const int hostile_cipher_nids[] = {
+    NID_aes_128_gcm, NID_aes_192_gcm, NID_aes_256_gcm, NID_aes_128_ecb, NID_aes_192_ecb,
+    NID_aes_256_ecb, NID_aes_128_ctr, NID_aes_192_ctr, NID_aes_256_ctr,
+};
 
 static struct {
     ENGINE *e;
@@ -2060,11 +2360,14 @@ static void hostile_install(void)
         ck_assert_int_eq(EVP_MD_meth_set_final(m, md_final_hook), 1);
     }
     for (size_t i = 0; i < ARRAY_SIZE(hostile.cipher); i++) {
-        bool gcm = i < 3;
+        /* shaped like OpenSSL's own (block, key and IV sizes), behaving like none */
+        const EVP_CIPHER *real = EVP_get_cipherbynid(hostile_cipher_nids[i]);
+        ck_assert_ptr_nonnull(real);
         EVP_CIPHER *c = hostile.cipher[i] =
-            EVP_CIPHER_meth_new(hostile_cipher_nids[i], gcm ? 1 : 16, hostile_cipher_keylen[i]);
+            EVP_CIPHER_meth_new(hostile_cipher_nids[i], EVP_CIPHER_get_block_size(real),
+                                EVP_CIPHER_get_key_length(real));
         ck_assert_ptr_nonnull(c);
-        ck_assert_int_eq(EVP_CIPHER_meth_set_iv_length(c, gcm ? 12 : 0), 1);
+        ck_assert_int_eq(EVP_CIPHER_meth_set_iv_length(c, EVP_CIPHER_get_iv_length(real)), 1);
         ck_assert_int_eq(EVP_CIPHER_meth_set_init(c, cipher_init_hook), 1);
         ck_assert_int_eq(EVP_CIPHER_meth_set_do_cipher(c, cipher_do_hook), 1);
     }
@@ -2184,6 +2487,14 @@ static void hostile_engine_intercepts(void)
     ck_assert_int_gt(hits.ec_op, ops);
     EVP_PKEY_free(pk);
     EVP_PKEY_CTX_free(pc);
+    /* the context's CTR-DRBG sets up AES through the ENGINE table on the first draw, so the
+     * random numbers of a private context (and its ECDSA nonces) are the engine's to break */
+    before = hits.cipher;
+    ERR_set_mark();
+    ck_assert_int_ne(RAND_bytes_ex(lc, out, 32, 0), 1);
+    ck_assert_int_ne(RAND_priv_bytes_ex(lc, out, 32, 0), 1);
+    ERR_pop_to_mark();
+    ck_assert_int_gt(hits.cipher, before);
     OSSL_PROVIDER_unload(prov);
     OSSL_LIB_CTX_free(lc);
 }
@@ -2286,6 +2597,18 @@ START_TEST(a_hostile_default_engine_never_runs_or_changes_libsea_crypto)
                          CKR_ENCRYPTED_DATA_INVALID);
         keymat_unref(gc.k);
     }
+    /* random numbers from the kernel, on this thread and on threads that first draw now */
+    assert_os_rng(RAND_get0_primary(crypto_libctx()));
+    assert_os_rng(RAND_get0_private(crypto_libctx()));
+    static const size_t sizes[] = {1, 33, 70000};
+    for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+        static uint8_t r1[70000], r2[70000];
+        ck_assert_int_eq(crypto_random(r1, sizes[i]), CKR_OK);
+        ck_assert_int_eq(crypto_random(r2, sizes[i]), CKR_OK);
+        if (sizes[i] > 1) /* one byte repeats with probability 1/256 */
+            ck_assert(memcmp(r1, r2, sizes[i]) != 0);
+    }
+    run_workers(2);
     /* the store's sealing */
     uint8_t sealed[64 + SEAL_OVERHEAD], back[64];
     size_t sl = 0, bl = 0;
@@ -2439,6 +2762,13 @@ static Suite *crypto_suite(void)
          {each_mechanism_refuses_the_wrong_key, key_sizes_outside_the_mechanism_range_are_refused,
           unknown_mechanisms_operations_and_arguments_are_refused,
           ec_params_name_only_the_three_nist_curves}},
+        {"random",
+         {every_generator_of_the_private_context_is_the_kernel_rng,
+          random_output_varies_for_one_byte_odd_and_multi_request_sizes,
+          the_generator_refuses_what_it_cannot_serve,
+          random_fails_rather_than_falls_back_when_the_kernel_refuses,
+          a_child_after_fork_draws_other_bytes_than_its_parent,
+          random_completes_while_signals_interrupt_the_kernel}},
         {"isolation",
          {random_never_uses_the_global_rand_method, default_context_properties_do_not_reach_libsea,
           secret_material_lives_in_the_secure_heap, operations_run_in_parallel_on_shared_keys}},
