@@ -497,8 +497,8 @@ static bool is_os_rng(EVP_RAND_CTX *rc)
 }
 
 /* Make SEA-OS-RNG the context's generators before anything draws from them, then create the
- * primary and check it is: a setting that did not take would leave CTR-DRBG in place. The
- * per-thread generators, made from the same setting on each thread's first draw, are too. */
+ * primary and check it is one: a setting that did not take would leave CTR-DRBG in place. The
+ * per-thread generators, made from the same setting on each thread's first draw, follow. */
 static bool rand_setup(void)
 {
     if (!OSSL_PROVIDER_add_builtin(g.ctx, OS_RNG_PROVIDER, os_rng_provider_init) ||
@@ -515,8 +515,9 @@ static bool rand_setup(void)
 
 static void teardown(void)
 {
-    /* Dropping the handles leaves the providers loaded until OSSL_LIB_CTX_free, which frees
-     * the context's generators before its providers. */
+    /* Our handles first: the generators hold references of their own to sea-rand, and
+     * OSSL_LIB_CTX_free frees the generators before the providers (OpenSSL orders its
+     * per-context data so), then the context. */
     OSSL_PROVIDER_unload(g.prov);
     OSSL_PROVIDER_unload(g.rand_prov);
     OSSL_LIB_CTX_free(g.ctx);
