@@ -180,9 +180,11 @@ struct sea_backend_ops {
      * against the device's mechanisms. op_outlen gives the exact or upper-bound output size of
      * a phase for inlen input bytes; the core calls op_update/op_final only with room enough.
      * For OP_VERIFY, op_final's `in` is the signature and it returns CKR_SIGNATURE_INVALID or
-     * CKR_SIGNATURE_LEN_RANGE. */
+     * CKR_SIGNATURE_LEN_RANGE. `checked` is the attribute snapshot obj_attrs gave the core for
+     * this key during the same call (or NULL): a backend may take it as proof that its view of
+     * the object was current a moment ago and skip a second freshness check of its store. */
     CK_RV (*op_init)(struct bdev *dev, uint32_t seq, CK_OBJECT_HANDLE h, enum sea_op op,
-                     const CK_MECHANISM *m, struct bop **out);
+                     const CK_MECHANISM *m, const struct attrs *checked, struct bop **out);
     size_t (*op_outlen)(struct bop *op, int phase, size_t inlen);
     CK_RV (*op_update)(struct bop *op, const uint8_t *in, size_t inlen, uint8_t *out,
                        size_t *outlen);

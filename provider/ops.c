@@ -157,7 +157,7 @@ CK_RV core_op_init(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, const CK
             goto out;
         }
     }
-    rv = se->dev->ops->op_init(se->dev->bdev, se->seq, key, op, &base, &o->bop);
+    rv = se->dev->ops->op_init(se->dev->bdev, se->seq, key, op, &base, ka, &o->bop);
     if (rv != CKR_OK) {
         err_default(ORIGIN_BACKEND, rv, "the device refused to start the %s", op_names[op]);
         op_reset(s, op);

@@ -2089,7 +2089,7 @@ START_TEST(the_mock_keeps_the_backend_contract)
     /* logged out, the secret and the key are locked */
     ops->logout(d, 1);
     ck_assert_rv(ops->obj_secret(d, 1, h, CKA_VALUE, &out), CKR_USER_NOT_LOGGED_IN);
-    ck_assert_rv(ops->op_init(d, 1, h, OP_SIGN, &m, &op), CKR_USER_NOT_LOGGED_IN);
+    ck_assert_rv(ops->op_init(d, 1, h, OP_SIGN, &m, NULL, &op), CKR_USER_NOT_LOGGED_IN);
     /* a wrong PIN is counted even though it is refused */
     ck_assert_rv(ops->login(d, 1, CKU_USER, PIN("0000")), CKR_PIN_INCORRECT);
     struct se_desc *list = NULL;
@@ -2105,7 +2105,7 @@ START_TEST(the_mock_keeps_the_backend_contract)
     ck_assert_rv(ops->obj_secret(d, 1, h, CKA_VALUE, &out), CKR_OK);
     ck_assert_mem_eq(attrs_find(out, CKA_VALUE)->val, key32, sizeof(key32));
     attrs_unref(out);
-    ck_assert_rv(ops->op_init(d, 1, h, OP_SIGN, &m, &op), CKR_OK);
+    ck_assert_rv(ops->op_init(d, 1, h, OP_SIGN, &m, NULL, &op), CKR_OK);
     ops->op_free(op);
 
     ck_assert_rv(ops->se_delete(d, 1, PIN(SO_PIN)), CKR_OK);

@@ -243,7 +243,7 @@ static CK_RV sign(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, const uint8_
     CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
     struct bop *op = NULL;
     size_t len = 64;
-    CK_RV rv = ops->op_init(d, seq, h, OP_SIGN, &m, &op);
+    CK_RV rv = ops->op_init(d, seq, h, OP_SIGN, &m, NULL, &op);
     if (rv != CKR_OK)
         return rv;
     ck_assert_uint_eq(ops->op_outlen(op, PHASE_SINGLE, 32), 64);
@@ -260,7 +260,7 @@ static CK_RV verify(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, const uint
     CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
     struct bop *op = NULL;
     size_t len = 0;
-    CK_RV rv = ops->op_init(d, seq, h, OP_VERIFY, &m, &op);
+    CK_RV rv = ops->op_init(d, seq, h, OP_VERIFY, &m, NULL, &op);
     if (rv != CKR_OK)
         return rv;
     rv = ops->op_update(op, dgst, 32, NULL, &len);
@@ -278,7 +278,7 @@ static CK_RV gcm_roundtrip(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h)
     CK_MECHANISM m = {CKM_AES_GCM, &gp, sizeof(gp)};
     struct bop *op = NULL;
     size_t clen = sizeof(ct), blen = sizeof(back);
-    CK_RV rv = ops->op_init(d, seq, h, OP_ENCRYPT, &m, &op);
+    CK_RV rv = ops->op_init(d, seq, h, OP_ENCRYPT, &m, NULL, &op);
     if (rv != CKR_OK)
         return rv;
     ck_assert_uint_le(ops->op_outlen(op, PHASE_SINGLE, sizeof(pt)), sizeof(ct));
@@ -287,7 +287,7 @@ static CK_RV gcm_roundtrip(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h)
     if (rv != CKR_OK)
         return rv;
     ck_assert_uint_eq(clen, sizeof(pt) + 16);
-    if ((rv = ops->op_init(d, seq, h, OP_DECRYPT, &m, &op)) != CKR_OK)
+    if ((rv = ops->op_init(d, seq, h, OP_DECRYPT, &m, NULL, &op)) != CKR_OK)
         return rv;
     rv = ops->op_final(op, ct, clen, back, &blen);
     ops->op_free(op);
@@ -1174,11 +1174,11 @@ START_TEST(private_key_operations_need_login)
     ck_assert_int_eq(verify(other, seq, hpub, dgst, sig), CKR_OK);
     struct bop *op = NULL;
     CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
-    ck_assert_int_eq(ops->op_init(d, seq, hpriv, OP_SIGN, NULL, &op), CKR_ARGUMENTS_BAD);
-    ck_assert_int_eq(ops->op_init(d, seq, hpriv, OP__COUNT, &m, &op), CKR_ARGUMENTS_BAD);
-    ck_assert_int_eq(ops->op_init(d, seq, hpriv, OP_SIGN, &m, NULL), CKR_ARGUMENTS_BAD);
+    ck_assert_int_eq(ops->op_init(d, seq, hpriv, OP_SIGN, NULL, NULL, &op), CKR_ARGUMENTS_BAD);
+    ck_assert_int_eq(ops->op_init(d, seq, hpriv, OP__COUNT, &m, NULL, &op), CKR_ARGUMENTS_BAD);
+    ck_assert_int_eq(ops->op_init(d, seq, hpriv, OP_SIGN, &m, NULL, NULL), CKR_ARGUMENTS_BAD);
     /* a mechanism the key does not suit */
-    ck_assert_int_eq(ops->op_init(d, seq, k, OP_SIGN, &m, &op), CKR_KEY_TYPE_INCONSISTENT);
+    ck_assert_int_eq(ops->op_init(d, seq, k, OP_SIGN, &m, NULL, &op), CKR_KEY_TYPE_INCONSISTENT);
     ops->dev_close(other);
     ops->dev_close(d);
 }
@@ -1382,6 +1382,41 @@ START_TEST(second_instance_sees_writes_at_once)
     ck_assert_int_eq(ops->se_list(b, &list, &n, &next), CKR_OK);
     ck_assert_uint_eq(n, 1);
     free(list);
+    ops->dev_close(b);
+    ops->dev_close(a);
+}
+END_TEST
+
+START_TEST(a_checked_snapshot_never_outlives_what_the_store_says)
+{
+    struct bdev *a = open_dev(NULL), *b = open_dev(NULL);
+    uint32_t seq = ready_se(a, "se", 3);
+    login_user(a, seq);
+    CK_OBJECT_HANDLE pub = 0, priv = 0, other = 0, other_priv = 0;
+    ck_assert_int_eq(gen_ec(a, seq, "k", 0, &pub, &priv), CKR_OK);
+    ck_assert_int_eq(gen_ec(a, seq, "k2", 0, &other, &other_priv), CKR_OK);
+    uint8_t dgst[32] = {1}, sig[64];
+    ck_assert_int_eq(sign(a, seq, priv, dgst, sig), CKR_OK); /* a caches the key material */
+    CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
+    struct bop *op = NULL;
+    struct attrs *snap = NULL, *x = NULL;
+    ck_assert_int_eq(ops->obj_attrs(a, seq, priv, &snap), CKR_OK);
+    ck_assert_int_eq(ops->op_init(a, seq, priv, OP_SIGN, &m, snap, &op), CKR_OK);
+    ops->op_free(op);
+    op = NULL;
+    /* a snapshot of another object proves nothing about this one */
+    ck_assert_int_eq(ops->obj_attrs(a, seq, other, &x), CKR_OK);
+    ck_assert_int_eq(ops->op_init(a, seq, priv, OP_SIGN, &m, x, &op), CKR_OK);
+    ops->op_free(op);
+    op = NULL;
+    attrs_unref(x);
+    /* another process deletes the key; once a has seen that, the old snapshot is worthless */
+    ck_assert_int_eq(ops->obj_destroy(b, seq, priv), CKR_OK);
+    ck_assert_int_eq(ops->obj_attrs(a, seq, pub, &x), CKR_OK);
+    attrs_unref(x);
+    ck_assert_int_eq(ops->op_init(a, seq, priv, OP_SIGN, &m, snap, &op), CKR_OBJECT_HANDLE_INVALID);
+    ck_assert_ptr_null(op);
+    attrs_unref(snap);
     ops->dev_close(b);
     ops->dev_close(a);
 }
@@ -1815,6 +1850,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, find_uses_class_key_type_id_and_private_columns);
     tcase_add_test(tc, secrets_never_appear_in_clear_in_the_files);
     tcase_add_test(tc, second_instance_sees_writes_at_once);
+    tcase_add_test(tc, a_checked_snapshot_never_outlives_what_the_store_says);
     tcase_add_test(tc, objects_of_one_se_are_invisible_from_another);
     tcase_add_test(tc, session_objects_live_in_memory_until_destroyed);
     tcase_add_test(tc, store_of_random_bytes_is_damaged_and_untouched);

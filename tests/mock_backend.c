@@ -1094,7 +1094,7 @@ static bool is_key_class(CK_OBJECT_CLASS cls)
 }
 
 static CK_RV mock_op_init(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, enum sea_op op,
-                          const CK_MECHANISM *m, struct bop **out)
+                          const CK_MECHANISM *m, const struct attrs *checked, struct bop **out)
 {
     struct mse *se = NULL;
     struct mobj *o = NULL;

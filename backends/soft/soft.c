@@ -323,11 +323,10 @@ static CK_RV refresh(struct bdev *d)
 }
 
 /* refresh + the SE row of seq (CKR_TOKEN_NOT_PRESENT if it is gone). Lock held. */
-static CK_RV fresh_se(struct bdev *d, uint32_t seq, const struct se_row **out)
+/* The SE row as this process last saw it (no data_version read). */
+static CK_RV known_se(struct bdev *d, uint32_t seq, const struct se_row **out)
 {
-    CK_RV rv = refresh(d);
-    if (rv == CKR_OK)
-        rv = load_se(d);
+    CK_RV rv = load_se(d);
     if (rv != CKR_OK)
         return rv;
     *out = find_se(d, seq);
@@ -335,6 +334,12 @@ static CK_RV fresh_se(struct bdev *d, uint32_t seq, const struct se_row **out)
         return err_set(ORIGIN_BACKEND, CKR_TOKEN_NOT_PRESENT, "device %s has no SE %u", d->name,
                        seq);
     return CKR_OK;
+}
+
+static CK_RV fresh_se(struct bdev *d, uint32_t seq, const struct se_row **out)
+{
+    CK_RV rv = refresh(d);
+    return rv != CKR_OK ? rv : known_se(d, seq, out);
 }
 
 /* Commit on success, roll back otherwise; returns the final status. */
@@ -2005,7 +2010,11 @@ static CK_RV sobj_keymat(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, struc
 
 /* The key material of token object h: from the cache, or read, opened and built outside the
  * lock (and cached if the SE is logged in and nothing was dropped meanwhile). */
-static CK_RV get_keymat(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, struct keymat **out)
+/* Key material for an operation. `checked` (see backend.h op_init) spares the data_version read
+ * when it is still the attribute cache's entry for h: the cache is dropped whenever another
+ * process's write is seen, so an unchanged entry means nothing newer has been seen since. */
+static CK_RV get_keymat(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h,
+                        const struct attrs *checked, struct keymat **out)
 {
     struct secret_ctx c = {0};
     struct attrs *sec = NULL;
@@ -2015,7 +2024,9 @@ static CK_RV get_keymat(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, struct
     lock(d);
     if (!token_handle(h))
         return sobj_keymat(d, seq, h, out); /* releases the lock */
-    CK_RV rv = fresh_se(d, seq, &r);
+    uint32_t aseq = 0;
+    bool current = checked && cache_get(&d->attrs, (uint32_t)h, &aseq) == checked && aseq == seq;
+    CK_RV rv = current ? known_se(d, seq, &r) : fresh_se(d, seq, &r);
     if (rv == CKR_OK && (k = cache_get(&d->keys, (uint32_t)h, &cseq)) != NULL) {
         if (cseq == seq)
             *out = keymat_ref(k);
@@ -2056,7 +2067,7 @@ out:
 }
 
 static CK_RV soft_op_init(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, enum sea_op op,
-                          const CK_MECHANISM *m, struct bop **out)
+                          const CK_MECHANISM *m, const struct attrs *checked, struct bop **out)
 {
     struct keymat *k = NULL;
     struct cop *c = NULL;
@@ -2065,7 +2076,7 @@ static CK_RV soft_op_init(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, enum
     if (!d || !m || !out || (unsigned)op >= OP__COUNT)
         return err_set(ORIGIN_BACKEND, CKR_ARGUMENTS_BAD, "soft op_init: bad arguments");
     /* the crypto runs without the device lock: keymats are refcounted */
-    if ((op != OP_DIGEST && (rv = get_keymat(d, seq, h, &k)) != CKR_OK) ||
+    if ((op != OP_DIGEST && (rv = get_keymat(d, seq, h, checked, &k)) != CKR_OK) ||
         (rv = cop_new(k, op, m, &c)) != CKR_OK)
         goto out;
     if (!(b = malloc(sizeof(*b)))) {
