@@ -98,7 +98,7 @@ struct attrs *attrs_ref(struct attrs *a)
 static void free_value(struct attr *x)
 {
     if (x->secret)
-        OPENSSL_secure_clear_free(x->val, x->len ? x->len : 1);
+        sea_secret_free(x->val, x->len);
     else
         OPENSSL_clear_free(x->val, x->len ? x->len : 1);
     x->val = NULL;
@@ -150,7 +150,7 @@ CK_ULONG attrs_get_ulong(const struct attrs *a, CK_ATTRIBUTE_TYPE t, CK_ULONG df
 static CK_RV set_value(struct attrs *a, CK_ATTRIBUTE_TYPE t, const void *val, CK_ULONG len,
                        bool secret)
 {
-    void *copy = secret ? OPENSSL_secure_malloc(len ? len : 1) : OPENSSL_malloc(len ? len : 1);
+    void *copy = secret ? sea_secret_alloc(len) : OPENSSL_malloc(len ? len : 1);
     if (!copy)
         return CKR_HOST_MEMORY;
     if (len)
@@ -169,7 +169,7 @@ static CK_RV set_value(struct attrs *a, CK_ATTRIBUTE_TYPE t, const void *val, CK
         struct attr *nv = realloc(a->v, cap * sizeof(*nv));
         if (!nv) {
             if (secret)
-                OPENSSL_secure_clear_free(copy, len ? len : 1);
+                sea_secret_free(copy, len);
             else
                 OPENSSL_clear_free(copy, len ? len : 1);
             return CKR_HOST_MEMORY;
@@ -251,14 +251,14 @@ static bool buf_grow(struct buf *b, size_t more)
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + more)
         cap *= 2;
-    uint8_t *np = b->secret ? OPENSSL_secure_malloc(cap) : OPENSSL_malloc(cap);
+    uint8_t *np = b->secret ? sea_secret_alloc(cap) : OPENSSL_malloc(cap);
     if (!np)
         return false;
     if (b->len)
         memcpy(np, b->p, b->len);
     if (b->p) {
         if (b->secret)
-            OPENSSL_secure_clear_free(b->p, b->cap);
+            sea_secret_free(b->p, b->cap);
         else
             OPENSSL_clear_free(b->p, b->cap);
     }
@@ -354,7 +354,7 @@ CK_RV attrs_encode(const struct attrs *a, bool (*keep)(CK_ATTRIBUTE_TYPE, void *
 oom:
     if (b.p) {
         if (b.secret)
-            OPENSSL_secure_clear_free(b.p, b.cap);
+            sea_secret_free(b.p, b.cap);
         else
             OPENSSL_clear_free(b.p, b.cap);
     }
@@ -449,6 +449,8 @@ static bool same_value(const struct attr *x, const CK_ATTRIBUTE *t)
 static CK_RV template_from_array(const CK_ATTRIBUTE *inner, CK_ULONG n, uint8_t **out,
                                  size_t *outlen)
 {
+    if (n > SEA_MAX_INNER_ATTRS)
+        return CKR_ATTRIBUTE_VALUE_INVALID;
     struct attrs *a = attrs_new();
     if (!a)
         return CKR_HOST_MEMORY;
@@ -469,12 +471,18 @@ static CK_RV template_from_array(const CK_ATTRIBUTE *inner, CK_ULONG n, uint8_t 
 
 CK_RV attrs_from_template(struct attrs *a, const CK_ATTRIBUTE *t, CK_ULONG n)
 {
+    size_t total = 0;
     if (n && !t)
+        return CKR_ARGUMENTS_BAD;
+    if (n > SEA_MAX_TEMPLATE_ATTRS)
         return CKR_ARGUMENTS_BAD;
     for (CK_ULONG i = 0; i < n; i++) {
         const CK_ATTRIBUTE *x = &t[i];
         if ((!x->pValue && x->ulValueLen) || x->ulValueLen > SEA_MAX_ATTR_LEN)
             return CKR_ATTRIBUTE_VALUE_INVALID;
+        total += x->ulValueLen;
+        if (total > SEA_MAX_TEMPLATE_BYTES)
+            return CKR_ARGUMENTS_BAD;
         enum attr_kind k = attr_kind(x->type);
         if ((k == AK_BOOL && x->ulValueLen != sizeof(CK_BBOOL)) ||
             (k == AK_ULONG && x->ulValueLen != sizeof(CK_ULONG)) ||
@@ -522,6 +530,10 @@ CK_RV attr_copy_out(const struct attr *a, CK_ATTRIBUTE *out)
         if (a->len)
             memcpy(out->pValue, a->val, a->len);
         out->ulValueLen = a->len;
+        return CKR_OK;
+    }
+    if (a->len == 0) { /* no template: an empty array */
+        out->ulValueLen = 0;
         return CKR_OK;
     }
     struct attrs *inner = NULL;

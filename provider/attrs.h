@@ -23,8 +23,13 @@ struct attr {
     bool secret; /* val is in the secure heap */
 };
 
-/* Largest value accepted for one attribute (a sensitive data object, a certificate chain). */
+/* Largest value accepted for one attribute (a sensitive data object, a certificate chain),
+ * most attributes in one template and in a nested (wrap/unwrap/derive) template, and most bytes
+ * of values one template may carry: callers cannot make libsea allocate without bound. */
 #define SEA_MAX_ATTR_LEN (1UL << 20)
+#define SEA_MAX_TEMPLATE_ATTRS 256
+#define SEA_MAX_INNER_ATTRS 64
+#define SEA_MAX_TEMPLATE_BYTES (4UL << 20)
 
 struct attrs {
     size_t n, cap;
@@ -64,7 +69,8 @@ CK_RV attrs_merge(struct attrs *dst, const struct attrs *src);
 CK_RV attrs_from_template(struct attrs *a, const CK_ATTRIBUTE *t, CK_ULONG n);
 
 /* Encode (attributes for which keep(type, ctx) is true, or all if keep is NULL) into a
- * self-delimiting blob; decode it back. Decoding rejects any malformed input. */
+ * self-delimiting blob (free it with sea_secret_free(*out, *outlen): it holds secrets when
+ * the attributes do); decode it back. Decoding rejects any malformed input. */
 CK_RV attrs_encode(const struct attrs *a, bool (*keep)(CK_ATTRIBUTE_TYPE, void *), void *ctx,
                    uint8_t **out, size_t *outlen);
 CK_RV attrs_decode(const uint8_t *in, size_t len, bool secret, struct attrs **out);

@@ -73,6 +73,9 @@ struct se_desc {
     unsigned max_retries;
     unsigned user_retries_left, so_retries_left;
     int64_t created;
+    /* Changes whenever the SE is re-initialised (its objects and key replaced), never on PIN
+     * changes: the core drops this process's login on the SE when it sees a new epoch. */
+    uint32_t epoch;
 };
 
 struct se_create_params {
@@ -137,7 +140,8 @@ struct sea_backend_ops {
      * unlocks the SE's secrets for this process. Returns CKR_PIN_INCORRECT, CKR_PIN_LOCKED,
      * CKR_USER_PIN_NOT_INITIALIZED. It may be called again while logged in (the core does so
      * for CKU_CONTEXT_SPECIFIC): it then verifies the PIN again, counting failures.
-     * logout wipes what login unlocked. */
+     * logout wipes what login unlocked and destroys the SE's private session objects (PKCS#11:
+     * they end with the login). */
     CK_RV (*login)(struct bdev *dev, uint32_t seq, CK_USER_TYPE user, const uint8_t *pin,
                    size_t len);
     void (*logout)(struct bdev *dev, uint32_t seq);
@@ -145,7 +149,13 @@ struct sea_backend_ops {
     CK_RV (*set_pin)(struct bdev *dev, uint32_t seq, CK_USER_TYPE user, const uint8_t *old_pin,
                      size_t old_len, const uint8_t *new_pin, size_t new_len);
 
-    /* Objects. `a` is complete and validated by the core (schema.c), secret attributes
+    /* Private objects (CKA_PRIVATE true) are the user's: obj_attrs, obj_secret, obj_update,
+     * obj_destroy and op_init refuse them with CKR_USER_NOT_LOGGED_IN and obj_find leaves them
+     * out unless the user (not the SO) is logged in to the SE in this process *as the backend
+     * sees it*. The core checks the same, but only the backend learns at once that another
+     * process re-initialised the SE; the core then resynchronises its login state.
+     *
+     * Objects. `a` is complete and validated by the core (schema.c), secret attributes
      * included; the backend decides how to protect them (schema_is_secret says which).
      * OBJ_UNIQUE_LABEL: fail with CKR_SEA_EXISTS and leave nothing behind if an object of the
      * same class and label already exists in the SE (atomic across processes). */

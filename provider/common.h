@@ -31,6 +31,12 @@
 /* Wipe memory in a way the compiler may not drop (OPENSSL_cleanse). */
 void sea_wipe(void *p, size_t n);
 
+/* Memory for secret values: OpenSSL's secure heap for small ones (keys), the normal heap for
+ * large ones (a sensitive data object can be as large as the secure heap) or when the secure
+ * heap is full; wiped when freed either way. */
+void *sea_secret_alloc(size_t n);
+void sea_secret_free(void *p, size_t n);
+
 /* Constant-time comparison; returns 0 when equal. */
 int sea_ct_memcmp(const void *a, const void *b, size_t n);
 

@@ -295,6 +295,12 @@ void core_abandon(struct core *c)
     while (!__atomic_compare_exchange_n(&g_abandoned, &c->abandoned_next, c, false,
                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
         ;
+    /* Operations the parent's sessions had running hold key material: free it (this is the
+     * child's copy of the memory; nothing shared is touched). */
+    for (size_t b = 0; b < SESS_BUCKETS; b++)
+        for (struct session *s = c->buckets[b]; s; s = s->next)
+            for (int i = 0; i < OP__COUNT; i++)
+                op_reset(s, (enum sea_op)i);
     for (size_t i = 0; i < c->ndevs; i++)
         if (c->devs[i].bdev && c->devs[i].ops->dev_abandon)
             c->devs[i].ops->dev_abandon(c->devs[i].bdev);
@@ -313,7 +319,8 @@ static struct se *find_se(struct device *d, uint32_t seq)
 static bool desc_equal(const struct se_desc *a, const struct se_desc *b)
 {
     return strcmp(a->name, b->name) == 0 && strcmp(a->se_id, b->se_id) == 0 &&
-           a->lifecycle == b->lifecycle && a->pin_flags == b->pin_flags && a->level == b->level;
+           a->lifecycle == b->lifecycle && a->pin_flags == b->pin_flags && a->level == b->level &&
+           a->epoch == b->epoch;
 }
 
 /* Merge a fresh SE list into the device's registry (under core lock). */
@@ -350,6 +357,11 @@ static void merge_ses(struct device *d, struct se_desc *list, size_t n, uint32_t
             *pp = s;
             s->event = true;
         } else if (!s->present || !desc_equal(&s->desc, &list[i])) {
+            s->event = true;
+        }
+        if (s->present && s->desc.epoch != list[i].epoch) {
+            /* re-initialised elsewhere: a new owner, new objects; our login is void */
+            s->login = NO_USER;
             s->event = true;
         }
         s->desc = list[i];
@@ -450,21 +462,18 @@ static CK_RV build_slot_list(struct core *c, bool present, CK_SLOT_ID **out, CK_
 CK_RV core_slot_list(struct core *c, bool token_present, CK_SLOT_ID *list, CK_ULONG *count)
 {
     CK_RV rv = CKR_OK;
-    /* A size query takes a fresh snapshot; the call that fills the buffer uses it, so the two
-     * calls of the usual pattern agree even if another process creates an SE in between. */
-    if (!list || !c->snap || c->snap_present != token_present)
-        core_refresh(c);
+    CK_SLOT_ID *v;
+    CK_ULONG n;
+    /* Every call sees the devices as they are now: if an SE appeared since the caller's size
+     * query, the buffer call answers CKR_BUFFER_TOO_SMALL with the new count, as PKCS#11 lets
+     * it. */
+    core_refresh(c);
     core_lock(c);
-    if (!list || !c->snap || c->snap_present != token_present) {
-        CK_SLOT_ID *v;
-        CK_ULONG n;
-        if ((rv = build_slot_list(c, token_present, &v, &n)) != CKR_OK)
-            goto out;
-        free(c->snap);
-        c->snap = v;
-        c->nsnap = n;
-        c->snap_present = token_present;
-    }
+    if ((rv = build_slot_list(c, token_present, &v, &n)) != CKR_OK)
+        goto out;
+    free(c->snap);
+    c->snap = v;
+    c->nsnap = n;
     if (list) {
         if (*count < c->nsnap) {
             rv = CKR_BUFFER_TOO_SMALL;
@@ -769,6 +778,28 @@ CK_RV core_se_create(struct core *c, const struct core_se_create *p, struct core
     return create_se(c, d, seq, p, out);
 }
 
+/* Re-initialising or deleting an SE needs it free of sessions, and no session may open
+ * while it happens. */
+static CK_RV begin_closing(struct core *c, struct se *s, const char *what)
+{
+    CK_RV rv = CKR_OK;
+    core_lock(c);
+    if (s->nsess > 0 || s->closing)
+        rv = err_set(ORIGIN_CORE, CKR_SESSION_EXISTS,
+                     "close the sessions on this SE before %s it", what);
+    else
+        s->closing = true;
+    core_unlock(c);
+    return rv;
+}
+
+static void end_closing(struct core *c, struct se *s)
+{
+    core_lock(c);
+    s->closing = false;
+    core_unlock(c);
+}
+
 CK_RV core_init_token(struct core *c, CK_SLOT_ID slot, const uint8_t *pin, size_t len,
                       const char *label)
 {
@@ -777,7 +808,6 @@ CK_RV core_init_token(struct core *c, CK_SLOT_ID slot, const uint8_t *pin, size_
     core_refresh(c);
     core_lock(c);
     struct se *s = core_slot_se(c, slot, &fd);
-    bool busy = s && s->nsess > 0;
     core_unlock(c);
     if (!s && !fd)
         return err_set(ORIGIN_CORE, CKR_SLOT_ID_INVALID, "there is no slot %lu", slot);
@@ -787,16 +817,16 @@ CK_RV core_init_token(struct core *c, CK_SLOT_ID slot, const uint8_t *pin, size_
         struct core_se_create p = {.name = label, .level = -1, .so_pin = pin, .so_pin_len = len};
         return create_se(c, fd, (uint32_t)(slot & SLOT_SEQ_MAX), &p, NULL);
     }
-    if (busy)
-        return err_set(ORIGIN_CORE, CKR_SESSION_EXISTS,
-                       "close the sessions on this token before re-initialising it");
     if (!name_valid(label))
         return err_set(ORIGIN_API, CKR_ARGUMENTS_BAD, "a token label must not be empty");
     if ((rv = check_pin_len(s->dev, len)) != CKR_OK)
         return rv;
+    if ((rv = begin_closing(c, s, "re-initialising")) != CKR_OK)
+        return rv;
     pthread_mutex_lock(&s->login_lock);
     rv = s->dev->ops->se_reinit(s->dev->bdev, s->seq, pin, len, label);
     pthread_mutex_unlock(&s->login_lock);
+    end_closing(c, s);
     core_refresh(c);
     return err_default(ORIGIN_BACKEND, rv, "the token could not be re-initialised");
 }
@@ -808,19 +838,18 @@ CK_RV core_se_delete(struct core *c, CK_SLOT_ID slot, const uint8_t *so_pin, siz
     core_refresh(c);
     core_lock(c);
     struct se *s = core_slot_se(c, slot, &fd);
-    bool busy = s && s->nsess > 0;
     core_unlock(c);
     if (!s)
         return err_set(ORIGIN_API, CKR_SLOT_ID_INVALID, "there is no SE in slot %lu", slot);
     if (!(s->dev->caps.flags & DEVCAP_DELETE_SE))
         return err_set(ORIGIN_CORE, CKR_FUNCTION_NOT_SUPPORTED,
                        "device %s cannot delete secure environments", s->dev->name);
-    if (busy)
-        return err_set(ORIGIN_CORE, CKR_SESSION_EXISTS,
-                       "close the sessions on this SE before deleting it");
+    if ((rv = begin_closing(c, s, "deleting")) != CKR_OK)
+        return rv;
     pthread_mutex_lock(&s->login_lock);
     rv = s->dev->ops->se_delete(s->dev->bdev, s->seq, so_pin, len);
     pthread_mutex_unlock(&s->login_lock);
+    end_closing(c, s);
     core_refresh(c);
     return err_default(ORIGIN_BACKEND, rv, "the SE could not be deleted");
 }

@@ -27,6 +27,7 @@ struct se {
     bool event;                 /* appeared, vanished or changed since the last slot event */
     CK_USER_TYPE login;         /* NO_USER, CKU_USER or CKU_SO; under core lock */
     unsigned nsess, nro;        /* sessions of this context on the SE (and read-only ones) */
+    bool closing;               /* being re-initialised or deleted: no new session */
     pthread_mutex_t login_lock; /* serialises logins, PIN changes and re-init of this SE */
     struct se *next;
 };
@@ -86,9 +87,8 @@ struct core {
     struct session *buckets[SESS_BUCKETS];
     CK_SESSION_HANDLE next_handle;
     struct core *abandoned_next; /* see core_abandon */
-    CK_SLOT_ID *snap; /* the slot list of the last size query */
+    CK_SLOT_ID *snap; /* the slot list last returned */
     CK_ULONG nsnap;
-    bool snap_present;
 };
 
 /* core.c */
@@ -106,6 +106,11 @@ CK_RV sess_acquire(struct core *c, CK_SESSION_HANDLE h, struct session **out);
 void sess_release(struct core *c, struct session *s);
 /* The login state of the session's SE (CKU_USER, CKU_SO or NO_USER). */
 CK_USER_TYPE sess_user(struct core *c, const struct session *s);
+/* A backend answered CKR_USER_NOT_LOGGED_IN: it no longer holds the user's login (another
+ * process re-initialised the SE), so the core forgets it too. Returns rv. */
+CK_RV sess_sync_login(struct core *c, struct session *s, CK_RV rv);
+/* Refuse changes to a blocked SE's token objects and PINs (CKR_TOKEN_WRITE_PROTECTED). */
+CK_RV sess_check_writable(struct core *c, struct session *s);
 void op_reset(struct session *s, enum sea_op op);
 void sessions_free_all(struct core *c);
 

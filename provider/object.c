@@ -17,6 +17,9 @@ CK_RV obj_get_visible(struct core *c, struct session *s, CK_OBJECT_HANDLE h, str
     struct se *se = s->se;
     struct attrs *a = NULL;
     CK_RV rv = se->dev->ops->obj_attrs(se->dev->bdev, se->seq, h, &a);
+    if (sess_sync_login(c, s, rv) == CKR_USER_NOT_LOGGED_IN)
+        return err_set(ORIGIN_CORE, CKR_OBJECT_HANDLE_INVALID,
+                       "object %lu is private: log in as the user first", h);
     if (rv != CKR_OK)
         return err_default(ORIGIN_BACKEND, rv, "object %lu is not available", h);
     if (!obj_visible(sess_user(c, s), a)) {
@@ -70,13 +73,13 @@ CK_RV obj_check_write(struct core *c, struct session *s, const struct attrs *a)
     if (attrs_get_bool(a, CKA_PRIVATE, true) && u != CKU_USER)
         return err_set(ORIGIN_CORE, CKR_USER_NOT_LOGGED_IN,
                        "private objects need the user logged in");
-    if (s->se->desc.lifecycle == SE_BLOCKED && attrs_get_bool(a, CKA_TOKEN, false))
-        return err_set(ORIGIN_CORE, CKR_TOKEN_WRITE_PROTECTED, "the SE is blocked");
+    if (attrs_get_bool(a, CKA_TOKEN, false))
+        return sess_check_writable(c, s);
     return CKR_OK;
 }
 
 /* Store a complete attribute set as a new object of the session's SE. */
-static CK_RV store_new(struct session *s, const struct attrs *a, unsigned flags,
+static CK_RV store_new(struct core *c, struct session *s, const struct attrs *a, unsigned flags,
                        CK_OBJECT_HANDLE *out)
 {
     struct se *se = s->se;
@@ -86,6 +89,7 @@ static CK_RV store_new(struct session *s, const struct attrs *a, unsigned flags,
                        "device %s keeps no session objects: set CKA_TOKEN", se->dev->name);
     CK_RV rv = se->dev->ops->obj_create(se->dev->bdev, se->seq, a,
                                         flags | (token ? 0 : OBJ_SESSION), out);
+    sess_sync_login(c, s, rv);
     if (rv != CKR_OK)
         return rv == CKR_SEA_EXISTS ? rv
                                     : err_default(ORIGIN_BACKEND, rv, "the object was not stored");
@@ -112,7 +116,7 @@ CK_RV core_create_object(struct core *c, CK_SESSION_HANDLE h, const CK_ATTRIBUTE
     }
     if ((rv = obj_check_write(c, s, a)) != CKR_OK)
         goto out;
-    rv = store_new(s, a, flags, obj);
+    rv = store_new(c, s, a, flags, obj);
 out:
     attrs_unref(a);
     sess_release(c, s);
@@ -170,7 +174,7 @@ CK_RV core_copy_object(struct core *c, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj
         (rv = schema_copy(full, t, n, &copy)) != CKR_OK ||
         (rv = obj_check_write(c, s, copy)) != CKR_OK)
         goto out;
-    rv = store_new(s, copy, 0, out);
+    rv = store_new(c, s, copy, 0, out);
 out:
     attrs_unref(pub);
     attrs_unref(full);
@@ -188,13 +192,14 @@ CK_RV core_destroy_object(struct core *c, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE 
         return rv;
     if ((rv = obj_get_visible(c, s, obj, &a)) != CKR_OK)
         goto out;
-    if ((rv = check_token_rw(s, a, "destroyed")) != CKR_OK)
+    if ((rv = check_token_rw(s, a, "destroyed")) != CKR_OK ||
+        (attrs_get_bool(a, CKA_TOKEN, false) && (rv = sess_check_writable(c, s)) != CKR_OK))
         goto out;
     if (!attrs_get_bool(a, CKA_DESTROYABLE, true)) {
         rv = err_set(ORIGIN_CORE, CKR_ACTION_PROHIBITED, "the object is not destroyable");
         goto out;
     }
-    rv = s->se->dev->ops->obj_destroy(s->se->dev->bdev, s->se->seq, obj);
+    rv = sess_sync_login(c, s, s->se->dev->ops->obj_destroy(s->se->dev->bdev, s->se->seq, obj));
     if (rv == CKR_OK)
         obj_untrack(s, obj);
     err_default(ORIGIN_BACKEND, rv, "the object could not be destroyed");
@@ -295,11 +300,13 @@ CK_RV core_set_attrs(struct core *c, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj,
         return rv;
     if ((rv = obj_get_visible(c, s, obj, &a)) != CKR_OK)
         goto out;
-    if ((rv = check_token_rw(s, a, "changed")) != CKR_OK)
+    if ((rv = check_token_rw(s, a, "changed")) != CKR_OK ||
+        (attrs_get_bool(a, CKA_TOKEN, false) && (rv = sess_check_writable(c, s)) != CKR_OK))
         goto out;
     if ((rv = schema_set(a, t, n, sess_user(c, s) == CKU_SO, &changes)) != CKR_OK)
         goto out;
-    rv = s->se->dev->ops->obj_update(s->se->dev->bdev, s->se->seq, obj, changes);
+    rv = sess_sync_login(c, s,
+                         s->se->dev->ops->obj_update(s->se->dev->bdev, s->se->seq, obj, changes));
     err_default(ORIGIN_BACKEND, rv, "the object could not be changed");
 out:
     attrs_unref(a);

@@ -63,7 +63,9 @@ static CK_RV check_key(struct core *c, struct session *s, enum sea_op op,
 {
     struct se *se = s->se;
     struct attrs *a = NULL;
-    CK_RV rv = se->dev->ops->obj_attrs(se->dev->bdev, se->seq, key, &a);
+    CK_RV rv = sess_sync_login(c, s, se->dev->ops->obj_attrs(se->dev->bdev, se->seq, key, &a));
+    if (rv == CKR_USER_NOT_LOGGED_IN)
+        return err_set(ORIGIN_CORE, rv, "key %lu is private: log in as the user first", key);
     if (rv != CKR_OK)
         return err_default(ORIGIN_CORE, rv == CKR_OBJECT_HANDLE_INVALID ? CKR_KEY_HANDLE_INVALID : rv,
                            "key %lu is not available", key);
@@ -157,7 +159,8 @@ CK_RV core_op_init(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, const CK
             goto out;
         }
     }
-    rv = se->dev->ops->op_init(se->dev->bdev, se->seq, key, op, &base, ka, &o->bop);
+    rv = sess_sync_login(c, s, se->dev->ops->op_init(se->dev->bdev, se->seq, key, op, &base, ka,
+                                                     &o->bop));
     if (rv != CKR_OK) {
         err_default(ORIGIN_BACKEND, rv, "the device refused to start the %s", op_names[op]);
         op_reset(s, op);

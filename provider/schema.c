@@ -353,16 +353,20 @@ static CK_RV stamp_new(struct attrs *a)
     return rv;
 }
 
-/* Move secret values into the secure heap (attrs_from_template does not know the class). */
+/* Mark exactly the secret values as secret (attrs_from_template does not know the class, and a
+ * copy may turn a private data object public): secrets go to protected memory and to the
+ * store's sealed part, everything else to the public part. */
 static CK_RV protect_secrets(struct attrs *a)
 {
     CK_OBJECT_CLASS cls = class_of(a);
     bool priv = attrs_get_bool(a, CKA_PRIVATE, false);
     for (size_t i = 0; i < a->n; i++) {
         struct attr *x = &a->v[i];
-        if (x->secret || !schema_is_secret(cls, priv, x->type))
+        bool secret = schema_is_secret(cls, priv, x->type);
+        if (x->secret == secret)
             continue;
-        CK_RV rv = attrs_set_secret(a, x->type, x->val, x->len);
+        CK_RV rv = secret ? attrs_set_secret(a, x->type, x->val, x->len)
+                          : attrs_set(a, x->type, x->val, x->len);
         if (rv != CKR_OK)
             return rv;
     }

@@ -77,6 +77,28 @@ CK_USER_TYPE sess_user(struct core *c, const struct session *s)
     return u;
 }
 
+CK_RV sess_sync_login(struct core *c, struct session *s, CK_RV rv)
+{
+    if (rv == CKR_USER_NOT_LOGGED_IN) {
+        core_lock(c);
+        if (s->se->login == CKU_USER)
+            s->se->login = NO_USER;
+        core_unlock(c);
+    }
+    return rv;
+}
+
+CK_RV sess_check_writable(struct core *c, struct session *s)
+{
+    core_refresh(c);
+    core_lock(c);
+    bool blocked = s->se->desc.lifecycle == SE_BLOCKED;
+    core_unlock(c);
+    return blocked ? err_set(ORIGIN_CORE, CKR_TOKEN_WRITE_PROTECTED,
+                             "the SE is blocked (its SO PIN is locked)")
+                   : CKR_OK;
+}
+
 CK_RV core_open_session(struct core *c, CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE *h)
 {
     struct device *fd;
@@ -102,6 +124,9 @@ CK_RV core_open_session(struct core *c, CK_SLOT_ID slot, CK_FLAGS flags, CK_SESS
             rv = err_set(ORIGIN_CORE, CKR_TOKEN_NOT_PRESENT, "%s", fd->open_err);
         else
             rv = err_set(ORIGIN_CORE, CKR_SLOT_ID_INVALID, "there is no slot %lu", slot);
+    } else if (se->closing) {
+        rv = err_set(ORIGIN_CORE, CKR_TOKEN_NOT_RECOGNIZED,
+                     "slot %lu is being re-initialised or deleted", slot);
     } else if (!(flags & CKF_RW_SESSION) && se->login == CKU_SO) {
         rv = err_set(ORIGIN_CORE, CKR_SESSION_READ_WRITE_SO_EXISTS,
                      "the SO is logged in: only read/write sessions can be opened");
@@ -154,31 +179,32 @@ static void logout_se(struct core *c, struct se *se)
     pthread_mutex_unlock(&se->login_lock);
 }
 
+/* Close a session the caller took a reference to under the core lock; the reference is
+ * consumed. Whoever unlinks the session from the table tears it down; a concurrent closer
+ * only drops its reference. */
 static void close_one(struct core *c, struct session *s)
 {
     core_lock(c);
-    if (s->closed) {
-        core_unlock(c);
-        return;
-    }
-    s->refs++;
-    bool last = unlink_session(c, s);
+    bool mine = !s->closed;
+    bool last = mine && unlink_session(c, s);
     core_unlock(c);
-    /* Wait for a call running on the session, then tear down what it holds. */
-    pthread_mutex_lock(&s->lock);
-    for (int i = 0; i < OP__COUNT; i++)
-        op_reset(s, (enum sea_op)i);
-    find_reset(s);
-    struct se *se = s->se;
-    for (size_t i = 0; i < s->nobjs; i++)
-        if (se->present)
-            se->dev->ops->obj_destroy(se->dev->bdev, se->seq, s->objs[i]);
-    s->nobjs = 0;
-    if (last)
-        logout_se(c, se);
-    pthread_mutex_unlock(&s->lock);
+    if (mine) {
+        /* Wait for a call running on the session, then tear down what it holds. */
+        pthread_mutex_lock(&s->lock);
+        for (int i = 0; i < OP__COUNT; i++)
+            op_reset(s, (enum sea_op)i);
+        find_reset(s);
+        struct se *se = s->se;
+        for (size_t i = 0; i < s->nobjs; i++)
+            if (se->present)
+                se->dev->ops->obj_destroy(se->dev->bdev, se->seq, s->objs[i]);
+        s->nobjs = 0;
+        if (last)
+            logout_se(c, se);
+        pthread_mutex_unlock(&s->lock);
+    }
     core_lock(c);
-    bool gone = (s->refs -= 2) == 0; /* ours and the table's */
+    bool gone = (s->refs -= mine ? 2 : 1) == 0; /* ours, and the table's if we unlinked it */
     core_unlock(c);
     if (gone)
         session_free(s);
@@ -191,6 +217,8 @@ CK_RV core_close_session(struct core *c, CK_SESSION_HANDLE h)
     for (s = c->buckets[bucket(h)]; s; s = s->next)
         if (s->h == h && !s->closed)
             break;
+    if (s)
+        s->refs++;
     core_unlock(c);
     if (!s)
         return err_set(ORIGIN_API, CKR_SESSION_HANDLE_INVALID, "there is no session %lu", h);
@@ -215,6 +243,8 @@ CK_RV core_close_all(struct core *c, CK_SLOT_ID slot)
             for (struct session *s = c->buckets[b]; s && !victim; s = s->next)
                 if (s->se == se && !s->closed)
                     victim = s;
+        if (victim)
+            victim->refs++;
         core_unlock(c);
         if (!victim)
             break;
@@ -240,6 +270,7 @@ void sessions_free_all(struct core *c)
 CK_RV core_session_info(struct core *c, CK_SESSION_HANDLE h, CK_SESSION_INFO *info)
 {
     struct session *s;
+    core_refresh(c); /* notice a re-initialisation by another process */
     CK_RV rv = sess_acquire(c, h, &s);
     if (rv != CKR_OK)
         return rv;
@@ -298,6 +329,7 @@ CK_RV core_login(struct core *c, CK_SESSION_HANDLE h, CK_USER_TYPE user, const u
     if (rv != CKR_OK)
         return rv;
     struct se *se = s->se;
+    core_refresh(c); /* notice a re-initialisation by another process */
     if (user == CKU_CONTEXT_SPECIFIC) {
         rv = context_login(c, s, pin, len);
         goto out;
@@ -398,7 +430,8 @@ CK_RV core_set_pin(struct core *c, CK_SESSION_HANDLE h, const uint8_t *old_pin, 
     CK_USER_TYPE who = sess_user(c, s) == CKU_SO ? CKU_SO : CKU_USER;
     if (!(s->flags & CKF_RW_SESSION))
         rv = err_set(ORIGIN_CORE, CKR_SESSION_READ_ONLY, "the session is read-only");
-    else if ((rv = check_pin_len(se, new_len)) == CKR_OK) {
+    else if ((rv = sess_check_writable(c, s)) == CKR_OK &&
+             (rv = check_pin_len(se, new_len)) == CKR_OK) {
         pthread_mutex_lock(&se->login_lock);
         rv = se->dev->ops->set_pin(se->dev->bdev, se->seq, who, old_pin, old_len, new_pin,
                                    new_len);

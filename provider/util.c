@@ -10,6 +10,32 @@ void sea_wipe(void *p, size_t n)
         OPENSSL_cleanse(p, n);
 }
 
+/* Above this, secrets go to the normal heap: the secure heap (1 MiB by default) is kept for
+ * key material. */
+#define SECURE_HEAP_MAX_ALLOC 4096
+
+void *sea_secret_alloc(size_t n)
+{
+    void *p = NULL;
+    if (n == 0)
+        n = 1;
+    if (n <= SECURE_HEAP_MAX_ALLOC && CRYPTO_secure_malloc_initialized())
+        p = OPENSSL_secure_malloc(n);
+    return p ? p : OPENSSL_malloc(n);
+}
+
+void sea_secret_free(void *p, size_t n)
+{
+    if (!p)
+        return;
+    if (n == 0)
+        n = 1;
+    if (CRYPTO_secure_allocated(p))
+        OPENSSL_secure_clear_free(p, n);
+    else
+        OPENSSL_clear_free(p, n);
+}
+
 int sea_ct_memcmp(const void *a, const void *b, size_t n)
 {
     return CRYPTO_memcmp(a, b, n);

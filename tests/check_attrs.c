@@ -263,6 +263,73 @@ START_TEST(test_match)
 }
 END_TEST
 
+
+START_TEST(test_template_limits)
+{
+    static CK_ATTRIBUTE many[SEA_MAX_TEMPLATE_ATTRS + 1];
+    static CK_BBOOL b = CK_TRUE;
+    for (size_t i = 0; i < ARRAY_SIZE(many); i++)
+        many[i] = (CK_ATTRIBUTE){CKA_VENDOR_DEFINED + i, &b, 1};
+    struct attrs *a = attrs_new();
+    ck_assert_int_eq(attrs_from_template(a, many, SEA_MAX_TEMPLATE_ATTRS + 1), CKR_ARGUMENTS_BAD);
+    attrs_unref(a);
+    a = attrs_new();
+    ck_assert_int_eq(attrs_from_template(a, many, SEA_MAX_TEMPLATE_ATTRS), CKR_OK);
+    attrs_unref(a);
+    /* the same 1 MiB buffer five times under five types: more bytes than a template may carry */
+    uint8_t *big = calloc(1, SEA_MAX_ATTR_LEN);
+    ck_assert_ptr_nonnull(big);
+    CK_ATTRIBUTE heavy[5];
+    for (size_t i = 0; i < ARRAY_SIZE(heavy); i++)
+        heavy[i] = (CK_ATTRIBUTE){CKA_VENDOR_DEFINED + 1000 + i, big, SEA_MAX_ATTR_LEN};
+    a = attrs_new();
+    ck_assert_int_eq(attrs_from_template(a, heavy, ARRAY_SIZE(heavy)), CKR_ARGUMENTS_BAD);
+    attrs_unref(a);
+    CK_ATTRIBUTE one_too_big = {CKA_LABEL, big, SEA_MAX_ATTR_LEN + 1};
+    a = attrs_new();
+    ck_assert_int_eq(attrs_from_template(a, &one_too_big, 1), CKR_ATTRIBUTE_VALUE_INVALID);
+    attrs_unref(a);
+    /* a nested template of too many entries */
+    static CK_ATTRIBUTE inner[SEA_MAX_INNER_ATTRS + 1];
+    for (size_t i = 0; i < ARRAY_SIZE(inner); i++)
+        inner[i] = (CK_ATTRIBUTE){CKA_VENDOR_DEFINED + i, &b, 1};
+    CK_ATTRIBUTE wrap = {CKA_WRAP_TEMPLATE, inner, sizeof(inner)};
+    a = attrs_new();
+    ck_assert_int_eq(attrs_from_template(a, &wrap, 1), CKR_ATTRIBUTE_VALUE_INVALID);
+    attrs_unref(a);
+    wrap.ulValueLen = SEA_MAX_INNER_ATTRS * sizeof(CK_ATTRIBUTE);
+    a = attrs_new();
+    ck_assert_int_eq(attrs_from_template(a, &wrap, 1), CKR_OK);
+    attrs_unref(a);
+    free(big);
+}
+END_TEST
+
+START_TEST(test_large_secret_values_leave_the_secure_heap_to_keys)
+{
+    ck_assert(crypto_secure_heap(1 << 16));
+    uint8_t *big = malloc(SEA_MAX_ATTR_LEN);
+    ck_assert_ptr_nonnull(big);
+    memset(big, 0x5a, SEA_MAX_ATTR_LEN);
+    struct attrs *a = attrs_new();
+    ck_assert_int_eq(attrs_set_secret(a, CKA_VALUE, big, SEA_MAX_ATTR_LEN), CKR_OK);
+    ck_assert_int_eq(attrs_set_secret(a, CKA_PRIME_1, "small", 5), CKR_OK);
+    ck_assert(!CRYPTO_secure_allocated(attrs_find(a, CKA_VALUE)->val));
+    ck_assert(CRYPTO_secure_allocated(attrs_find(a, CKA_PRIME_1)->val));
+    uint8_t *blob;
+    size_t len;
+    ck_assert_int_eq(attrs_encode(a, NULL, NULL, &blob, &len), CKR_OK);
+    ck_assert_uint_gt(len, SEA_MAX_ATTR_LEN);
+    struct attrs *b = NULL;
+    ck_assert_int_eq(attrs_decode(blob, len, true, &b), CKR_OK);
+    ck_assert_mem_eq(attrs_find(b, CKA_VALUE)->val, big, SEA_MAX_ATTR_LEN);
+    sea_secret_free(blob, len);
+    attrs_unref(a);
+    attrs_unref(b);
+    free(big);
+}
+END_TEST
+
 /* ---- the object model ---- */
 
 static CK_RV create(CK_ATTRIBUTE *t, CK_ULONG n, bool so, struct attrs **out)
@@ -569,6 +636,8 @@ static Suite *suite(void)
     tcase_add_test(t, test_array_attribute_round_trip);
     tcase_add_test(t, test_copy_out_size_rules);
     tcase_add_test(t, test_match);
+    tcase_add_test(t, test_template_limits);
+    tcase_add_test(t, test_large_secret_values_leave_the_secure_heap_to_keys);
     suite_add_tcase(s, t);
     TCase *m = tcase_create("schema");
     tcase_add_checked_fixture(m, setup, teardown);

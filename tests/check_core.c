@@ -2,6 +2,7 @@
  * on the in-memory mock backend: contexts and devices, slots and SEs, sessions and login,
  * objects and templates, operations, the mechanism table and fork safety. */
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -302,6 +303,26 @@ static CK_ULONG find_all(CK_SESSION_HANDLE h, const CK_ATTRIBUTE *t, CK_ULONG n,
     ck_assert_rv(core_find(w.c, h, out, cap, &got), CKR_OK);
     ck_assert_rv(core_find_final(w.c, h), CKR_OK);
     return got;
+}
+
+
+/* A thread closing sessions one by one while another thread closes them all. */
+struct closer {
+    struct core *c;
+    const CK_SESSION_HANDLE *h;
+    size_t n;
+    unsigned bad;
+};
+
+static void *close_each(void *arg)
+{
+    struct closer *a = arg;
+    for (size_t i = 0; i < a->n; i++) {
+        CK_RV rv = core_close_session(a->c, a->h[i]);
+        if (rv != CKR_OK && rv != CKR_SESSION_HANDLE_INVALID)
+            a->bad++;
+    }
+    return NULL;
 }
 
 /* ---- operations ---- */
@@ -735,6 +756,9 @@ START_TEST(wrong_so_pins_lock_the_so_pin_and_block_the_se)
     struct core_se_info *v = NULL;
     size_t n = 0;
     world_with("[sea]\npin_retries = 2\n" CONF_ONE);
+    CK_ATTRIBUTE kept[] = {A(CKA_CLASS, c_data), A(CKA_TOKEN, yes), A(CKA_PRIVATE, no),
+                           AS(CKA_LABEL, "kept")};
+    CK_OBJECT_HANDLE old = create(w.h, kept, ARRAY_SIZE(kept));
     ck_assert_rv(core_login(w.c, w.h, CKU_SO, PIN("wrong-so")), CKR_PIN_INCORRECT);
     ck_assert_uint_eq(token_flags(w.c, w.slot) & (CKF_SO_PIN_COUNT_LOW | CKF_SO_PIN_FINAL_TRY |
                                                   CKF_SO_PIN_LOCKED | CKF_WRITE_PROTECTED),
@@ -748,9 +772,18 @@ START_TEST(wrong_so_pins_lock_the_so_pin_and_block_the_se)
     ck_assert_uint_eq(n, 1);
     ck_assert_uint_eq(v[0].desc.lifecycle, SE_BLOCKED);
     free(v);
-    /* a blocked SE takes no new token objects */
+    /* a blocked SE takes no change at all: no new token object, no change of an old one, no
+     * destruction, no PIN change */
     CK_ATTRIBUTE t[] = {A(CKA_CLASS, c_data), A(CKA_TOKEN, yes), A(CKA_PRIVATE, no)};
     ck_assert_rv(try_create(w.h, t, ARRAY_SIZE(t)), CKR_TOKEN_WRITE_PROTECTED);
+    CK_ATTRIBUTE relabel[] = {AS(CKA_LABEL, "changed")};
+    ck_assert_rv(core_set_attrs(w.c, w.h, old, relabel, 1), CKR_TOKEN_WRITE_PROTECTED);
+    ck_assert_rv(core_destroy_object(w.c, w.h, old), CKR_TOKEN_WRITE_PROTECTED);
+    ck_assert_rv(core_set_pin(w.c, w.h, PIN(USER_PIN), PIN("5678")), CKR_TOKEN_WRITE_PROTECTED);
+    ck_assert_rv(core_login(w.c, w.h, CKU_USER, PIN(USER_PIN)), CKR_OK); /* the old PIN holds */
+    /* session objects are not the SE's: they still work */
+    CK_ATTRIBUTE st[] = {A(CKA_CLASS, c_data), A(CKA_TOKEN, no), A(CKA_PRIVATE, no)};
+    ck_assert_rv(try_create(w.h, st, ARRAY_SIZE(st)), CKR_OK);
 }
 END_TEST
 
@@ -2117,6 +2150,158 @@ START_TEST(the_mock_keeps_the_backend_contract)
 }
 END_TEST
 
+
+START_TEST(concurrent_closes_of_the_same_sessions_are_safe)
+{
+    world();
+    for (int round = 0; round < 300; round++) {
+        CK_SESSION_HANDLE h[64];
+        for (size_t i = 0; i < ARRAY_SIZE(h); i++)
+            h[i] = open_rw(w.c, w.slot);
+        struct closer a = {w.c, h, ARRAY_SIZE(h), 0};
+        pthread_t t;
+        ck_assert_int_eq(pthread_create(&t, NULL, close_each, &a), 0);
+        CK_RV all = core_close_all(w.c, w.slot);
+        ck_assert_int_eq(pthread_join(t, NULL), 0);
+        ck_assert_rv(all, CKR_OK);
+        ck_assert_uint_eq(a.bad, 0);
+        CK_SESSION_INFO si;
+        for (size_t i = 0; i < ARRAY_SIZE(h); i++)
+            ck_assert_rv(core_session_info(w.c, h[i], &si), CKR_SESSION_HANDLE_INVALID);
+    }
+    w.h = open_rw(w.c, w.slot); /* the context is still sound */
+    ck_assert_uint_eq(session_state(w.c, w.h), CKS_RW_PUBLIC_SESSION);
+}
+END_TEST
+
+START_TEST(logout_destroys_private_session_objects)
+{
+    world();
+    login_user(w.h);
+    CK_ATTRIBUTE priv[] = {A(CKA_CLASS, c_data), A(CKA_TOKEN, no), A(CKA_PRIVATE, yes),
+                           AS(CKA_VALUE, "private")};
+    CK_ATTRIBUTE pub[] = {A(CKA_CLASS, c_data), A(CKA_TOKEN, no), A(CKA_PRIVATE, no),
+                          AS(CKA_VALUE, "public")};
+    CK_OBJECT_HANDLE hp = create(w.h, priv, ARRAY_SIZE(priv));
+    CK_OBJECT_HANDLE hq = create(w.h, pub, ARRAY_SIZE(pub));
+    ck_assert_rv(core_logout(w.c, w.h), CKR_OK);
+    login_user(w.h);
+    char buf[16];
+    CK_ATTRIBUTE g = {CKA_VALUE, buf, sizeof(buf)};
+    ck_assert_rv(core_get_attrs(w.c, w.h, hp, &g, 1), CKR_OBJECT_HANDLE_INVALID);
+    g.ulValueLen = sizeof(buf);
+    ck_assert_rv(core_get_attrs(w.c, w.h, hq, &g, 1), CKR_OK);
+    ck_assert_uint_eq(g.ulValueLen, 6);
+    ck_assert_mem_eq(buf, "public", 6);
+}
+END_TEST
+
+START_TEST(a_reinit_by_another_context_ends_this_contexts_login)
+{
+    world();
+    login_user(w.h);
+    ck_assert_uint_eq(session_state(w.c, w.h), CKS_RW_USER_FUNCTIONS);
+    /* another context (another process, as far as the core knows) re-initialises the SE and
+     * gives it a new owner with a private object */
+    struct core *c2 = open_core(CONF_ONE);
+    ck_assert_rv(core_init_token(c2, w.slot, PIN(SO_PIN), "beta"), CKR_OK);
+    CK_SESSION_HANDLE h2 = 0;
+    ck_assert_rv(core_open_session(c2, w.slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, &h2),
+                 CKR_OK);
+    ck_assert_rv(core_login(c2, h2, CKU_SO, PIN(SO_PIN)), CKR_OK);
+    ck_assert_rv(core_init_pin(c2, h2, PIN("9999")), CKR_OK);
+    ck_assert_rv(core_logout(c2, h2), CKR_OK);
+    ck_assert_rv(core_login(c2, h2, CKU_USER, PIN("9999")), CKR_OK);
+    CK_ATTRIBUTE theirs[] = {A(CKA_CLASS, c_data), A(CKA_TOKEN, yes), A(CKA_PRIVATE, yes),
+                             AS(CKA_LABEL, "theirs")};
+    CK_OBJECT_HANDLE ht = 0;
+    ck_assert_rv(core_create_object(c2, h2, theirs, ARRAY_SIZE(theirs), 0, &ht), CKR_OK);
+    ck_assert_rv(core_logout(c2, h2), CKR_OK);
+    /* this context's login is gone: it sees the new owner's object neither by search nor by
+     * handle, cannot change or destroy it, and must log in with the new PIN */
+    ck_assert_uint_eq(session_state(w.c, w.h), CKS_RW_PUBLIC_SESSION);
+    CK_OBJECT_HANDLE found[4];
+    CK_ATTRIBUTE q[] = {AS(CKA_LABEL, "theirs")};
+    ck_assert_uint_eq(find_all(w.h, q, 1, found, 4), 0);
+    CK_ATTRIBUTE relabel[] = {AS(CKA_LABEL, "mine now")};
+    ck_assert_rv(core_set_attrs(w.c, w.h, ht, relabel, 1), CKR_OBJECT_HANDLE_INVALID);
+    ck_assert_rv(core_destroy_object(w.c, w.h, ht), CKR_OBJECT_HANDLE_INVALID);
+    ck_assert_rv(core_login(w.c, w.h, CKU_USER, PIN(USER_PIN)), CKR_PIN_INCORRECT);
+    ck_assert_rv(core_login(w.c, w.h, CKU_USER, PIN("9999")), CKR_OK);
+    ck_assert_uint_eq(find_all(w.h, q, 1, found, 4), 1);
+    ck_assert_rv(core_close_session(c2, h2), CKR_OK);
+    core_free(c2);
+}
+END_TEST
+
+START_TEST(a_login_the_device_dropped_is_dropped_by_the_core_too)
+{
+    world();
+    login_user(w.h);
+    CK_OBJECT_HANDLE pub = 0, priv = 0;
+    ec_pair(w.h, NULL, 0, &pub, &priv);
+    /* the device forgets the login behind the core's back, as after a re-initialisation by
+     * another process the core has not noticed yet */
+    mock_forget_login("m", (uint32_t)(w.slot & 0xFFFFF));
+    ck_assert_rv(core_op_init(w.c, w.h, OP_SIGN, &m_ecdsa, priv), CKR_USER_NOT_LOGGED_IN);
+    ck_assert_uint_eq(session_state(w.c, w.h), CKS_RW_PUBLIC_SESSION);
+    login_user(w.h); /* not "already logged in" */
+    ck_assert_rv(core_op_init(w.c, w.h, OP_SIGN, &m_ecdsa, priv), CKR_OK);
+}
+END_TEST
+
+START_TEST(copying_a_private_data_object_to_public_keeps_its_value)
+{
+    world();
+    login_user(w.h);
+    CK_ATTRIBUTE t[] = {A(CKA_CLASS, c_data), A(CKA_TOKEN, no), A(CKA_PRIVATE, yes),
+                        AS(CKA_VALUE, "the-data")};
+    CK_OBJECT_HANDLE o = create(w.h, t, ARRAY_SIZE(t)), copy = 0;
+    CK_ATTRIBUTE make_public[] = {A(CKA_PRIVATE, no)};
+    ck_assert_rv(core_copy_object(w.c, w.h, o, make_public, 1, &copy), CKR_OK);
+    ck_assert_rv(core_logout(w.c, w.h), CKR_OK);
+    char buf[16];
+    CK_ATTRIBUTE g = {CKA_VALUE, buf, sizeof(buf)};
+    ck_assert_rv(core_get_attrs(w.c, w.h, copy, &g, 1), CKR_OK);
+    ck_assert_uint_eq(g.ulValueLen, 8);
+    ck_assert_mem_eq(buf, "the-data", 8);
+}
+END_TEST
+
+START_TEST(an_absent_template_attribute_reads_as_an_empty_array)
+{
+    world();
+    login_user(w.h);
+    CK_OBJECT_HANDLE k = hmac_key(w.h);
+    CK_ATTRIBUTE g = {CKA_WRAP_TEMPLATE, NULL, 99};
+    ck_assert_rv(core_get_attrs(w.c, w.h, k, &g, 1), CKR_OK);
+    ck_assert_uint_eq(g.ulValueLen, 0);
+}
+END_TEST
+
+START_TEST(a_buffer_call_of_the_slot_list_sees_ses_created_elsewhere)
+{
+    world();
+    CK_SLOT_ID v[MAX_SLOTS];
+    CK_ULONG n = slot_list(w.c, true, v);
+    struct core *c2 = open_core(CONF_ONE);
+    CK_SLOT_ID created = make_se(c2, "gamma");
+    core_free(c2);
+    /* no size query first: the buffer call itself sees the new SE */
+    CK_ULONG m = MAX_SLOTS;
+    ck_assert_rv(core_slot_list(w.c, true, v, &m), CKR_OK);
+    ck_assert_uint_eq(m, n + 1);
+    bool seen = false;
+    for (CK_ULONG i = 0; i < m; i++)
+        seen |= v[i] == created;
+    ck_assert(seen);
+    /* a buffer sized for the old list is too small now, and says so */
+    CK_ULONG small = n;
+    ck_assert_rv(core_slot_list(w.c, true, v, &small), CKR_BUFFER_TOO_SMALL);
+    ck_assert_uint_eq(small, n + 1);
+}
+END_TEST
+
 /* ======================================================================================== */
 
 static TCase *tcase(Suite *s, const char *name)
@@ -2145,6 +2330,7 @@ static Suite *core_suite(void)
     tcase_add_test(t, se_create_takes_a_valid_se_id_and_refuses_bad_ids_and_levels);
     tcase_add_test(t, reinit_needs_no_open_session_and_the_right_so_pin);
     tcase_add_test(t, slot_event_reports_a_created_se_once);
+    tcase_add_test(t, a_buffer_call_of_the_slot_list_sees_ses_created_elsewhere);
 
     t = tcase(s, "sessions");
     tcase_add_test(t, open_session_needs_the_serial_flag_and_an_se);
@@ -2161,6 +2347,10 @@ static Suite *core_suite(void)
     tcase_add_test(t, logout_without_a_login_is_user_not_logged_in);
     tcase_add_test(t, invalid_and_closed_session_handles_are_refused);
     tcase_add_test(t, close_all_closes_the_sessions_of_one_slot_only);
+    tcase_add_test(t, concurrent_closes_of_the_same_sessions_are_safe);
+    tcase_add_test(t, logout_destroys_private_session_objects);
+    tcase_add_test(t, a_reinit_by_another_context_ends_this_contexts_login);
+    tcase_add_test(t, a_login_the_device_dropped_is_dropped_by_the_core_too);
 
     t = tcase(s, "objects");
     tcase_add_test(t, a_template_without_class_or_key_type_is_incomplete);
@@ -2182,6 +2372,8 @@ static Suite *core_suite(void)
     tcase_add_test(t, objects_of_one_se_are_out_of_reach_of_another);
     tcase_add_test(t, a_device_without_session_objects_takes_token_objects_only);
     tcase_add_test(t, a_unique_label_is_refused_a_second_time);
+    tcase_add_test(t, copying_a_private_data_object_to_public_keeps_its_value);
+    tcase_add_test(t, an_absent_template_attribute_reads_as_an_empty_array);
 
     t = tcase(s, "operations");
     tcase_add_test(t, a_mechanism_the_device_does_not_offer_is_invalid);

@@ -167,6 +167,17 @@ unsigned mock_calls(const char *op_name)
     return n;
 }
 
+void mock_forget_login(const char *device, uint32_t seq)
+{
+    lock();
+    for (struct mdev *m = g_devs; m; m = m->next)
+        if (strcmp(m->name, device) == 0)
+            for (struct mse *se = m->ses; se; se = se->next)
+                if (se->desc.seq == seq)
+                    se->login = NO_LOGIN;
+    unlock();
+}
+
 unsigned mock_object_count(const char *device)
 {
     unsigned n = 0;
@@ -259,6 +270,18 @@ static CK_RV find_obj(struct bdev *d, struct mse *se, CK_OBJECT_HANDLE h, struct
 static bool is_private(const struct mobj *o)
 {
     return attrs_get_bool(o->pub, CKA_PRIVATE, true);
+}
+
+static void unlink_obj(struct mse *se, struct mobj *o);
+
+/* backend.h: private objects are the logged-in user's only. */
+static CK_RV user_gate(const struct mse *se, const struct mobj *o)
+{
+    if (is_private(o) && se->login != CKU_USER)
+        return err_set(ORIGIN_BACKEND, CKR_USER_NOT_LOGGED_IN,
+                       "mock: object %lu of SE %s is private and the user is not logged in", o->h,
+                       se->desc.name);
+    return CKR_OK;
 }
 
 static const struct bmech *dev_mech(const struct bdev *d, CK_MECHANISM_TYPE t, CK_FLAGS flag)
@@ -589,6 +612,7 @@ static CK_RV mock_se_create(struct bdev *d, uint32_t expect_seq, const struct se
     se->desc.lifecycle = SE_PERSONALIZATION;
     se->desc.max_retries = p->max_retries;
     se->desc.created = sea_time();
+    se->desc.epoch = 1;
     pin_store(&se->so, p->so_pin, p->so_pin_len);
     se->login = NO_LOGIN;
     struct mse **pp = &m->ses;
@@ -630,6 +654,7 @@ static CK_RV mock_se_reinit(struct bdev *d, uint32_t seq, const uint8_t *so_pin,
     sea_wipe(&se->user, sizeof(se->user));
     snprintf(se->desc.name, sizeof(se->desc.name), "%s", name);
     se->desc.lifecycle = SE_PERSONALIZATION;
+    se->desc.epoch++;
     se->login = NO_LOGIN;
 out:
     unlock();
@@ -697,8 +722,15 @@ static void mock_logout(struct bdev *d, uint32_t seq)
     struct mse *se = NULL;
     lock();
     g_calls[M_LOGOUT]++;
-    if (d && find_se(d, seq, &se) == CKR_OK)
+    if (d && find_se(d, seq, &se) == CKR_OK) {
         se->login = NO_LOGIN;
+        /* PKCS#11: private session objects end with the login */
+        for (struct mobj *o = se->objs, *n; o; o = n) {
+            n = o->next;
+            if (o->owner == d->id && is_private(o))
+                unlink_obj(se, o);
+        }
+    }
     unlock();
 }
 
@@ -876,7 +908,8 @@ static CK_RV mock_obj_destroy(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h)
         rv = err_set(ORIGIN_BACKEND, CKR_ARGUMENTS_BAD, "mock obj_destroy: bad arguments");
         goto out;
     }
-    if ((rv = find_se(d, seq, &se)) != CKR_OK || (rv = find_obj(d, se, h, &o)) != CKR_OK)
+    if ((rv = find_se(d, seq, &se)) != CKR_OK || (rv = find_obj(d, se, h, &o)) != CKR_OK ||
+        (rv = user_gate(se, o)) != CKR_OK)
         goto out;
     unlink_obj(se, o);
 out:
@@ -896,7 +929,8 @@ static CK_RV mock_obj_attrs(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, st
         rv = err_set(ORIGIN_BACKEND, CKR_ARGUMENTS_BAD, "mock obj_attrs: bad arguments");
         goto out;
     }
-    if ((rv = find_se(d, seq, &se)) != CKR_OK || (rv = find_obj(d, se, h, &o)) != CKR_OK)
+    if ((rv = find_se(d, seq, &se)) != CKR_OK || (rv = find_obj(d, se, h, &o)) != CKR_OK ||
+        (rv = user_gate(se, o)) != CKR_OK)
         goto out;
     *out = attrs_ref(o->pub);
 out:
@@ -958,7 +992,8 @@ static CK_RV mock_obj_update(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h,
         rv = err_set(ORIGIN_BACKEND, CKR_ARGUMENTS_BAD, "mock obj_update: bad arguments");
         goto out;
     }
-    if ((rv = find_se(d, seq, &se)) != CKR_OK || (rv = find_obj(d, se, h, &o)) != CKR_OK)
+    if ((rv = find_se(d, seq, &se)) != CKR_OK || (rv = find_obj(d, se, h, &o)) != CKR_OK ||
+        (rv = user_gate(se, o)) != CKR_OK)
         goto out;
     if (!(pub = attrs_dup(o->pub)) || !(sec = attrs_dup(o->sec))) {
         rv = err_set(ORIGIN_BACKEND, CKR_HOST_MEMORY, "mock: out of memory");
@@ -1022,7 +1057,8 @@ static CK_RV mock_obj_find(struct bdev *d, uint32_t seq, const CK_ATTRIBUTE *tmp
         goto out;
     }
     for (const struct mobj *o = se->objs; o; o = o->next)
-        if (reachable(d, o) && (with_private || !is_private(o)) && attrs_match(o->pub, tmpl, n))
+        if (reachable(d, o) && ((with_private && se->login == CKU_USER) || !is_private(o)) &&
+            attrs_match(o->pub, tmpl, n))
             v[k++] = o->h;
     *out = v;
     *count = k;

@@ -22,6 +22,10 @@ void mock_fail_next(const char *op_name, CK_RV rv);
 /* How often backend op `op_name` was called since the last mock_reset (0 if unknown). */
 unsigned mock_calls(const char *op_name);
 
+/* Make device `device` forget the login on SE seq, as a device does when another process
+ * re-initialises the SE (the core is not told). */
+void mock_forget_login(const char *device, uint32_t seq);
+
 /* How many objects (token and session, of every SE) device `device` holds now. */
 unsigned mock_object_count(const char *device);
 

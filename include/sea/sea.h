@@ -220,7 +220,8 @@ typedef struct sea_key_params {
     size_t id_len;
     unsigned usage;          /* SEA_USE_*; 0: what the key type can do */
     int extractable;         /* default 0: the key never leaves the SE, in any form */
-    unsigned long suid;      /* oneM2M SUID usage constraint (TS-0004 m2m:suid); 0: none */
+    unsigned long suid;      /* oneM2M SUID (TS-0004 m2m:suid); 0: none. Stored with the key;
+                              * not yet enforced (see doc/design.md) */
 } sea_key_params;
 
 /* Generate a key in the SE. For EC keys *key is the private key and *pub (optional) the
