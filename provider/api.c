@@ -373,8 +373,8 @@ static sea_rv lookup_se(struct core *c, const char *name_or_id, struct core_se_i
     if (hit || by_name == 1)
         return SEA_OK;
     if (by_name > 1) {
-        err_set(ORIGIN_API, CKR_ARGUMENTS_BAD,
-                "several SEs are named '%s': use the M2M-SE-ID", name_or_id);
+        err_set(ORIGIN_API, CKR_ARGUMENTS_BAD, "several SEs are named '%s': use the M2M-SE-ID",
+                name_or_id);
         return SEA_ERR_EXISTS;
     }
     err_set(ORIGIN_API, CKR_SLOT_ID_INVALID, "there is no SE named '%s'", name_or_id);
@@ -491,9 +491,9 @@ sea_rv sea_login(sea_se *se, sea_user user, const char *pin, size_t pin_len)
     ENTER_SE(se);
     REQUIRE(pin, "pin is NULL");
     REQUIRE(user == SEA_USER || user == SEA_SO, "user is neither SEA_USER nor SEA_SO");
-    return ret(core_login(c, se->h, user == SEA_SO ? CKU_SO : CKU_USER, (const uint8_t *)pin,
-                          pin_len),
-               "login");
+    return ret(
+        core_login(c, se->h, user == SEA_SO ? CKU_SO : CKU_USER, (const uint8_t *)pin, pin_len),
+        "login");
 }
 
 sea_rv sea_logout(sea_se *se)
@@ -732,8 +732,8 @@ sea_rv sea_key_generate(sea_se *se, const sea_key_params *p, sea_obj *key, sea_o
     return ret(rv, "generating the key");
 }
 
-sea_rv sea_key_import_secret(sea_se *se, const sea_key_params *p, const uint8_t *value,
-                             size_t len, sea_obj *key)
+sea_rv sea_key_import_secret(sea_se *se, const sea_key_params *p, const uint8_t *value, size_t len,
+                             sea_obj *key)
 {
     ENTER_SE(se);
     sea_rv r = check_key_params(p, __func__);
@@ -931,8 +931,8 @@ static bool get_bool(struct core *c, CK_SESSION_HANDLE h, sea_obj obj, CK_ATTRIB
     return get_attr(c, h, obj, type, &b, &l) && b;
 }
 
-static CK_ULONG get_ulong(struct core *c, CK_SESSION_HANDLE h, sea_obj obj,
-                          CK_ATTRIBUTE_TYPE type, CK_ULONG dflt)
+static CK_ULONG get_ulong(struct core *c, CK_SESSION_HANDLE h, sea_obj obj, CK_ATTRIBUTE_TYPE type,
+                          CK_ULONG dflt)
 {
     CK_ULONG v = dflt, l = sizeof(v);
     return get_attr(c, h, obj, type, &v, &l) && l == sizeof(v) ? v : dflt;
@@ -1047,8 +1047,8 @@ static CK_MECHANISM_TYPE alg_mech(sea_alg alg)
 
 /* Init + single-part with the size-query convention of the native API. */
 static sea_rv run_single(struct core *c, sea_se *se, enum sea_op op, const CK_MECHANISM *m,
-                         sea_obj key, const uint8_t *in, size_t inlen, uint8_t *out,
-                         size_t *outlen, const char *what)
+                         sea_obj key, const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen,
+                         const char *what)
 {
     CK_RV rv = core_op_init(c, se->h, op, m, key);
     if (rv != CKR_OK)
@@ -1104,9 +1104,9 @@ static sea_rv aead_op(sea_se *se, enum sea_op op, sea_obj key, sea_alg alg, cons
         return bad_args(func, "aad is NULL");
     if ((!in && in_len) || !out_len)
         return bad_args(func, "in or out_len is NULL");
-    CK_GCM_PARAMS gp = {(CK_BYTE_PTR)aead->iv,     (CK_ULONG)aead->iv_len,
+    CK_GCM_PARAMS gp = {(CK_BYTE_PTR)aead->iv,      (CK_ULONG)aead->iv_len,
                         (CK_ULONG)aead->iv_len * 8, (CK_BYTE_PTR)aead->aad,
-                        (CK_ULONG)aead->aad_len,   aead->tag_bits ? aead->tag_bits : 128};
+                        (CK_ULONG)aead->aad_len,    aead->tag_bits ? aead->tag_bits : 128};
     CK_MECHANISM m = {CKM_AES_GCM, &gp, sizeof(gp)};
     return run_single(c, se, op, &m, key, in, in_len, out, out_len,
                       op == OP_ENCRYPT ? "encrypting" : "decrypting");
@@ -1137,8 +1137,7 @@ sea_rv sea_digest(sea_se *se, sea_alg alg, const uint8_t *in, size_t in_len, uin
     REQUIRE(alg == SEA_ALG_SHA256 || alg == SEA_ALG_SHA384 || alg == SEA_ALG_SHA512,
             "not a digest algorithm");
     CK_MECHANISM m = {alg_mech(alg), NULL, 0};
-    return run_single(c, se, OP_DIGEST, &m, CK_INVALID_HANDLE, in, in_len, out, out_len,
-                      "hashing");
+    return run_single(c, se, OP_DIGEST, &m, CK_INVALID_HANDLE, in, in_len, out, out_len, "hashing");
 }
 
 sea_rv sea_random(sea_se *se, uint8_t *out, size_t len)

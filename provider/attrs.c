@@ -361,8 +361,7 @@ oom:
     return CKR_HOST_MEMORY;
 }
 
-static CK_RV decode_depth(const uint8_t *in, size_t len, bool secret, int depth,
-                          struct attrs **out)
+static CK_RV decode_depth(const uint8_t *in, size_t len, bool secret, int depth, struct attrs **out)
 {
     if (!in || len < 2 || in[0] != 0x41 || in[1] != 0x01)
         return CKR_DATA_INVALID;
@@ -500,8 +499,7 @@ CK_RV attrs_from_template(struct attrs *a, const CK_ATTRIBUTE *t, CK_ULONG n)
         if (k == AK_TEMPLATE) {
             uint8_t *blob = NULL;
             size_t blen = 0;
-            rv = template_from_array(x->pValue, x->ulValueLen / sizeof(CK_ATTRIBUTE), &blob,
-                                     &blen);
+            rv = template_from_array(x->pValue, x->ulValueLen / sizeof(CK_ATTRIBUTE), &blob, &blen);
             if (rv == CKR_OK)
                 rv = attrs_set(a, x->type, blob, (CK_ULONG)blen);
             OPENSSL_clear_free(blob, blen);

@@ -26,9 +26,9 @@ struct attr {
 /* Largest value accepted for one attribute (a sensitive data object, a certificate chain),
  * most attributes in one template and in a nested (wrap/unwrap/derive) template, and most bytes
  * of values one template may carry: callers cannot make libsea allocate without bound. */
-#define SEA_MAX_ATTR_LEN (1UL << 20)
+#define SEA_MAX_ATTR_LEN       (1UL << 20)
 #define SEA_MAX_TEMPLATE_ATTRS 256
-#define SEA_MAX_INNER_ATTRS 64
+#define SEA_MAX_INNER_ATTRS    64
 #define SEA_MAX_TEMPLATE_BYTES (4UL << 20)
 
 struct attrs {

@@ -31,15 +31,15 @@ struct bmech {
 };
 
 struct dev_caps {
-    unsigned flags;              /* DEVCAP_* */
-    unsigned max_se;             /* how many SEs the device can hold (0: fixed set) */
-    unsigned se_type;            /* TS-0016 SE type code of SEs on this device */
-    unsigned max_level;          /* highest security level this device can honestly claim */
-    const struct bmech *mechs;   /* implemented mechanisms */
+    unsigned flags;            /* DEVCAP_* */
+    unsigned max_se;           /* how many SEs the device can hold (0: fixed set) */
+    unsigned se_type;          /* TS-0016 SE type code of SEs on this device */
+    unsigned max_level;        /* highest security level this device can honestly claim */
+    const struct bmech *mechs; /* implemented mechanisms */
     size_t nmechs;
-    const char *manufacturer;    /* CK_TOKEN_INFO.manufacturerID */
-    const char *model;           /* CK_TOKEN_INFO.model */
-    CK_ULONG min_pin, max_pin;   /* PIN length limits */
+    const char *manufacturer;  /* CK_TOKEN_INFO.manufacturerID */
+    const char *model;         /* CK_TOKEN_INFO.model */
+    CK_ULONG min_pin, max_pin; /* PIN length limits */
 };
 
 /* ---- SEs ---- */
@@ -58,7 +58,7 @@ enum {
 };
 
 #define SE_NAME_MAX 32 /* CK_TOKEN_INFO.label */
-#define SE_ID_MAX 16   /* CK_TOKEN_INFO.serialNumber */
+#define SE_ID_MAX   16 /* CK_TOKEN_INFO.serialNumber */
 
 /* The descriptor of one SE as its device keeps it. `seq` is the device-local number that never
  * changes and is never reused; slot ids are derived from it. */
@@ -127,12 +127,12 @@ struct sea_backend_ops {
     CK_RV (*se_list)(struct bdev *dev, struct se_desc **out, size_t *n, uint32_t *next_seq);
     /* Create an SE at exactly seq `expect_seq`; CKR_SLOT_ID_INVALID if another process took it
      * meanwhile, CKR_DEVICE_MEMORY if the device is full. */
-    CK_RV (*se_create)(struct bdev *dev, uint32_t expect_seq, const struct se_create_params *p,
-                       struct se_desc *out);
+    CK_RV (*se_create)
+    (struct bdev *dev, uint32_t expect_seq, const struct se_create_params *p, struct se_desc *out);
     /* Re-initialise an existing SE (C_InitToken on its slot): verify the SO PIN (counting
      * failures), destroy its objects, forget the user PIN, set the new name. */
-    CK_RV (*se_reinit)(struct bdev *dev, uint32_t seq, const uint8_t *so_pin, size_t len,
-                       const char *name);
+    CK_RV (*se_reinit)
+    (struct bdev *dev, uint32_t seq, const uint8_t *so_pin, size_t len, const char *name);
     CK_RV (*se_delete)(struct bdev *dev, uint32_t seq, const uint8_t *so_pin, size_t len);
 
     /* PINs. login verifies the PIN of `user` (CKU_SO or CKU_USER), counting failures
@@ -142,12 +142,13 @@ struct sea_backend_ops {
      * for CKU_CONTEXT_SPECIFIC): it then verifies the PIN again, counting failures.
      * logout wipes what login unlocked and destroys the SE's private session objects (PKCS#11:
      * they end with the login). */
-    CK_RV (*login)(struct bdev *dev, uint32_t seq, CK_USER_TYPE user, const uint8_t *pin,
-                   size_t len);
+    CK_RV (*login)
+    (struct bdev *dev, uint32_t seq, CK_USER_TYPE user, const uint8_t *pin, size_t len);
     void (*logout)(struct bdev *dev, uint32_t seq);
     CK_RV (*init_pin)(struct bdev *dev, uint32_t seq, const uint8_t *pin, size_t len);
-    CK_RV (*set_pin)(struct bdev *dev, uint32_t seq, CK_USER_TYPE user, const uint8_t *old_pin,
-                     size_t old_len, const uint8_t *new_pin, size_t new_len);
+    CK_RV (*set_pin)
+    (struct bdev *dev, uint32_t seq, CK_USER_TYPE user, const uint8_t *old_pin, size_t old_len,
+     const uint8_t *new_pin, size_t new_len);
 
     /* Private objects (CKA_PRIVATE true) are the user's: obj_attrs, obj_secret, obj_update,
      * obj_destroy and op_init refuse them with CKR_USER_NOT_LOGGED_IN and obj_find leaves them
@@ -159,8 +160,8 @@ struct sea_backend_ops {
      * included; the backend decides how to protect them (schema_is_secret says which).
      * OBJ_UNIQUE_LABEL: fail with CKR_SEA_EXISTS and leave nothing behind if an object of the
      * same class and label already exists in the SE (atomic across processes). */
-    CK_RV (*obj_create)(struct bdev *dev, uint32_t seq, const struct attrs *a, unsigned flags,
-                        CK_OBJECT_HANDLE *out);
+    CK_RV (*obj_create)
+    (struct bdev *dev, uint32_t seq, const struct attrs *a, unsigned flags, CK_OBJECT_HANDLE *out);
     CK_RV (*obj_destroy)(struct bdev *dev, uint32_t seq, CK_OBJECT_HANDLE h);
     /* The object's non-secret attributes as a shared snapshot (attrs_unref when done).
      * CKR_OBJECT_HANDLE_INVALID if the handle is unknown or belongs to another SE. */
@@ -168,23 +169,24 @@ struct sea_backend_ops {
     /* One secret attribute's value, for the core to reveal (it has decided the caller may
      * read it) or to copy the object within the SE. Requires the user to be logged in for
      * private objects; CKR_ATTRIBUTE_TYPE_INVALID if the object has no such attribute. */
-    CK_RV (*obj_secret)(struct bdev *dev, uint32_t seq, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE t,
-                        struct attrs **out);
+    CK_RV (*obj_secret)
+    (struct bdev *dev, uint32_t seq, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE t, struct attrs **out);
     /* Replace attribute values (validated by the core; may include secret ones, e.g. the
      * value of a data object). Atomic: all or nothing. */
-    CK_RV (*obj_update)(struct bdev *dev, uint32_t seq, CK_OBJECT_HANDLE h,
-                        const struct attrs *changes);
+    CK_RV (*obj_update)
+    (struct bdev *dev, uint32_t seq, CK_OBJECT_HANDLE h, const struct attrs *changes);
     /* Every object of the SE (token and session) matching the template exactly (attrs_match
      * on non-secret attributes), private ones only if with_private. *out malloc'd. */
-    CK_RV (*obj_find)(struct bdev *dev, uint32_t seq, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
-                      bool with_private, CK_OBJECT_HANDLE **out, size_t *count);
+    CK_RV (*obj_find)
+    (struct bdev *dev, uint32_t seq, const CK_ATTRIBUTE *tmpl, CK_ULONG n, bool with_private,
+     CK_OBJECT_HANDLE **out, size_t *count);
 
     /* Generate. For a key pair both pub and priv are given; for a secret key only priv. The
      * templates are complete and validated; the backend adds the value attributes
      * (CKA_EC_POINT, CKA_VALUE ...) and stores the objects with `flags` (OBJ_SESSION) each. */
-    CK_RV (*generate)(struct bdev *dev, uint32_t seq, const CK_MECHANISM *m, struct attrs *pub,
-                      unsigned pub_flags, struct attrs *priv, unsigned priv_flags,
-                      CK_OBJECT_HANDLE *hpub, CK_OBJECT_HANDLE *hpriv);
+    CK_RV (*generate)
+    (struct bdev *dev, uint32_t seq, const CK_MECHANISM *m, struct attrs *pub, unsigned pub_flags,
+     struct attrs *priv, unsigned priv_flags, CK_OBJECT_HANDLE *hpub, CK_OBJECT_HANDLE *hpriv);
 
     /* Operations on key h. The core has checked the key's purpose, type and the mechanism
      * against the device's mechanisms. op_outlen gives the exact or upper-bound output size of
@@ -193,13 +195,14 @@ struct sea_backend_ops {
      * CKR_SIGNATURE_LEN_RANGE. `checked` is the attribute snapshot obj_attrs gave the core for
      * this key during the same call (or NULL): a backend may take it as proof that its view of
      * the object was current a moment ago and skip a second freshness check of its store. */
-    CK_RV (*op_init)(struct bdev *dev, uint32_t seq, CK_OBJECT_HANDLE h, enum sea_op op,
-                     const CK_MECHANISM *m, const struct attrs *checked, struct bop **out);
+    CK_RV (*op_init)
+    (struct bdev *dev, uint32_t seq, CK_OBJECT_HANDLE h, enum sea_op op, const CK_MECHANISM *m,
+     const struct attrs *checked, struct bop **out);
     size_t (*op_outlen)(struct bop *op, int phase, size_t inlen);
-    CK_RV (*op_update)(struct bop *op, const uint8_t *in, size_t inlen, uint8_t *out,
-                       size_t *outlen);
-    CK_RV (*op_final)(struct bop *op, const uint8_t *in, size_t inlen, uint8_t *out,
-                      size_t *outlen);
+    CK_RV (*op_update)
+    (struct bop *op, const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
+    CK_RV (*op_final)
+    (struct bop *op, const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
     void (*op_free)(struct bop *op);
 
     /* Random bytes from the device (DEVCAP_RNG). */

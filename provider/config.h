@@ -15,7 +15,7 @@ struct config_kv {
 struct config_section {
     const char *file; /* the file it came from (the owning config's path) */
     char *kind;       /* "sea" or "device" */
-    char *name; /* the device name for [device NAME], NULL for [sea] */
+    char *name;       /* the device name for [device NAME], NULL for [sea] */
     struct config_kv *kv;
     size_t nkv;
     int line;

@@ -521,8 +521,7 @@ CK_RV core_slot_info(struct core *c, CK_SLOT_ID slot, CK_SLOT_INFO *info)
     if (d->bdev)
         snprintf(desc, sizeof(desc), "libsea %s device %s", d->ops->name, d->name);
     else
-        snprintf(desc, sizeof(desc), "libsea device %s (unavailable, see sea-tool info)",
-                 d->name);
+        snprintf(desc, sizeof(desc), "libsea device %s (unavailable, see sea-tool info)", d->name);
     sea_pad(info->slotDescription, sizeof(info->slotDescription), desc);
     sea_pad(info->manufacturerID, sizeof(info->manufacturerID), "libsea");
     info->flags = d->bdev ? CKF_TOKEN_PRESENT : 0;
@@ -619,8 +618,7 @@ CK_RV core_mech_list(struct core *c, CK_SLOT_ID slot, CK_MECHANISM_TYPE *list, C
     return rv != CKR_OK ? rv : mech_list(&d->caps, list, count);
 }
 
-CK_RV core_mech_info(struct core *c, CK_SLOT_ID slot, CK_MECHANISM_TYPE t,
-                     CK_MECHANISM_INFO *info)
+CK_RV core_mech_info(struct core *c, CK_SLOT_ID slot, CK_MECHANISM_TYPE t, CK_MECHANISM_INFO *info)
 {
     struct device *d;
     CK_RV rv = slot_device(c, slot, &d);
@@ -710,8 +708,8 @@ static CK_RV create_se(struct core *c, struct device *d, uint32_t expect_seq,
         return err_set(ORIGIN_CORE, CKR_FUNCTION_NOT_SUPPORTED,
                        "device %s cannot create secure environments", d->name);
     if (!name_valid(p->name))
-        return err_set(ORIGIN_API, CKR_ARGUMENTS_BAD,
-                       "an SE name has 1 to %d printable characters", SE_NAME_MAX);
+        return err_set(ORIGIN_API, CKR_ARGUMENTS_BAD, "an SE name has 1 to %d printable characters",
+                       SE_NAME_MAX);
     if ((rv = check_pin_len(d, p->so_pin_len)) != CKR_OK)
         return rv;
     unsigned level = d->caps.max_level;
@@ -785,8 +783,8 @@ static CK_RV begin_closing(struct core *c, struct se *s, const char *what)
     CK_RV rv = CKR_OK;
     core_lock(c);
     if (s->nsess > 0 || s->closing)
-        rv = err_set(ORIGIN_CORE, CKR_SESSION_EXISTS,
-                     "close the sessions on this SE before %s it", what);
+        rv = err_set(ORIGIN_CORE, CKR_SESSION_EXISTS, "close the sessions on this SE before %s it",
+                     what);
     else
         s->closing = true;
     core_unlock(c);

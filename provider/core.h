@@ -34,8 +34,8 @@ unsigned long core_fork_generation(void);
 struct core_device_status {
     char name[32];
     char backend[16];
-    CK_RV rv;          /* CKR_OK, or why the device could not be opened */
-    char error[256];   /* the message recorded then */
+    CK_RV rv;        /* CKR_OK, or why the device could not be opened */
+    char error[256]; /* the message recorded then */
     unsigned nses;
     unsigned max_se;
 };
@@ -75,8 +75,7 @@ CK_RV core_slot_list(struct core *c, bool token_present, CK_SLOT_ID *list, CK_UL
 CK_RV core_slot_info(struct core *c, CK_SLOT_ID slot, CK_SLOT_INFO *info);
 CK_RV core_token_info(struct core *c, CK_SLOT_ID slot, CK_TOKEN_INFO *info);
 CK_RV core_mech_list(struct core *c, CK_SLOT_ID slot, CK_MECHANISM_TYPE *list, CK_ULONG *count);
-CK_RV core_mech_info(struct core *c, CK_SLOT_ID slot, CK_MECHANISM_TYPE t,
-                     CK_MECHANISM_INFO *info);
+CK_RV core_mech_info(struct core *c, CK_SLOT_ID slot, CK_MECHANISM_TYPE t, CK_MECHANISM_INFO *info);
 CK_RV core_init_token(struct core *c, CK_SLOT_ID slot, const uint8_t *pin, size_t len,
                       const char *label);
 /* C_WaitForSlotEvent with CKF_DONT_BLOCK: a slot whose SE appeared, vanished or changed. */

@@ -12,7 +12,7 @@
 
 /* Slot ids: 11 bits from the device name, 20 bits of the SE's never-reused seq. */
 #define SLOT_SEQ_BITS 20u
-#define SLOT_SEQ_MAX ((1u << SLOT_SEQ_BITS) - 1u)
+#define SLOT_SEQ_MAX  ((1u << SLOT_SEQ_BITS) - 1u)
 
 struct device;
 
@@ -48,7 +48,7 @@ struct device {
 /* A running operation of one kind in a session. */
 struct opstate {
     bool active;
-    bool multi; /* an Update was made: the single-part call is no longer allowed */
+    bool multi;              /* an Update was made: the single-part call is no longer allowed */
     bool need_context_login; /* CKA_ALWAYS_AUTHENTICATE key awaiting CKU_CONTEXT_SPECIFIC */
     const struct mech_desc *md;
     struct bop *bop;    /* the device's part, NULL for core-only digests */
@@ -87,7 +87,7 @@ struct core {
     struct session *buckets[SESS_BUCKETS];
     CK_SESSION_HANDLE next_handle;
     struct core *abandoned_next; /* see core_abandon */
-    CK_SLOT_ID *snap; /* the slot list last returned */
+    CK_SLOT_ID *snap;            /* the slot list last returned */
     CK_ULONG nsnap;
 };
 

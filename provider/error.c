@@ -53,7 +53,10 @@ const struct err_rec *err_get(void)
     return &tl_err;
 }
 
-#define N(x) {x, #x}
+#define N(x)                                                                                       \
+    {                                                                                              \
+        x, #x                                                                                      \
+    }
 static const struct {
     CK_RV rv;
     const char *name;

@@ -1,5 +1,6 @@
 /* The per-thread error record: every failing call leaves the layer it failed in (its origin),
- * the status and a message for the calling thread, in the spirit of GlobalPlatform's returnOrigin. */
+ * the status and a message for the calling thread, in the spirit of GlobalPlatform's returnOrigin.
+ */
 #ifndef SEA_ERROR_H
 #define SEA_ERROR_H
 

@@ -97,9 +97,9 @@ static bool available(const struct dev_caps *caps, const struct mech_desc *d,
     }
     CK_FLAGS ops = 0;
     const struct bmech *any = NULL;
-    static const CK_FLAGS each[] = {CKF_SIGN,     CKF_VERIFY,   CKF_ENCRYPT,
-                                    CKF_DECRYPT,  CKF_GENERATE, CKF_GENERATE_KEY_PAIR,
-                                    CKF_DERIVE,   CKF_WRAP,     CKF_UNWRAP};
+    static const CK_FLAGS each[] = {CKF_SIGN,    CKF_VERIFY,   CKF_ENCRYPT,
+                                    CKF_DECRYPT, CKF_GENERATE, CKF_GENERATE_KEY_PAIR,
+                                    CKF_DERIVE,  CKF_WRAP,     CKF_UNWRAP};
     for (size_t i = 0; i < ARRAY_SIZE(each); i++) {
         bool composed;
         const struct bmech *b;
@@ -112,9 +112,9 @@ static bool available(const struct dev_caps *caps, const struct mech_desc *d,
         return false;
     if (info) {
         /* Curve and key-size flags come from the device row that does the work. */
-        CK_FLAGS extra = any->flags & (CKF_EC_F_P | CKF_EC_F_2M | CKF_EC_ECPARAMETERS |
-                                       CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS | CKF_EC_COMPRESS |
-                                       CKF_HW);
+        CK_FLAGS extra =
+            any->flags & (CKF_EC_F_P | CKF_EC_F_2M | CKF_EC_ECPARAMETERS | CKF_EC_NAMEDCURVE |
+                          CKF_EC_UNCOMPRESS | CKF_EC_COMPRESS | CKF_HW);
         *info = (CK_MECHANISM_INFO){any->min_key, any->max_key, ops | extra};
     }
     return true;

@@ -28,7 +28,7 @@ struct mech_desc {
 };
 
 const struct mech_desc *mech_find(CK_MECHANISM_TYPE t);
-const char *mech_name(CK_MECHANISM_TYPE t); /* "CKM_ECDSA" or NULL */
+const char *mech_name(CK_MECHANISM_TYPE t);       /* "CKM_ECDSA" or NULL */
 CK_MECHANISM_TYPE mech_by_name(const char *name); /* CK_UNAVAILABLE_INFORMATION if unknown */
 
 /* The device's own row for a mechanism, or NULL. */

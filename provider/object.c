@@ -87,8 +87,8 @@ static CK_RV store_new(struct core *c, struct session *s, const struct attrs *a,
     if (!token && !(se->dev->caps.flags & DEVCAP_SESSION_OBJ))
         return err_set(ORIGIN_CORE, CKR_TEMPLATE_INCONSISTENT,
                        "device %s keeps no session objects: set CKA_TOKEN", se->dev->name);
-    CK_RV rv = se->dev->ops->obj_create(se->dev->bdev, se->seq, a,
-                                        flags | (token ? 0 : OBJ_SESSION), out);
+    CK_RV rv =
+        se->dev->ops->obj_create(se->dev->bdev, se->seq, a, flags | (token ? 0 : OBJ_SESSION), out);
     sess_sync_login(c, s, rv);
     if (rv != CKR_OK)
         return rv == CKR_SEA_EXISTS ? rv
@@ -110,8 +110,8 @@ CK_RV core_create_object(struct core *c, CK_SESSION_HANDLE h, const CK_ATTRIBUTE
         goto out;
     if (attrs_get_ulong(a, CKA_CLASS, 0) == CKO_DATA &&
         !(s->se->dev->caps.flags & DEVCAP_STORE_DATA)) {
-        rv = err_set(ORIGIN_CORE, CKR_TEMPLATE_INCONSISTENT,
-                     "device %s cannot store data objects", s->se->dev->name);
+        rv = err_set(ORIGIN_CORE, CKR_TEMPLATE_INCONSISTENT, "device %s cannot store data objects",
+                     s->se->dev->name);
         goto out;
     }
     if ((rv = obj_check_write(c, s, a)) != CKR_OK)
@@ -129,8 +129,8 @@ static CK_RV full_attrs(struct se *se, CK_OBJECT_HANDLE h, const struct attrs *p
                         struct attrs **out)
 {
     static const CK_ATTRIBUTE_TYPE secret_types[] = {
-        CKA_VALUE,    CKA_PRIVATE_EXPONENT, CKA_PRIME_1,     CKA_PRIME_2,
-        CKA_EXPONENT_1, CKA_EXPONENT_2,     CKA_COEFFICIENT,
+        CKA_VALUE,      CKA_PRIVATE_EXPONENT, CKA_PRIME_1,     CKA_PRIME_2,
+        CKA_EXPONENT_1, CKA_EXPONENT_2,       CKA_COEFFICIENT,
     };
     CK_OBJECT_CLASS cls = attrs_get_ulong(pub, CKA_CLASS, 0);
     bool priv = attrs_get_bool(pub, CKA_PRIVATE, false);
@@ -138,7 +138,8 @@ static CK_RV full_attrs(struct se *se, CK_OBJECT_HANDLE h, const struct attrs *p
     if (!a)
         return CKR_HOST_MEMORY;
     for (size_t i = 0; i < ARRAY_SIZE(secret_types); i++) {
-        if (!schema_is_secret(cls, priv, secret_types[i]) || !schema_attr_valid(pub, secret_types[i]))
+        if (!schema_is_secret(cls, priv, secret_types[i]) ||
+            !schema_attr_valid(pub, secret_types[i]))
             continue;
         struct attrs *sec = NULL;
         CK_RV rv = se->dev->ops->obj_secret(se->dev->bdev, se->seq, h, secret_types[i], &sec);
@@ -334,8 +335,8 @@ CK_RV core_find_init(struct core *c, CK_SESSION_HANDLE h, const CK_ATTRIBUTE *t,
     struct se *se = s->se;
     CK_OBJECT_HANDLE *found = NULL;
     size_t count = 0;
-    rv = se->dev->ops->obj_find(se->dev->bdev, se->seq, t, n, sess_user(c, s) == CKU_USER,
-                                &found, &count);
+    rv = se->dev->ops->obj_find(se->dev->bdev, se->seq, t, n, sess_user(c, s) == CKU_USER, &found,
+                                &count);
     if (rv != CKR_OK) {
         err_default(ORIGIN_BACKEND, rv, "the search failed");
         goto out;

@@ -67,7 +67,8 @@ static CK_RV check_key(struct core *c, struct session *s, enum sea_op op,
     if (rv == CKR_USER_NOT_LOGGED_IN)
         return err_set(ORIGIN_CORE, rv, "key %lu is private: log in as the user first", key);
     if (rv != CKR_OK)
-        return err_default(ORIGIN_CORE, rv == CKR_OBJECT_HANDLE_INVALID ? CKR_KEY_HANDLE_INVALID : rv,
+        return err_default(ORIGIN_CORE,
+                           rv == CKR_OBJECT_HANDLE_INVALID ? CKR_KEY_HANDLE_INVALID : rv,
                            "key %lu is not available", key);
     CK_OBJECT_CLASS cls = attrs_get_ulong(a, CKA_CLASS, CK_UNAVAILABLE_INFORMATION);
     CK_KEY_TYPE kt = attrs_get_ulong(a, CKA_KEY_TYPE, CK_UNAVAILABLE_INFORMATION);
@@ -85,8 +86,8 @@ static CK_RV check_key(struct core *c, struct session *s, enum sea_op op,
         rv = err_set(ORIGIN_CORE, CKR_MECHANISM_INVALID,
                      "%s is not in the key's CKA_ALLOWED_MECHANISMS", md->name);
     else if (size && (size < b->min_key || size > b->max_key))
-        rv = err_set(ORIGIN_CORE, CKR_KEY_SIZE_RANGE, "the key size %lu is outside %lu..%lu",
-                     size, b->min_key, b->max_key);
+        rv = err_set(ORIGIN_CORE, CKR_KEY_SIZE_RANGE, "the key size %lu is outside %lu..%lu", size,
+                     b->min_key, b->max_key);
     if (rv != CKR_OK) {
         attrs_unref(a);
         return rv;
@@ -98,8 +99,7 @@ static CK_RV check_key(struct core *c, struct session *s, enum sea_op op,
 static CK_RV check_params(const struct mech_desc *md, const CK_MECHANISM *m)
 {
     if ((md->flags & MF_NO_PARAMS) && (m->pParameter || m->ulParameterLen))
-        return err_set(ORIGIN_API, CKR_MECHANISM_PARAM_INVALID, "%s takes no parameter",
-                       md->name);
+        return err_set(ORIGIN_API, CKR_MECHANISM_PARAM_INVALID, "%s takes no parameter", md->name);
     if (!m->pParameter && m->ulParameterLen)
         return err_set(ORIGIN_API, CKR_MECHANISM_PARAM_INVALID,
                        "the mechanism parameter is NULL but has a length");
@@ -121,8 +121,7 @@ CK_RV core_op_init(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, const CK
         goto out;
     }
     if (o->active) {
-        rv = err_set(ORIGIN_CORE, CKR_OPERATION_ACTIVE, "a %s is already running",
-                     op_names[op]);
+        rv = err_set(ORIGIN_CORE, CKR_OPERATION_ACTIVE, "a %s is already running", op_names[op]);
         goto out;
     }
     const struct mech_desc *md = mech_find(m->mechanism);
@@ -159,8 +158,8 @@ CK_RV core_op_init(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, const CK
             goto out;
         }
     }
-    rv = sess_sync_login(c, s, se->dev->ops->op_init(se->dev->bdev, se->seq, key, op, &base, ka,
-                                                     &o->bop));
+    rv = sess_sync_login(
+        c, s, se->dev->ops->op_init(se->dev->bdev, se->seq, key, op, &base, ka, &o->bop));
     if (rv != CKR_OK) {
         err_default(ORIGIN_BACKEND, rv, "the device refused to start the %s", op_names[op]);
         op_reset(s, op);
@@ -264,8 +263,7 @@ static CK_RV complete(struct session *s, enum sea_op op, bool single, const uint
         return rv;
     if (single && o->multi)
         return err_set(ORIGIN_CORE, CKR_OPERATION_ACTIVE,
-                       "a multi-part %s is running: finish it with the Final call",
-                       op_names[op]);
+                       "a multi-part %s is running: finish it with the Final call", op_names[op]);
     if (!single && (o->md->flags & MF_SINGLE_PART)) {
         op_reset(s, op);
         return err_set(ORIGIN_CORE, CKR_FUNCTION_NOT_SUPPORTED, "%s is single-part only",
@@ -383,8 +381,8 @@ static CK_RV verify_common(struct core *c, CK_SESSION_HANDLE h, bool single, con
         goto out;
     }
     if (!single && (o->md->flags & MF_SINGLE_PART)) {
-        rv = err_set(ORIGIN_CORE, CKR_FUNCTION_NOT_SUPPORTED, "%s is single-part only",
-                     o->md->name);
+        rv =
+            err_set(ORIGIN_CORE, CKR_FUNCTION_NOT_SUPPORTED, "%s is single-part only", o->md->name);
     } else if (o->digest) {
         if (single)
             rv = digest_update(o, data, len);
@@ -448,8 +446,8 @@ CK_RV core_generate_key(struct core *c, CK_SESSION_HANDLE h, const CK_MECHANISM 
         return rv;
     struct se *se = s->se;
     if ((rv = keygen_mech(s, m, CKF_GENERATE, &b)) != CKR_OK ||
-        (rv = schema_generate(m->mechanism, CKO_SECRET_KEY, t, n, sess_user(c, s) == CKU_SO,
-                              &a)) != CKR_OK ||
+        (rv = schema_generate(m->mechanism, CKO_SECRET_KEY, t, n, sess_user(c, s) == CKU_SO, &a)) !=
+            CKR_OK ||
         (rv = obj_check_write(c, s, a)) != CKR_OK)
         goto out;
     bool token = attrs_get_bool(a, CKA_TOKEN, false);

@@ -65,8 +65,7 @@ static CK_RV done(CK_RV rv, const char *func)
 
 static CK_RV not_supported(const char *func)
 {
-    return err_set(ORIGIN_API, CKR_FUNCTION_NOT_SUPPORTED, "%s is not supported by libsea",
-                   func);
+    return err_set(ORIGIN_API, CKR_FUNCTION_NOT_SUPPORTED, "%s is not supported by libsea", func);
 }
 
 #define UNSUPPORTED()                                                                              \
@@ -88,8 +87,7 @@ static CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
         if (a->pReserved)
             return err_set(ORIGIN_API, CKR_ARGUMENTS_BAD, "pReserved must be NULL");
         if (fns != 0 && fns != 4)
-            return err_set(ORIGIN_API, CKR_ARGUMENTS_BAD,
-                           "give all four mutex functions or none");
+            return err_set(ORIGIN_API, CKR_ARGUMENTS_BAD, "give all four mutex functions or none");
         if (fns == 4 && !(a->flags & CKF_OS_LOCKING_OK))
             return err_set(ORIGIN_API, CKR_CANT_LOCK,
                            "libsea locks with the operating system: set CKF_OS_LOCKING_OK");
@@ -570,8 +568,8 @@ static CK_RV C_VerifyRecoverInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJ
     UNSUPPORTED();
 }
 
-static CK_RV C_VerifyRecover(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG siglen,
-                             CK_BYTE_PTR out, CK_ULONG_PTR outlen)
+static CK_RV C_VerifyRecover(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG siglen, CK_BYTE_PTR out,
+                             CK_ULONG_PTR outlen)
 {
     (void)h;
     (void)sig;
@@ -600,8 +598,8 @@ DUAL_UNSUPPORTED(C_DecryptVerifyUpdate)
 
 /* ---- keys ---- */
 
-static CK_RV C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR t,
-                           CK_ULONG n, CK_OBJECT_HANDLE_PTR phKey)
+static CK_RV C_GenerateKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR t, CK_ULONG n,
+                           CK_OBJECT_HANDLE_PTR phKey)
 {
     ENTER();
     CHECK(m, "pMechanism is NULL");
@@ -708,16 +706,15 @@ static CK_RV C_EncryptMessage(CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG pl, C
     UNSUPPORTED();
 }
 
-static CK_RV C_EncryptMessageBegin(CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG pl,
-                                   CK_BYTE_PTR aad, CK_ULONG aadl)
+static CK_RV C_EncryptMessageBegin(CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG pl, CK_BYTE_PTR aad,
+                                   CK_ULONG aadl)
 {
     (void)h, (void)p, (void)pl, (void)aad, (void)aadl;
     UNSUPPORTED();
 }
 
-static CK_RV C_EncryptMessageNext(CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG pl,
-                                  CK_BYTE_PTR pt, CK_ULONG ptl, CK_BYTE_PTR ct, CK_ULONG_PTR ctl,
-                                  CK_FLAGS f)
+static CK_RV C_EncryptMessageNext(CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG pl, CK_BYTE_PTR pt,
+                                  CK_ULONG ptl, CK_BYTE_PTR ct, CK_ULONG_PTR ctl, CK_FLAGS f)
 {
     (void)h, (void)p, (void)pl, (void)pt, (void)ptl, (void)ct, (void)ctl, (void)f;
     UNSUPPORTED();
@@ -743,16 +740,15 @@ static CK_RV C_DecryptMessage(CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG pl, C
     UNSUPPORTED();
 }
 
-static CK_RV C_DecryptMessageBegin(CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG pl,
-                                   CK_BYTE_PTR aad, CK_ULONG aadl)
+static CK_RV C_DecryptMessageBegin(CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG pl, CK_BYTE_PTR aad,
+                                   CK_ULONG aadl)
 {
     (void)h, (void)p, (void)pl, (void)aad, (void)aadl;
     UNSUPPORTED();
 }
 
-static CK_RV C_DecryptMessageNext(CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG pl,
-                                  CK_BYTE_PTR ct, CK_ULONG ctl, CK_BYTE_PTR pt, CK_ULONG_PTR ptl,
-                                  CK_FLAGS f)
+static CK_RV C_DecryptMessageNext(CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG pl, CK_BYTE_PTR ct,
+                                  CK_ULONG ctl, CK_BYTE_PTR pt, CK_ULONG_PTR ptl, CK_FLAGS f)
 {
     (void)h, (void)p, (void)pl, (void)ct, (void)ctl, (void)pt, (void)ptl, (void)f;
     UNSUPPORTED();
@@ -866,7 +862,7 @@ SEA_EXPORT CK_RV C_GetInterface(CK_UTF8CHAR_PTR pInterfaceName, CK_VERSION_PTR p
         C_GetTokenInfo, C_GetMechanismList, C_GetMechanismInfo, C_InitToken, C_InitPIN, C_SetPIN,  \
         C_OpenSession, C_CloseSession, C_CloseAllSessions, C_GetSessionInfo, C_GetOperationState,  \
         C_SetOperationState, C_Login, C_Logout, C_CreateObject, C_CopyObject, C_DestroyObject,     \
-        C_GetObjectSize, C_GetAttributeValue, C_SetAttributeValue, C_FindObjectsInit,             \
+        C_GetObjectSize, C_GetAttributeValue, C_SetAttributeValue, C_FindObjectsInit,              \
         C_FindObjects, C_FindObjectsFinal, C_EncryptInit, C_Encrypt, C_EncryptUpdate,              \
         C_EncryptFinal, C_DecryptInit, C_Decrypt, C_DecryptUpdate, C_DecryptFinal, C_DigestInit,   \
         C_Digest, C_DigestUpdate, C_DigestKey, C_DigestFinal, C_SignInit, C_Sign, C_SignUpdate,    \

@@ -7,16 +7,16 @@
 #include "schema.h"
 
 enum {
-    A_REQ_CREATE = 1u << 0,  /* must be in a C_CreateObject template */
-    A_REQ_GEN = 1u << 1,     /* must be in a generation template */
-    A_NO_GEN = 1u << 2,      /* must not be in a generation template (the device makes it) */
-    A_COMPUTED = 1u << 3,    /* derived from the value; may be given only if consistent */
-    A_RO = 1u << 4,          /* set by the library only: CKR_ATTRIBUTE_READ_ONLY if given */
-    A_MOD = 1u << 5,         /* C_SetAttributeValue may change it */
-    A_TRUE_ONLY = 1u << 6,   /* may only change from false to true */
-    A_FALSE_ONLY = 1u << 7,  /* may only change from true to false */
-    A_SO_ONLY = 1u << 8,     /* only the SO may set it to true */
-    A_COPY = 1u << 9,        /* C_CopyObject may change it (besides A_MOD ones) */
+    A_REQ_CREATE = 1u << 0, /* must be in a C_CreateObject template */
+    A_REQ_GEN = 1u << 1,    /* must be in a generation template */
+    A_NO_GEN = 1u << 2,     /* must not be in a generation template (the device makes it) */
+    A_COMPUTED = 1u << 3,   /* derived from the value; may be given only if consistent */
+    A_RO = 1u << 4,         /* set by the library only: CKR_ATTRIBUTE_READ_ONLY if given */
+    A_MOD = 1u << 5,        /* C_SetAttributeValue may change it */
+    A_TRUE_ONLY = 1u << 6,  /* may only change from false to true */
+    A_FALSE_ONLY = 1u << 7, /* may only change from true to false */
+    A_SO_ONLY = 1u << 8,    /* only the SO may set it to true */
+    A_COPY = 1u << 9,       /* C_CopyObject may change it (besides A_MOD ones) */
 };
 
 struct adesc {
@@ -79,14 +79,10 @@ static const struct adesc key_attrs[] = {
 };
 
 static const struct adesc public_attrs[] = {
-    {CKA_SUBJECT, A_MOD},
-    {CKA_ENCRYPT, A_MOD},
-    {CKA_VERIFY, A_MOD},
-    {CKA_VERIFY_RECOVER, A_MOD},
-    {CKA_WRAP, A_MOD},
-    {CKA_TRUSTED, A_MOD | A_SO_ONLY},
-    {CKA_WRAP_TEMPLATE, 0},
-    {CKA_PUBLIC_KEY_INFO, A_COMPUTED},
+    {CKA_SUBJECT, A_MOD},   {CKA_ENCRYPT, A_MOD},
+    {CKA_VERIFY, A_MOD},    {CKA_VERIFY_RECOVER, A_MOD},
+    {CKA_WRAP, A_MOD},      {CKA_TRUSTED, A_MOD | A_SO_ONLY},
+    {CKA_WRAP_TEMPLATE, 0}, {CKA_PUBLIC_KEY_INFO, A_COMPUTED},
 };
 
 static const struct adesc private_attrs[] = {
@@ -147,7 +143,10 @@ struct group {
     size_t n;
 };
 
-#define GROUP(a) {a, ARRAY_SIZE(a)}
+#define GROUP(a)                                                                                   \
+    {                                                                                              \
+        a, ARRAY_SIZE(a)                                                                           \
+    }
 
 static bool class_supported(CK_OBJECT_CLASS cls)
 {
@@ -389,7 +388,8 @@ static CK_RV template_class(const struct attrs *a, CK_OBJECT_CLASS *cls, CK_KEY_
                        "CKA_KEY_TYPE given for an object that is not a key");
     if (is_key) {
         if (*kt == CK_UNAVAILABLE_INFORMATION)
-            return err_set(ORIGIN_CORE, CKR_TEMPLATE_INCOMPLETE, "the template has no CKA_KEY_TYPE");
+            return err_set(ORIGIN_CORE, CKR_TEMPLATE_INCOMPLETE,
+                           "the template has no CKA_KEY_TYPE");
         if (!key_type_supported(*cls, *kt))
             return err_set(ORIGIN_CORE,
                            key_type_supported(CKO_SECRET_KEY, *kt) ||
@@ -426,8 +426,7 @@ static CK_RV check_template(const struct attrs *a, CK_OBJECT_CLASS cls, CK_KEY_T
                            "attribute 0x%lx is set by the library and cannot be given", t);
         if (gen && (f & A_NO_GEN))
             return err_set(ORIGIN_CORE, CKR_TEMPLATE_INCONSISTENT,
-                           "attribute 0x%lx is made by the key generation and cannot be given",
-                           t);
+                           "attribute 0x%lx is made by the key generation and cannot be given", t);
         if ((f & A_SO_ONLY) && !so && attrs_get_bool(a, t, false))
             return err_set(ORIGIN_CORE, CKR_ATTRIBUTE_READ_ONLY,
                            "only the security officer can set attribute 0x%lx", t);
@@ -652,8 +651,8 @@ CK_RV schema_set(const struct attrs *cur, const CK_ATTRIBUTE *t, CK_ULONG n, boo
             goto out;
         }
         if (!(f & A_MOD)) {
-            rv = err_set(ORIGIN_CORE, CKR_ATTRIBUTE_READ_ONLY,
-                         "attribute 0x%lx cannot be changed", x->type);
+            rv = err_set(ORIGIN_CORE, CKR_ATTRIBUTE_READ_ONLY, "attribute 0x%lx cannot be changed",
+                         x->type);
             goto out;
         }
         if ((rv = check_change(f, attrs_find(cur, x->type), x, so)) != CKR_OK)
@@ -671,8 +670,7 @@ out:
     return rv;
 }
 
-CK_RV schema_copy(const struct attrs *orig, const CK_ATTRIBUTE *t, CK_ULONG n,
-                  struct attrs **out)
+CK_RV schema_copy(const struct attrs *orig, const CK_ATTRIBUTE *t, CK_ULONG n, struct attrs **out)
 {
     CK_OBJECT_CLASS cls = class_of(orig);
     CK_KEY_TYPE kt = key_type_of(orig);

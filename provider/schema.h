@@ -29,8 +29,7 @@ CK_RV schema_generate(CK_MECHANISM_TYPE mech, CK_OBJECT_CLASS cls, const CK_ATTR
                       CK_ULONG n, bool so, struct attrs **out);
 
 /* C_CopyObject: orig's full attributes (secret values included) changed by the template. */
-CK_RV schema_copy(const struct attrs *orig, const CK_ATTRIBUTE *t, CK_ULONG n,
-                  struct attrs **out);
+CK_RV schema_copy(const struct attrs *orig, const CK_ATTRIBUTE *t, CK_ULONG n, struct attrs **out);
 
 /* C_SetAttributeValue: the changes to apply (MODIFIED_TIME included), or CKR_ACTION_PROHIBITED
  * (not modifiable), CKR_ATTRIBUTE_READ_ONLY, CKR_ATTRIBUTE_TYPE_INVALID,

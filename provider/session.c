@@ -433,8 +433,7 @@ CK_RV core_set_pin(struct core *c, CK_SESSION_HANDLE h, const uint8_t *old_pin, 
     else if ((rv = sess_check_writable(c, s)) == CKR_OK &&
              (rv = check_pin_len(se, new_len)) == CKR_OK) {
         pthread_mutex_lock(&se->login_lock);
-        rv = se->dev->ops->set_pin(se->dev->bdev, se->seq, who, old_pin, old_len, new_pin,
-                                   new_len);
+        rv = se->dev->ops->set_pin(se->dev->bdev, se->seq, who, old_pin, old_len, new_pin, new_len);
         pthread_mutex_unlock(&se->login_lock);
         err_default(ORIGIN_BACKEND, rv, "the PIN could not be changed");
     }

@@ -11,8 +11,7 @@
     do {                                                                                           \
         sea_rv rv_ = (call);                                                                       \
         if (rv_ != SEA_OK) {                                                                       \
-            fprintf(stderr, "%s failed: %s: %s\n", #call, sea_rv_name(rv_),                        \
-                    sea_last_error(NULL));                                                         \
+            fprintf(stderr, "%s failed: %s: %s\n", #call, sea_rv_name(rv_), sea_last_error(NULL)); \
             exit(1);                                                                               \
         }                                                                                          \
     } while (0)

@@ -19,7 +19,7 @@
 static char dir[256], conf[300];
 static sea_ctx *ctx;
 
-#define SO "so-secret-1"
+#define SO  "so-secret-1"
 #define PIN "user-pin-1"
 
 static void write_conf(const char *extra)
@@ -234,8 +234,8 @@ START_TEST(test_ec_sign_verify)
 {
     make_se("k", 0);
     sea_se *se = open_user("k");
-    sea_key_params kp = {.type = SEA_KEY_EC_P256, .label = "cse-key", .id = (const uint8_t *)"\x01",
-                         .id_len = 1};
+    sea_key_params kp = {
+        .type = SEA_KEY_EC_P256, .label = "cse-key", .id = (const uint8_t *)"\x01", .id_len = 1};
     sea_obj key = 0, pub = 0;
     ck_assert_int_eq(sea_key_generate(se, &kp, &key, &pub), SEA_OK);
     ck_assert_uint_ne(key, pub);
@@ -345,8 +345,7 @@ START_TEST(test_aes_gcm_against_openssl)
     sea_aead a = {iv, sizeof(iv), aad, sizeof(aad), 0};
     uint8_t ct[128], back[128], ref[128];
     size_t ctlen = sizeof(ct), backlen = sizeof(back);
-    ck_assert_int_eq(sea_encrypt(se, key, SEA_ALG_AES_GCM, &a, pt, sizeof(pt), ct, &ctlen),
-                     SEA_OK);
+    ck_assert_int_eq(sea_encrypt(se, key, SEA_ALG_AES_GCM, &a, pt, sizeof(pt), ct, &ctlen), SEA_OK);
     ck_assert_uint_eq(ctlen, sizeof(pt) + 16);
     /* the same with OpenSSL directly */
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
@@ -403,9 +402,10 @@ START_TEST(test_hmac_and_digest)
                      SEA_ERR_SIGNATURE_INVALID);
     uint8_t d[64];
     size_t dlen = sizeof(d);
-    static const uint8_t abc_sha256[32] = {
-        0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
-        0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
+    static const uint8_t abc_sha256[32] = {0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea,
+                                           0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
+                                           0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c,
+                                           0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
     ck_assert_int_eq(sea_digest(se, SEA_ALG_SHA256, (const uint8_t *)"abc", 3, d, &dlen), SEA_OK);
     ck_assert_uint_eq(dlen, 32);
     ck_assert_mem_eq(d, abc_sha256, 32);

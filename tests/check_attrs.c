@@ -132,10 +132,10 @@ START_TEST(test_decode_rejects_malformed)
     const uint8_t truncated[] = {0x41, 0x01, 0x03, 0x00, 0x00};
     const uint8_t long_len[] = {0x41, 0x01, 0x03, 0x00, 0x00, 0x00, 0xff, 0x00, 0x00, 0x00, 'a'};
     const uint8_t bool_len2[] = {0x41, 0x01, 0x01, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 1, 1};
-    const uint8_t ulong_len4[] = {0x41, 0x01, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00,
-                                  1,    0,    0,    0};
-    const uint8_t dup[] = {0x41, 0x01, 0x03, 0, 0, 0, 1, 0, 0, 0, 'a', 0x03, 0, 0, 0, 1, 0, 0, 0,
-                           'b'};
+    const uint8_t ulong_len4[] = {0x41, 0x01, 0x00, 0x00, 0x00, 0x00, 0x04,
+                                  0x00, 0x00, 0x00, 1,    0,    0,    0};
+    const uint8_t dup[] = {0x41, 0x01, 0x03, 0, 0, 0, 1, 0, 0, 0,
+                           'a',  0x03, 0,    0, 0, 1, 0, 0, 0, 'b'};
     ck_assert_int_eq(attrs_decode(bad_header, sizeof(bad_header), false, &out), CKR_DATA_INVALID);
     ck_assert_int_eq(attrs_decode(truncated, sizeof(truncated), false, &out), CKR_DATA_INVALID);
     ck_assert_int_eq(attrs_decode(long_len, sizeof(long_len), false, &out), CKR_DATA_INVALID);
@@ -170,7 +170,8 @@ START_TEST(test_template_form_errors)
     CK_ATTRIBUTE ulong_len[] = {{CKA_CLASS, &T, 1}};
     CK_ATTRIBUTE same_twice[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_CLASS, &cls, sizeof(cls)}};
     CK_ULONG other = CKO_SECRET_KEY;
-    CK_ATTRIBUTE contradict[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_CLASS, &other, sizeof(other)}};
+    CK_ATTRIBUTE contradict[] = {{CKA_CLASS, &cls, sizeof(cls)},
+                                 {CKA_CLASS, &other, sizeof(other)}};
     struct attrs *a = attrs_new();
     ck_assert_int_eq(attrs_from_template(a, null_val, 1), CKR_ATTRIBUTE_VALUE_INVALID);
     ck_assert_int_eq(attrs_from_template(a, bool_len, 1), CKR_ATTRIBUTE_VALUE_INVALID);
@@ -249,8 +250,8 @@ START_TEST(test_match)
     attrs_set_ulong(a, CKA_CLASS, CKO_DATA);
     attrs_set_bool(a, CKA_TOKEN, true);
     attrs_set(a, CKA_LABEL, "abc", 3);
-    CK_ATTRIBUTE yes[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_TOKEN, &two, 1},
-                          {CKA_LABEL, "abc", 3}};
+    CK_ATTRIBUTE yes[] = {
+        {CKA_CLASS, &cls, sizeof(cls)}, {CKA_TOKEN, &two, 1}, {CKA_LABEL, "abc", 3}};
     CK_ATTRIBUTE shorter[] = {{CKA_LABEL, "ab", 2}};
     CK_ATTRIBUTE missing[] = {{CKA_ID, "", 0}};
     CK_ATTRIBUTE token_false[] = {{CKA_TOKEN, &F, 1}};
@@ -262,7 +263,6 @@ START_TEST(test_match)
     attrs_unref(a);
 }
 END_TEST
-
 
 START_TEST(test_template_limits)
 {
@@ -369,21 +369,27 @@ START_TEST(test_create_template_errors)
     ck_assert_int_eq(create(no_class, 1, false, &a), CKR_TEMPLATE_INCOMPLETE);
     CK_ATTRIBUTE hw_class[] = {{CKA_CLASS, &hw, sizeof(hw)}};
     ck_assert_int_eq(create(hw_class, 1, false, &a), CKR_ATTRIBUTE_VALUE_INVALID);
-    CK_ATTRIBUTE key_no_type[] = {{CKA_CLASS, &sk, sizeof(sk)}, {CKA_VALUE, "0123456789abcdef", 16}};
+    CK_ATTRIBUTE key_no_type[] = {{CKA_CLASS, &sk, sizeof(sk)},
+                                  {CKA_VALUE, "0123456789abcdef", 16}};
     ck_assert_int_eq(create(key_no_type, 2, false, &a), CKR_TEMPLATE_INCOMPLETE);
-    CK_ATTRIBUTE type_on_data[] = {{CKA_CLASS, &data, sizeof(data)}, {CKA_KEY_TYPE, &aes, sizeof(aes)}};
+    CK_ATTRIBUTE type_on_data[] = {{CKA_CLASS, &data, sizeof(data)},
+                                   {CKA_KEY_TYPE, &aes, sizeof(aes)}};
     ck_assert_int_eq(create(type_on_data, 2, false, &a), CKR_ATTRIBUTE_TYPE_INVALID);
     CK_ATTRIBUTE wrong_attr[] = {{CKA_CLASS, &data, sizeof(data)}, {CKA_SIGN, &T, 1}};
     ck_assert_int_eq(create(wrong_attr, 2, false, &a), CKR_ATTRIBUTE_TYPE_INVALID);
     CK_ATTRIBUTE ro[] = {{CKA_CLASS, &data, sizeof(data)}, {CKA_UNIQUE_ID, "x", 1}};
     ck_assert_int_eq(create(ro, 2, false, &a), CKR_ATTRIBUTE_READ_ONLY);
-    CK_ATTRIBUTE local[] = {{CKA_CLASS, &sk, sizeof(sk)}, {CKA_KEY_TYPE, &aes, sizeof(aes)},
-                            {CKA_VALUE, "0123456789abcdef", 16}, {CKA_LOCAL, &T, 1}};
+    CK_ATTRIBUTE local[] = {{CKA_CLASS, &sk, sizeof(sk)},
+                            {CKA_KEY_TYPE, &aes, sizeof(aes)},
+                            {CKA_VALUE, "0123456789abcdef", 16},
+                            {CKA_LOCAL, &T, 1}};
     ck_assert_int_eq(create(local, 4, false, &a), CKR_ATTRIBUTE_READ_ONLY);
-    CK_ATTRIBUTE aes17[] = {{CKA_CLASS, &sk, sizeof(sk)}, {CKA_KEY_TYPE, &aes, sizeof(aes)},
+    CK_ATTRIBUTE aes17[] = {{CKA_CLASS, &sk, sizeof(sk)},
+                            {CKA_KEY_TYPE, &aes, sizeof(aes)},
                             {CKA_VALUE, "0123456789abcdefg", 17}};
     ck_assert_int_ne(create(aes17, 3, false, &a), CKR_OK);
-    CK_ATTRIBUTE ec_secret[] = {{CKA_CLASS, &sk, sizeof(sk)}, {CKA_KEY_TYPE, &ec, sizeof(ec)},
+    CK_ATTRIBUTE ec_secret[] = {{CKA_CLASS, &sk, sizeof(sk)},
+                                {CKA_KEY_TYPE, &ec, sizeof(ec)},
                                 {CKA_VALUE, "0123456789abcdef", 16}};
     ck_assert_int_eq(create(ec_secret, 3, false, &a), CKR_TEMPLATE_INCONSISTENT);
     CK_ATTRIBUTE cert_no_subject[] = {{CKA_CLASS, &cert, sizeof(cert)},
@@ -481,8 +487,10 @@ START_TEST(test_generate_rules)
 {
     CK_ULONG sk = CKO_SECRET_KEY, data = CKO_DATA, ec = CKK_EC, len = 32;
     struct attrs *a;
-    CK_ATTRIBUTE ok[] = {{CKA_VALUE_LEN, &len, sizeof(len)}, {CKA_TOKEN, &T, 1},
-                         {CKA_EXTRACTABLE, &T, 1}, {CKA_SENSITIVE, &F, 1}};
+    CK_ATTRIBUTE ok[] = {{CKA_VALUE_LEN, &len, sizeof(len)},
+                         {CKA_TOKEN, &T, 1},
+                         {CKA_EXTRACTABLE, &T, 1},
+                         {CKA_SENSITIVE, &F, 1}};
     ck_assert_int_eq(schema_generate(CKM_AES_KEY_GEN, CKO_SECRET_KEY, ok, 4, false, &a), CKR_OK);
     ck_assert_uint_eq(attrs_get_ulong(a, CKA_KEY_TYPE, 0), CKK_AES);
     ck_assert(attrs_get_bool(a, CKA_LOCAL, false));
@@ -496,13 +504,16 @@ START_TEST(test_generate_rules)
     ck_assert(attrs_get_bool(a, CKA_ALWAYS_SENSITIVE, false));
     ck_assert(attrs_get_bool(a, CKA_NEVER_EXTRACTABLE, false));
     attrs_unref(a);
-    CK_ATTRIBUTE value[] = {{CKA_VALUE_LEN, &len, sizeof(len)}, {CKA_VALUE, "0123456789abcdef", 16}};
+    CK_ATTRIBUTE value[] = {{CKA_VALUE_LEN, &len, sizeof(len)},
+                            {CKA_VALUE, "0123456789abcdef", 16}};
     ck_assert_int_eq(schema_generate(CKM_AES_KEY_GEN, CKO_SECRET_KEY, value, 2, false, &a),
                      CKR_TEMPLATE_INCONSISTENT);
-    CK_ATTRIBUTE wrong_class[] = {{CKA_CLASS, &data, sizeof(data)}, {CKA_VALUE_LEN, &len, sizeof(len)}};
+    CK_ATTRIBUTE wrong_class[] = {{CKA_CLASS, &data, sizeof(data)},
+                                  {CKA_VALUE_LEN, &len, sizeof(len)}};
     ck_assert_int_eq(schema_generate(CKM_AES_KEY_GEN, CKO_SECRET_KEY, wrong_class, 2, false, &a),
                      CKR_TEMPLATE_INCONSISTENT);
-    CK_ATTRIBUTE wrong_type[] = {{CKA_KEY_TYPE, &ec, sizeof(ec)}, {CKA_VALUE_LEN, &len, sizeof(len)}};
+    CK_ATTRIBUTE wrong_type[] = {{CKA_KEY_TYPE, &ec, sizeof(ec)},
+                                 {CKA_VALUE_LEN, &len, sizeof(len)}};
     ck_assert_int_eq(schema_generate(CKM_AES_KEY_GEN, CKO_SECRET_KEY, wrong_type, 2, false, &a),
                      CKR_TEMPLATE_INCONSISTENT);
     CK_ATTRIBUTE cls_ok[] = {{CKA_CLASS, &sk, sizeof(sk)}};
@@ -525,9 +536,12 @@ static struct attrs *make_secret_key(bool sensitive, bool extractable, bool modi
 {
     CK_ULONG sk = CKO_SECRET_KEY, gen = CKK_GENERIC_SECRET;
     CK_BBOOL s = CKB(sensitive), e = CKB(extractable), m = CKB(modifiable);
-    CK_ATTRIBUTE t[] = {{CKA_CLASS, &sk, sizeof(sk)}, {CKA_KEY_TYPE, &gen, sizeof(gen)},
+    CK_ATTRIBUTE t[] = {{CKA_CLASS, &sk, sizeof(sk)},
+                        {CKA_KEY_TYPE, &gen, sizeof(gen)},
                         {CKA_VALUE, "0123456789abcdef0123456789abcdef", 32},
-                        {CKA_SENSITIVE, &s, 1}, {CKA_EXTRACTABLE, &e, 1}, {CKA_MODIFIABLE, &m, 1}};
+                        {CKA_SENSITIVE, &s, 1},
+                        {CKA_EXTRACTABLE, &e, 1},
+                        {CKA_MODIFIABLE, &m, 1}};
     struct attrs *a = NULL;
     ck_assert_int_eq(create(t, 6, false, &a), CKR_OK);
     return a;
@@ -565,8 +579,8 @@ START_TEST(test_set_rules)
     attrs_unref(a);
     /* data objects: the value is modifiable and stays secret for private objects */
     CK_ULONG data = CKO_DATA;
-    CK_ATTRIBUTE dt[] = {{CKA_CLASS, &data, sizeof(data)}, {CKA_PRIVATE, &T, 1},
-                         {CKA_VALUE, "v1", 2}};
+    CK_ATTRIBUTE dt[] = {
+        {CKA_CLASS, &data, sizeof(data)}, {CKA_PRIVATE, &T, 1}, {CKA_VALUE, "v1", 2}};
     ck_assert_int_eq(create(dt, 3, false, &a), CKR_OK);
     CK_ATTRIBUTE nv[] = {{CKA_VALUE, "v2", 2}};
     ck_assert_int_eq(schema_set(a, nv, 1, false, &c), CKR_OK);

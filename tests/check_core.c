@@ -305,7 +305,6 @@ static CK_ULONG find_all(CK_SESSION_HANDLE h, const CK_ATTRIBUTE *t, CK_ULONG n,
     return got;
 }
 
-
 /* A thread closing sessions one by one while another thread closes them all. */
 struct closer {
     struct core *c;
@@ -2150,7 +2149,6 @@ START_TEST(the_mock_keeps_the_backend_contract)
 }
 END_TEST
 
-
 START_TEST(concurrent_closes_of_the_same_sessions_are_safe)
 {
     world();
@@ -2206,8 +2204,7 @@ START_TEST(a_reinit_by_another_context_ends_this_contexts_login)
     struct core *c2 = open_core(CONF_ONE);
     ck_assert_rv(core_init_token(c2, w.slot, PIN(SO_PIN), "beta"), CKR_OK);
     CK_SESSION_HANDLE h2 = 0;
-    ck_assert_rv(core_open_session(c2, w.slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, &h2),
-                 CKR_OK);
+    ck_assert_rv(core_open_session(c2, w.slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, &h2), CKR_OK);
     ck_assert_rv(core_login(c2, h2, CKU_SO, PIN(SO_PIN)), CKR_OK);
     ck_assert_rv(core_init_pin(c2, h2, PIN("9999")), CKR_OK);
     ck_assert_rv(core_logout(c2, h2), CKR_OK);

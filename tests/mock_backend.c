@@ -596,8 +596,8 @@ static CK_RV mock_se_create(struct bdev *d, uint32_t expect_seq, const struct se
         goto out;
     }
     if (count_ses(m) >= d->max_se) {
-        rv = err_set(ORIGIN_BACKEND, CKR_DEVICE_MEMORY, "mock: device %s holds %u SEs",
-                     m->name, d->max_se);
+        rv = err_set(ORIGIN_BACKEND, CKR_DEVICE_MEMORY, "mock: device %s holds %u SEs", m->name,
+                     d->max_se);
         goto out;
     }
     if (!(se = calloc(1, sizeof(*se)))) {

@@ -30,8 +30,8 @@ typedef struct CK_SEA_FUNCTION_LIST {
     CK_VERSION version; /* 1.0 */
     /* The calling thread's last error: its origin, its CK_RV and a message (NUL-terminated,
      * truncated to *pulMsgLen bytes including the NUL). Any pointer may be NULL. */
-    CK_RV (*C_SEA_GetLastError)(CK_ULONG_PTR pOrigin, CK_RV *pRv, CK_UTF8CHAR_PTR pMsg,
-                                CK_ULONG_PTR pulMsgLen);
+    CK_RV (*C_SEA_GetLastError)
+    (CK_ULONG_PTR pOrigin, CK_RV *pRv, CK_UTF8CHAR_PTR pMsg, CK_ULONG_PTR pulMsgLen);
 } CK_SEA_FUNCTION_LIST;
 #endif
 

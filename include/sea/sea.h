@@ -136,7 +136,7 @@ typedef struct sea_se_info {
     unsigned long slot_id;   /* its PKCS#11 slot: stable across restarts */
     unsigned pin_flags;      /* SEA_PIN_* */
     unsigned user_tries_left, so_tries_left, max_tries;
-    int64_t created;         /* seconds since the epoch */
+    int64_t created; /* seconds since the epoch */
 } sea_se_info;
 
 /* All SEs of all devices. Free *list with sea_free. */
@@ -146,14 +146,14 @@ sea_rv sea_se_list(sea_ctx *ctx, sea_se_info **list, size_t *count);
 sea_rv sea_se_find(sea_ctx *ctx, const char *name_or_id, sea_se_info *info);
 
 typedef struct sea_se_params {
-    const char *device;      /* device name in sea.conf; NULL: the first that can create SEs */
-    const char *name;        /* 1..32 printable characters */
-    const char *se_id;       /* NULL: generated; else type code + [0-9A-Za-z._-], <= 16 chars */
-    int security_level;      /* -1: what the device can claim; else 0..that */
-    unsigned max_tries;      /* PIN tries before lockout; 0: [sea] pin_retries (10) */
-    const char *so_pin;      /* the SE owner's (security officer's) PIN */
+    const char *device; /* device name in sea.conf; NULL: the first that can create SEs */
+    const char *name;   /* 1..32 printable characters */
+    const char *se_id;  /* NULL: generated; else type code + [0-9A-Za-z._-], <= 16 chars */
+    int security_level; /* -1: what the device can claim; else 0..that */
+    unsigned max_tries; /* PIN tries before lockout; 0: [sea] pin_retries (10) */
+    const char *so_pin; /* the SE owner's (security officer's) PIN */
     size_t so_pin_len;
-    const char *user_pin;    /* optional: set the user PIN at once (NULL: later) */
+    const char *user_pin; /* optional: set the user PIN at once (NULL: later) */
     size_t user_pin_len;
 } sea_se_params;
 
@@ -214,14 +214,14 @@ enum {
 
 typedef struct sea_key_params {
     sea_key_type type;
-    unsigned bits;           /* AES and generic secrets; ignored for EC */
-    const char *label;       /* name of the key (CKA_LABEL); required */
-    const uint8_t *id;       /* CKA_ID, optional (links a key pair and its certificate) */
+    unsigned bits;     /* AES and generic secrets; ignored for EC */
+    const char *label; /* name of the key (CKA_LABEL); required */
+    const uint8_t *id; /* CKA_ID, optional (links a key pair and its certificate) */
     size_t id_len;
-    unsigned usage;          /* SEA_USE_*; 0: what the key type can do */
-    int extractable;         /* default 0: the key never leaves the SE, in any form */
-    unsigned long suid;      /* oneM2M SUID (TS-0004 m2m:suid); 0: none. Stored with the key;
-                              * not yet enforced (see doc/design.md) */
+    unsigned usage;     /* SEA_USE_*; 0: what the key type can do */
+    int extractable;    /* default 0: the key never leaves the SE, in any form */
+    unsigned long suid; /* oneM2M SUID (TS-0004 m2m:suid); 0: none. Stored with the key;
+                         * not yet enforced (see doc/design.md) */
 } sea_key_params;
 
 /* Generate a key in the SE. For EC keys *key is the private key and *pub (optional) the
@@ -230,8 +230,8 @@ sea_rv sea_key_generate(sea_se *se, const sea_key_params *p, sea_obj *key, sea_o
 
 /* Import a pre-provisioned secret key value (AES or generic secret). The copy made here is
  * the caller's to wipe. */
-sea_rv sea_key_import_secret(sea_se *se, const sea_key_params *p, const uint8_t *value,
-                             size_t len, sea_obj *key);
+sea_rv sea_key_import_secret(sea_se *se, const sea_key_params *p, const uint8_t *value, size_t len,
+                             sea_obj *key);
 
 /* Import a private key in PEM or DER (PKCS#8, SEC1; unencrypted). p->type is ignored (taken
  * from the key). Creates the private key and its public key. */
@@ -247,15 +247,15 @@ sea_rv sea_object_list(sea_se *se, sea_class cls, sea_obj **list, size_t *count)
 
 typedef struct sea_object_info {
     sea_class cls;
-    int key_type;          /* sea_key_type, 0 for non-keys */
-    unsigned bits;         /* key size */
+    int key_type;  /* sea_key_type, 0 for non-keys */
+    unsigned bits; /* key size */
     char label[256];
     uint8_t id[64];
     size_t id_len;
-    unsigned usage;        /* SEA_USE_* */
+    unsigned usage; /* SEA_USE_* */
     int extractable, sensitive, local, is_private;
     unsigned long suid;
-    char uri[512];         /* a PKCS#11 URI naming the object */
+    char uri[512]; /* a PKCS#11 URI naming the object */
 } sea_object_info;
 
 sea_rv sea_object_info_get(sea_se *se, sea_obj obj, sea_object_info *info);
@@ -286,11 +286,11 @@ sea_rv sea_verify(sea_se *se, sea_obj key, sea_alg alg, const uint8_t *msg, size
 
 /* AEAD parameters (TS-0016 <algorithmSpecificParameter>: initialVector, associatedData). */
 typedef struct sea_aead {
-    const uint8_t *iv;  /* 12 bytes recommended; must never repeat for one key */
+    const uint8_t *iv; /* 12 bytes recommended; must never repeat for one key */
     size_t iv_len;
     const uint8_t *aad;
     size_t aad_len;
-    unsigned tag_bits;  /* 0: 128 */
+    unsigned tag_bits; /* 0: 128 */
 } sea_aead;
 
 /* AES-GCM: the ciphertext is followed by the tag. out == NULL: *out_len gets the size. */
@@ -308,12 +308,12 @@ sea_rv sea_random(sea_se *se, uint8_t *out, size_t len);
 /* ---- sensitive data objects (TS-0016 7.4 <sensitiveDataObject>) ---- */
 
 typedef struct sea_data_info {
-    char resource_id[256];   /* resourceID, chosen by the creator, unique in the SE */
-    char creator[256];       /* creator: AE-ID or CSE-ID */
-    char acp_ids[512];       /* accessControlPolicyIDs, space separated ("" = parent's) */
-    size_t size;             /* currentByteSize (cbs) */
-    int64_t creation_time;   /* creationTime */
-    int64_t last_modified;   /* lastModifiedTime */
+    char resource_id[256]; /* resourceID, chosen by the creator, unique in the SE */
+    char creator[256];     /* creator: AE-ID or CSE-ID */
+    char acp_ids[512];     /* accessControlPolicyIDs, space separated ("" = parent's) */
+    size_t size;           /* currentByteSize (cbs) */
+    int64_t creation_time; /* creationTime */
+    int64_t last_modified; /* lastModifiedTime */
 } sea_data_info;
 
 /* Store data in the SE (needs the user logged in; the data is encrypted in the store).
