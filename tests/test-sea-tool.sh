@@ -1,14 +1,15 @@
 #!/bin/bash
 # sea-tool end to end on a software SE: an enrolment (init, list, keygen, import), signatures
 # checked by openssl and MACs by Python, sensitive data round trips, PIN errors and tries left,
-# PIN files, the no-echo PIN prompt on a pseudo-terminal, JSON output and usage errors.
+# PIN files, the no-echo PIN prompt on a pseudo-terminal, JSON output and usage errors, secret
+# keys kept off the command line, and output files that are replaced, never written in place.
 # Needs $SEA_TOOL (the sea-tool to test), openssl and /usr/bin/python3. SEA_KEEP_TMP=1 keeps
 # the temp dir.
 set -euo pipefail
 
 : "${SEA_TOOL:?SEA_TOOL must name the sea-tool under test}"
 PY=/usr/bin/python3
-for cmd in openssl "$PY" setsid cmp; do
+for cmd in openssl "$PY" setsid cmp mkfifo timeout; do
     command -v "$cmd" >/dev/null 2>&1 || {
         echo "FAIL: '$cmd' is not installed" >&2
         exit 1
@@ -129,6 +130,19 @@ def raw(path):
 sys.exit(0 if eval(sys.argv[2]) else 1)' "$T/out" "$@"
 }
 
+# hmac_ok KEYFILE MSGFILE MACFILE: MACFILE holds the HMAC-SHA256 of MSGFILE under the raw key in
+# KEYFILE, as Python computes it.
+hmac_ok()
+{
+    "$PY" -c '
+import hmac, hashlib, sys
+key, msg, mac = (open(p, "rb").read() for p in sys.argv[1:4])
+sys.exit(0 if mac == hmac.new(key, msg, hashlib.sha256).digest() else 1)' "$@"
+}
+
+# mode_is MODE FILE: FILE (not a symlink) has the octal permissions MODE.
+mode_is() { [ ! -L "$2" ] && [ -f "$2" ] && [ "$(stat -c %a "$2")" = "$1" ]; }
+
 # tries_left SE FIELD: a PIN counter of an SE (userTriesLeft, soTriesLeft) from list --json.
 tries_left()
 {
@@ -237,6 +251,90 @@ expect 0 "import a generic secret (default type)" import --label hk --secret-hex
 head -c 20 /dev/urandom >"$T/secret.bin"
 expect 0 "import a secret from a file" --json import --label filekey --secret-file "$T/secret.bin"
 check "the secret from the file has its size" json 'd["key"]["keyType"] == "generic" and d["key"]["bits"] == 160'
+
+# ---- secret keys off the command line: stdin, hex files; --secret-hex warns ----
+
+printf 'a message to MAC\n' >"$T/macmsg"
+head -c 32 /dev/urandom >"$T/k-stdin.bin"
+expect 0 "import --secret-file - reads the key from stdin" --json import --label kstdin --secret-file - <"$T/k-stdin.bin"
+check "the key read from stdin has its size" json 'd["key"]["keyType"] == "generic" and d["key"]["bits"] == 256'
+check "import --secret-file draws no warning" lacks warning "$T/err"
+expect 0 "HMAC with the key read from stdin" sign --key kstdin --in "$T/macmsg" --out "$T/kstdin.mac"
+check "the key read from stdin is the bytes given" hmac_ok "$T/k-stdin.bin" "$T/macmsg" "$T/kstdin.mac"
+head -c 40 /dev/urandom >"$T/k-hexfile.bin"
+"$PY" -c 'import sys; h = open(sys.argv[1], "rb").read().hex(); print(h[:30]); print(h[30:60]); print(h[60:])' \
+    "$T/k-hexfile.bin" >"$T/k.hex"
+expect 0 "import --secret-hex-file of hex in lines (as xxd -p writes it)" --json import --label khexfile --secret-hex-file "$T/k.hex"
+check "the key from the hex file has its size" json 'd["key"]["bits"] == 320'
+check "import --secret-hex-file draws no warning" lacks warning "$T/err"
+expect 0 "HMAC with the key from the hex file" sign --key khexfile --in "$T/macmsg" --out "$T/khexfile.mac"
+check "the key from the hex file is the bytes it spells" hmac_ok "$T/k-hexfile.bin" "$T/macmsg" "$T/khexfile.mac"
+head -c 16 /dev/urandom >"$T/k-hexstdin.bin"
+"$PY" -c 'import sys; print("  0x" + open(sys.argv[1], "rb").read().hex(":").upper() + "\r")' "$T/k-hexstdin.bin" >"$T/k-colon.hex"
+expect 0 "import --secret-hex-file - reads hex (0x, ':' and CRLF) from stdin" --json import --label khexstdin --secret-hex-file - <"$T/k-colon.hex"
+check "the key from hex on stdin has its size" json 'd["key"]["bits"] == 128'
+expect 0 "HMAC with the key from hex on stdin" sign --key khexstdin --in "$T/macmsg" --out "$T/khexstdin.mac"
+check "the key from hex on stdin is the bytes it spells" hmac_ok "$T/k-hexstdin.bin" "$T/macmsg" "$T/khexstdin.mac"
+printf '%s\n' "$AES_HEX" >"$T/aes.hex"
+expect 0 "import an AES key from a hex file" --json import --label aeshexfile --type aes --secret-hex-file "$T/aes.hex"
+check "the AES key from the hex file is an AES-256 key" json 'd["key"]["keyType"] == "aes" and d["key"]["bits"] == 256'
+printf '00112233SECRETISH44\n' >"$T/nohex.hex"
+expect 1 "import --secret-hex-file of a file that is no hex fails" import --label nohex --secret-hex-file "$T/nohex.hex"
+check "a bad hex file is named in the error" err_has "nohex.hex"
+check "the error does not show the file's content" lacks "SECRETISH" "$T/out" "$T/err"
+printf '\n\n' >"$T/blank.hex"
+expect 1 "import --secret-hex-file of a blank file fails" import --label blank --secret-hex-file "$T/blank.hex"
+expect 1 "import --secret-hex-file of a missing file fails" import --label missing --secret-hex-file "$T/nosuch.hex"
+expect 2 "--secret-hex-file with --secret-hex is a usage error" import --label x --secret-hex-file "$T/k.hex" --secret-hex 00
+expect 2 "--secret-hex-file with --secret-file is a usage error" import --label x --secret-hex-file "$T/k.hex" --secret-file "$T/k-stdin.bin"
+expect 0 "import --secret-hex still works" import --label kwarn --secret-hex "$HMAC_HEX"
+check "--secret-hex draws a warning on stderr" err_has "warning.*--secret-hex.*process list"
+check "the warning does not show the key" lacks "$HMAC_HEX" "$T/err" "$T/out"
+expect 0 "import --secret-hex with --quiet" --quiet import --label kquiet --secret-hex "$HMAC_HEX"
+check "--quiet silences the --secret-hex warning" lacks warning "$T/err"
+expect 0 "import --secret-hex with --quiet after the command" import --label kquiet2 --secret-hex "$HMAC_HEX" --quiet
+check "--quiet after the command silences it too" lacks warning "$T/err"
+expect 0 "import --secret-hex with --json" --json import --label kjson --secret-hex "$HMAC_HEX"
+check "--json silences the --secret-hex warning" lacks warning "$T/err"
+expect 2 "--quiet: a bad --secret-hex is still a usage error" --quiet import --label x --secret-hex 0g
+check "--quiet does not silence errors" err_has "takes the key in hex"
+
+# The key in argv is wiped before the login (a prompt here): ps no longer shows it while the
+# slow part runs.
+cat >"$T/cmdline-at-prompt.py" <<'EOF'
+# Run argv[3:] on a pseudo-terminal; at its PIN prompt, print whether argv[1] and the program's
+# name are in its /proc/PID/cmdline, then answer the prompt with argv[2]; exit with its status.
+import os, pty, select, sys, time
+secret, pin, argv = sys.argv[1].encode(), sys.argv[2], sys.argv[3:]
+env = {k: v for k, v in os.environ.items() if k not in ("SEA_PIN", "SEA_SO_PIN")}
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvpe(argv[0], argv, env)
+seen, deadline, cmdline = b"", time.time() + 60, None
+while time.time() < deadline:
+    r, _, _ = select.select([fd], [], [], 1)
+    if r:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    if cmdline is None and b"PIN" in seen and seen.rstrip(b" ").endswith(b":"):
+        cmdline = open("/proc/%d/cmdline" % pid, "rb").read()
+        os.write(fd, pin.encode() + b"\n")
+_, status = os.waitpid(pid, 0)
+if cmdline is not None:
+    print("secret in cmdline:", "yes" if secret in cmdline else "no")
+    print("tool in cmdline:", "yes" if os.path.basename(argv[0]).encode() in cmdline else "no")
+sys.exit(os.waitstatus_to_exitcode(status))
+EOF
+WIPE_HEX=00112233445566778899aabbccddeeff
+expect_cmd 0 "import --secret-hex with the PIN typed at a prompt" \
+    "$PY" "$T/cmdline-at-prompt.py" "$WIPE_HEX" "$USER_PIN" "$SEA_TOOL" --quiet import --label kwipe --secret-hex "$WIPE_HEX"
+check "the PIN prompt came and the tool's command line could be read" out_has "tool in cmdline: yes"
+check "at the PIN prompt the key is gone from the command line" out_has "secret in cmdline: no"
 
 expect 0 "info --se lists the objects" --json info --se gw
 check "info --json shows the version, the config file and the device" \
@@ -350,6 +448,87 @@ expect 1 "data rm of a missing id fails" data rm --id rid1
 expect_cmd 1 "data put without a PIN and without a terminal fails" env -u SEA_PIN setsid -w "$SEA_TOOL" data put --id x --creator C --value v </dev/null
 check "without a PIN the tool says how to give one" err_has "pin-file"
 
+# ---- data get --json of large data ----
+
+head -c 307200 /dev/urandom >"$T/big"
+expect 0 "data put of 300 KiB" data put --id big --creator C --in "$T/big"
+expect 0 "data get --json of 300 KiB" --json data get --id big
+check "data get --json returns the 300 KiB unchanged, and nothing else" \
+    json 'b64(d["data"]) == raw(a[0]) and d["cbs"] == 307200 and d["resourceID"] == "big"' "$T/big"
+expect 0 "data get --out of 300 KiB" data get --id big --out "$T/big.back"
+check "data get --out returns the 300 KiB unchanged" cmp -s "$T/big" "$T/big.back"
+for size in 1 2 3; do
+    head -c "$size" /dev/urandom >"$T/small$size"
+    expect 0 "data put of $size bytes" data put --id "small$size" --creator C --in "$T/small$size"
+    expect 0 "data get --json of $size bytes" --json data get --id "small$size"
+    check "data get --json of $size bytes has them in padded base64" \
+        json 'd["data"] == base64.b64encode(raw(a[0])).decode() and d["cbs"] == int(a[1])' "$T/small$size" "$size"
+done
+
+# ---- --out replaces the file, never writes into it ----
+
+O=$T/outdir
+mkdir "$O"
+printf 'the data behind outdata\n' >"$T/outdata"
+expect 0 "data put for the output tests" data put --id outdata --creator C --in "$T/outdata"
+printf 'old\n' >"$O/shared"
+chmod 644 "$O/shared"
+ln "$O/shared" "$O/shared.hardlink"
+expect 0 "data get --out onto an existing 0644 file" data get --id outdata --out "$O/shared"
+check "the file it replaced ends with mode 0600" mode_is 600 "$O/shared"
+check "the file it replaced has the new data" cmp -s "$T/outdata" "$O/shared"
+check "the old file (a hard link to it) never received the data" [ "$(cat "$O/shared.hardlink")" = old ]
+check "the old file kept its mode" mode_is 644 "$O/shared.hardlink"
+printf 'target\n' >"$O/target"
+chmod 644 "$O/target"
+ln -s target "$O/link"
+expect 0 "data get --out onto a symlink" data get --id outdata --out "$O/link"
+check "the symlink was replaced by a 0600 file" mode_is 600 "$O/link"
+check "the file that replaced the symlink has the data" cmp -s "$T/outdata" "$O/link"
+check "the symlink's target is untouched" [ "$(cat "$O/target")" = target ]
+check "the symlink's target kept its mode" mode_is 644 "$O/target"
+ln -s "$O/made-through-link" "$O/dangling"
+expect 0 "data get --out onto a dangling symlink" data get --id outdata --out "$O/dangling"
+check "nothing was created where the dangling symlink pointed" [ ! -e "$O/made-through-link" ]
+check "the dangling symlink was replaced by the data" cmp -s "$T/outdata" "$O/dangling"
+printf 'x\n' >"$O/pub.pem"
+chmod 600 "$O/pub.pem"
+saved_umask=$(umask)
+umask 022
+expect 0 "pubkey --out onto a 0600 file (umask 022)" pubkey --key ec1 --out "$O/pub.pem"
+check "a public key file gets mode 0644 under umask 022" mode_is 644 "$O/pub.pem"
+check "the replaced public key file holds the key" openssl pkey -pubin -in "$O/pub.pem" -noout
+expect 0 "sign --out onto a symlink (umask 022)" sign --key ec1 --in "$T/outdata" --out "$O/link" --format der
+check "the signature replaced the symlink with a 0644 file" mode_is 644 "$O/link"
+umask 077
+expect 0 "pubkey --out under umask 077" pubkey --key ec1 --out "$O/pub077.pem"
+check "a public key file gets mode 0600 under umask 077" mode_is 600 "$O/pub077.pem"
+umask "$saved_umask"
+check "the replacing leaves no temporary file behind" [ -z "$(find "$O" -name '.sea-tool-*')" ]
+
+mkfifo "$O/fifo"
+timeout 30 cat "$O/fifo" >"$O/fifo.out" &
+reader=$!
+expect 0 "data get --out into a FIFO writes through it" data get --id outdata --out "$O/fifo"
+wait "$reader" || true
+check "the FIFO's reader got the data" cmp -s "$T/outdata" "$O/fifo.out"
+check "the FIFO is still a FIFO" [ -p "$O/fifo" ]
+ln -s /dev/null "$O/devlink"
+expect 1 "data get --out onto a symlink to a device is refused" data get --id outdata --out "$O/devlink"
+check "the refusal says why" err_has "symbolic link to a device"
+check "the symlink to the device is left as it was" [ "$(readlink "$O/devlink")" = /dev/null ]
+expect 1 "data get --out onto a directory fails" data get --id outdata --out "$O"
+check "the error says it is a directory" err_has "directory"
+expect 1 "data get --out into a missing directory fails" data get --id outdata --out "$O/nodir/f"
+check "the error names the file" err_has "nodir/f"
+printf 'kept\n' >"$O/kept"
+# A write that fails half way (the file size limit: EFBIG) must leave the file as it was.
+expect_cmd 1 "data get --out failing half way exits 1" \
+    bash -c 'trap "" XFSZ; ulimit -f 64; exec "$@"' sh "$SEA_TOOL" data get --id big --out "$O/kept"
+check "the failed write says why" err_has "too large"
+check "a failed write leaves the file as it was" [ "$(cat "$O/kept")" = kept ]
+check "a failed write leaves no temporary file behind" [ -z "$(find "$O" -name '.sea-tool-*')" ]
+
 # ---- JSON strings: escaping and UTF-8 ----
 
 WEIRD=$(printf 'q"b\\t\tn\nu\xc3\xbc')
@@ -379,6 +558,8 @@ printf '%s\r\n' "$USER_PIN" >"$T/crlf.pin"
 chmod 644 "$T/crlf.pin"
 expect 0 "--pin-file after the command, CRLF line ending" sign --key ec1 --in "$T/msg" --out "$T/x" --pin-file "$T/crlf.pin"
 check "a world-readable PIN file draws a warning" err_has "warning.*other users"
+expect 0 "--quiet with a world-readable PIN file" --quiet sign --key ec1 --in "$T/msg" --out "$T/x" --pin-file "$T/crlf.pin"
+check "--quiet silences the PIN file warning" lacks warning "$T/err"
 printf '11111111\n' >"$T/wrong.pin"
 expect 1 "--pin-file with a wrong PIN fails" --pin-file "$T/wrong.pin" sign --key ec1 --in "$T/msg" --out "$T/x"
 check "the PIN file's wrong PIN is reported as incorrect" err_has "PIN is incorrect"

@@ -96,10 +96,21 @@ static int data_put(struct tool *t, int argc, char **argv)
         return tool_usage(t, "give exactly one of --in FILE and --value STRING");
     if (a.in && (rc = tool_read_file(t, a.in, &data, &len)) != TOOL_OK)
         goto out;
+    if (a.value) {
+        /* take the data out of argv (ps, /proc) before the slow login */
+        len = strlen(a.value);
+        if (!(data = malloc(len ? len : 1))) {
+            rc = tool_fail(t, SEA_ERR_NO_MEMORY, "reading --value");
+            goto out;
+        }
+        memcpy(data, a.value, len);
+        explicit_bzero((char *)a.value, len);
+        a.value = NULL;
+    }
     if ((rc = tool_open_se(t, true, &se, &info)) != TOOL_OK)
         goto out;
-    const uint8_t *p = a.in ? data : (const uint8_t *)a.value;
-    size_t n = a.in ? len : strlen(a.value);
+    const uint8_t *p = data;
+    size_t n = len;
     sea_rv rv = sea_data_create(se, a.id, a.creator, a.acp, p, n);
     if (rv == SEA_ERR_EXISTS && a.replace) {
         rv = sea_data_update(se, a.id, p, n);
@@ -121,7 +132,7 @@ static int data_put(struct tool *t, int argc, char **argv)
                n, info.name);
     }
 out:
-    if (a.value) /* the copy in argv */
+    if (a.value) /* the copy in argv, if we stopped before taking it */
         explicit_bzero((char *)a.value, strlen(a.value));
     tool_free_wiped(data, len);
     sea_se_close(se);

@@ -327,27 +327,60 @@ out:
 
 static const char import_help[] =
     "Usage: sea-tool import --label LABEL [--id HEX]\n"
-    "                       (--key-file FILE | --secret-file FILE | --secret-hex HEX)\n"
-    "                       [--type aes|generic] [--usage LIST] [--extractable] [--suid N]\n"
+    "                       (--key-file FILE | --secret-file FILE | --secret-hex-file FILE\n"
+    "                        | --secret-hex HEX) [--type aes|generic] [--usage LIST]\n"
+    "                       [--extractable] [--suid N]\n"
     "Import a private key, or a pre-provisioned secret key, into the SE (user PIN needed) and\n"
-    "print its PKCS#11 URI. The tool wipes its copies of the key.\n\n"
+    "print its PKCS#11 URI. The tool wipes its copies of the key. FILE may be - (stdin).\n\n"
     "  --key-file FILE    an unencrypted EC private key, PEM or DER (PKCS#8 or SEC1);\n"
     "                     its public key is stored too\n"
     "  --secret-file FILE the raw bytes of a secret key\n"
-    "  --secret-hex HEX   a secret key in hex (visible to other users in the process list while\n"
-    "                     the tool starts: prefer --secret-file)\n"
+    "  --secret-hex-file FILE\n"
+    "                     a secret key in hex (line breaks, spaces and ':' allowed)\n"
+    "  --secret-hex HEX   for tests only: a key on the command line is visible to other users\n"
+    "                     (ps) while the tool runs and stays in the shell's history\n"
     "  --type aes|generic the secret key's type (default: generic, e.g. for HMAC and the\n"
     "                     oneM2M key derivations)\n"
     "  --label, --id, --usage, --extractable, --suid: as for keygen\n\n";
 
+/* A secret key from n characters of hex text (from argv or a file, not NUL-terminated), into a
+ * new buffer of *cap bytes. Blanks and line breaks may separate bytes: a file written by
+ * `xxd -p` or `echo` decodes. false if it is no hex; nothing is left unwiped either way. */
+static bool secret_from_hex(const char *hex, size_t n, uint8_t **secret, size_t *len, size_t *cap)
+{
+    char *text = malloc(n + 1);
+    uint8_t *out = malloc(n / 2 + 1);
+    size_t m = 0;
+    bool ok = false;
+    if (!text || !out)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        char c = hex[i] == '\n' || hex[i] == '\r' || hex[i] == '\t' ? ' ' : hex[i];
+        if (c != ' ' || m > 0) /* hex_decode takes blanks between bytes only */
+            text[m++] = c;
+    }
+    text[m] = '\0';
+    ok = hex_decode(text, out, n / 2 + 1, len);
+out:
+    tool_free_wiped(text, n + 1);
+    if (ok) {
+        *secret = out;
+        *cap = n / 2 + 1;
+    } else {
+        tool_free_wiped(out, n / 2 + 1);
+    }
+    return ok;
+}
+
 int cmd_import(struct tool *t, int argc, char **argv)
 {
-    enum { OPT_KEY_FILE = 300, OPT_SECRET_FILE, OPT_SECRET_HEX };
+    enum { OPT_KEY_FILE = 300, OPT_SECRET_FILE, OPT_SECRET_HEX, OPT_SECRET_HEX_FILE };
     static const struct option opts[] = {
         {"label", required_argument, NULL, OPT_LABEL},
         {"id", required_argument, NULL, OPT_ID},
         {"key-file", required_argument, NULL, OPT_KEY_FILE},
         {"secret-file", required_argument, NULL, OPT_SECRET_FILE},
+        {"secret-hex-file", required_argument, NULL, OPT_SECRET_HEX_FILE},
         {"secret-hex", required_argument, NULL, OPT_SECRET_HEX},
         {"type", required_argument, NULL, OPT_TYPE},
         {"usage", required_argument, NULL, OPT_USAGE},
@@ -357,9 +390,9 @@ int cmd_import(struct tool *t, int argc, char **argv)
     };
     sea_key_params p;
     uint8_t id[64];
-    uint8_t *secret = NULL;
-    size_t secret_len = 0, secret_cap = 0;
-    const char *key_file = NULL, *secret_file = NULL;
+    uint8_t *secret = NULL, *text = NULL;
+    size_t secret_len = 0, secret_cap = 0, text_len = 0;
+    const char *key_file = NULL, *secret_file = NULL, *hex_file = NULL;
     char *secret_hex = NULL;
     sea_se *se = NULL;
     sea_se_info info;
@@ -378,6 +411,9 @@ int cmd_import(struct tool *t, int argc, char **argv)
             break;
         case OPT_SECRET_FILE:
             secret_file = optarg;
+            break;
+        case OPT_SECRET_HEX_FILE:
+            hex_file = optarg;
             break;
         case OPT_SECRET_HEX:
             secret_hex = optarg;
@@ -401,16 +437,30 @@ int cmd_import(struct tool *t, int argc, char **argv)
         rc = tool_usage(t, "--label is required");
         goto out;
     }
-    if ((key_file != NULL) + (secret_file != NULL) + (secret_hex != NULL) != 1) {
-        rc = tool_usage(t, "give exactly one of --key-file, --secret-file, --secret-hex");
+    if ((key_file != NULL) + (secret_file != NULL) + (hex_file != NULL) + (secret_hex != NULL) !=
+        1) {
+        rc = tool_usage(t, "give exactly one of --key-file, --secret-file, --secret-hex-file, "
+                           "--secret-hex");
         goto out;
     }
     if (secret_hex) {
-        secret_cap = strlen(secret_hex) / 2 + 1;
-        secret = malloc(secret_cap);
-        if (!secret || !hex_decode(secret_hex, secret, secret_cap, &secret_len)) {
-            rc = secret ? tool_usage(t, "--secret-hex takes the key in hex")
-                        : tool_error(t, "out of memory");
+        if (!t->json)
+            tool_warn("--secret-hex is for tests: other users see the key in the process list "
+                      "and it stays in the shell's history; use --secret-hex-file or "
+                      "--secret-file");
+        bool ok =
+            secret_from_hex(secret_hex, strlen(secret_hex), &secret, &secret_len, &secret_cap);
+        /* the copy in argv: gone from ps and /proc before the (slow) login */
+        explicit_bzero(secret_hex, strlen(secret_hex));
+        if (!ok) {
+            rc = tool_usage(t, "--secret-hex takes the key in hex");
+            goto out;
+        }
+    } else if (hex_file) {
+        if ((rc = tool_read_file(t, hex_file, &text, &text_len)) != TOOL_OK)
+            goto out;
+        if (!secret_from_hex((const char *)text, text_len, &secret, &secret_len, &secret_cap)) {
+            rc = tool_error(t, "%s does not hold a key in hex", hex_file);
             goto out;
         }
     } else {
@@ -433,8 +483,9 @@ int cmd_import(struct tool *t, int argc, char **argv)
     }
     rc = report_key(t, se, info.name, key, pub, key_file != NULL);
 out:
-    if (secret_hex) /* the copy in argv: gone from ps and /proc from now on */
+    if (secret_hex) /* on the early exits too */
         explicit_bzero(secret_hex, strlen(secret_hex));
+    tool_free_wiped(text, text_len);
     tool_free_wiped(secret, secret_cap);
     sea_se_close(se);
     return rc;

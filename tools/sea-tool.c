@@ -4,8 +4,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,7 +45,12 @@ const char tool_global_help[] =
     "                     else a prompt on the terminal)\n"
     "  --so-pin-file FILE read the SO PIN likewise (else $SEA_SO_PIN, else a prompt)\n"
     "  --json             machine-readable output: one JSON document on stdout\n"
+    "  --quiet            no warnings on stderr (errors are still reported)\n"
     "  -h, --help         show help\n";
+
+/* A global option of sea-tool.c's own: warnings are all printed here, by tool_warn. */
+enum { OPT_QUIET = OPT_HELP + 1 };
+static bool quiet;
 
 static const struct option global_opts[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
@@ -51,6 +58,7 @@ static const struct option global_opts[] = {
     {"se", required_argument, NULL, OPT_SE},
     {"pin-file", required_argument, NULL, OPT_PIN_FILE},
     {"so-pin-file", required_argument, NULL, OPT_SO_PIN_FILE},
+    {"quiet", no_argument, NULL, OPT_QUIET},
     {"help", no_argument, NULL, OPT_HELP},
 };
 #define NGLOBAL     (sizeof(global_opts) / sizeof(global_opts[0]))
@@ -77,6 +85,75 @@ static const char *origin_name(sea_origin o)
     }
 }
 
+/* ---- the JSON document of a command ---- */
+
+/* The document is built in memory the tool owns, since it may hold secrets (data get --json:
+ * the data in base64): stdio stages it in jstage, and jdoc_write copies it into t->jbuf,
+ * growing that by hand. Every old copy is wiped: open_memstream's realloc left them behind. */
+struct jdoc {
+    struct tool *t;
+    size_t cap; /* of t->jbuf; t->jlen bytes of it are the document */
+};
+
+static char jstage[BUFSIZ];
+
+/* fopencookie's write: the number of bytes taken, 0 on failure (out of memory). */
+static ssize_t jdoc_write(void *cookie, const char *p, size_t n)
+{
+    struct jdoc *d = cookie;
+    struct tool *t = d->t;
+    if (n > d->cap - t->jlen) {
+        size_t want = t->jlen + n, ncap = d->cap ? d->cap : 4096;
+        while (ncap < want && ncap <= SIZE_MAX / 2)
+            ncap *= 2;
+        char *nb = ncap >= want && want >= n ? malloc(ncap) : NULL;
+        if (!nb)
+            return 0;
+        if (t->jbuf)
+            memcpy(nb, t->jbuf, t->jlen);
+        tool_free_wiped(t->jbuf, t->jlen);
+        t->jbuf = nb;
+        d->cap = ncap;
+    }
+    memcpy(t->jbuf + t->jlen, p, n);
+    t->jlen += n;
+    return (ssize_t)n;
+}
+
+static int jdoc_open(struct tool *t, struct jdoc *d)
+{
+    static const cookie_io_functions_t io = {.write = jdoc_write};
+    d->t = t;
+    d->cap = 0;
+    t->jf = fopencookie(d, "w", io);
+    if (!t->jf || setvbuf(t->jf, jstage, _IOFBF, sizeof(jstage)) != 0) {
+        if (t->jf)
+            fclose(t->jf);
+        t->jf = NULL;
+        return tool_error(t, "out of memory");
+    }
+    json_init(&t->j, t->jf);
+    return TOOL_OK;
+}
+
+/* Flush the document into t->jbuf and wipe the staging buffer; false if it is incomplete. */
+static bool jdoc_close(struct tool *t)
+{
+    bool complete = !ferror(t->jf);
+    if (fclose(t->jf) != 0)
+        complete = false;
+    t->jf = NULL;
+    explicit_bzero(jstage, sizeof(jstage));
+    return complete;
+}
+
+static void jdoc_free(struct tool *t)
+{
+    tool_free_wiped(t->jbuf, t->jlen);
+    t->jbuf = NULL;
+    t->jlen = 0;
+}
+
 /* With --json: {"error": {...}} on stdout instead of whatever the command had written. */
 static void json_error(struct tool *t, const char *message, const char *status, int code,
                        const char *origin, int onem2m, int exit_status)
@@ -85,10 +162,8 @@ static void json_error(struct tool *t, const char *message, const char *status, 
         return;
     t->reported = true; /* one document: the first error wins */
     if (t->jf) {
-        fclose(t->jf);
-        t->jf = NULL;
-        free(t->jbuf);
-        t->jbuf = NULL;
+        jdoc_close(t);
+        jdoc_free(t);
     }
     struct json j;
     json_init(&j, stdout);
@@ -180,6 +255,8 @@ int tool_error(struct tool *t, const char *fmt, ...)
 void tool_warn(const char *fmt, ...)
 {
     va_list ap;
+    if (quiet)
+        return;
     fprintf(stderr, "%s: warning: ", TOOL_NAME);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -233,6 +310,9 @@ static int next_opt(struct tool *t, int argc, char **argv, const struct option *
             break;
         case OPT_SO_PIN_FILE:
             t->so_pin_file = optarg;
+            break;
+        case OPT_QUIET:
+            quiet = true;
             break;
         case ':':
             return tool_usage(t, "option '%s' needs a value", argv[at(prev, argc)]), '?';
@@ -386,40 +466,134 @@ out:
     return rc;
 }
 
-int tool_write_file(struct tool *t, const char *path, const void *data, size_t len, mode_t mode)
+/* 0, or the errno of the failed write. */
+static int write_all(int fd, const void *data, size_t len)
 {
-    bool is_stdout = strcmp(path, "-") == 0;
-    int fd = is_stdout ? STDOUT_FILENO : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     const uint8_t *p = data;
-    int rc = TOOL_FAIL;
-    if (fd < 0) {
-        rc = tool_error(t, "cannot create %s: %s", path, strerror(errno));
-        goto out;
-    }
-    if (is_stdout)
-        fflush(stdout); /* keep the order of what stdio has buffered */
     while (len > 0) {
         ssize_t r = write(fd, p, len);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r < 0) {
-            rc = tool_error(t, "cannot write %s: %s", path, strerror(errno));
-            goto out;
-        }
+        if (r < 0)
+            return errno;
         p += r;
         len -= (size_t)r;
     }
-    if (!is_stdout && close(fd) != 0) {
-        fd = -1;
+    return 0;
+}
+
+/* A device or a FIFO (/dev/null, a pipe to another program) is written in place: it keeps no
+ * copy that could be left readable, and replacing it would be wrong. Only one of the user's own
+ * or of root's, though: another user's FIFO planted where the output goes would receive it. */
+static int write_in_place(struct tool *t, const char *path, const void *data, size_t len)
+{
+    struct stat st;
+    int rc = TOOL_FAIL, err;
+    int fd = open(path, O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
         rc = tool_error(t, "cannot write %s: %s", path, strerror(errno));
         goto out;
     }
-    fd = -1;
+    if (fstat(fd, &st) != 0) {
+        rc = tool_error(t, "cannot write %s: %s", path, strerror(errno));
+        goto out;
+    }
+    /* A regular file swapped in since the caller looked is never written into. */
+    if (S_ISREG(st.st_mode) || (st.st_uid != geteuid() && st.st_uid != 0)) {
+        rc = tool_error(t, "cannot write %s: it is %s", path,
+                        S_ISREG(st.st_mode) ? "a file that appeared while it was opened"
+                                            : "a device or pipe of another user");
+        goto out;
+    }
+    if ((err = write_all(fd, data, len)) != 0) {
+        rc = tool_error(t, "cannot write %s: %s", path, strerror(err));
+        goto out;
+    }
     rc = TOOL_OK;
 out:
-    if (fd >= 0 && !is_stdout)
+    if (fd >= 0)
         close(fd);
     return rc;
+}
+
+/* A new file beside path (mkstemp: a fresh name, O_EXCL, mode 0600), complete and on disk before
+ * it is renamed over path. So an existing file, which others may be able to read or hold open,
+ * never receives the data, a symlink at path is replaced rather than followed, and a failure
+ * leaves path as it was. */
+static int write_replacing(struct tool *t, const char *path, const void *data, size_t len,
+                           mode_t mode)
+{
+    static const char tmp_name[] = ".sea-tool-XXXXXX";
+    const char *slash = strrchr(path, '/');
+    size_t dir_len = slash ? (size_t)(slash - path) + 1 : 0; /* with its '/' */
+    char *tmp = NULL;
+    bool created = false;
+    int fd = -1, rc = TOOL_FAIL, err = 0;
+    /* The umask is read by setting it (to a strict one): no other thread creates files here. */
+    mode_t mask = umask(077);
+    umask(mask);
+    mode = (mode & 0777) & ~mask;
+    if (path[dir_len] == '\0') {
+        rc = tool_error(t, "cannot write %s: %s", path, strerror(EISDIR));
+        goto out;
+    }
+    if (!(tmp = malloc(dir_len + sizeof(tmp_name)))) {
+        rc = tool_error(t, "out of memory");
+        goto out;
+    }
+    memcpy(tmp, path, dir_len);
+    memcpy(tmp + dir_len, tmp_name, sizeof(tmp_name));
+    if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+        rc = tool_error(t, "cannot create %s: %s", path, strerror(errno));
+        goto out;
+    }
+    created = true;
+    if ((err = write_all(fd, data, len)) == 0 && mode != 0600 && fchmod(fd, mode) != 0)
+        err = errno;
+    if (err == 0 && fsync(fd) != 0)
+        err = errno;
+    if (close(fd) != 0 && err == 0)
+        err = errno;
+    fd = -1;
+    if (err == 0 && rename(tmp, path) != 0)
+        err = errno;
+    if (err != 0) {
+        rc = tool_error(t, "cannot write %s: %s", path, strerror(err));
+        goto out;
+    }
+    created = false;
+    rc = TOOL_OK;
+out:
+    if (fd >= 0)
+        close(fd);
+    if (created)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+int tool_write_file(struct tool *t, const char *path, const void *data, size_t len, mode_t mode)
+{
+    struct stat st, target;
+    int err;
+    if (strcmp(path, "-") == 0) {
+        fflush(stdout); /* keep the order of what stdio has buffered */
+        if ((err = write_all(STDOUT_FILENO, data, len)) != 0)
+            return tool_error(t, "cannot write to standard output: %s", strerror(err));
+        return TOOL_OK;
+    }
+    if (lstat(path, &st) != 0 || S_ISREG(st.st_mode))
+        return write_replacing(t, path, data, len, mode);
+    if (!S_ISLNK(st.st_mode))
+        return write_in_place(t, path, data, len);
+    /* A symlink is replaced, never followed. One to a device or a pipe (/dev/stdout, /dev/fd/N)
+     * can only be meant to be written through: refuse it rather than replace it. */
+    if (stat(path, &target) == 0 && !S_ISREG(target.st_mode) && !S_ISDIR(target.st_mode))
+        return tool_error(t,
+                          "cannot write %s: it is a symbolic link to a device or a pipe, and "
+                          "output files are never written through a link (use - for stdout)",
+                          path);
+    return write_replacing(t, path, data, len, mode);
 }
 
 bool tool_parse_ulong(const char *s, unsigned long max, unsigned long *out)
@@ -475,21 +649,25 @@ static const struct command *find_command(const char *name)
 /* Print the JSON document a command built, or drop it if the command failed. */
 static int finish(struct tool *t, int rc)
 {
+    int err = 0;
     if (!t->jf)
         return rc;
-    if (fclose(t->jf) != 0) {
-        t->jf = NULL;
+    if (!jdoc_close(t)) {
+        jdoc_free(t);
         return tool_error(t, "out of memory building the JSON output");
     }
-    t->jf = NULL;
     /* A failure reported with tool_fail/tool_error has dropped the document already; what is
-     * left on a failure is a result that is itself a "no" (verify: vR false). */
-    if (rc == TOOL_OK || (rc == TOOL_FAIL && t->jlen > 0))
-        fwrite(t->jbuf, 1, t->jlen, stdout);
-    tool_free_wiped(t->jbuf, t->jlen);
-    t->jbuf = NULL;
-    if (fflush(stdout) != 0 && rc == TOOL_OK)
-        rc = tool_error(t, "cannot write the output: %s", strerror(errno));
+     * left on a failure is a result that is itself a "no" (verify: vR false). Written past
+     * stdio, whose buffer would keep a copy until the process ends. */
+    if (rc == TOOL_OK || (rc == TOOL_FAIL && t->jlen > 0)) {
+        fflush(stdout);
+        err = write_all(STDOUT_FILENO, t->jbuf, t->jlen);
+    }
+    jdoc_free(t);
+    if (err == 0 && fflush(stdout) != 0)
+        err = errno;
+    if (err != 0 && rc == TOOL_OK)
+        rc = tool_error(t, "cannot write the output: %s", strerror(err));
     return rc;
 }
 
@@ -537,10 +715,9 @@ int main(int argc, char **argv)
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;
     optind = 0; /* restart getopt (GNU: 0 also resets its state) on the command's arguments */
-    t.jf = open_memstream(&t.jbuf, &t.jlen);
-    if (!t.jf)
-        return tool_error(&t, "out of memory");
-    json_init(&t.j, t.jf);
+    struct jdoc doc;
+    if ((rc = jdoc_open(&t, &doc)) != TOOL_OK)
+        return rc;
     rc = cmd->run(&t, sub_argc, sub_argv);
     rc = finish(&t, rc);
     sea_close(t.ctx);

@@ -111,7 +111,9 @@ int tool_open_se(struct tool *t, bool login, sea_se **se, sea_se_info *info);
  * this way; free with tool_free_wiped. */
 int tool_read_file(struct tool *t, const char *path, uint8_t **buf, size_t *len);
 void tool_free_wiped(void *buf, size_t len);
-/* Write a file ("-": stdout), created with mode if new. */
+/* Write a file ("-": stdout): never in place — a new file (mode less the umask) is renamed over
+ * the target, so a symlink there is replaced, not followed; a device or FIFO of the user's own
+ * is written directly. */
 int tool_write_file(struct tool *t, const char *path, const void *data, size_t len, mode_t mode);
 
 /* A number in decimal or 0x hex, at most max; false if malformed. */
