@@ -730,6 +730,8 @@ static CK_RV create_se(struct core *c, struct device *d, uint32_t expect_seq,
     } else if ((rv = make_se_id(d->caps.se_type, se_id)) != CKR_OK) {
         return rv;
     }
+    if (p->max_retries > 100)
+        return err_set(ORIGIN_API, CKR_ARGUMENTS_BAD, "PIN tries before lockout: 1 to 100");
     if (expect_seq == 0 || expect_seq > SLOT_SEQ_MAX)
         return err_set(ORIGIN_CORE, CKR_DEVICE_MEMORY, "device %s has no free slot", d->name);
     struct se_create_params cp = {

@@ -108,6 +108,10 @@ START_TEST(test_create_se_bad_params)
     p.se_id = "4ABC DEF";
     ck_assert_int_eq(sea_se_create(ctx, &p, &info), SEA_ERR_ARGS);
     p.se_id = NULL;
+    p.max_tries = 101;
+    ck_assert_int_eq(sea_se_create(ctx, &p, &info), SEA_ERR_ARGS);
+    ck_assert_ptr_nonnull(strstr(sea_last_error(NULL), "1 to 100"));
+    p.max_tries = 0;
     p.security_level = 2; /* a software SE cannot claim a hardware level */
     ck_assert_int_eq(sea_se_create(ctx, &p, &info), SEA_ERR_ARGS);
     ck_assert_ptr_nonnull(strstr(sea_last_error(&o), "level"));

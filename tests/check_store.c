@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <openssl/evp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -404,6 +405,55 @@ static size_t db_blob(const char *col, CK_OBJECT_HANDLE oid, uint8_t *out, size_
     return n;
 }
 
+/* Rewrite one object's public attribute blob from outside the backend, as someone who can
+ * write the file would: set attribute t to val (or remove it when val is NULL). */
+static void tamper_attr(CK_OBJECT_HANDLE oid, CK_ATTRIBUTE_TYPE t, const void *val, size_t len)
+{
+    static uint8_t blob[1 << 16];
+    struct attrs *a = NULL;
+    uint8_t *out = NULL;
+    size_t outlen = 0;
+    char sql[128];
+    size_t n = db_blob("attrs", oid, blob, sizeof(blob));
+    ck_assert_int_eq(attrs_decode(blob, n, false, &a), CKR_OK);
+    if (val)
+        ck_assert_int_eq(attrs_set(a, t, val, len), CKR_OK);
+    else
+        attrs_remove(a, t);
+    ck_assert_int_eq(attrs_encode(a, NULL, NULL, &out, &outlen), CKR_OK);
+    snprintf(sql, sizeof(sql), "UPDATE obj SET attrs = ?1 WHERE oid = %lu", oid);
+    db_exec(sql, out, outlen);
+    sea_secret_free(out, outlen);
+    attrs_unref(a);
+}
+
+/* The status of obj_attrs, the attributes dropped. */
+static CK_RV attrs_rv(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h)
+{
+    struct attrs *a = NULL;
+    err_clear();
+    CK_RV rv = ops->obj_attrs(d, seq, h, &a);
+    attrs_unref(a);
+    return rv;
+}
+
+static CK_RV secret_rv(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h)
+{
+    struct attrs *a = NULL;
+    CK_RV rv = ops->obj_secret(d, seq, h, CKA_VALUE, &a);
+    attrs_unref(a);
+    return rv;
+}
+
+static CK_RV rename_rv(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, const char *label)
+{
+    struct attrs *ch = attrs_new();
+    ck_assert_int_eq(attrs_set(ch, CKA_LABEL, label, strlen(label)), CKR_OK);
+    CK_RV rv = ops->obj_update(d, seq, h, ch);
+    attrs_unref(ch);
+    return rv;
+}
+
 /* ---- device ---- */
 
 START_TEST(open_creates_private_directory_and_database)
@@ -521,6 +571,7 @@ START_TEST(se_create_numbers_from_one_and_lists)
     ck_assert_uint_eq(desc.so_retries_left, 5);
     ck_assert_uint_eq(desc.pin_flags, 0); /* no user PIN, no failures */
     ck_assert_int_ge(desc.created, before);
+    ck_assert_uint_eq(desc.epoch, 1);
     ck_assert_int_eq(create_se(d, 2, "second", "4def", 3, NULL), CKR_OK);
     ck_assert_int_eq(ops->se_list(d, &list, &n, &next), CKR_OK);
     ck_assert_uint_eq(n, 2);
@@ -635,6 +686,11 @@ START_TEST(se_create_rejects_bad_parameters)
     q = p;
     q.max_retries = 0; /* lockout is not optional */
     ck_assert_int_eq(ops->se_create(d, 1, &q, &desc), CKR_ARGUMENTS_BAD);
+    q.max_retries = 101; /* as [sea] pin_retries: 1 to 100 */
+    ck_assert_int_eq(ops->se_create(d, 1, &q, &desc), CKR_ARGUMENTS_BAD);
+    q.max_retries = 100;
+    q.so_pin_len = 3;
+    ck_assert_int_eq(ops->se_create(d, 1, &q, &desc), CKR_PIN_LEN_RANGE);
     q = p;
     q.so_pin_len = 3;
     ck_assert_int_eq(ops->se_create(d, 1, &q, &desc), CKR_PIN_LEN_RANGE);
@@ -853,6 +909,12 @@ START_TEST(set_pin_verifies_the_old_pin_and_rewraps)
                      CKR_OK);
     ck_assert_int_eq(ops->login(d, seq, CKU_SO, P(SO_PIN), L(SO_PIN)), CKR_PIN_INCORRECT);
     ck_assert_int_eq(ops->login(d, seq, CKU_SO, P("new-so-pin"), 10), CKR_OK);
+    /* the SO holds the SE key, yet the user's private key is not the SO's to use */
+    ck_assert_int_eq(gcm_roundtrip(d, seq, h), CKR_USER_NOT_LOGGED_IN);
+    /* the key is the same: a user PIN the SO sets now opens the old key */
+    ck_assert_int_eq(ops->init_pin(d, seq, P("third-user-pin"), 14), CKR_OK);
+    ops->logout(d, seq);
+    ck_assert_int_eq(ops->login(d, seq, CKU_USER, P("third-user-pin"), 14), CKR_OK);
     ck_assert_int_eq(gcm_roundtrip(d, seq, h), CKR_OK);
     ck_assert_int_eq(ops->set_pin(d, seq, CKU_CONTEXT_SPECIFIC, P("x"), 1, P("y"), 1),
                      CKR_USER_TYPE_INVALID);
@@ -899,6 +961,7 @@ START_TEST(se_reinit_drops_objects_user_pin_and_key)
     ck_assert_int_eq(ops->se_reinit(d, seq, P(SO_PIN), L(SO_PIN), "new name"), CKR_OK);
     struct se_desc desc = get_desc(other, seq);
     ck_assert_str_eq(desc.name, "new name");
+    ck_assert_uint_eq(desc.epoch, 2);
     ck_assert_uint_eq(desc.lifecycle, SE_PERSONALIZATION);
     ck_assert_uint_eq(desc.pin_flags & PINF_USER_INIT, 0);
     ck_assert_uint_eq(desc.so_retries_left, 3);
@@ -912,9 +975,15 @@ START_TEST(se_reinit_drops_objects_user_pin_and_key)
                      CKR_USER_PIN_NOT_INITIALIZED);
     /* the SO PIN still opens it and objects can be stored under the new key */
     ck_assert_int_eq(ops->login(d, seq, CKU_SO, P(SO_PIN), L(SO_PIN)), CKR_OK);
+    ck_assert_int_eq(ops->init_pin(d, seq, P(USER_PIN), L(USER_PIN)), CKR_OK);
+    ops->logout(d, seq);
+    login_user(d, seq);
     ck_assert_int_eq(try_aes_key(other, seq, "n", aes_value, 0, &h), CKR_USER_NOT_LOGGED_IN);
     CK_OBJECT_HANDLE n = aes_key(d, seq, "n", aes_value, 0);
     ck_assert_int_eq(gcm_roundtrip(d, seq, n), CKR_OK);
+    /* the other instance's login went with the old SE: it neither sees nor uses the new key */
+    ck_assert_int_eq(gcm_roundtrip(other, seq, n), CKR_USER_NOT_LOGGED_IN);
+    ck_assert_uint_eq(find(other, seq, NULL, 0, true, NULL), 0);
     ops->dev_close(other);
     ops->dev_close(d);
 }
@@ -1007,18 +1076,27 @@ START_TEST(data_objects_create_find_read_update_destroy)
     ck_assert_mem_eq(attrs_find(a, CKA_VALUE)->val, "new secret", 10);
     attrs_unref(a);
     ops->logout(d, seq);
-    /* after logout: secrets neither readable nor changeable, labels still are */
+    /* after logout a private object is out of reach: neither read, nor changed, nor destroyed,
+     * even its label; the public one still is */
     ck_assert_int_eq(ops->obj_secret(d, seq, priv, CKA_VALUE, &a), CKR_USER_NOT_LOGGED_IN);
     ck_assert_int_eq(ops->obj_update(d, seq, priv, ch), CKR_USER_NOT_LOGGED_IN);
     attrs_unref(ch);
     ch = attrs_new();
     ck_assert_int_eq(attrs_set(ch, CKA_LABEL, "again", 5), CKR_OK);
+    ck_assert_int_eq(ops->obj_update(d, seq, priv, ch), CKR_USER_NOT_LOGGED_IN);
+    ck_assert_int_eq(ops->obj_attrs(d, seq, priv, &a), CKR_USER_NOT_LOGGED_IN);
+    ck_assert_int_eq(ops->obj_destroy(d, seq, priv), CKR_USER_NOT_LOGGED_IN);
+    ck_assert_int_eq(ops->obj_update(d, seq, pub, ch), CKR_OK);
+    assert_label(d, seq, pub, "again");
+    ck_assert_int_eq(attrs_set(ch, CKA_LABEL, "pub", 3), CKR_OK);
+    ck_assert_int_eq(ops->obj_update(d, seq, pub, ch), CKR_OK);
+    /* logged in again, a label change re-seals the object and keeps its secret */
+    login_user(d, seq);
     ck_assert_int_eq(ops->obj_update(d, seq, priv, ch), CKR_OK);
     attrs_unref(ch);
-    assert_label(d, seq, priv, "again");
-    login_user(d, seq);
+    assert_label(d, seq, priv, "pub");
     ck_assert_int_eq(ops->obj_secret(d, seq, priv, CKA_VALUE, &a), CKR_OK);
-    ck_assert_mem_eq(attrs_find(a, CKA_VALUE)->val, "new secret", 10); /* blob kept intact */
+    ck_assert_mem_eq(attrs_find(a, CKA_VALUE)->val, "new secret", 10);
     attrs_unref(a);
     /* destroy */
     ck_assert_int_eq(ops->obj_destroy(d, seq, priv), CKR_OK);
@@ -1160,10 +1238,10 @@ START_TEST(private_key_operations_need_login)
     ck_assert_int_eq(sign(other, seq, hpriv, dgst, sig), CKR_USER_NOT_LOGGED_IN);
     ck_assert_int_eq(gcm_roundtrip(other, seq, k), CKR_USER_NOT_LOGGED_IN);
     ck_assert_int_eq(verify(other, seq, hpub, dgst, sig), CKR_SIGNATURE_INVALID);
-    /* after logout, even though the material was cached */
+    /* after logout, even though the material was cached; the private session key is gone */
     ops->logout(d, seq);
     ck_assert_int_eq(sign(d, seq, hpriv, dgst, sig), CKR_USER_NOT_LOGGED_IN);
-    ck_assert_int_eq(sign(d, seq, spriv, dgst, sig), CKR_USER_NOT_LOGGED_IN);
+    ck_assert_int_eq(sign(d, seq, spriv, dgst, sig), CKR_OBJECT_HANDLE_INVALID);
     ck_assert_int_eq(gcm_roundtrip(d, seq, k), CKR_USER_NOT_LOGGED_IN);
     /* a data object is not a key; handle 0 is nothing */
     CK_OBJECT_HANDLE data = data_obj(d, seq, "data", "x", 1, false, 0);
@@ -1316,34 +1394,105 @@ START_TEST(find_uses_class_key_type_id_and_private_columns)
 }
 END_TEST
 
+/* The full attributes of object h (public and secret), as the core gathers them for a copy. */
+static struct attrs *full_attrs(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h)
+{
+    struct attrs *pub = NULL, *sec = NULL;
+    ck_assert_int_eq(ops->obj_attrs(d, seq, h, &pub), CKR_OK);
+    struct attrs *all = attrs_dup(pub);
+    ck_assert_ptr_nonnull(all);
+    ck_assert_int_eq(ops->obj_secret(d, seq, h, CKA_VALUE, &sec), CKR_OK);
+    ck_assert_int_eq(attrs_merge(all, sec), CKR_OK);
+    attrs_unref(sec);
+    attrs_unref(pub);
+    return all;
+}
+
+/* C_CopyObject as the core does it: schema_copy of the full attributes, then obj_create. */
+static CK_OBJECT_HANDLE copy_obj(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h,
+                                 const char *label)
+{
+    CK_ATTRIBUTE t[] = {{CKA_LABEL, (void *)label, strlen(label)}};
+    struct attrs *orig = full_attrs(d, seq, h), *copy = NULL;
+    ck_assert_int_eq(schema_copy(orig, t, 1, &copy), CKR_OK);
+    CK_OBJECT_HANDLE c = 0;
+    CK_RV rv = ops->obj_create(d, seq, copy, 0, &c);
+    ck_assert_msg(rv == CKR_OK, "copy: 0x%lx %s", rv, err_get()->msg);
+    attrs_unref(copy);
+    attrs_unref(orig);
+    return c;
+}
+
+/* Is the value in neither the database nor its WAL? */
+static bool in_no_file(const void *v, size_t n)
+{
+    char db[256], wal[256];
+    return !file_contains(db_path(db, sizeof(db), ""), v, n) &&
+           !file_contains(db_path(wal, sizeof(wal), "-wal"), v, n);
+}
+
 START_TEST(secrets_never_appear_in_clear_in_the_files)
 {
     static const char data_secret[] = "TOP-SECRET-DATA-VALUE-8c1f2e7d";
     static const char data_public[] = "PUBLIC-DATA-VALUE-5b9a0c3e";
+    static const uint8_t scalar[32] = {0x51, 0x9b, 0x42, 0x3d, 0x71, 0x5f, 0x8b, 0x58,
+                                       0x1f, 0x4f, 0xa8, 0xee, 0x59, 0xf4, 0x77, 0x1a,
+                                       0x5b, 0x44, 0xc8, 0x13, 0x0b, 0x4e, 0x3e, 0xac,
+                                       0xca, 0x54, 0xa5, 0x6d, 0xda, 0x72, 0xb4, 0x64};
+    uint8_t generated[32];
     char db[256], wal[256];
     db_path(db, sizeof(db), "");
     db_path(wal, sizeof(wal), "-wal");
     struct bdev *d = open_dev(NULL);
     uint32_t seq = ready_se(d, "se", 3);
     login_user(d, seq);
-    aes_key(d, seq, "aes", aes_value, 0);
-    data_obj(d, seq, "secret data", data_secret, L(data_secret), true, 0);
+    CK_OBJECT_HANDLE k = aes_key(d, seq, "aes", aes_value, 0);
+    CK_OBJECT_HANDLE sd = data_obj(d, seq, "secret data", data_secret, L(data_secret), true, 0);
     data_obj(d, seq, "public data", data_public, L(data_public), false, 0);
+    /* EC private keys, generated and imported */
+    CK_OBJECT_HANDLE pub = 0, priv = 0;
+    ck_assert_int_eq(gen_ec(d, seq, "ec", 0, &pub, &priv), CKR_OK);
+    struct attrs *a = NULL;
+    ck_assert_int_eq(ops->obj_secret(d, seq, priv, CKA_VALUE, &a), CKR_OK);
+    ck_assert_uint_eq(attrs_find(a, CKA_VALUE)->len, sizeof(generated));
+    memcpy(generated, attrs_find(a, CKA_VALUE)->val, sizeof(generated));
+    attrs_unref(a);
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_KEY_TYPE kt = CKK_EC;
+    CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)},
+                        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+                        {CKA_TOKEN, &yes, 1},
+                        {CKA_PRIVATE, &yes, 1},
+                        {CKA_SIGN, &yes, 1},
+                        {CKA_LABEL, "imported", 8},
+                        {CKA_EC_PARAMS, (void *)p256_oid, sizeof(p256_oid)},
+                        {CKA_VALUE, (void *)scalar, sizeof(scalar)}};
+    a = make_attrs(t, ARRAY_SIZE(t));
+    CK_OBJECT_HANDLE imported = 0;
+    ck_assert_int_eq(ops->obj_create(d, seq, a, 0, &imported), CKR_OK);
+    attrs_unref(a);
+    /* and copies of each */
+    CK_OBJECT_HANDLE copies[] = {copy_obj(d, seq, k, "aes copy"), copy_obj(d, seq, sd, "data copy"),
+                                 copy_obj(d, seq, priv, "ec copy"),
+                                 copy_obj(d, seq, imported, "imported copy")};
+    ck_assert_int_eq(secret_rv(d, seq, copies[3]), CKR_OK);
     /* the search itself works: the public value is there */
-    ck_assert(file_contains(db, data_public, L(data_public)) ||
-              file_contains(wal, data_public, L(data_public)));
+    ck_assert(!in_no_file(data_public, L(data_public)));
     ck_assert_int_gt(file_size(wal), 0);
-    ck_assert(!file_contains(db, aes_value, sizeof(aes_value)));
-    ck_assert(!file_contains(wal, aes_value, sizeof(aes_value)));
-    ck_assert(!file_contains(db, data_secret, L(data_secret)));
-    ck_assert(!file_contains(wal, data_secret, L(data_secret)));
-    ck_assert(!file_contains(db, USER_PIN, L(USER_PIN)));
-    ck_assert(!file_contains(wal, SO_PIN, L(SO_PIN)));
+    ck_assert(in_no_file(aes_value, sizeof(aes_value)));
+    ck_assert(in_no_file(data_secret, L(data_secret)));
+    ck_assert(in_no_file(generated, sizeof(generated)));
+    ck_assert(in_no_file(scalar, sizeof(scalar)));
+    ck_assert(in_no_file(USER_PIN, L(USER_PIN)));
+    ck_assert(in_no_file(SO_PIN, L(SO_PIN)));
     ops->dev_close(d);
     /* after the checkpoint at close everything is in the database file */
     ck_assert(file_contains(db, data_public, L(data_public)));
     ck_assert(!file_contains(db, aes_value, sizeof(aes_value)));
     ck_assert(!file_contains(db, data_secret, L(data_secret)));
+    ck_assert(!file_contains(db, generated, sizeof(generated)));
+    ck_assert(!file_contains(db, scalar, sizeof(scalar)));
 }
 END_TEST
 
@@ -1410,7 +1559,10 @@ START_TEST(a_checked_snapshot_never_outlives_what_the_store_says)
     ops->op_free(op);
     op = NULL;
     attrs_unref(x);
-    /* another process deletes the key; once a has seen that, the old snapshot is worthless */
+    /* another process deletes the key (a private one: its user logs in there); once a has seen
+     * that, the old snapshot is worthless */
+    ck_assert_int_eq(ops->obj_destroy(b, seq, priv), CKR_USER_NOT_LOGGED_IN);
+    login_user(b, seq);
     ck_assert_int_eq(ops->obj_destroy(b, seq, priv), CKR_OK);
     ck_assert_int_eq(ops->obj_attrs(a, seq, pub, &x), CKR_OK);
     attrs_unref(x);
@@ -1501,6 +1653,157 @@ START_TEST(session_objects_live_in_memory_until_destroyed)
     ops->dev_close(d);
     d = open_dev(NULL);
     ck_assert_uint_eq(find(d, seq, NULL, 0, true, NULL), 0);
+    ops->dev_close(d);
+}
+END_TEST
+
+/* ---- logins seen from other processes ---- */
+
+static CK_OBJECT_HANDLE guarded_key(struct bdev *d, uint32_t seq, const char *label,
+                                    const uint8_t value[32], bool priv);
+
+START_TEST(a_stale_login_after_a_reinit_elsewhere_reaches_nothing_of_the_new_owner)
+{
+    uint8_t dgst[32] = {5}, sig[64];
+    struct bdev *a = open_dev(NULL), *b = open_dev(NULL);
+    uint32_t seq = ready_se(a, "se", 3);
+    login_user(a, seq);
+    CK_OBJECT_HANDLE old = data_obj(a, seq, "old", "v", 1, true, 0);
+    CK_OBJECT_HANDLE sess = data_obj(a, seq, "old session", "v", 1, false, OBJ_SESSION);
+    ck_assert_uint_eq(get_desc(a, seq).epoch, 1);
+    /* another process re-initialises the SE; its new owner stores private objects */
+    ck_assert_int_eq(ops->se_reinit(b, seq, P(SO_PIN), L(SO_PIN), "new owner"), CKR_OK);
+    ck_assert_int_eq(ops->login(b, seq, CKU_SO, P(SO_PIN), L(SO_PIN)), CKR_OK);
+    ck_assert_int_eq(ops->init_pin(b, seq, P("new-owner-pin"), 13), CKR_OK);
+    ops->logout(b, seq);
+    ck_assert_int_eq(ops->login(b, seq, CKU_USER, P("new-owner-pin"), 13), CKR_OK);
+    CK_OBJECT_HANDLE secret = data_obj(b, seq, "new-owner-secret", "TOPSECRET", 9, true, 0);
+    CK_OBJECT_HANDLE pub = 0, priv = 0;
+    ck_assert_int_eq(gen_ec(b, seq, "new-key", 0, &pub, &priv), CKR_OK);
+    /* this process's login belonged to the old SE: whatever it tries first is refused */
+    ck_assert_int_eq(ops->obj_destroy(a, seq, secret), CKR_USER_NOT_LOGGED_IN);
+    ck_assert_int_eq(rename_rv(a, seq, secret, "renamed-by-a"), CKR_USER_NOT_LOGGED_IN);
+    ck_assert_int_eq(attrs_rv(a, seq, secret), CKR_USER_NOT_LOGGED_IN);
+    ck_assert_int_eq(secret_rv(a, seq, secret), CKR_USER_NOT_LOGGED_IN);
+    ck_assert_int_eq(sign(a, seq, priv, dgst, sig), CKR_USER_NOT_LOGGED_IN);
+    CK_OBJECT_HANDLE got = 0;
+    ck_assert_uint_eq(find(a, seq, NULL, 0, true, &got), 1); /* the new public key only */
+    ck_assert_uint_eq(got, pub);
+    CK_OBJECT_HANDLE h = 0;
+    ck_assert_int_eq(try_aes_key(a, seq, "planted", aes_value, 0, &h), CKR_USER_NOT_LOGGED_IN);
+    /* the SE says why: a new epoch */
+    ck_assert_uint_eq(get_desc(a, seq).epoch, 2);
+    /* and what belonged to the old SE is gone, session objects included */
+    ck_assert_int_eq(attrs_rv(a, seq, old), CKR_OBJECT_HANDLE_INVALID);
+    ck_assert_int_eq(attrs_rv(a, seq, sess), CKR_OBJECT_HANDLE_INVALID);
+    /* the new owner's objects are intact */
+    struct attrs *x = NULL;
+    ck_assert_int_eq(ops->obj_secret(b, seq, secret, CKA_VALUE, &x), CKR_OK);
+    ck_assert_mem_eq(attrs_find(x, CKA_VALUE)->val, "TOPSECRET", 9);
+    attrs_unref(x);
+    assert_label(b, seq, secret, "new-owner-secret");
+    ck_assert_int_eq(sign(b, seq, priv, dgst, sig), CKR_OK);
+    /* logging in again with the new PIN gives it all back */
+    ck_assert_int_eq(ops->login(a, seq, CKU_USER, P("new-owner-pin"), 13), CKR_OK);
+    ck_assert_uint_eq(find(a, seq, NULL, 0, true, NULL), 3);
+    ops->dev_close(b);
+    ops->dev_close(a);
+}
+END_TEST
+
+START_TEST(a_pin_change_elsewhere_keeps_this_login)
+{
+    struct bdev *a = open_dev(NULL), *b = open_dev(NULL);
+    uint32_t seq = ready_se(a, "se", 3);
+    login_user(a, seq);
+    CK_OBJECT_HANDLE k = aes_key(a, seq, "k", aes_value, 0);
+    ck_assert_int_eq(gcm_roundtrip(a, seq, k), CKR_OK);
+    /* the SO PIN changes in another process: the SE key is the same */
+    ck_assert_int_eq(ops->login(b, seq, CKU_SO, P(SO_PIN), L(SO_PIN)), CKR_OK);
+    ck_assert_int_eq(ops->set_pin(b, seq, CKU_SO, P(SO_PIN), L(SO_PIN), P("new-so-pin"), 10),
+                     CKR_OK);
+    ops->logout(b, seq);
+    ck_assert_int_eq(gcm_roundtrip(a, seq, k), CKR_OK);
+    ck_assert_int_eq(secret_rv(a, seq, k), CKR_OK);
+    ck_assert_uint_eq(get_desc(a, seq).epoch, 1);
+    /* and the user PIN too */
+    ck_assert_int_eq(
+        ops->set_pin(b, seq, CKU_USER, P(USER_PIN), L(USER_PIN), P("new-user-pin"), 12), CKR_OK);
+    CK_OBJECT_HANDLE k2 = aes_key(a, seq, "k2", aes_value, 0);
+    ck_assert_int_eq(gcm_roundtrip(a, seq, k2), CKR_OK);
+    ck_assert_uint_eq(find(a, seq, NULL, 0, true, NULL), 2);
+    /* the new PINs are what opens the SE from now on */
+    ck_assert_int_eq(ops->login(b, seq, CKU_USER, P(USER_PIN), L(USER_PIN)), CKR_PIN_INCORRECT);
+    ck_assert_int_eq(ops->login(b, seq, CKU_USER, P("new-user-pin"), 12), CKR_OK);
+    ck_assert_int_eq(gcm_roundtrip(b, seq, k2), CKR_OK);
+    ops->dev_close(b);
+    ops->dev_close(a);
+}
+END_TEST
+
+START_TEST(the_so_holds_the_key_but_not_the_users_private_objects)
+{
+    struct bdev *d = open_dev(NULL);
+    uint32_t seq = ready_se(d, "se", 3);
+    login_user(d, seq);
+    CK_OBJECT_HANDLE k = aes_key(d, seq, "k", aes_value, 0);
+    CK_OBJECT_HANDLE s = data_obj(d, seq, "private session", "v", 1, true, OBJ_SESSION);
+    CK_OBJECT_HANDLE pk = guarded_key(d, seq, "public key object", aes_value, false);
+    ops->logout(d, seq);
+    ck_assert_int_eq(ops->login(d, seq, CKU_SO, P(SO_PIN), L(SO_PIN)), CKR_OK);
+    ck_assert_int_eq(attrs_rv(d, seq, k), CKR_USER_NOT_LOGGED_IN);
+    ck_assert_int_eq(secret_rv(d, seq, k), CKR_USER_NOT_LOGGED_IN);
+    ck_assert_int_eq(gcm_roundtrip(d, seq, k), CKR_USER_NOT_LOGGED_IN);
+    ck_assert_int_eq(rename_rv(d, seq, k, "so-was-here"), CKR_USER_NOT_LOGGED_IN);
+    ck_assert_int_eq(ops->obj_destroy(d, seq, k), CKR_USER_NOT_LOGGED_IN);
+    ck_assert_int_eq(attrs_rv(d, seq, s), CKR_OBJECT_HANDLE_INVALID); /* ended with the login */
+    CK_OBJECT_HANDLE got = 0;
+    ck_assert_uint_eq(find(d, seq, NULL, 0, true, &got), 1);
+    ck_assert_uint_eq(got, pk);
+    /* a non-private key with a secret is usable with the SO's key, and it is checked with it */
+    ck_assert_int_eq(gcm_roundtrip(d, seq, pk), CKR_OK);
+    ck_assert_int_eq(rename_rv(d, seq, pk, "renamed by the SO"), CKR_OK);
+    assert_label(d, seq, pk, "renamed by the SO");
+    /* the SO cannot create private objects either */
+    CK_OBJECT_HANDLE h = 0;
+    ck_assert_int_eq(try_aes_key(d, seq, "so key", aes_value, 0, &h), CKR_USER_NOT_LOGGED_IN);
+    ck_assert_int_eq(try_aes_key(d, seq, "so key", aes_value, OBJ_SESSION, &h),
+                     CKR_USER_NOT_LOGGED_IN);
+    ops->logout(d, seq);
+    /* nobody logged in: the non-private key's secret needs a login all the same */
+    ck_assert_int_eq(gcm_roundtrip(d, seq, pk), CKR_USER_NOT_LOGGED_IN);
+    login_user(d, seq);
+    ck_assert_int_eq(gcm_roundtrip(d, seq, k), CKR_OK);
+    ops->dev_close(d);
+}
+END_TEST
+
+START_TEST(logout_destroys_the_private_session_objects)
+{
+    uint8_t dgst[32] = {6}, sig[64];
+    struct bdev *d = open_dev(NULL);
+    uint32_t seq = ready_se(d, "se", 3), seq2 = ready_se(d, "se2", 3);
+    login_user(d, seq);
+    login_user(d, seq2);
+    CK_OBJECT_HANDLE priv_data = data_obj(d, seq, "p", "secret", 6, true, OBJ_SESSION);
+    CK_OBJECT_HANDLE pub_data = data_obj(d, seq, "q", "public", 6, false, OBJ_SESSION);
+    CK_OBJECT_HANDLE other_se = data_obj(d, seq2, "r", "secret", 6, true, OBJ_SESSION);
+    CK_OBJECT_HANDLE token = data_obj(d, seq, "t", "secret", 6, true, 0);
+    CK_OBJECT_HANDLE pub = 0, priv = 0;
+    ck_assert_int_eq(gen_ec(d, seq, "ec", OBJ_SESSION, &pub, &priv), CKR_OK);
+    ck_assert_int_eq(sign(d, seq, priv, dgst, sig), CKR_OK);
+    ops->logout(d, seq);
+    login_user(d, seq);
+    /* gone, not merely hidden: a new login does not bring them back */
+    ck_assert_int_eq(attrs_rv(d, seq, priv_data), CKR_OBJECT_HANDLE_INVALID);
+    ck_assert_int_eq(attrs_rv(d, seq, priv), CKR_OBJECT_HANDLE_INVALID);
+    ck_assert_int_eq(sign(d, seq, priv, dgst, sig), CKR_OBJECT_HANDLE_INVALID);
+    ck_assert_uint_eq(find_label(d, seq, "p", NULL), 0);
+    /* the public ones, the token ones and another SE's stay */
+    ck_assert_int_eq(attrs_rv(d, seq, pub_data), CKR_OK);
+    ck_assert_int_eq(verify(d, seq, pub, dgst, sig), CKR_OK);
+    ck_assert_int_eq(secret_rv(d, seq, token), CKR_OK);
+    ck_assert_int_eq(secret_rv(d, seq2, other_se), CKR_OK);
     ops->dev_close(d);
 }
 END_TEST
@@ -1689,6 +1992,229 @@ START_TEST(tampered_object_fails_alone)
 }
 END_TEST
 
+/* ---- integrity of the store (see the threat model in soft.c) ---- */
+
+/* A private AES key with explicit protection flags. */
+static CK_OBJECT_HANDLE guarded_key(struct bdev *d, uint32_t seq, const char *label,
+                                    const uint8_t value[32], bool priv)
+{
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_AES;
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE, p = priv ? CK_TRUE : CK_FALSE;
+    CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)},
+                        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+                        {CKA_TOKEN, &yes, 1},
+                        {CKA_PRIVATE, &p, 1},
+                        {CKA_SENSITIVE, &yes, 1},
+                        {CKA_EXTRACTABLE, &no, 1},
+                        {CKA_ENCRYPT, &yes, 1},
+                        {CKA_DECRYPT, &yes, 1},
+                        {CKA_LABEL, (void *)label, strlen(label)},
+                        {CKA_VALUE, (void *)value, 32}};
+    struct attrs *a = make_attrs(t, ARRAY_SIZE(t));
+    CK_OBJECT_HANDLE h = 0;
+    CK_RV rv = ops->obj_create(d, seq, a, 0, &h);
+    attrs_unref(a);
+    ck_assert_msg(rv == CKR_OK, "obj_create: 0x%lx %s", rv, err_get()->msg);
+    return h;
+}
+
+static void assert_integrity_error(CK_RV rv)
+{
+    ck_assert_msg(rv == CKR_DEVICE_ERROR, "got 0x%lx (%s)", rv, err_get()->msg);
+    ck_assert_msg(strstr(err_get()->msg, "integrity"), "message: %s", err_get()->msg);
+}
+
+START_TEST(flipped_protection_flags_of_a_key_are_caught_while_logged_in)
+{
+    static const CK_BBOOL no = CK_FALSE, yes = CK_TRUE;
+    struct bdev *d = open_dev(NULL);
+    uint32_t seq = ready_se(d, "se", 3);
+    login_user(d, seq);
+    CK_OBJECT_HANDLE k = guarded_key(d, seq, "victim", aes_value, true);
+    CK_OBJECT_HANDLE other = guarded_key(d, seq, "bystander", aes_value, true);
+    ck_assert_int_eq(gcm_roundtrip(d, seq, k), CKR_OK); /* cached */
+    /* what the core would then reveal: CKA_SENSITIVE false, CKA_EXTRACTABLE true */
+    tamper_attr(k, CKA_SENSITIVE, &no, 1);
+    tamper_attr(k, CKA_EXTRACTABLE, &yes, 1);
+    assert_integrity_error(attrs_rv(d, seq, k));
+    err_clear();
+    assert_integrity_error(secret_rv(d, seq, k));
+    err_clear();
+    assert_integrity_error(gcm_roundtrip(d, seq, k));
+    err_clear();
+    ck_assert_int_eq(rename_rv(d, seq, k, "laundered"), CKR_DEVICE_ERROR);
+    /* a fresh process logging in finds it too: nothing here came from a cache */
+    struct bdev *e = open_dev(NULL);
+    login_user(e, seq);
+    assert_integrity_error(attrs_rv(e, seq, k));
+    ops->dev_close(e);
+    /* the other key is untouched */
+    ck_assert_int_eq(gcm_roundtrip(d, seq, other), CKR_OK);
+    assert_label(d, seq, other, "bystander");
+    ops->dev_close(d);
+}
+END_TEST
+
+START_TEST(a_key_value_planted_in_the_public_attributes_is_never_used)
+{
+    static const uint8_t planted[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
+                                        16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30};
+    uint8_t dgst[32] = {7}, sig[64];
+    char sql[128];
+    struct bdev *d = open_dev(NULL), *other = open_dev(NULL);
+    uint32_t seq = ready_se(d, "se", 3);
+    login_user(d, seq);
+    CK_OBJECT_HANDLE k = aes_key(d, seq, "cse-data-key", aes_value, 0);
+    CK_OBJECT_HANDLE k2 = aes_key(d, seq, "k2", aes_value, 0);
+    CK_OBJECT_HANDLE data = data_obj(d, seq, "secret data", "TOPSECRET", 9, true, 0);
+    CK_OBJECT_HANDLE pub = 0, priv = 0;
+    ck_assert_int_eq(gen_ec(d, seq, "ec", 0, &pub, &priv), CKR_OK);
+    ck_assert_int_eq(gcm_roundtrip(d, seq, k), CKR_OK);
+    ck_assert_int_eq(sign(d, seq, priv, dgst, sig), CKR_OK);
+    /* the seal removed and a known value planted in the public attributes */
+    CK_OBJECT_HANDLE victims[] = {k, data, priv};
+    for (size_t i = 0; i < ARRAY_SIZE(victims); i++) {
+        tamper_attr(victims[i], CKA_VALUE, planted, 32);
+        snprintf(sql, sizeof(sql), "UPDATE obj SET secret = NULL, mac = NULL WHERE oid = %lu",
+                 victims[i]);
+        db_exec(sql, NULL, 0);
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(victims); i++) {
+        assert_integrity_error(attrs_rv(d, seq, victims[i]));
+        err_clear();
+        assert_integrity_error(secret_rv(d, seq, victims[i]));
+        /* damage shows without any login too: it needs no key to see */
+        assert_integrity_error(attrs_rv(other, seq, victims[i]));
+    }
+    err_clear();
+    assert_integrity_error(gcm_roundtrip(d, seq, k));
+    err_clear();
+    assert_integrity_error(sign(d, seq, priv, dgst, sig));
+    /* the seal left in place, a value added beside it */
+    tamper_attr(k2, CKA_VALUE, planted, 32);
+    assert_integrity_error(attrs_rv(d, seq, k2));
+    err_clear();
+    assert_integrity_error(gcm_roundtrip(d, seq, k2));
+    /* the untouched public key still verifies what the key signed before */
+    ck_assert_int_eq(verify(d, seq, pub, dgst, sig), CKR_OK);
+    ops->dev_close(other);
+    ops->dev_close(d);
+}
+END_TEST
+
+START_TEST(changed_columns_or_moved_rows_are_caught_while_logged_in)
+{
+    char sql[160];
+    struct bdev *d = open_dev(NULL), *nobody = open_dev(NULL);
+    uint32_t seq = ready_se(d, "se", 3), seq2 = ready_se(d, "se2", 3);
+    login_user(d, seq);
+    CK_OBJECT_HANDLE k = aes_key(d, seq, "k", aes_value, 0);
+    /* a column that disagrees with the attributes */
+    snprintf(sql, sizeof(sql), "UPDATE obj SET label = 'other' WHERE oid = %lu", k);
+    db_exec(sql, NULL, 0);
+    assert_integrity_error(attrs_rv(d, seq, k));
+    snprintf(sql, sizeof(sql), "UPDATE obj SET label = 'k' WHERE oid = %lu", k);
+    db_exec(sql, NULL, 0);
+    ck_assert_int_eq(attrs_rv(d, seq, k), CKR_OK);
+    /* a consistent rename: only the MAC tells */
+    tamper_attr(k, CKA_LABEL, "evil", 4);
+    snprintf(sql, sizeof(sql), "UPDATE obj SET label = 'evil' WHERE oid = %lu", k);
+    db_exec(sql, NULL, 0);
+    assert_integrity_error(attrs_rv(d, seq, k));
+    /* made public: without a PIN nothing can be checked (the threat model says so), but the
+     * secret stays sealed, and a login finds the change */
+    CK_OBJECT_HANDLE k2 = aes_key(d, seq, "k2", aes_value, 0);
+    static const CK_BBOOL no = CK_FALSE;
+    tamper_attr(k2, CKA_PRIVATE, &no, 1);
+    snprintf(sql, sizeof(sql), "UPDATE obj SET private = 0 WHERE oid = %lu", k2);
+    db_exec(sql, NULL, 0);
+    ck_assert_int_eq(attrs_rv(nobody, seq, k2), CKR_OK);
+    ck_assert_int_eq(secret_rv(nobody, seq, k2), CKR_USER_NOT_LOGGED_IN);
+    ck_assert_int_eq(gcm_roundtrip(nobody, seq, k2), CKR_USER_NOT_LOGGED_IN);
+    assert_integrity_error(attrs_rv(d, seq, k2));
+    /* a row moved into another SE does not check out under that SE's key */
+    CK_OBJECT_HANDLE k3 = aes_key(d, seq, "k3", aes_value, 0);
+    snprintf(sql, sizeof(sql), "UPDATE obj SET se = %u WHERE oid = %lu", seq2, k3);
+    db_exec(sql, NULL, 0);
+    login_user(d, seq2);
+    assert_integrity_error(attrs_rv(d, seq2, k3));
+    err_clear();
+    assert_integrity_error(gcm_roundtrip(d, seq2, k3));
+    ops->dev_close(nobody);
+    ops->dev_close(d);
+}
+END_TEST
+
+/* Values no SE of this device can have: the store is damaged, whoever opens it. */
+START_TEST(se_rows_with_impossible_values_are_damage)
+{
+    static const struct {
+        const char *set, *restore, *says;
+    } cases[] = {
+        {"UPDATE se SET level = 2", "UPDATE se SET level = 1", "security level"},
+        {"UPDATE se SET lifecycle = 7", "UPDATE se SET lifecycle = 1", "lifecycle"},
+        {"UPDATE se SET lifecycle = 0", "UPDATE se SET lifecycle = 1", "user PIN"},
+        {"UPDATE se SET max_retries = 101", "UPDATE se SET max_retries = 3", "retry limit"},
+        {"UPDATE se SET max_retries = 0", "UPDATE se SET max_retries = 3", "retry limit"},
+        {"UPDATE se SET se_type = 1", "UPDATE se SET se_type = 4", "SE type"},
+        {"UPDATE se SET epoch = 0", "UPDATE se SET epoch = 1", "epoch"},
+        {"UPDATE se SET name = zeroblob(4)", "UPDATE se SET name = 'se'", "name"},
+    };
+    struct bdev *d = open_dev(NULL);
+    uint32_t seq = ready_se(d, "se", 3);
+    struct se_desc *list = NULL;
+    size_t n = 0;
+    uint32_t next = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        db_exec(cases[i].set, NULL, 0);
+        /* an instance already open sees it at its next look */
+        err_clear();
+        ck_assert_int_eq(ops->se_list(d, &list, &n, &next), CKR_DEVICE_ERROR);
+        ck_assert_msg(strstr(err_get()->msg, "damaged") && strstr(err_get()->msg, cases[i].says),
+                      "%s: %s", cases[i].set, err_get()->msg);
+        struct bdev *e = NULL;
+        ck_assert_int_eq(try_open(NULL, &e), CKR_DEVICE_ERROR);
+        ck_assert_ptr_null(e);
+        db_exec(cases[i].restore, NULL, 0);
+        ck_assert_uint_eq(get_desc(d, seq).level, 1);
+    }
+    login_user(d, seq);
+    ops->dev_close(d);
+}
+END_TEST
+
+/* Values an SE can have, but not this one: its wraps are bound to them and do not open. */
+START_TEST(an_se_whose_profile_was_changed_does_not_unlock)
+{
+    static const struct {
+        const char *set, *restore;
+    } cases[] = {
+        {"UPDATE se SET level = 0", "UPDATE se SET level = 1"},
+        {"UPDATE se SET max_retries = 9", "UPDATE se SET max_retries = 5"},
+        {"UPDATE se SET name = 'other'", "UPDATE se SET name = 'se'"},
+        {"UPDATE se SET epoch = 2", "UPDATE se SET epoch = 1"},
+        {"UPDATE se SET se_id = '4forged'", "UPDATE se SET se_id = '4test1'"},
+    };
+    struct bdev *d = open_dev(NULL);
+    uint32_t seq = ready_se(d, "se", 5);
+    ck_assert_str_eq(get_desc(d, seq).se_id, "4test1");
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        db_exec(cases[i].set, NULL, 0);
+        ck_assert_msg(ops->login(d, seq, CKU_USER, P(USER_PIN), L(USER_PIN)) == CKR_PIN_INCORRECT,
+                      "%s: the user PIN still unlocks", cases[i].set);
+        ck_assert_msg(ops->login(d, seq, CKU_SO, P(SO_PIN), L(SO_PIN)) == CKR_PIN_INCORRECT,
+                      "%s: the SO PIN still unlocks", cases[i].set);
+        db_exec(cases[i].restore, NULL, 0);
+        ck_assert_int_eq(ops->login(d, seq, CKU_SO, P(SO_PIN), L(SO_PIN)), CKR_OK);
+        ops->logout(d, seq);
+        login_user(d, seq);
+        ops->logout(d, seq);
+    }
+    ops->dev_close(d);
+}
+END_TEST
+
 START_TEST(newer_schema_version_is_refused)
 {
     char db[256];
@@ -1719,6 +2245,284 @@ START_TEST(foreign_database_is_refused)
     struct bdev *d = NULL;
     ck_assert_int_eq(try_open(NULL, &d), CKR_DEVICE_ERROR);
     ck_assert_ptr_nonnull(strstr(err_get()->msg, "not a libsea store"));
+}
+END_TEST
+
+/* ---- a forked child ---- */
+
+/* Secrets the fork test looks for, stored masked so that the program itself does not hold them
+ * (the mask is volatile: the compiler must not unmask them into a constant of its own). */
+#define MASK 0x5A
+static volatile uint8_t mask = MASK;
+static const uint8_t masked_scalar[32] = {
+    0x0b ^ MASK, 0xc1 ^ MASK, 0x18 ^ MASK, 0x67 ^ MASK, 0x2b ^ MASK, 0x05 ^ MASK, 0xd1 ^ MASK,
+    0x02 ^ MASK, 0x45 ^ MASK, 0x15 ^ MASK, 0xf2 ^ MASK, 0xb4 ^ MASK, 0x03 ^ MASK, 0xae ^ MASK,
+    0x2e ^ MASK, 0x40 ^ MASK, 0x01 ^ MASK, 0x7e ^ MASK, 0x8e ^ MASK, 0x4a ^ MASK, 0x51 ^ MASK,
+    0xee ^ MASK, 0x2f ^ MASK, 0x0e ^ MASK, 0x90 ^ MASK, 0x0e ^ MASK, 0x7b ^ MASK, 0xb3 ^ MASK,
+    0xd8 ^ MASK, 0x28 ^ MASK, 0x3e ^ MASK, 0x3e ^ MASK};
+
+static void unmask(uint8_t out[32], const uint8_t in[32])
+{
+    for (int i = 0; i < 32; i++)
+        out[i] = in[i] ^ mask;
+}
+
+/* Copies of needle (big-endian, or byte-reversed as BIGNUM words hold it) in what this process
+ * keeps in memory: every readable mapping but the stack, where OpenSSL's P-256 arithmetic leaves
+ * scalar bytes in frames long returned from (no data structure holds them), and but mappings of
+ * more than 1 GiB (AddressSanitizer's shadow memory, never a heap), outside the buffers the
+ * search itself uses. */
+static int copies_in_memory(const uint8_t needle[32])
+{
+    static uint8_t buf[1 << 20];
+    uint8_t rev[32];
+    char line[512];
+    int hits = 0;
+    unsigned long stack = (unsigned long)&hits; /* valgrind does not label the stack [stack] */
+    for (int i = 0; i < 32; i++)
+        rev[i] = needle[31 - i];
+    FILE *maps = fopen("/proc/self/maps", "r");
+    int fd = open("/proc/self/mem", O_RDONLY);
+    if (!maps || fd < 0)
+        return -1;
+    while (fgets(line, sizeof(line), maps)) {
+        unsigned long lo, hi;
+        char perm[8];
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perm) != 3 || perm[0] != 'r' ||
+            strstr(line, "[vvar]") || strstr(line, "[vsyscall]") || (lo <= stack && stack < hi) ||
+            hi - lo > (1ul << 30))
+            continue;
+        /* windows overlap by 31 bytes so that no copy straddles two reads unseen */
+        for (unsigned long off = lo; off < hi; off += sizeof(buf) - 31) {
+            size_t want = hi - off < sizeof(buf) ? hi - off : sizeof(buf);
+            ssize_t got = pread(fd, buf, want, (off_t)off);
+            if (got < 32)
+                break;
+            for (int k = 0; k < 2; k++) {
+                const uint8_t *n = k ? rev : needle, *p = buf;
+                size_t left = (size_t)got;
+                const uint8_t *m;
+                while ((m = memmem(p, left, n, 32)) != NULL) {
+                    const uint8_t *addr = (const uint8_t *)(off + (unsigned long)(m - buf));
+                    bool ours = addr == needle || addr == rev;
+                    bool again = m - buf >= (ptrdiff_t)(sizeof(buf) - 31) && off + want < hi;
+                    hits += !ours && !again;
+                    left -= (size_t)(m - p) + 1;
+                    p = m + 1;
+                }
+            }
+            if (off + want >= hi)
+                break;
+        }
+    }
+    fclose(maps);
+    close(fd);
+    return hits;
+}
+
+START_TEST(an_abandoned_device_leaves_no_key_material_in_the_child)
+{
+    uint8_t dgst[32] = {8}, sig[64], scalar[32], aes[32];
+    struct bdev *d = open_dev(NULL);
+    uint32_t seq = ready_se(d, "se", 3);
+    login_user(d, seq);
+    /* an imported EC key and a secret key, both used (their key material is cached), and a
+     * session object holding a secret */
+    unmask(scalar, masked_scalar);
+    unmask(aes, aes_value);
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_KEY_TYPE kt = CKK_EC;
+    CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)},
+                        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+                        {CKA_TOKEN, &yes, 1},
+                        {CKA_PRIVATE, &yes, 1},
+                        {CKA_SIGN, &yes, 1},
+                        {CKA_EC_PARAMS, (void *)p256_oid, sizeof(p256_oid)},
+                        {CKA_VALUE, scalar, sizeof(scalar)}};
+    struct attrs *a = make_attrs(t, ARRAY_SIZE(t));
+    CK_OBJECT_HANDLE ec = 0;
+    ck_assert_int_eq(ops->obj_create(d, seq, a, 0, &ec), CKR_OK);
+    attrs_unref(a);
+    CK_OBJECT_HANDLE k = aes_key(d, seq, "k", aes, 0);
+    data_obj(d, seq, "s", aes, sizeof(aes), true, OBJ_SESSION);
+    sea_wipe(scalar, sizeof(scalar));
+    sea_wipe(aes, sizeof(aes));
+    ck_assert_int_eq(sign(d, seq, ec, dgst, sig), CKR_OK);
+    ck_assert_int_eq(gcm_roundtrip(d, seq, k), CKR_OK);
+    int pfd[2];
+    ck_assert_int_eq(pipe(pfd), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int found[2];
+        ops->dev_abandon(d);
+        unmask(scalar, masked_scalar);
+        found[0] = copies_in_memory(scalar);
+        sea_wipe(scalar, sizeof(scalar));
+        unmask(aes, aes_value);
+        found[1] = copies_in_memory(aes);
+        sea_wipe(aes, sizeof(aes));
+        ssize_t w = write(pfd[1], found, sizeof(found));
+        _exit(w == (ssize_t)sizeof(found) ? 0 : 1);
+    }
+    close(pfd[1]);
+    int found[2] = {-1, -1}, status = 0;
+    ck_assert_int_eq(read(pfd[0], found, sizeof(found)), (ssize_t)sizeof(found));
+    close(pfd[0]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(found[0] == 0, "the child still holds %d copies of the EC private key", found[0]);
+    ck_assert_msg(found[1] == 0, "the child still holds %d copies of the AES key", found[1]);
+    /* the parent's device is untouched */
+    ck_assert_int_eq(sign(d, seq, ec, dgst, sig), CKR_OK);
+    ops->dev_close(d);
+}
+END_TEST
+
+/* ---- another process writing ---- */
+
+struct waiting_writer {
+    struct bdev *d;
+    uint32_t seq;
+    int started;
+    CK_RV rv;
+};
+
+static void *write_in_background(void *arg)
+{
+    struct waiting_writer *w = arg;
+    CK_OBJECT_CLASS cls = CKO_DATA;
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)},
+                        {CKA_TOKEN, &yes, 1},
+                        {CKA_PRIVATE, &no, 1},
+                        {CKA_LABEL, "written while locked", 20},
+                        {CKA_VALUE, "v", 1}};
+    struct attrs *a = NULL;
+    CK_OBJECT_HANDLE h = 0;
+    w->rv = schema_create(t, ARRAY_SIZE(t), false, &a);
+    __atomic_store_n(&w->started, 1, __ATOMIC_RELEASE);
+    if (w->rv == CKR_OK)
+        w->rv = ops->obj_create(w->d, w->seq, a, 0, &h);
+    attrs_unref(a);
+    return NULL;
+}
+
+/* The child: when told, open the store with plain SQLite and hold its write lock until told to
+ * let go (or for 10 s at most), then say it let go. It reports through the pipes ('L' locked,
+ * 'R' released, 'F' failed), not its exit status, which valgrind may change. */
+static void hold_write_lock(int go, int locked, int release, int released)
+{
+    char c = 0, path[256];
+    sqlite3 *db = NULL;
+    struct pollfd p = {.fd = release, .events = POLLIN};
+    if (read(go, &c, 1) != 1 || sqlite3_open(db_path(path, sizeof(path), ""), &db) != SQLITE_OK ||
+        (sqlite3_busy_timeout(db, 5000), sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) !=
+            SQLITE_OK) {
+        c = write(locked, "F", 1) == 1;
+        _exit(2);
+    }
+    c = write(locked, "L", 1) == 1;
+    poll(&p, 1, 10000);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(db);
+    c = write(released, "R", 1) == 1;
+    _exit(0);
+}
+
+START_TEST(signing_goes_on_while_a_writer_waits_for_another_process)
+{
+    uint8_t dgst[32] = {9}, sig[64];
+    int go[2], locked[2], release[2], released[2];
+    char c = 0;
+    ck_assert(pipe(go) == 0 && pipe(locked) == 0 && pipe(release) == 0 && pipe(released) == 0);
+    /* forked before any SQLite connection exists in this process */
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        hold_write_lock(go[0], locked[1], release[0], released[1]);
+    struct bdev *d = open_dev(NULL);
+    uint32_t seq = ready_se(d, "se", 3);
+    login_user(d, seq);
+    CK_OBJECT_HANDLE pub = 0, priv = 0;
+    ck_assert_int_eq(gen_ec(d, seq, "ec", 0, &pub, &priv), CKR_OK);
+    ck_assert_int_eq(sign(d, seq, priv, dgst, sig), CKR_OK); /* cached */
+    ck_assert_int_eq(write(go[1], "G", 1), 1);
+    ck_assert_int_eq(read(locked[0], &c, 1), 1);
+    ck_assert_msg(c == 'L', "the child could not take the write lock");
+    /* a thread of this process now waits for the write lock the child holds */
+    struct waiting_writer w = {.d = d, .seq = seq};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, write_in_background, &w), 0);
+    while (!__atomic_load_n(&w.started, __ATOMIC_ACQUIRE))
+        usleep(1000);
+    usleep(200000); /* let it reach SQLite's busy wait */
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(sign(d, seq, priv, dgst, sig), CKR_OK);
+        ck_assert_int_eq(verify(d, seq, pub, dgst, sig), CKR_OK);
+    }
+    ck_assert_uint_eq(find_label(d, seq, "ec", NULL), 2); /* reads too */
+    /* all of that while the child still held the lock: it has not said it let go */
+    struct pollfd p = {.fd = released[0], .events = POLLIN};
+    ck_assert_msg(poll(&p, 1, 0) == 0, "the signing waited until the other process let go");
+    ck_assert_int_eq(write(release[1], "X", 1), 1);
+    ck_assert_int_eq(read(released[0], &c, 1), 1);
+    ck_assert_int_eq(c, 'R');
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    /* and the waiting writer got through once the lock was free */
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_int_eq(w.rv, CKR_OK);
+    ck_assert_uint_eq(find_label(d, seq, "written while locked", NULL), 1);
+    for (int i = 0; i < 2; i++) {
+        close(go[i]);
+        close(locked[i]);
+        close(release[i]);
+        close(released[i]);
+    }
+    ops->dev_close(d);
+}
+END_TEST
+
+/* ---- large values ---- */
+
+START_TEST(a_one_mib_private_data_object_is_stored_read_and_updated)
+{
+    size_t n = SEA_MAX_ATTR_LEN;
+    uint8_t *v = malloc(n), *w = malloc(n);
+    ck_assert(v && w);
+    ck_assert_int_eq(crypto_random(v, n), CKR_OK);
+    ck_assert_int_eq(crypto_random(w, n), CKR_OK);
+    struct bdev *d = open_dev(NULL);
+    uint32_t seq = ready_se(d, "se", 3);
+    login_user(d, seq);
+    CK_OBJECT_HANDLE h = data_obj(d, seq, "big", v, n, true, 0);
+    CK_OBJECT_HANDLE s = data_obj(d, seq, "big session", v, n, true, OBJ_SESSION);
+    struct attrs *a = NULL;
+    ck_assert_int_eq(ops->obj_secret(d, seq, h, CKA_VALUE, &a), CKR_OK);
+    ck_assert_uint_eq(attrs_find(a, CKA_VALUE)->len, n);
+    ck_assert(memcmp(attrs_find(a, CKA_VALUE)->val, v, n) == 0);
+    attrs_unref(a);
+    ck_assert_int_eq(ops->obj_secret(d, seq, s, CKA_VALUE, &a), CKR_OK);
+    ck_assert(memcmp(attrs_find(a, CKA_VALUE)->val, v, n) == 0);
+    attrs_unref(a);
+    /* a new value, then a label change that re-seals it */
+    struct attrs *ch = attrs_new();
+    ck_assert_int_eq(attrs_set_secret(ch, CKA_VALUE, w, n), CKR_OK);
+    ck_assert_int_eq(ops->obj_update(d, seq, h, ch), CKR_OK);
+    attrs_unref(ch);
+    ck_assert_int_eq(rename_rv(d, seq, h, "bigger"), CKR_OK);
+    ops->dev_close(d);
+    d = open_dev(NULL);
+    login_user(d, seq);
+    assert_label(d, seq, h, "bigger");
+    ck_assert_int_eq(ops->obj_secret(d, seq, h, CKA_VALUE, &a), CKR_OK);
+    ck_assert_uint_eq(attrs_find(a, CKA_VALUE)->len, n);
+    ck_assert(memcmp(attrs_find(a, CKA_VALUE)->val, w, n) == 0);
+    attrs_unref(a);
+    ops->dev_close(d);
+    free(v);
+    free(w);
 }
 END_TEST
 
@@ -1853,13 +2657,25 @@ static Suite *store_suite(void)
     tcase_add_test(tc, a_checked_snapshot_never_outlives_what_the_store_says);
     tcase_add_test(tc, objects_of_one_se_are_invisible_from_another);
     tcase_add_test(tc, session_objects_live_in_memory_until_destroyed);
+    tcase_add_test(tc, a_stale_login_after_a_reinit_elsewhere_reaches_nothing_of_the_new_owner);
+    tcase_add_test(tc, a_pin_change_elsewhere_keeps_this_login);
+    tcase_add_test(tc, the_so_holds_the_key_but_not_the_users_private_objects);
+    tcase_add_test(tc, logout_destroys_the_private_session_objects);
     tcase_add_test(tc, store_of_random_bytes_is_damaged_and_untouched);
     tcase_add_test(tc, store_truncated_to_half_is_damaged_and_untouched);
     tcase_add_test(tc, store_emptied_then_given_a_garbage_header_is_damaged);
     tcase_add_test(tc, corrupt_page_found_by_a_later_query_is_damage);
     tcase_add_test(tc, tampered_object_fails_alone);
+    tcase_add_test(tc, flipped_protection_flags_of_a_key_are_caught_while_logged_in);
+    tcase_add_test(tc, a_key_value_planted_in_the_public_attributes_is_never_used);
+    tcase_add_test(tc, changed_columns_or_moved_rows_are_caught_while_logged_in);
+    tcase_add_test(tc, se_rows_with_impossible_values_are_damage);
+    tcase_add_test(tc, an_se_whose_profile_was_changed_does_not_unlock);
     tcase_add_test(tc, newer_schema_version_is_refused);
     tcase_add_test(tc, foreign_database_is_refused);
+    tcase_add_test(tc, an_abandoned_device_leaves_no_key_material_in_the_child);
+    tcase_add_test(tc, signing_goes_on_while_a_writer_waits_for_another_process);
+    tcase_add_test(tc, a_one_mib_private_data_object_is_stored_read_and_updated);
     tcase_add_test(tc, threads_share_one_device);
     tcase_add_test(tc, entry_points_reject_missing_arguments);
     suite_add_tcase(s, tc);

@@ -109,25 +109,11 @@ cat "$W/objects2"
 sed 's/^libsea/LIBSEA/' "$W/data" >"$W/data.bad"
 ! cmp -s "$W/data" "$W/data.bad" || die "the tampered copy equals the data"
 
-# read_pubkey_p11 ID OUT.der: pkcs11-tool --read-object --type pubkey. OpenSC 0.23 reads freed
-# memory while it builds the EC key (ASan shows it with SoftHSM as well), so under ASan the
-# tool is let run past its own reports; a report with a frame in libsea still fails.
-read_pubkey_p11()
-{
-    echo "+ p11 --token-label $TOK --read-object --type pubkey --id $1 -o $2"
-    local rc=0 keep_going=()
-    [ -z "${SEA_ASAN_PRELOAD:-}" ] ||
-        keep_going=(ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0:halt_on_error=0")
-    env "${SEA_ASAN_ENV[@]}" "${keep_going[@]}" pkcs11-tool --module "$SEA_MODULE" \
-        --token-label "$TOK" --read-object --type pubkey --id "$1" -o "$2" >"$SEA_OUT" 2>&1 ||
-        rc=$?
-    cat "$SEA_OUT"
-    if grep -qE 'sea-pkcs11\.so|/provider/[a-z_]+\.c|/backends/' "$SEA_OUT" ||
-        grep -qF 'runtime error: ' "$SEA_OUT"; then
-        die "sanitizer report involving libsea in the output above"
-    fi
-    [ "$rc" -eq 0 ] || die "exit status $rc from pkcs11-tool --read-object"
-}
+# pkcs11-tool's own public-key export (--read-object --type pubkey) is not used: OpenSC 0.23
+# frees the OSSL_PARAM block it builds the EC key from and then passes it to
+# EVP_PKEY_fromdata (valgrind: "Invalid read ... in a block free'd by pkcs11-tool"), so whether
+# it works depends on the heap layout, with any module. The public key is rebuilt from
+# CKA_EC_POINT and CKA_EC_PARAMS by openssl instead (ec_pubkey_pem).
 
 # sign_and_verify ID CURVE-NAME HASH RS-SIZE
 sign_and_verify()
@@ -139,15 +125,6 @@ sign_and_verify()
     ec_pubkey_pem "$TOK" "$id" "$W/pub$id.pem"
     run openssl pkey -pubin -in "$W/pub$id.pem" -noout -text
     expect "ASN1 OID: $curve"
-    if [ "$curve" = prime256v1 ]; then
-        # pkcs11-tool's own export must give the same key. Only for P-256: with the freed
-        # memory read_pubkey_p11 describes, OpenSC 0.23 fails on P-384 keys ("cannot create
-        # EVP_PKEY", with SoftHSM too).
-        step "key $id: --read-object --type pubkey exports the same key"
-        read_pubkey_p11 "$id" "$W/pub$id.der"
-        run openssl pkey -pubin -inform DER -in "$W/pub$id.der" -out "$W/pub$id.p11.pem"
-        same_file "$W/pub$id.pem" "$W/pub$id.p11.pem"
-    fi
 
     step "key $id: --mechanism ECDSA over a $hash digest, verified by openssl"
     run openssl dgst "-$hash" -binary -out "$W/data.$hash" "$W/data"

@@ -1,8 +1,26 @@
 /* The software SE backend ("soft"): SE profiles and objects in a SQLite store (store.c), secrets
  * sealed under a per-SE key (SEK) that each PIN wraps, PIN retry counters counted before the
  * check and shared by every process, caches dropped when another process writes, and the
- * mechanisms of crypto.c run outside the device lock. */
-#include <openssl/crypto.h>
+ * mechanisms of crypto.c run outside every lock.
+ *
+ * What the store's protection is worth (threat model). The store is a file, and whoever can
+ * write it is assumed able to change any byte of it. Such a writer
+ *  - cannot read a secret: secret attributes are sealed (AES-256-GCM) under the SEK, which only
+ *    a PIN unwraps. But anyone with a copy of the file can attack the PINs offline from their
+ *    wraps; PBKDF2 (kdf_iterations) only slows that down, so PINs must not be short;
+ *  - can reset the retry counters (and the lifecycle state they decide), getting unlimited
+ *    online PIN tries: counters in a file its attacker can write bind nothing;
+ *  - can delete rows, roll a whole row back to an earlier version of itself, or plant public
+ *    objects: without a PIN there is no key to check anything with, so public objects (no
+ *    secret, CKA_PRIVATE false) carry no integrity protection at all;
+ *  - cannot make this library use an object with secrets whose row it changed, once the SE key
+ *    is held: such a row carries an HMAC, under a key derived from the SEK, over all its columns
+ *    and its public attributes, checked whenever the row is served while the SEK is held, and
+ *    its sealed blob's AAD binds the same digest, checked whenever it is opened. A secret is
+ *    never taken from the public attributes: a row of a class that must have a sealed blob
+ *    without one, or with a secret attribute among its public ones, is damaged;
+ *  - cannot unlock an SE whose type, level, retry limit, name, id or epoch it changed: they are
+ *    bound into the AAD of the SEK's wraps. Values no SE can have are refused as damage. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +50,7 @@ static CK_RV oom(void)
 
 struct centry {
     uint32_t key, seq;
+    bool priv; /* the entry belongs to a private object: served to the user only */
     void *val;
     struct centry *hnext;       /* hash chain */
     struct centry *prev, *next; /* recency, most recent first */
@@ -103,14 +122,16 @@ static void cache_del(struct cache *c, uint32_t key)
     }
 }
 
-/* The value for key (not referenced) and the SE it belongs to, or NULL. */
-static void *cache_get(struct cache *c, uint32_t key, uint32_t *seq)
+/* The value for key (not referenced), the SE it belongs to and its private tag, or NULL. */
+static void *cache_get(struct cache *c, uint32_t key, uint32_t *seq, bool *priv)
 {
     for (struct centry *e = *chain(c, key); e; e = e->hnext) {
         if (e->key == key) {
             unlink_lru(c, e);
             push_lru(c, e);
             *seq = e->seq;
+            if (priv)
+                *priv = e->priv;
             return e->val;
         }
     }
@@ -119,7 +140,7 @@ static void *cache_get(struct cache *c, uint32_t key, uint32_t *seq)
 
 /* Takes over the caller's reference to val (dropped at once when the cache is off or memory is
  * short: a cache is only ever an optimisation). */
-static void cache_put(struct cache *c, uint32_t key, uint32_t seq, void *val)
+static void cache_put(struct cache *c, uint32_t key, uint32_t seq, bool priv, void *val)
 {
     cache_del(c, key);
     struct centry *e = c->max ? calloc(1, sizeof(*e)) : NULL;
@@ -129,7 +150,7 @@ static void cache_put(struct cache *c, uint32_t key, uint32_t seq, void *val)
     }
     if (c->n >= c->max)
         cache_del(c, c->tail->key);
-    *e = (struct centry){.key = key, .seq = seq, .val = val};
+    *e = (struct centry){.key = key, .seq = seq, .priv = priv, .val = val};
     struct centry **p = chain(c, key);
     e->hnext = *p;
     *p = e;
@@ -167,39 +188,65 @@ static void drop_keymat(void *v)
 
 /* ---- the device ---- */
 
-/* An unlocked SE key, kept from login to logout. so_wrap is the SE's SO wrap when it was
- * unlocked: if it changes the SE was re-initialised (or its SO PIN changed) elsewhere, and the
- * key may be stale. */
+/* An unlocked SE key, kept from login to logout, with the role that unlocked it (an SO login
+ * holds it too, to set the user PIN, but must not open the user's private objects) and the
+ * SE's epoch then: when the epoch changes the SE was re-initialised elsewhere and the key is
+ * stale. A PIN change elsewhere leaves the key as it is. */
 struct sek {
-    uint32_t seq;
-    uint8_t *key; /* STORE_SEK_LEN bytes in the secure heap */
-    uint8_t so_wrap[STORE_WRAP_LEN];
+    uint32_t seq, epoch;
+    enum store_role role;
+    uint8_t *key;       /* STORE_SEK_LEN bytes, sea_secret_alloc */
+    struct keymat *mac; /* HMAC key derived from key: the MACs of object rows */
 };
 
 /* A session object. pub and sec are never changed once published (an update swaps them), so
- * that a reference taken under the lock stays valid outside it. */
+ * that a reference taken under cmu stays valid outside it. */
 struct sobj {
     uint32_t handle, seq;
+    uint32_t epoch; /* of the SE at creation: a re-initialisation elsewhere ends the object */
     bool priv;
     struct attrs *pub, *sec;
 };
 
+static void sobj_free(struct sobj *o)
+{
+    if (!o)
+        return;
+    attrs_unref(o->pub);
+    attrs_unref(o->sec);
+    free(o);
+}
+
+/* Three locks, always taken in this order and never the other way round:
+ *  wmu: the write connection. A writer holds it while SQLite waits (up to its busy timeout)
+ *       for another process to release the database's write lock; nothing else waits on it.
+ *  rmu: the read connection (WAL readers never wait for writers) and what is read through it:
+ *       data_version and the SE rows.
+ *  cmu: what this process holds in memory: SE keys, caches, session objects. Held for
+ *       memory work only, never across an SQLite call or a slow computation. */
 struct bdev {
-    pthread_mutex_t mu;
     char *name;
-    struct store *st;
     unsigned max_se, kdf_iter, pin_min, pin_max;
-    int64_t dv;   /* last PRAGMA data_version seen */
-    uint64_t gen; /* bumped whenever cached state is dropped */
+
+    pthread_mutex_t wmu;
+    struct store *wr;
+
+    pthread_mutex_t rmu;
+    struct store *rd;
+    int64_t dv; /* last PRAGMA data_version seen on rd */
     bool se_valid;
     struct se_row *se;
     size_t nse;
     uint32_t next_seq;
+
+    pthread_mutex_t cmu;
+    uint64_t gen; /* bumped whenever cached state is dropped: a value read before must not be
+                   * cached after */
     struct sek *sek;
     size_t nsek;
     struct cache attrs, keys;
     struct sobj **sobj;
-    size_t nsobj, capsobj;
+    size_t nsobj, capsobj, sreserved;
     uint32_t next_session;
 };
 
@@ -208,38 +255,150 @@ static const char *role_name(enum store_role r)
     return r == ROLE_SO ? "so" : "user";
 }
 
-static void lock(struct bdev *d)
+static void lock_w(struct bdev *d)
 {
-    pthread_mutex_lock(&d->mu);
+    pthread_mutex_lock(&d->wmu);
 }
 
-static void unlock(struct bdev *d)
+static void unlock_w(struct bdev *d)
 {
-    pthread_mutex_unlock(&d->mu);
+    pthread_mutex_unlock(&d->wmu);
 }
 
-/* A STORE_SEK_LEN buffer in the secure heap. */
+static void lock_r(struct bdev *d)
+{
+    pthread_mutex_lock(&d->rmu);
+}
+
+static void unlock_r(struct bdev *d)
+{
+    pthread_mutex_unlock(&d->rmu);
+}
+
+static void lock_c(struct bdev *d)
+{
+    pthread_mutex_lock(&d->cmu);
+}
+
+static void unlock_c(struct bdev *d)
+{
+    pthread_mutex_unlock(&d->cmu);
+}
+
+/* A STORE_SEK_LEN buffer for key material. */
 static uint8_t *key_alloc(void)
 {
-    return OPENSSL_secure_malloc(STORE_SEK_LEN);
+    return sea_secret_alloc(STORE_SEK_LEN);
 }
 
 static void key_free(uint8_t *k)
 {
-    if (k)
-        OPENSSL_secure_clear_free(k, STORE_SEK_LEN);
+    sea_secret_free(k, STORE_SEK_LEN);
 }
 
-/* Blobs from attrs_encode live in the secure heap when they hold secret values. */
-static void blob_free(uint8_t *p, size_t n)
+/* ---- digests and MACs, through crypto.c's mechanisms like every other primitive ---- */
+
+/* A SHA-256 (or HMAC-SHA256) over fields fed one at a time; the first failure sticks. */
+struct hasher {
+    struct cop *c;
+    CK_RV rv;
+};
+
+static void h_start(struct hasher *h, struct keymat *mac)
 {
-    if (!p)
-        return;
-    if (CRYPTO_secure_allocated(p))
-        OPENSSL_secure_clear_free(p, n);
-    else
-        OPENSSL_clear_free(p, n);
+    CK_MECHANISM m = {mac ? CKM_SHA256_HMAC : CKM_SHA256, NULL, 0};
+    h->c = NULL;
+    h->rv = cop_new(mac, mac ? OP_SIGN : OP_DIGEST, &m, &h->c);
 }
+
+static void h_raw(struct hasher *h, const void *p, size_t n)
+{
+    size_t got = 0;
+    if (h->rv == CKR_OK && n)
+        h->rv = cop_update(h->c, p, n, NULL, &got);
+}
+
+static void h_u64(struct hasher *h, uint64_t v)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (56 - 8 * i));
+    h_raw(h, b, sizeof(b));
+}
+
+/* A length-prefixed field, so that no two field lists hash alike; absent (NULL) is not empty. */
+static void h_field(struct hasher *h, const void *p, size_t n)
+{
+    h_u64(h, p ? (uint64_t)n : UINT64_MAX);
+    h_raw(h, p, n);
+}
+
+static void h_str(struct hasher *h, const char *s)
+{
+    h_field(h, s, strlen(s));
+}
+
+static CK_RV h_finish(struct hasher *h, uint8_t out[32])
+{
+    size_t len = 32;
+    if (h->rv == CKR_OK)
+        h->rv = cop_final(h->c, NULL, 0, out, &len);
+    if (h->rv == CKR_OK && len != 32)
+        h->rv = err_set(ORIGIN_BACKEND, CKR_GENERAL_ERROR, "unexpected digest size %zu", len);
+    cop_free(h->c);
+    h->c = NULL;
+    return h->rv;
+}
+
+static void hex(const uint8_t *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* Key material for CKM_SHA256_HMAC. */
+static CK_RV hmac_key(const uint8_t *val, size_t len, struct keymat **out)
+{
+    struct attrs *pub = attrs_new(), *sec = attrs_new();
+    CK_RV rv = pub && sec ? CKR_OK : oom();
+    if (rv == CKR_OK)
+        rv = attrs_set_ulong(pub, CKA_CLASS, CKO_SECRET_KEY);
+    if (rv == CKR_OK)
+        rv = attrs_set_ulong(pub, CKA_KEY_TYPE, CKK_GENERIC_SECRET);
+    if (rv == CKR_OK)
+        rv = attrs_set_secret(sec, CKA_VALUE, val, len);
+    if (rv == CKR_OK)
+        rv = keymat_from_attrs(pub, sec, out);
+    attrs_unref(pub);
+    attrs_unref(sec);
+    return rv;
+}
+
+/* The key of the object rows' MACs, HMAC-SHA256(SEK, label): the SEK itself only ever serves
+ * AES-GCM. */
+static CK_RV derive_mac_key(const uint8_t *sek, struct keymat **out)
+{
+    struct keymat *k = NULL;
+    struct hasher h;
+    uint8_t *mk = key_alloc();
+    CK_RV rv = mk ? hmac_key(sek, STORE_SEK_LEN, &k) : oom();
+    if (rv == CKR_OK) {
+        h_start(&h, k);
+        h_str(&h, "sea/obj-mac-key/v2");
+        rv = h_finish(&h, mk);
+    }
+    if (rv == CKR_OK)
+        rv = hmac_key(mk, STORE_SEK_LEN, out);
+    keymat_unref(k);
+    key_free(mk);
+    return rv;
+}
+
+/* ---- what this process holds (cmu held) ---- */
 
 static struct sek *find_sek(struct bdev *d, uint32_t seq)
 {
@@ -249,22 +408,87 @@ static struct sek *find_sek(struct bdev *d, uint32_t seq)
     return NULL;
 }
 
+/* Private objects are the user's: an SO login holds the key but does not open them. */
+static bool user_holds(struct bdev *d, uint32_t seq)
+{
+    const struct sek *k = find_sek(d, seq);
+    return k && k->role == ROLE_USER;
+}
+
+static void sek_clear(struct sek *k)
+{
+    key_free(k->key);
+    keymat_unref(k->mac);
+    k->key = NULL;
+    k->mac = NULL;
+}
+
 static void drop_sek(struct bdev *d, uint32_t seq)
 {
     struct sek *k = find_sek(d, seq);
     if (!k)
         return;
-    key_free(k->key);
+    sek_clear(k);
     *k = d->sek[--d->nsek];
 }
 
-/* Forget what this process holds for an SE: its key and the key material made with it. */
+static void remove_sobj(struct bdev *d, size_t i)
+{
+    cache_del(&d->keys, d->sobj[i]->handle);
+    sobj_free(d->sobj[i]);
+    d->sobj[i] = d->sobj[--d->nsobj];
+}
+
+/* The session objects of an SE: its private ones (they end with the login) or all of them
+ * (the SE was re-initialised or deleted). */
+static void drop_sobjs(struct bdev *d, uint32_t seq, bool private_only)
+{
+    for (size_t i = d->nsobj; i > 0; i--)
+        if (d->sobj[i - 1]->seq == seq && (!private_only || d->sobj[i - 1]->priv))
+            remove_sobj(d, i - 1);
+}
+
+/* Forget what a login gave this process: the SE key, the key material made with it, and the
+ * private session objects. */
 static void forget_se(struct bdev *d, uint32_t seq)
 {
     drop_sek(d, seq);
     cache_drop(&d->keys, false, seq);
+    drop_sobjs(d, seq, true);
     d->gen++;
 }
+
+/* A copy of the key held for an SE, for use outside the locks. */
+struct keycopy {
+    uint8_t *sek; /* NULL: no key held */
+    struct keymat *mac;
+    uint32_t epoch;
+    bool user; /* held for the user */
+};
+
+static CK_RV copy_key(struct bdev *d, uint32_t seq, struct keycopy *kc)
+{
+    const struct sek *k = find_sek(d, seq);
+    memset(kc, 0, sizeof(*kc));
+    if (!k)
+        return CKR_OK;
+    if (!(kc->sek = key_alloc()))
+        return oom();
+    memcpy(kc->sek, k->key, STORE_SEK_LEN);
+    kc->mac = keymat_ref(k->mac);
+    kc->epoch = k->epoch;
+    kc->user = k->role == ROLE_USER;
+    return CKR_OK;
+}
+
+static void keycopy_clear(struct keycopy *kc)
+{
+    key_free(kc->sek);
+    keymat_unref(kc->mac);
+    memset(kc, 0, sizeof(*kc));
+}
+
+/* ---- the SE rows (rmu held) ---- */
 
 static CK_RV load_se(struct bdev *d)
 {
@@ -273,9 +497,9 @@ static CK_RV load_se(struct bdev *d)
     uint32_t next = 0;
     if (d->se_valid)
         return CKR_OK;
-    CK_RV rv = store_se_list(d->st, &rows, &n);
+    CK_RV rv = store_se_list(d->rd, &rows, &n);
     if (rv == CKR_OK)
-        rv = store_next_seq(d->st, &next);
+        rv = store_next_seq(d->rd, &next);
     if (rv != CKR_OK) {
         free(rows);
         return rv;
@@ -296,33 +520,41 @@ static const struct se_row *find_se(struct bdev *d, uint32_t seq)
     return NULL;
 }
 
-/* Called with the lock held before serving anything cached: if another process wrote since we
- * last looked, drop every cache and every SE key whose SE was re-initialised or deleted. */
+/* Called before serving anything cached: if a write was committed since we last looked (by
+ * another process, or by this one through its write connection), drop every cache, every SE
+ * key whose SE was re-initialised or deleted (its epoch changed or it is gone: not when only a
+ * PIN changed, the key is the same) and the session objects of such SEs. */
 static CK_RV refresh(struct bdev *d)
 {
     int64_t dv = 0;
-    CK_RV rv = store_data_version(d->st, &dv);
+    CK_RV rv = store_data_version(d->rd, &dv);
     if (rv != CKR_OK || dv == d->dv)
         return rv;
-    d->dv = dv;
     d->se_valid = false;
+    if ((rv = load_se(d)) != CKR_OK)
+        return rv;
+    d->dv = dv;
+    lock_c(d);
     cache_drop(&d->attrs, true, 0);
     cache_drop(&d->keys, true, 0);
     d->gen++;
-    if ((rv = load_se(d)) != CKR_OK)
-        return rv;
     for (size_t i = d->nsek; i > 0; i--) {
-        struct sek *k = &d->sek[i - 1];
+        const struct sek *k = &d->sek[i - 1];
         const struct se_row *r = find_se(d, k->seq);
-        if (!r || memcmp(r->pin[ROLE_SO].wrap, k->so_wrap, STORE_WRAP_LEN) != 0) {
-            LOGI("SE %u changed in another process: its key is forgotten", k->seq);
-            drop_sek(d, k->seq);
+        if (!r || r->epoch != k->epoch) {
+            LOGI("SE %u was re-initialised or deleted elsewhere: its key is forgotten", k->seq);
+            forget_se(d, k->seq);
         }
     }
+    for (size_t i = d->nsobj; i > 0; i--) {
+        const struct se_row *r = find_se(d, d->sobj[i - 1]->seq);
+        if (!r || r->epoch != d->sobj[i - 1]->epoch)
+            remove_sobj(d, i - 1);
+    }
+    unlock_c(d);
     return CKR_OK;
 }
 
-/* refresh + the SE row of seq (CKR_TOKEN_NOT_PRESENT if it is gone). Lock held. */
 /* The SE row as this process last saw it (no data_version read). */
 static CK_RV known_se(struct bdev *d, uint32_t seq, const struct se_row **out)
 {
@@ -336,19 +568,28 @@ static CK_RV known_se(struct bdev *d, uint32_t seq, const struct se_row **out)
     return CKR_OK;
 }
 
+/* refresh + the SE row of seq (CKR_TOKEN_NOT_PRESENT if it is gone). */
 static CK_RV fresh_se(struct bdev *d, uint32_t seq, const struct se_row **out)
 {
     CK_RV rv = refresh(d);
     return rv != CKR_OK ? rv : known_se(d, seq, out);
 }
 
-/* Commit on success, roll back otherwise; returns the final status. */
+/* After a committed write of this process: the SE rows are read again. */
+static void se_changed(struct bdev *d)
+{
+    lock_r(d);
+    d->se_valid = false;
+    unlock_r(d);
+}
+
+/* Commit on success, roll back otherwise (wmu held); returns the final status. */
 static CK_RV end_txn(struct bdev *d, CK_RV rv)
 {
     if (rv == CKR_OK)
-        rv = store_commit(d->st);
+        rv = store_commit(d->wr);
     if (rv != CKR_OK)
-        store_rollback(d->st);
+        store_rollback(d->wr);
     return rv;
 }
 
@@ -364,6 +605,7 @@ static void desc_from_row(const struct se_row *r, struct se_desc *o)
     o->level = r->level;
     o->max_retries = max;
     o->created = r->created;
+    o->epoch = r->epoch;
     /* a process killed between the last failed try and marking the SE blocked */
     o->lifecycle = so->fail >= max ? SE_BLOCKED : r->lifecycle;
     o->so_retries_left = so->fail >= max ? 0 : max - so->fail;
@@ -387,15 +629,6 @@ static void desc_from_row(const struct se_row *r, struct se_desc *o)
 
 /* ---- device lifecycle ---- */
 
-static void sobj_free(struct sobj *o)
-{
-    if (!o)
-        return;
-    attrs_unref(o->pub);
-    attrs_unref(o->sec);
-    free(o);
-}
-
 static void dev_free(struct bdev *d)
 {
     if (!d)
@@ -409,8 +642,16 @@ static void dev_free(struct bdev *d)
         sobj_free(d->sobj[i]);
     free(d->sobj);
     free(d->se);
-    store_close(d->st);
-    pthread_mutex_destroy(&d->mu);
+    /* damage either connection met: the last one to close must not checkpoint either */
+    if (store_damaged(d->rd) || store_damaged(d->wr)) {
+        store_set_damaged(d->rd);
+        store_set_damaged(d->wr);
+    }
+    store_close(d->rd);
+    store_close(d->wr);
+    pthread_mutex_destroy(&d->wmu);
+    pthread_mutex_destroy(&d->rmu);
+    pthread_mutex_destroy(&d->cmu);
     free(d->name);
     free(d);
 }
@@ -472,7 +713,9 @@ static CK_RV soft_dev_open(const char *name, const struct config_section *cfg, s
     struct bdev *d = calloc(1, sizeof(*d));
     if (!d)
         return oom();
-    pthread_mutex_init(&d->mu, NULL);
+    pthread_mutex_init(&d->wmu, NULL);
+    pthread_mutex_init(&d->rmu, NULL);
+    pthread_mutex_init(&d->cmu, NULL);
     d->name = strdup(name ? name : "soft");
     if (!d->name) {
         rv = oom();
@@ -484,10 +727,11 @@ static CK_RV soft_dev_open(const char *name, const struct config_section *cfg, s
     crypto = true;
     if ((rv = cache_init(&d->attrs, ATTR_CACHE_MAX, drop_attrs)) != CKR_OK ||
         (rv = cache_init(&d->keys, key_cache, drop_keymat)) != CKR_OK ||
-        (rv = store_open(path, sync_full, &d->st)) != CKR_OK ||
-        (rv = store_data_version(d->st, &d->dv)) != CKR_OK || (rv = load_se(d)) != CKR_OK)
+        (rv = store_open(path, sync_full, &d->wr)) != CKR_OK ||
+        (rv = store_open(path, sync_full, &d->rd)) != CKR_OK ||
+        (rv = store_data_version(d->rd, &d->dv)) != CKR_OK || (rv = load_se(d)) != CKR_OK)
         goto out;
-    LOGD("device %s: soft store %s, %zu SEs", d->name, store_path(d->st), d->nse);
+    LOGD("device %s: soft store %s, %zu SEs", d->name, store_path(d->rd), d->nse);
     *out = d;
     d = NULL;
 out:
@@ -505,24 +749,25 @@ static void soft_dev_close(struct bdev *d)
     crypto_fini();
 }
 
-/* In a forked child: wipe what we hold in place. No lock is taken (another thread of the parent
- * may have held it at fork time), nothing is freed or closed (the database connection and
- * OpenSSL state belong to the parent). */
+/* In a forked child: drop every secret this process's copy of the device holds — SE keys, the
+ * key material of the key cache (EC private keys included: freeing a keymat clears its key),
+ * session objects — and free that memory, which is the child's own copy. No lock is taken
+ * (another thread of the parent may have held one at fork time); what is shared with the
+ * parent, the SQLite connections and their file descriptors, is left untouched. Every
+ * structure is left empty but valid. */
 static void soft_dev_abandon(struct bdev *d)
 {
     if (!d)
         return;
     for (size_t i = 0; i < d->nsek; i++)
-        sea_wipe(d->sek[i].key, STORE_SEK_LEN);
-    for (struct centry *e = d->keys.head; e; e = e->next) {
-        struct keymat *k = e->val;
-        sea_wipe(k->secret, k->secret_len);
-    }
-    for (size_t i = 0; i < d->nsobj; i++) {
-        struct attrs *sec = d->sobj[i]->sec;
-        for (size_t j = 0; sec && j < sec->n; j++)
-            sea_wipe(sec->v[j].val, sec->v[j].len);
-    }
+        sek_clear(&d->sek[i]);
+    d->nsek = 0;
+    cache_drop(&d->keys, true, 0);
+    cache_drop(&d->attrs, true, 0);
+    for (size_t i = 0; i < d->nsobj; i++)
+        sobj_free(d->sobj[i]);
+    d->nsobj = 0;
+    d->gen++;
 }
 
 static void soft_dev_caps(struct bdev *d, struct dev_caps *caps)
@@ -533,8 +778,8 @@ static void soft_dev_caps(struct bdev *d, struct dev_caps *caps)
     caps->flags =
         DEVCAP_CREATE_SE | DEVCAP_DELETE_SE | DEVCAP_STORE_DATA | DEVCAP_RNG | DEVCAP_SESSION_OBJ;
     caps->max_se = d->max_se;
-    caps->se_type = 4; /* TS-0016: software library */
-    caps->max_level = 1;
+    caps->se_type = STORE_SE_TYPE;
+    caps->max_level = STORE_MAX_LEVEL;
     caps->mechs = crypto_mechs;
     caps->nmechs = crypto_nmechs;
     caps->manufacturer = "libsea";
@@ -549,7 +794,7 @@ static CK_RV soft_se_list(struct bdev *d, struct se_desc **out, size_t *n, uint3
 {
     if (!d || !out || !n || !next_seq)
         return err_set(ORIGIN_BACKEND, CKR_ARGUMENTS_BAD, "soft se_list: bad arguments");
-    lock(d);
+    lock_r(d);
     CK_RV rv = refresh(d);
     if (rv == CKR_OK)
         rv = load_se(d);
@@ -566,7 +811,7 @@ static CK_RV soft_se_list(struct bdev *d, struct se_desc **out, size_t *n, uint3
     *n = d->nse;
     *next_seq = d->next_seq;
 out:
-    unlock(d);
+    unlock_r(d);
     return rv;
 }
 
@@ -580,20 +825,43 @@ static CK_RV check_pin_arg(struct bdev *d, const uint8_t *pin, size_t len, bool 
     return CKR_OK;
 }
 
-/* "sea/sek/v1/<role>/<se_id>": the AAD that binds a wrapped SEK to its SE and role. */
-static size_t sek_aad(char *buf, size_t size, enum store_role role, const char *se_id)
+#define SEK_AAD_MAX 128
+
+/* The AAD of a wrapped SEK: "sea/sek/v2/<role>/<se_id>/" and the hex SHA-256 of the SE's
+ * profile values that nothing but a re-initialisation changes (seq, id, type, level, retry
+ * limit, name, epoch), so that a row whose values were changed does not unlock. The lifecycle
+ * cannot be among them: it turns BLOCKED on a failed SO try, when no key is at hand (read_se
+ * checks that it agrees with the user PIN; see the threat model at the top). */
+static CK_RV sek_aad(enum store_role role, const struct se_row *r, char *buf, size_t *len)
 {
-    int n = snprintf(buf, size, "sea/sek/v1/%s/%s", role_name(role), se_id);
-    return n < 0 ? 0 : (size_t)n;
+    uint8_t dg[32];
+    char hx[65];
+    struct hasher h;
+    h_start(&h, NULL);
+    h_str(&h, "sea/se-profile/v2");
+    h_u64(&h, r->seq);
+    h_str(&h, r->se_id);
+    h_u64(&h, r->se_type);
+    h_u64(&h, r->level);
+    h_u64(&h, r->max_retries);
+    h_str(&h, r->name);
+    h_u64(&h, r->epoch);
+    CK_RV rv = h_finish(&h, dg);
+    if (rv != CKR_OK)
+        return rv;
+    hex(dg, sizeof(dg), hx);
+    int n = snprintf(buf, SEK_AAD_MAX, "sea/sek/v2/%s/%s/%s", role_name(role), r->se_id, hx);
+    *len = n < 0 || n >= SEK_AAD_MAX ? 0 : (size_t)n;
+    return *len ? CKR_OK : err_set(ORIGIN_BACKEND, CKR_GENERAL_ERROR, "SE id too long");
 }
 
-/* A new PIN record for `role`: fresh salt, KEK = PBKDF2(pin), the SEK sealed under it. Runs
- * PBKDF2: never call with the lock held. */
-static CK_RV make_pin(struct bdev *d, enum store_role role, const char *se_id, const uint8_t *pin,
-                      size_t len, const uint8_t *sek, struct pin_rec *p)
+/* A new PIN record for `role` of the SE described by r: fresh salt, KEK = PBKDF2(pin), the
+ * SEK sealed under it. Runs PBKDF2: never call with a lock held. */
+static CK_RV make_pin(struct bdev *d, enum store_role role, const struct se_row *r,
+                      const uint8_t *pin, size_t len, const uint8_t *sek, struct pin_rec *p)
 {
-    char aad[64];
-    size_t wlen = 0;
+    char aad[SEK_AAD_MAX];
+    size_t wlen = 0, alen = 0;
     uint8_t *kek = key_alloc();
     CK_RV rv = kek ? CKR_OK : oom();
     memset(p, 0, sizeof(*p));
@@ -604,8 +872,9 @@ static CK_RV make_pin(struct bdev *d, enum store_role role, const char *se_id, c
         rv = crypto_pbkdf2(pin ? pin : (const uint8_t *)"", len, p->salt, sizeof(p->salt), p->iter,
                            kek, STORE_SEK_LEN);
     if (rv == CKR_OK)
-        rv = crypto_seal(kek, (const uint8_t *)aad, sek_aad(aad, sizeof(aad), role, se_id), sek,
-                         STORE_SEK_LEN, p->wrap, &wlen);
+        rv = sek_aad(role, r, aad, &alen);
+    if (rv == CKR_OK)
+        rv = crypto_seal(kek, (const uint8_t *)aad, alen, sek, STORE_SEK_LEN, p->wrap, &wlen);
     if (rv == CKR_OK && wlen != STORE_WRAP_LEN)
         rv = err_set(ORIGIN_BACKEND, CKR_GENERAL_ERROR, "unexpected wrapped key size %zu", wlen);
     p->set = rv == CKR_OK;
@@ -621,11 +890,13 @@ static CK_RV check_create_params(struct bdev *d, const struct se_create_params *
     if (!p->se_id || !*p->se_id || strlen(p->se_id) > SE_ID_MAX)
         return err_set(ORIGIN_BACKEND, CKR_ARGUMENTS_BAD, "an SE id has 1 to %d characters",
                        SE_ID_MAX);
-    if (p->level > 1)
+    if (p->level > STORE_MAX_LEVEL)
         return err_set(ORIGIN_BACKEND, CKR_ARGUMENTS_BAD,
-                       "a software SE cannot claim security level %u (at most 1)", p->level);
-    if (p->max_retries < 1 || p->max_retries > 255)
-        return err_set(ORIGIN_BACKEND, CKR_ARGUMENTS_BAD, "max_retries must be 1 to 255");
+                       "a software SE cannot claim security level %u (at most %d)", p->level,
+                       STORE_MAX_LEVEL);
+    if (p->max_retries < 1 || p->max_retries > STORE_MAX_RETRIES)
+        return err_set(ORIGIN_BACKEND, CKR_ARGUMENTS_BAD, "max_retries must be 1 to %d",
+                       STORE_MAX_RETRIES);
     return check_pin_arg(d, p->so_pin, p->so_pin_len, true);
 }
 
@@ -644,39 +915,40 @@ static CK_RV soft_se_create(struct bdev *d, uint32_t expect_seq, const struct se
     memset(&row, 0, sizeof(row));
     snprintf(row.name, sizeof(row.name), "%s", p->name);
     snprintf(row.se_id, sizeof(row.se_id), "%s", p->se_id);
-    row.se_type = 4;
+    row.seq = expect_seq; /* the wrap is bound to it; the transaction checks it is still free */
+    row.se_type = STORE_SE_TYPE;
     row.level = p->level;
     row.lifecycle = SE_PERSONALIZATION;
     row.max_retries = p->max_retries;
     row.created = sea_time();
+    row.epoch = 1;
     /* the expensive part first, outside lock and transaction */
     if (!(sek = key_alloc())) {
         rv = oom();
         goto out;
     }
     if ((rv = crypto_random(sek, STORE_SEK_LEN)) != CKR_OK ||
-        (rv = make_pin(d, ROLE_SO, row.se_id, p->so_pin, p->so_pin_len, sek, &row.pin[ROLE_SO])) !=
+        (rv = make_pin(d, ROLE_SO, &row, p->so_pin, p->so_pin_len, sek, &row.pin[ROLE_SO])) !=
             CKR_OK)
         goto out;
-    lock(d);
-    if ((rv = store_begin(d->st)) == CKR_OK) {
-        if ((rv = store_next_seq(d->st, &next)) == CKR_OK && next != expect_seq)
+    lock_w(d);
+    if ((rv = store_begin(d->wr)) == CKR_OK) {
+        if ((rv = store_next_seq(d->wr, &next)) == CKR_OK && next != expect_seq)
             rv = err_set(ORIGIN_BACKEND, CKR_SLOT_ID_INVALID,
                          "slot %u of device %s was taken by another process (next is %u)",
                          expect_seq, d->name, next);
-        if (rv == CKR_OK && (rv = store_se_count(d->st, &count)) == CKR_OK && count >= d->max_se)
+        if (rv == CKR_OK && (rv = store_se_count(d->wr, &count)) == CKR_OK && count >= d->max_se)
             rv = err_set(ORIGIN_BACKEND, CKR_DEVICE_MEMORY, "device %s holds %u SEs (max_se)",
                          d->name, count);
         if (rv == CKR_OK && next == UINT32_MAX)
             rv = err_set(ORIGIN_BACKEND, CKR_DEVICE_MEMORY, "device %s: no SE numbers left",
                          d->name);
-        row.seq = next;
-        if (rv == CKR_OK && (rv = store_se_insert(d->st, &row)) == CKR_OK)
-            rv = store_set_next_seq(d->st, next + 1);
+        if (rv == CKR_OK && (rv = store_se_insert(d->wr, &row)) == CKR_OK)
+            rv = store_set_next_seq(d->wr, next + 1);
         rv = end_txn(d, rv);
     }
-    d->se_valid = false;
-    unlock(d);
+    unlock_w(d);
+    se_changed(d);
     if (rv == CKR_OK) {
         desc_from_row(&row, out);
         LOGI("device %s: created SE %u (%s)", d->name, row.seq, row.se_id);
@@ -689,12 +961,11 @@ out:
 /* ---- PINs ---- */
 
 /* What a verified PIN gives: the SEK, the KEK it was unwrapped with, the wrap that was opened
- * (to detect a concurrent change) and the SE's SO wrap (to detect a re-initialisation). */
+ * (to detect a concurrent change) and the SE's row as it was checked (its epoch among it). */
 struct verified {
-    uint8_t *sek, *kek; /* secure heap */
+    uint8_t *sek, *kek; /* key_alloc */
     uint8_t wrap[STORE_WRAP_LEN];
-    uint8_t so_wrap[STORE_WRAP_LEN];
-    char se_id[SE_ID_MAX + 1];
+    struct se_row row;
 };
 
 static void verified_clear(struct verified *v)
@@ -705,40 +976,33 @@ static void verified_clear(struct verified *v)
 }
 
 /* Transaction 1 of a PIN check: refuse a locked PIN, else count the try and commit, so that a
- * process killed during PBKDF2 has still used it up. Copies what the check needs into v. */
-static CK_RV count_try(struct bdev *d, uint32_t seq, enum store_role role, struct pin_rec *pin,
-                       unsigned *max, struct verified *v)
+ * process killed during PBKDF2 has still used it up. Copies the SE's row into v. */
+static CK_RV count_try(struct bdev *d, uint32_t seq, enum store_role role, struct verified *v)
 {
-    struct se_row row;
+    struct se_row *row = &v->row;
     bool found = false;
-    lock(d);
-    CK_RV rv = refresh(d);
-    if (rv == CKR_OK && (rv = store_begin(d->st)) == CKR_OK) {
-        rv = store_se_get(d->st, seq, &row, &found);
+    lock_w(d);
+    CK_RV rv = store_begin(d->wr);
+    if (rv == CKR_OK) {
+        rv = store_se_get(d->wr, seq, row, &found);
         if (rv == CKR_OK && !found)
             rv = err_set(ORIGIN_BACKEND, CKR_TOKEN_NOT_PRESENT, "device %s has no SE %u", d->name,
                          seq);
-        else if (rv == CKR_OK && !row.pin[role].set)
+        else if (rv == CKR_OK && !row->pin[role].set)
             rv = err_set(ORIGIN_BACKEND, CKR_USER_PIN_NOT_INITIALIZED, "SE %s has no user PIN yet",
-                         row.name);
-        else if (rv == CKR_OK && row.pin[role].fail >= row.max_retries)
+                         row->name);
+        else if (rv == CKR_OK && row->pin[role].fail >= row->max_retries)
             rv = err_set(ORIGIN_BACKEND, CKR_PIN_LOCKED,
                          "the %s PIN of SE %s is locked after %u failed tries", role_name(role),
-                         row.name, row.max_retries);
+                         row->name, row->max_retries);
         if (rv == CKR_OK)
-            rv = store_pin_fail(d->st, seq, role);
+            rv = store_pin_fail(d->wr, seq, role);
         rv = end_txn(d, rv);
     }
-    d->se_valid = false;
-    unlock(d);
-    if (rv != CKR_OK)
-        return rv;
-    *pin = row.pin[role];
-    *max = row.max_retries;
-    memcpy(v->wrap, pin->wrap, STORE_WRAP_LEN);
-    memcpy(v->so_wrap, row.pin[ROLE_SO].wrap, STORE_WRAP_LEN);
-    snprintf(v->se_id, sizeof(v->se_id), "%s", row.se_id);
-    return CKR_OK;
+    unlock_w(d);
+    if (rv == CKR_OK)
+        memcpy(v->wrap, row->pin[role].wrap, STORE_WRAP_LEN);
+    return rv;
 }
 
 /* Verify the PIN of `role` (counted before the check; see count_try). On success v holds the
@@ -746,38 +1010,37 @@ static CK_RV count_try(struct bdev *d, uint32_t seq, enum store_role role, struc
 static CK_RV verify_pin(struct bdev *d, uint32_t seq, enum store_role role, const uint8_t *pin,
                         size_t len, struct verified *v)
 {
-    struct pin_rec rec;
-    unsigned max = 0;
-    size_t sek_len = 0;
-    char aad[64];
+    size_t sek_len = 0, alen = 0;
+    char aad[SEK_AAD_MAX];
     bool changed = false;
     memset(v, 0, sizeof(*v));
-    CK_RV rv = count_try(d, seq, role, &rec, &max, v);
+    CK_RV rv = count_try(d, seq, role, v);
     if (rv != CKR_OK)
         return rv;
+    const struct pin_rec *rec = &v->row.pin[role];
+    unsigned max = v->row.max_retries;
     v->sek = key_alloc();
     v->kek = key_alloc();
-    uint8_t *pt = OPENSSL_secure_malloc(STORE_WRAP_LEN);
+    uint8_t *pt = sea_secret_alloc(STORE_WRAP_LEN);
     if (!v->sek || !v->kek || !pt) {
         rv = oom();
         goto out;
     }
     /* no lock, no transaction: PBKDF2 takes its time */
-    if ((rv = crypto_pbkdf2(pin ? pin : (const uint8_t *)"", len, rec.salt, sizeof(rec.salt),
-                            rec.iter, v->kek, STORE_SEK_LEN)) != CKR_OK)
+    if ((rv = crypto_pbkdf2(pin ? pin : (const uint8_t *)"", len, rec->salt, sizeof(rec->salt),
+                            rec->iter, v->kek, STORE_SEK_LEN)) != CKR_OK ||
+        (rv = sek_aad(role, &v->row, aad, &alen)) != CKR_OK)
         goto out;
     bool clean = err_get()->rv == CKR_OK;
-    rv = crypto_open(v->kek, (const uint8_t *)aad, sek_aad(aad, sizeof(aad), role, v->se_id),
-                     rec.wrap, STORE_WRAP_LEN, pt, &sek_len);
+    rv = crypto_open(v->kek, (const uint8_t *)aad, alen, rec->wrap, STORE_WRAP_LEN, pt, &sek_len);
     if (rv == CKR_ENCRYPTED_DATA_INVALID) {
-        unsigned left = rec.fail + 1 >= max ? 0 : max - rec.fail - 1;
+        unsigned left = rec->fail + 1 >= max ? 0 : max - rec->fail - 1;
         if (role == ROLE_SO && left == 0) {
-            lock(d);
-            CK_RV brv = store_begin(d->st);
+            lock_w(d);
+            CK_RV brv = store_begin(d->wr);
             if (brv == CKR_OK)
-                brv = end_txn(d, store_se_block(d->st, seq));
-            d->se_valid = false;
-            unlock(d);
+                brv = end_txn(d, store_se_block(d->wr, seq));
+            unlock_w(d);
             if (brv == CKR_OK)
                 LOGI("device %s: SE %u is blocked (SO PIN locked)", d->name, seq);
         }
@@ -795,20 +1058,19 @@ static CK_RV verify_pin(struct bdev *d, uint32_t seq, enum store_role role, cons
         goto out;
     }
     memcpy(v->sek, pt, STORE_SEK_LEN);
-    lock(d);
-    if ((rv = store_begin(d->st)) == CKR_OK)
-        rv = end_txn(d, store_pin_reset(d->st, seq, role, rec.wrap, &changed));
-    d->se_valid = false;
-    unlock(d);
+    lock_w(d);
+    if ((rv = store_begin(d->wr)) == CKR_OK)
+        rv = end_txn(d, store_pin_reset(d->wr, seq, role, rec->wrap, &changed));
+    unlock_w(d);
     if (rv == CKR_OK && !changed)
         rv = err_set(ORIGIN_BACKEND, CKR_PIN_INCORRECT,
                      "the %s PIN of SE %u was changed by another process meanwhile",
                      role_name(role), seq);
 out:
-    if (pt)
-        OPENSSL_secure_clear_free(pt, STORE_WRAP_LEN);
+    sea_secret_free(pt, STORE_WRAP_LEN);
     if (rv != CKR_OK)
         verified_clear(v);
+    se_changed(d);
     return rv;
 }
 
@@ -823,24 +1085,49 @@ static CK_RV role_of(CK_USER_TYPE user, bool context_ok, enum store_role *role)
     return CKR_OK;
 }
 
-/* Keep the SEK of a verified PIN for this process (replacing an older one). */
-static CK_RV keep_sek(struct bdev *d, uint32_t seq, struct verified *v)
+/* Keep the SEK of a verified PIN for this process (replacing an older one), unless the SE was
+ * re-initialised since the PIN was checked. Public attributes cached while no key was held
+ * were served unchecked: they are read (and checked) again. */
+static CK_RV keep_sek(struct bdev *d, uint32_t seq, enum store_role role, struct verified *v)
 {
-    struct sek *k = find_sek(d, seq);
-    if (!k) {
+    const struct se_row *r = NULL;
+    struct keymat *mac = NULL;
+    CK_RV rv = derive_mac_key(v->sek, &mac);
+    if (rv != CKR_OK)
+        return rv;
+    lock_r(d);
+    rv = fresh_se(d, seq, &r);
+    if (rv == CKR_OK && r->epoch != v->row.epoch)
+        rv = err_set(ORIGIN_BACKEND, CKR_FUNCTION_FAILED,
+                     "SE %u was re-initialised by another process meanwhile", seq);
+    lock_c(d);
+    struct sek *k = rv == CKR_OK ? find_sek(d, seq) : NULL;
+    if (rv == CKR_OK && !k) {
         struct sek *nv = realloc(d->sek, (d->nsek + 1) * sizeof(*nv));
-        if (!nv)
-            return oom();
-        d->sek = nv;
-        k = &d->sek[d->nsek++];
-        k->seq = seq;
-        k->key = NULL;
+        if (!nv) {
+            rv = oom();
+        } else {
+            d->sek = nv;
+            k = &d->sek[d->nsek++];
+            memset(k, 0, sizeof(*k));
+        }
     }
-    key_free(k->key);
-    k->key = v->sek; /* ownership moves */
-    v->sek = NULL;
-    memcpy(k->so_wrap, v->so_wrap, STORE_WRAP_LEN);
-    return CKR_OK;
+    if (rv == CKR_OK) {
+        if (k->key && k->role == ROLE_USER && role != ROLE_USER)
+            drop_sobjs(d, seq, true); /* the user's login is over */
+        sek_clear(k);
+        *k = (struct sek){
+            .seq = seq, .epoch = v->row.epoch, .role = role, .key = v->sek, .mac = mac};
+        v->sek = NULL; /* ownership moves */
+        mac = NULL;
+        cache_drop(&d->attrs, false, seq);
+        cache_drop(&d->keys, false, seq);
+        d->gen++;
+    }
+    unlock_c(d);
+    unlock_r(d);
+    keymat_unref(mac);
+    return rv;
 }
 
 static CK_RV soft_login(struct bdev *d, uint32_t seq, CK_USER_TYPE user, const uint8_t *pin,
@@ -857,9 +1144,7 @@ static CK_RV soft_login(struct bdev *d, uint32_t seq, CK_USER_TYPE user, const u
         return rv;
     if ((rv = verify_pin(d, seq, role, pin, len, &v)) != CKR_OK)
         return rv;
-    lock(d);
-    rv = keep_sek(d, seq, &v);
-    unlock(d);
+    rv = keep_sek(d, seq, role, &v);
     verified_clear(&v);
     return rv;
 }
@@ -868,52 +1153,55 @@ static void soft_logout(struct bdev *d, uint32_t seq)
 {
     if (!d)
         return;
-    lock(d);
+    lock_c(d);
     forget_se(d, seq);
-    unlock(d);
+    unlock_c(d);
 }
 
 static CK_RV soft_init_pin(struct bdev *d, uint32_t seq, const uint8_t *pin, size_t len)
 {
     struct pin_rec rec;
-    uint8_t guard[STORE_WRAP_LEN];
-    char se_id[SE_ID_MAX + 1];
+    struct se_row row;
+    struct keycopy kc = {0};
     const struct se_row *r;
-    bool changed = false;
+    bool changed = false, so = false;
     if (!d)
         return err_set(ORIGIN_BACKEND, CKR_ARGUMENTS_BAD, "soft init_pin: bad arguments");
     CK_RV rv = check_pin_arg(d, pin, len, true);
     if (rv != CKR_OK)
         return rv;
-    uint8_t *sek = key_alloc();
-    if (!sek)
-        return oom();
-    lock(d);
+    lock_r(d);
     rv = fresh_se(d, seq, &r);
-    struct sek *k = rv == CKR_OK ? find_sek(d, seq) : NULL;
-    if (rv == CKR_OK && !k)
-        rv = err_set(ORIGIN_BACKEND, CKR_USER_NOT_LOGGED_IN,
-                     "setting the user PIN needs the SO logged in on SE %s", r->name);
     if (rv == CKR_OK) {
-        memcpy(sek, k->key, STORE_SEK_LEN);
-        memcpy(guard, k->so_wrap, STORE_WRAP_LEN);
-        snprintf(se_id, sizeof(se_id), "%s", r->se_id);
+        row = *r;
+        lock_c(d);
+        const struct sek *k = find_sek(d, seq);
+        so = k && k->role == ROLE_SO;
+        if (so)
+            rv = copy_key(d, seq, &kc);
+        unlock_c(d);
     }
-    unlock(d);
-    if (rv != CKR_OK || (rv = make_pin(d, ROLE_USER, se_id, pin, len, sek, &rec)) != CKR_OK)
+    unlock_r(d);
+    if (rv == CKR_OK && !so)
+        rv = err_set(ORIGIN_BACKEND, CKR_USER_NOT_LOGGED_IN,
+                     "setting the user PIN needs the SO logged in on SE %s", row.name);
+    /* the user PIN wraps the same SEK; the SE it is bound to turns operational */
+    if (rv != CKR_OK || (rv = make_pin(d, ROLE_USER, &row, pin, len, kc.sek, &rec)) != CKR_OK)
         goto out;
-    lock(d);
-    if ((rv = store_begin(d->st)) == CKR_OK)
-        rv = end_txn(d, store_pin_set(d->st, seq, ROLE_USER, &rec, ROLE_SO, guard, &changed));
-    d->se_valid = false;
+    lock_w(d);
+    if ((rv = store_begin(d->wr)) == CKR_OK)
+        rv = end_txn(d, store_user_pin_init(d->wr, seq, &rec, kc.epoch, &changed));
+    unlock_w(d);
+    se_changed(d);
     if (rv == CKR_OK && !changed) {
+        lock_c(d);
         forget_se(d, seq);
+        unlock_c(d);
         rv = err_set(ORIGIN_BACKEND, CKR_USER_NOT_LOGGED_IN,
                      "SE %u was re-initialised by another process: log in again", seq);
     }
-    unlock(d);
 out:
-    key_free(sek);
+    keycopy_clear(&kc);
     return rv;
 }
 
@@ -932,36 +1220,31 @@ static CK_RV soft_set_pin(struct bdev *d, uint32_t seq, CK_USER_TYPE user, const
     if (rv == CKR_OK)
         rv = check_pin_arg(d, new_pin, new_len, true);
     if (rv != CKR_OK || (rv = verify_pin(d, seq, role, old_pin, old_len, &v)) != CKR_OK ||
-        (rv = make_pin(d, role, v.se_id, new_pin, new_len, v.sek, &rec)) != CKR_OK)
+        (rv = make_pin(d, role, &v.row, new_pin, new_len, v.sek, &rec)) != CKR_OK)
         goto out;
-    lock(d);
-    if ((rv = store_begin(d->st)) == CKR_OK)
-        rv = end_txn(d, store_pin_set(d->st, seq, role, &rec, role, v.wrap, &changed));
-    d->se_valid = false;
+    /* the SEK stays the same: keys held here and elsewhere remain valid */
+    lock_w(d);
+    if ((rv = store_begin(d->wr)) == CKR_OK)
+        rv = end_txn(d, store_pin_set(d->wr, seq, role, &rec, v.wrap, &changed));
+    unlock_w(d);
+    se_changed(d);
     if (rv == CKR_OK && !changed)
         rv = err_set(ORIGIN_BACKEND, CKR_FUNCTION_FAILED,
                      "the %s PIN of SE %u was changed by another process meanwhile",
                      role_name(role), seq);
-    /* our own SO wrap changed: keep the key we hold valid */
-    struct sek *k = find_sek(d, seq);
-    if (rv == CKR_OK && role == ROLE_SO && k)
-        memcpy(k->so_wrap, rec.wrap, STORE_WRAP_LEN);
-    unlock(d);
 out:
     verified_clear(&v);
     return rv;
 }
 
-/* Session objects of an SE go with it (re-initialised or deleted). Lock held. */
-static void drop_sobjs(struct bdev *d, uint32_t seq)
+/* After this process re-initialised or deleted an SE: nothing of it is left in memory. */
+static void drop_se(struct bdev *d, uint32_t seq)
 {
-    for (size_t i = d->nsobj; i > 0; i--) {
-        if (d->sobj[i - 1]->seq != seq)
-            continue;
-        cache_del(&d->keys, d->sobj[i - 1]->handle);
-        sobj_free(d->sobj[i - 1]);
-        d->sobj[i - 1] = d->sobj[--d->nsobj];
-    }
+    lock_c(d);
+    forget_se(d, seq);
+    drop_sobjs(d, seq, false);
+    cache_drop(&d->attrs, false, seq);
+    unlock_c(d);
 }
 
 static CK_RV soft_se_reinit(struct bdev *d, uint32_t seq, const uint8_t *so_pin, size_t len,
@@ -969,8 +1252,8 @@ static CK_RV soft_se_reinit(struct bdev *d, uint32_t seq, const uint8_t *so_pin,
 {
     struct verified v = {0};
     uint8_t new_wrap[STORE_WRAP_LEN];
-    char aad[64];
-    size_t wlen = 0;
+    char aad[SEK_AAD_MAX];
+    size_t wlen = 0, alen = 0;
     bool changed = false;
     uint8_t *sek = NULL;
     if (!d || !name || strlen(name) > SE_NAME_MAX)
@@ -979,34 +1262,41 @@ static CK_RV soft_se_reinit(struct bdev *d, uint32_t seq, const uint8_t *so_pin,
     CK_RV rv = check_pin_arg(d, so_pin, len, false);
     if (rv != CKR_OK || (rv = verify_pin(d, seq, ROLE_SO, so_pin, len, &v)) != CKR_OK)
         goto out;
-    /* a new SEK under the same SO PIN: every old secret becomes unreadable */
+    if (v.row.epoch == UINT32_MAX) {
+        rv =
+            err_set(ORIGIN_BACKEND, CKR_DEVICE_MEMORY, "SE %u cannot be re-initialised again", seq);
+        goto out;
+    }
+    /* a new SEK under the same SO PIN, bound to the new name and epoch: every old secret
+     * becomes unreadable and every login elsewhere stale */
+    struct se_row next = v.row;
+    snprintf(next.name, sizeof(next.name), "%s", name);
+    next.epoch = v.row.epoch + 1;
     if (!(sek = key_alloc())) {
         rv = oom();
         goto out;
     }
     if ((rv = crypto_random(sek, STORE_SEK_LEN)) != CKR_OK ||
-        (rv = crypto_seal(v.kek, (const uint8_t *)aad, sek_aad(aad, sizeof(aad), ROLE_SO, v.se_id),
-                          sek, STORE_SEK_LEN, new_wrap, &wlen)) != CKR_OK)
+        (rv = sek_aad(ROLE_SO, &next, aad, &alen)) != CKR_OK ||
+        (rv = crypto_seal(v.kek, (const uint8_t *)aad, alen, sek, STORE_SEK_LEN, new_wrap,
+                          &wlen)) != CKR_OK)
         goto out;
-    lock(d);
-    if ((rv = store_begin(d->st)) == CKR_OK) {
-        rv = store_obj_delete_se(d->st, seq);
+    lock_w(d);
+    if ((rv = store_begin(d->wr)) == CKR_OK) {
+        rv = store_obj_delete_se(d->wr, seq);
         if (rv == CKR_OK)
-            rv = store_se_reinit(d->st, seq, name, new_wrap, v.wrap, &changed);
+            rv = store_se_reinit(d->wr, seq, next.name, new_wrap, v.wrap, next.epoch, &changed);
         if (rv == CKR_OK && !changed)
             rv = err_set(ORIGIN_BACKEND, CKR_FUNCTION_FAILED,
                          "SE %u was changed by another process meanwhile", seq);
         rv = end_txn(d, rv);
     }
+    unlock_w(d);
+    se_changed(d);
     if (rv == CKR_OK) {
-        forget_se(d, seq);
-        drop_sobjs(d, seq);
-        cache_drop(&d->attrs, false, seq);
+        drop_se(d, seq);
+        LOGI("device %s: SE %u re-initialised (epoch %u)", d->name, seq, next.epoch);
     }
-    d->se_valid = false;
-    unlock(d);
-    if (rv == CKR_OK)
-        LOGI("device %s: SE %u re-initialised", d->name, seq);
 out:
     key_free(sek);
     verified_clear(&v);
@@ -1022,25 +1312,22 @@ static CK_RV soft_se_delete(struct bdev *d, uint32_t seq, const uint8_t *so_pin,
     CK_RV rv = check_pin_arg(d, so_pin, len, false);
     if (rv != CKR_OK || (rv = verify_pin(d, seq, ROLE_SO, so_pin, len, &v)) != CKR_OK)
         goto out;
-    lock(d);
-    if ((rv = store_begin(d->st)) == CKR_OK) {
-        rv = store_obj_delete_se(d->st, seq);
+    lock_w(d);
+    if ((rv = store_begin(d->wr)) == CKR_OK) {
+        rv = store_obj_delete_se(d->wr, seq);
         if (rv == CKR_OK)
-            rv = store_se_delete(d->st, seq, v.wrap, &changed);
+            rv = store_se_delete(d->wr, seq, v.wrap, &changed);
         if (rv == CKR_OK && !changed)
             rv = err_set(ORIGIN_BACKEND, CKR_FUNCTION_FAILED,
                          "SE %u was changed by another process meanwhile", seq);
         rv = end_txn(d, rv);
     }
+    unlock_w(d);
+    se_changed(d);
     if (rv == CKR_OK) {
-        forget_se(d, seq);
-        drop_sobjs(d, seq);
-        cache_drop(&d->attrs, false, seq);
-    }
-    d->se_valid = false;
-    unlock(d);
-    if (rv == CKR_OK)
+        drop_se(d, seq);
         LOGI("device %s: SE %u deleted", d->name, seq);
+    }
 out:
     verified_clear(&v);
     return rv;
@@ -1089,17 +1376,69 @@ static bool has_secret(const struct split *sp)
     return false;
 }
 
-/* "sea/obj/v1/<se_id>/<CKA_UNIQUE_ID>": binds a sealed blob to its SE and its object, so that
- * a blob copied onto another row (or into another SE) does not open. */
-static CK_RV obj_aad(const char *se_id, const struct attrs *a, uint8_t **out, size_t *len)
+/* Must an object of this class have a sealed blob? Key values and private data are secret by
+ * the schema, so such an object without one was tampered with. */
+static bool needs_secret(CK_OBJECT_CLASS cls, bool priv)
 {
-    static const char prefix[] = "sea/obj/v1/";
-    const struct attr *uid = attrs_find(a, CKA_UNIQUE_ID);
+    return cls == CKO_PRIVATE_KEY || cls == CKO_SECRET_KEY || (cls == CKO_DATA && priv);
+}
+
+/* The indexed columns of an object (pointing into a), as they are stored. */
+static void columns_of(const struct attrs *a, struct obj_row *r)
+{
+    struct split sp = split_of(a);
+    const struct attr *kt = attrs_find(a, CKA_KEY_TYPE), *id = attrs_find(a, CKA_ID),
+                      *label = attrs_find(a, CKA_LABEL);
+    r->cls = sp.cls;
+    r->priv = sp.priv;
+    r->has_key_type = kt && kt->len == sizeof(CK_ULONG);
+    r->key_type = 0;
+    if (r->has_key_type)
+        memcpy(&r->key_type, kt->val, sizeof(CK_ULONG));
+    r->id = id ? id->val : NULL;
+    r->id_len = id ? id->len : 0;
+    r->label = label ? label->val : NULL;
+    r->label_len = label ? label->len : 0;
+}
+
+/* SHA-256 of everything a row says in public: its SE, its indexed columns and its encoded
+ * public attributes. */
+static CK_RV row_digest(const struct obj_row *r, const char *se_id, uint8_t out[32])
+{
+    struct hasher h;
+    h_start(&h, NULL);
+    h_str(&h, "sea/obj-row/v2");
+    h_u64(&h, r->se);
+    h_str(&h, se_id);
+    h_u64(&h, r->cls);
+    h_u64(&h, r->has_key_type);
+    h_u64(&h, r->has_key_type ? r->key_type : 0);
+    h_field(&h, r->id, r->id_len);
+    h_field(&h, r->label, r->label_len);
+    h_u64(&h, r->priv);
+    h_field(&h, r->attrs, r->attrs_len);
+    return h_finish(&h, out);
+}
+
+/* "sea/obj/v2/<se_id>/<CKA_UNIQUE_ID>/<hex row_digest>": the AAD of a row's sealed blob, so
+ * that it opens only on the row it was made for, in its SE, with every public value as it was
+ * (v1 bound only the SE and the unique id). CKR_TEMPLATE_INCOMPLETE, unrecorded, without a
+ * unique id: the caller says what that means. */
+static CK_RV obj_aad(const struct obj_row *r, const char *se_id, const struct attrs *pub,
+                     uint8_t **out, size_t *len)
+{
+    static const char prefix[] = "sea/obj/v2/";
+    const struct attr *uid = attrs_find(pub, CKA_UNIQUE_ID);
+    uint8_t dg[32];
+    char hx[65];
     if (!uid || uid->len == 0)
-        return err_set(ORIGIN_BACKEND, CKR_TEMPLATE_INCOMPLETE,
-                       "an object with secret attributes needs a CKA_UNIQUE_ID");
+        return CKR_TEMPLATE_INCOMPLETE;
+    CK_RV rv = row_digest(r, se_id, dg);
+    if (rv != CKR_OK)
+        return rv;
+    hex(dg, sizeof(dg), hx);
     size_t plen = strlen(prefix), slen = strlen(se_id);
-    size_t n = plen + slen + 1 + uid->len;
+    size_t n = plen + slen + 1 + uid->len + 1 + 64;
     uint8_t *p = malloc(n);
     if (!p)
         return oom();
@@ -1107,24 +1446,46 @@ static CK_RV obj_aad(const char *se_id, const struct attrs *a, uint8_t **out, si
     memcpy(p + plen, se_id, slen);
     p[plen + slen] = '/';
     memcpy(p + plen + slen + 1, uid->val, uid->len);
+    p[plen + slen + 1 + uid->len] = '/';
+    memcpy(p + n - 64, hx, 64);
     *out = p;
     *len = n;
     return CKR_OK;
 }
 
-/* Rows built by make_row hold an attrs_encode blob and a malloc'd sealed blob. */
+/* crypto_seal's output is nonce || ciphertext || tag (crypto.h). */
+#define SEAL_NONCE_LEN 12
+#define SEAL_TAG_LEN   (SEAL_OVERHEAD - SEAL_NONCE_LEN)
+
+/* A row's MAC: HMAC-SHA256 under the key derived from the SEK over the seal's AAD (so the whole
+ * public row) and the seal's nonce and tag (so this very seal, which its tag authenticates). It
+ * lets the public part be checked without opening the seal. */
+static CK_RV row_mac(struct keymat *mac, const uint8_t *aad, size_t alen, const uint8_t *sealed,
+                     size_t slen, uint8_t out[STORE_MAC_LEN])
+{
+    struct hasher h;
+    h_start(&h, mac);
+    h_str(&h, "sea/obj-mac/v2");
+    h_field(&h, aad, alen);
+    h_field(&h, sealed, SEAL_NONCE_LEN);
+    h_field(&h, sealed + slen - SEAL_TAG_LEN, SEAL_TAG_LEN);
+    return h_finish(&h, out);
+}
+
+/* Rows built by make_row hold an attrs_encode blob and malloc'd sealed blob and MAC. */
 static void made_row_clear(struct obj_row *r)
 {
-    blob_free(r->attrs, r->attrs_len);
+    sea_secret_free(r->attrs, r->attrs_len);
     free(r->secret);
-    r->attrs = r->secret = NULL;
+    free(r->mac);
+    r->attrs = r->secret = r->mac = NULL;
 }
 
 /* The row of an object: indexed columns, the encoded public attributes and, when it has secret
- * ones, those sealed under sek (CKR_USER_NOT_LOGGED_IN without one). Runs AES-GCM: call
- * without the lock. r->id and r->label point into a. */
-static CK_RV make_row(const struct attrs *a, uint32_t seq, const char *se_id, const uint8_t *sek,
-                      struct obj_row *r)
+ * ones, those sealed under the SEK with the row's MAC (CKR_USER_NOT_LOGGED_IN without a key).
+ * Runs AES-GCM: call without a lock. r->id and r->label point into a. */
+static CK_RV make_row(const struct attrs *a, uint32_t seq, const char *se_id,
+                      const struct keycopy *kc, struct obj_row *r)
 {
     struct split sp = split_of(a);
     uint8_t *plain = NULL, *aad = NULL;
@@ -1132,40 +1493,30 @@ static CK_RV make_row(const struct attrs *a, uint32_t seq, const char *se_id, co
     CK_RV rv;
     memset(r, 0, sizeof(*r));
     r->se = seq;
-    r->cls = sp.cls;
-    r->priv = sp.priv;
-    const struct attr *kt = attrs_find(a, CKA_KEY_TYPE), *id = attrs_find(a, CKA_ID),
-                      *label = attrs_find(a, CKA_LABEL);
-    if (kt && kt->len == sizeof(CK_ULONG)) {
-        r->has_key_type = true;
-        memcpy(&r->key_type, kt->val, sizeof(CK_ULONG));
-    }
-    if (id) {
-        r->id = id->val;
-        r->id_len = id->len;
-    }
-    if (label) {
-        r->label = label->val;
-        r->label_len = label->len;
-    }
+    columns_of(a, r);
     if ((rv = attrs_encode(a, keep_public, &sp, &r->attrs, &r->attrs_len)) != CKR_OK ||
         !has_secret(&sp))
         goto out;
-    if (!sek) {
+    if (!kc || !kc->sek) {
         rv = err_set(ORIGIN_BACKEND, CKR_USER_NOT_LOGGED_IN,
                      "storing secret attributes needs the user (or SO) logged in");
         goto out;
     }
-    if ((rv = obj_aad(se_id, a, &aad, &alen)) != CKR_OK ||
-        (rv = attrs_encode(a, keep_secret, &sp, &plain, &plen)) != CKR_OK)
+    if ((rv = obj_aad(r, se_id, a, &aad, &alen)) == CKR_TEMPLATE_INCOMPLETE)
+        rv = err_set(ORIGIN_BACKEND, rv, "an object with secret attributes needs a CKA_UNIQUE_ID");
+    if (rv != CKR_OK || (rv = attrs_encode(a, keep_secret, &sp, &plain, &plen)) != CKR_OK)
         goto out;
-    if (!(r->secret = malloc(plen + SEAL_OVERHEAD))) {
+    r->secret = malloc(plen + SEAL_OVERHEAD);
+    r->mac = malloc(STORE_MAC_LEN);
+    if (!r->secret || !r->mac) {
         rv = oom();
         goto out;
     }
-    rv = crypto_seal(sek, aad, alen, plain, plen, r->secret, &r->secret_len);
+    r->mac_len = STORE_MAC_LEN;
+    if ((rv = crypto_seal(kc->sek, aad, alen, plain, plen, r->secret, &r->secret_len)) == CKR_OK)
+        rv = row_mac(kc->mac, aad, alen, r->secret, r->secret_len, r->mac);
 out:
-    blob_free(plain, plen);
+    sea_secret_free(plain, plen);
     free(aad);
     if (rv != CKR_OK)
         made_row_clear(r);
@@ -1179,33 +1530,85 @@ static CK_RV integrity_err(const char *se_name, int64_t oid)
                    se_name);
 }
 
-/* Decode a row's public attributes, checking them against the row's class column. */
-static CK_RV decode_pub(const struct obj_row *row, const char *se_name, struct attrs **out)
+static bool same_opt(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    return (a == NULL) == (b == NULL) && alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
+}
+
+/* The checks of a row that need no key: its columns agree with its public attributes, none of
+ * which is a secret for its class, and it has a sealed blob and a MAC when its class says it
+ * must, and both or neither. */
+static bool row_consistent(const struct obj_row *row, const struct attrs *pub)
+{
+    struct obj_row c = {0};
+    if (!attrs_has(pub, CKA_CLASS))
+        return false;
+    columns_of(pub, &c);
+    if (c.cls != row->cls || c.priv != row->priv || c.has_key_type != row->has_key_type ||
+        c.key_type != row->key_type || !same_opt(c.id, c.id_len, row->id, row->id_len) ||
+        !same_opt(c.label, c.label_len, row->label, row->label_len))
+        return false;
+    for (size_t i = 0; i < pub->n; i++)
+        if (schema_is_secret(row->cls, row->priv, pub->v[i].type))
+            return false; /* never take a secret from the public attributes */
+    if ((needs_secret(row->cls, row->priv) && !row->secret) || (!row->secret != !row->mac))
+        return false;
+    return !row->secret || (row->secret_len >= SEAL_OVERHEAD && row->mac_len == STORE_MAC_LEN);
+}
+
+/* Is the row's MAC the one the SE key gives it? */
+static CK_RV mac_matches(const struct obj_row *row, const struct attrs *pub, const char *se_id,
+                         struct keymat *mac, bool *ok)
+{
+    uint8_t *aad = NULL, m[STORE_MAC_LEN];
+    size_t alen = 0;
+    CK_RV rv = obj_aad(row, se_id, pub, &aad, &alen);
+    *ok = false;
+    if (rv == CKR_TEMPLATE_INCOMPLETE)
+        return CKR_OK; /* no unique id: it never had a MAC */
+    if (rv == CKR_OK && (rv = row_mac(mac, aad, alen, row->secret, row->secret_len, m)) == CKR_OK)
+        *ok = sea_ct_memcmp(m, row->mac, STORE_MAC_LEN) == 0;
+    free(aad);
+    return rv;
+}
+
+/* Decode a row's public attributes, checking what can be checked: always row_consistent, and
+ * the MAC of a row with secrets whenever the SE key is held (mac, any role). */
+static CK_RV decode_pub(const struct obj_row *row, const char *se_id, const char *se_name,
+                        struct keymat *mac, struct attrs **out)
 {
     struct attrs *a = NULL;
-    if (attrs_decode(row->attrs, row->attrs_len, false, &a) != CKR_OK ||
-        attrs_get_ulong(a, CKA_CLASS, (CK_ULONG)-1) != row->cls) {
+    CK_RV rv = CKR_OK;
+    bool ok =
+        attrs_decode(row->attrs, row->attrs_len, false, &a) == CKR_OK && row_consistent(row, a);
+    if (ok && row->secret && mac)
+        rv = mac_matches(row, a, se_id, mac, &ok);
+    if (rv == CKR_OK && !ok) {
+        LOGE("object %lld: its row does not check out", (long long)row->oid);
+        rv = integrity_err(se_name, row->oid);
+    }
+    if (rv != CKR_OK) {
         attrs_unref(a);
-        LOGE("object %lld: public attributes do not decode", (long long)row->oid);
-        return integrity_err(se_name, row->oid);
+        return rv;
     }
     *out = a;
     return CKR_OK;
 }
 
-/* Open a row's sealed secret attributes (values in the secure heap). Runs AES-GCM: call
- * without the lock. */
+/* Open a row's sealed secret attributes (with the AAD rebuilt from the row as it is now).
+ * Runs AES-GCM: call without a lock. */
 static CK_RV open_secret(const struct obj_row *row, const struct attrs *pub, const char *se_id,
                          const char *se_name, const uint8_t *sek, struct attrs **out)
 {
     uint8_t *aad = NULL, *pt = NULL;
     size_t alen = 0, ptlen = 0;
     CK_RV rv = CKR_OK;
-    if (row->secret_len < SEAL_OVERHEAD || obj_aad(se_id, pub, &aad, &alen) != CKR_OK) {
+    if (!row->secret || row->secret_len < SEAL_OVERHEAD ||
+        obj_aad(row, se_id, pub, &aad, &alen) != CKR_OK) {
         rv = integrity_err(se_name, row->oid);
         goto out;
     }
-    if (!(pt = OPENSSL_secure_malloc(row->secret_len))) {
+    if (!(pt = sea_secret_alloc(row->secret_len))) {
         rv = oom();
         goto out;
     }
@@ -1219,19 +1622,19 @@ static CK_RV open_secret(const struct obj_row *row, const struct attrs *pub, con
         rv = integrity_err(se_name, row->oid);
     }
 out:
-    if (pt)
-        OPENSSL_secure_clear_free(pt, row->secret_len);
+    sea_secret_free(pt, row->secret_len);
     free(aad);
     return rv;
 }
 
-/* ---- object lookup (lock held) ---- */
+/* ---- object lookup ---- */
 
 static bool token_handle(CK_OBJECT_HANDLE h)
 {
     return h > 0 && h < SESSION_BIT;
 }
 
+/* Session object h of SE seq (cmu held). */
 static struct sobj *find_sobj(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, size_t *idx)
 {
     for (size_t i = 0; i < d->nsobj; i++) {
@@ -1249,50 +1652,66 @@ static CK_RV handle_err(CK_OBJECT_HANDLE h, uint32_t seq)
     return err_set(ORIGIN_BACKEND, CKR_OBJECT_HANDLE_INVALID, "no object %lu in SE %u", h, seq);
 }
 
-/* Token object h of SE se: its public attributes (a new reference, from the cache when there
- * and no row is wanted) and, when row is given, its row. CKR_OBJECT_HANDLE_INVALID if h is not an
- * object of se. */
+/* Token object h of SE se (rmu held): its public attributes (a new reference, from the cache
+ * when there and no row is wanted) and, when row is given, its row. CKR_OBJECT_HANDLE_INVALID
+ * if h is not an object of se. A row read is checked by decode_pub, with the SE's MAC key when
+ * this process holds it (the cache is dropped at login, so what it holds was checked whenever
+ * a key was held); a row read before the caches were last dropped is not cached. */
 static CK_RV get_obj(struct bdev *d, const struct se_row *se, CK_OBJECT_HANDLE h,
                      struct obj_row *row, struct attrs **pub)
 {
     struct obj_row tmp = {0};
     struct obj_row *r = row ? row : &tmp;
+    struct keymat *mac = NULL;
     uint32_t cseq = 0;
     bool found = false;
-    CK_RV rv;
+    CK_RV rv = CKR_OK;
     if (!token_handle(h))
         return handle_err(h, se->seq);
-    struct attrs *cached = cache_get(&d->attrs, (uint32_t)h, &cseq);
+    lock_c(d);
+    struct attrs *cached = cache_get(&d->attrs, (uint32_t)h, &cseq, NULL);
     if (cached && cseq != se->seq)
-        return handle_err(h, se->seq);
-    if (cached && !row) {
+        rv = handle_err(h, se->seq);
+    else if (cached && !row)
         *pub = attrs_ref(cached);
-        return CKR_OK;
-    }
+    uint64_t gen = d->gen;
+    const struct sek *k = find_sek(d, se->seq);
+    if (k)
+        mac = keymat_ref(k->mac);
+    unlock_c(d);
+    if (rv != CKR_OK || (cached && !row))
+        goto out;
     /* with the row, the attributes come from that same row (a writer may have been faster than
      * our data_version check) */
-    if ((rv = store_obj_get(d->st, (int64_t)h, r, &found)) != CKR_OK)
-        return rv;
+    if ((rv = store_obj_get(d->rd, (int64_t)h, r, &found)) != CKR_OK)
+        goto out;
     if (!found || r->se != se->seq) {
         rv = handle_err(h, se->seq);
         goto out;
     }
-    if ((rv = decode_pub(r, se->name, pub)) != CKR_OK)
+    if ((rv = decode_pub(r, se->se_id, se->name, mac, pub)) != CKR_OK)
         goto out;
-    cache_put(&d->attrs, (uint32_t)h, se->seq, attrs_ref(*pub));
+    lock_c(d);
+    if (d->gen == gen)
+        cache_put(&d->attrs, (uint32_t)h, se->seq, r->priv, attrs_ref(*pub));
+    unlock_c(d);
 out:
+    keymat_unref(mac);
     if (rv != CKR_OK || !row)
         store_obj_row_clear(r);
     return rv;
 }
 
-/* Is there an object of the same class and label in the SE, token or session? */
-static CK_RV label_taken(struct bdev *d, uint32_t seq, const struct attrs *a, bool *taken)
+/* Is there an object of the same class and label in the SE, token (through st, its lock held)
+ * or session? */
+static CK_RV label_taken(struct bdev *d, struct store *st, uint32_t seq, const struct attrs *a,
+                         bool *taken)
 {
     CK_OBJECT_CLASS cls = attrs_get_ulong(a, CKA_CLASS, CKO_DATA);
     const struct attr *label = attrs_find(a, CKA_LABEL);
-    CK_RV rv = store_obj_label_exists(d->st, seq, cls, label ? label->val : NULL,
+    CK_RV rv = store_obj_label_exists(st, seq, cls, label ? label->val : NULL,
                                       label ? label->len : 0, taken);
+    lock_c(d);
     for (size_t i = 0; rv == CKR_OK && !*taken && i < d->nsobj; i++) {
         const struct sobj *o = d->sobj[i];
         const struct attr *l = attrs_find(o->pub, CKA_LABEL);
@@ -1301,6 +1720,7 @@ static CK_RV label_taken(struct bdev *d, uint32_t seq, const struct attrs *a, bo
         *taken =
             label ? (l && l->len == label->len && memcmp(l->val, label->val, l->len) == 0) : !l;
     }
+    unlock_c(d);
     return rv;
 }
 
@@ -1328,7 +1748,7 @@ static CK_RV split_sets(const struct attrs *a, struct attrs **pub, struct attrs 
     return rv;
 }
 
-static CK_RV make_sobj(const struct attrs *a, uint32_t seq, struct sobj **out)
+static CK_RV make_sobj(const struct attrs *a, uint32_t seq, uint32_t epoch, struct sobj **out)
 {
     struct sobj *o = calloc(1, sizeof(*o));
     if (!o)
@@ -1339,6 +1759,7 @@ static CK_RV make_sobj(const struct attrs *a, uint32_t seq, struct sobj **out)
         return rv;
     }
     o->seq = seq;
+    o->epoch = epoch;
     o->priv = attrs_get_bool(a, CKA_PRIVATE, true);
     *out = o;
     return CKR_OK;
@@ -1363,124 +1784,172 @@ static CK_RV check_new(const struct newobj *o)
     return CKR_OK;
 }
 
-/* Inside a write transaction: is the SEK we sealed with still the SE's? guard is the SE's SO
- * wrap when the SEK was unlocked; it changes when another process re-initialises the SE. */
-static CK_RV sek_current(struct bdev *d, uint32_t seq, const uint8_t *guard)
+static bool is_private(const struct attrs *a)
+{
+    return attrs_get_bool(a, CKA_PRIVATE, true);
+}
+
+static CK_RV not_user(const char *se_name)
+{
+    return err_set(ORIGIN_BACKEND, CKR_USER_NOT_LOGGED_IN,
+                   "private objects of SE %s need the user logged in", se_name);
+}
+
+/* Inside a write transaction: is the SE still in the epoch of the key this process holds, that
+ * is, not re-initialised by another process since the login? */
+static CK_RV epoch_current(struct bdev *d, uint32_t seq, uint32_t epoch)
 {
     struct se_row cur;
     bool found = false;
-    CK_RV rv = store_se_get(d->st, seq, &cur, &found);
-    if (rv == CKR_OK && (!found || memcmp(cur.pin[ROLE_SO].wrap, guard, STORE_WRAP_LEN) != 0))
+    CK_RV rv = store_se_get(d->wr, seq, &cur, &found);
+    if (rv == CKR_OK && (!found || cur.epoch != epoch))
         rv = err_set(ORIGIN_BACKEND, CKR_USER_NOT_LOGGED_IN,
                      "SE %u was re-initialised by another process: log in again", seq);
     return rv;
 }
 
-/* Inside the write transaction (lock held): uniqueness, the SEK still being the SE's, the
- * token inserts and room for the session objects. */
-static CK_RV insert_objects(struct bdev *d, uint32_t seq, struct newobj *o, size_t n,
-                            const uint8_t *guard)
+/* OBJ_UNIQUE_LABEL, through connection st (its lock held). */
+static CK_RV check_labels(struct bdev *d, struct store *st, uint32_t seq, struct newobj *o,
+                          size_t n)
 {
     bool taken = false;
-    size_t nsession = 0;
     CK_RV rv = CKR_OK;
     for (size_t i = 0; i < n && rv == CKR_OK; i++) {
         if ((o[i].flags & OBJ_UNIQUE_LABEL) &&
-            (rv = label_taken(d, seq, o[i].a, &taken)) == CKR_OK && taken)
+            (rv = label_taken(d, st, seq, o[i].a, &taken)) == CKR_OK && taken)
             rv = err_set(ORIGIN_BACKEND, CKR_SEA_EXISTS,
                          "SE %u already has an object of that class and label", seq);
-    }
-    if (rv == CKR_OK && guard)
-        rv = sek_current(d, seq, guard);
-    for (size_t i = 0; i < n && rv == CKR_OK; i++) {
-        int64_t oid = 0;
-        if (o[i].so) {
-            nsession++;
-            continue;
-        }
-        if ((rv = store_obj_insert(d->st, &o[i].row, &oid)) == CKR_OK && oid >= SESSION_BIT)
-            rv = err_set(ORIGIN_BACKEND, CKR_DEVICE_MEMORY,
-                         "device %s has used up its object numbers", d->name);
-        o[i].h = (CK_OBJECT_HANDLE)oid;
-    }
-    if (rv == CKR_OK && nsession > SESSION_BIT - 1 - d->next_session)
-        rv = err_set(ORIGIN_BACKEND, CKR_DEVICE_MEMORY,
-                     "device %s has used up its session object handles", d->name);
-    if (rv == CKR_OK && d->nsobj + nsession > d->capsobj) {
-        size_t cap = d->capsobj ? d->capsobj * 2 : 16;
-        while (cap < d->nsobj + nsession)
-            cap *= 2;
-        struct sobj **nv = realloc(d->sobj, cap * sizeof(*nv));
-        if (!nv)
-            rv = oom();
-        else {
-            d->sobj = nv;
-            d->capsobj = cap;
-        }
     }
     return rv;
 }
 
+static CK_RV insert_rows(struct bdev *d, struct newobj *o, size_t n)
+{
+    CK_RV rv = CKR_OK;
+    for (size_t i = 0; i < n && rv == CKR_OK; i++) {
+        int64_t oid = 0;
+        if (o[i].so)
+            continue;
+        if ((rv = store_obj_insert(d->wr, &o[i].row, &oid)) == CKR_OK && oid >= SESSION_BIT)
+            rv = err_set(ORIGIN_BACKEND, CKR_DEVICE_MEMORY,
+                         "device %s has used up its object numbers", d->name);
+        o[i].h = (CK_OBJECT_HANDLE)oid;
+    }
+    return rv;
+}
+
+/* Room and handles for n more session objects, reserved until add_objects publishes them (the
+ * token rows of the same call are committed in between, without cmu). */
+static CK_RV reserve_sobjs(struct bdev *d, size_t n)
+{
+    CK_RV rv = CKR_OK;
+    if (n == 0)
+        return CKR_OK;
+    lock_c(d);
+    size_t want = d->nsobj + d->sreserved + n;
+    if (n > SESSION_BIT - 1 - d->next_session - d->sreserved)
+        rv = err_set(ORIGIN_BACKEND, CKR_DEVICE_MEMORY,
+                     "device %s has used up its session object handles", d->name);
+    if (rv == CKR_OK && want > d->capsobj) {
+        size_t cap = d->capsobj ? d->capsobj * 2 : 16;
+        while (cap < want)
+            cap *= 2;
+        struct sobj **nv = realloc(d->sobj, cap * sizeof(*nv));
+        if (!nv) {
+            rv = oom();
+        } else {
+            d->sobj = nv;
+            d->capsobj = cap;
+        }
+    }
+    if (rv == CKR_OK)
+        d->sreserved += n;
+    unlock_c(d);
+    return rv;
+}
+
 /* Store objects of one SE: token ones in one transaction, session ones in memory; all or
- * nothing. Sealing runs before the lock is taken. */
+ * nothing. Sealing runs before any lock is taken. */
 static CK_RV add_objects(struct bdev *d, uint32_t seq, struct newobj *o, size_t n)
 {
     const struct se_row *r;
-    char se_id[SE_ID_MAX + 1] = "";
-    uint8_t guard[STORE_WRAP_LEN];
-    bool have_sek = false, use_sek = false, any_token = false;
+    struct keycopy kc = {0};
+    char se_id[SE_ID_MAX + 1] = "", se_name[SE_NAME_MAX + 1] = "";
+    uint32_t epoch = 0;
+    bool any_token = false, guard = false, reserved = false;
+    size_t nsession = 0;
     CK_RV rv = CKR_OK;
-    uint8_t *sek = key_alloc();
-    if (!sek)
-        return oom();
     for (size_t i = 0; i < n && rv == CKR_OK; i++)
         rv = check_new(&o[i]);
     if (rv != CKR_OK)
         goto out;
-    lock(d);
-    rv = fresh_se(d, seq, &r);
-    struct sek *k = rv == CKR_OK ? find_sek(d, seq) : NULL;
-    if (rv == CKR_OK)
+    lock_r(d);
+    if ((rv = fresh_se(d, seq, &r)) == CKR_OK) {
         snprintf(se_id, sizeof(se_id), "%s", r->se_id);
-    if (k) {
-        memcpy(sek, k->key, STORE_SEK_LEN);
-        memcpy(guard, k->so_wrap, STORE_WRAP_LEN);
-        have_sek = true;
+        snprintf(se_name, sizeof(se_name), "%s", r->name);
+        epoch = r->epoch;
+        lock_c(d);
+        rv = copy_key(d, seq, &kc);
+        unlock_c(d);
     }
-    unlock(d);
+    unlock_r(d);
     for (size_t i = 0; i < n && rv == CKR_OK; i++) {
-        if (o[i].flags & OBJ_SESSION) {
-            rv = make_sobj(o[i].a, seq, &o[i].so);
+        if (is_private(o[i].a) && !kc.user) {
+            rv = not_user(se_name);
+        } else if (o[i].flags & OBJ_SESSION) {
+            rv = make_sobj(o[i].a, seq, epoch, &o[i].so);
+            nsession++;
         } else {
             any_token = true;
-            rv = make_row(o[i].a, seq, se_id, have_sek ? sek : NULL, &o[i].row);
-            use_sek |= o[i].row.secret != NULL;
+            rv = make_row(o[i].a, seq, se_id, &kc, &o[i].row);
+            /* sealed with the key, or private: the login must still be the SE's own */
+            guard |= o[i].row.secret != NULL || o[i].row.priv;
         }
     }
     if (rv != CKR_OK)
         goto out;
-    lock(d);
-    if (!any_token || (rv = store_begin(d->st)) == CKR_OK) {
-        rv = insert_objects(d, seq, o, n, use_sek ? guard : NULL);
-        if (any_token)
+    if (any_token) {
+        lock_w(d);
+        if ((rv = store_begin(d->wr)) == CKR_OK) {
+            rv = check_labels(d, d->wr, seq, o, n);
+            if (rv == CKR_OK && guard)
+                rv = epoch_current(d, seq, kc.epoch);
+            if (rv == CKR_OK)
+                rv = insert_rows(d, o, n);
+            if (rv == CKR_OK && (rv = reserve_sobjs(d, nsession)) == CKR_OK)
+                reserved = true;
             rv = end_txn(d, rv);
+        }
+        unlock_w(d);
+    } else {
+        lock_r(d);
+        rv = check_labels(d, d->rd, seq, o, n);
+        unlock_r(d);
+        if (rv == CKR_OK && (rv = reserve_sobjs(d, nsession)) == CKR_OK)
+            reserved = true;
     }
+    lock_c(d);
+    if (reserved)
+        d->sreserved -= nsession;
     for (size_t i = 0; i < n && rv == CKR_OK; i++) {
         if (!o[i].so)
             continue;
-        o[i].so->handle = SESSION_BIT | ++d->next_session;
-        o[i].h = o[i].so->handle;
-        d->sobj[d->nsobj++] = o[i].so;
+        o[i].h = o[i].so->handle = SESSION_BIT | ++d->next_session;
+        /* a logout meanwhile ended the login this private object belongs to */
+        if (o[i].so->priv && !user_holds(d, seq))
+            sobj_free(o[i].so);
+        else
+            d->sobj[d->nsobj++] = o[i].so;
         o[i].so = NULL;
     }
-    unlock(d);
+    unlock_c(d);
 out:
     for (size_t i = 0; i < n; i++) {
         made_row_clear(&o[i].row);
         sobj_free(o[i].so);
         o[i].so = NULL;
     }
-    key_free(sek);
+    keycopy_clear(&kc);
     return rv;
 }
 
@@ -1502,15 +1971,26 @@ static CK_RV soft_generate(struct bdev *d, uint32_t seq, const CK_MECHANISM *m, 
 {
     struct newobj o[2] = {{.a = pub, .flags = pub_flags}, {.a = priv, .flags = priv_flags}};
     const struct se_row *r;
+    char name[SE_NAME_MAX + 1] = "";
+    bool held = false, user = false;
     if (!d || !m || !priv || !hpriv || (pub && !hpub))
         return err_set(ORIGIN_BACKEND, CKR_ARGUMENTS_BAD, "soft generate: bad arguments");
-    /* a token key will be sealed: refuse before generating rather than after */
-    lock(d);
+    /* refuse what add_objects would refuse before generating rather than after */
+    lock_r(d);
     CK_RV rv = fresh_se(d, seq, &r);
-    if (rv == CKR_OK && !(priv_flags & OBJ_SESSION) && !find_sek(d, seq))
+    if (rv == CKR_OK) {
+        snprintf(name, sizeof(name), "%s", r->name);
+        lock_c(d);
+        held = find_sek(d, seq) != NULL;
+        user = user_holds(d, seq);
+        unlock_c(d);
+    }
+    unlock_r(d);
+    if (rv == CKR_OK && !user && (is_private(priv) || (pub && is_private(pub))))
+        rv = not_user(name);
+    else if (rv == CKR_OK && !(priv_flags & OBJ_SESSION) && !held)
         rv = err_set(ORIGIN_BACKEND, CKR_USER_NOT_LOGGED_IN,
-                     "storing a generated key needs the user logged in on SE %s", r->name);
-    unlock(d);
+                     "storing a generated key needs the user logged in on SE %s", name);
     if (rv != CKR_OK)
         return rv;
     rv = pub ? crypto_generate_key_pair(m, pub, priv) : crypto_generate_key(m, priv);
@@ -1526,49 +2006,123 @@ static CK_RV soft_generate(struct bdev *d, uint32_t seq, const CK_MECHANISM *m, 
 
 /* ---- reading, changing and destroying objects ---- */
 
+/* After a committed write to token object h: nothing cached of it may be served again, and
+ * nothing read before may be cached. */
+static void invalidate(struct bdev *d, CK_OBJECT_HANDLE h)
+{
+    lock_c(d);
+    cache_del(&d->attrs, (uint32_t)h);
+    cache_del(&d->keys, (uint32_t)h);
+    d->gen++;
+    unlock_c(d);
+}
+
+/* Before serving a session object: a re-initialisation elsewhere ends it (refresh). */
+static CK_RV sobj_refresh(struct bdev *d, uint32_t seq)
+{
+    const struct se_row *r;
+    lock_r(d);
+    CK_RV rv = fresh_se(d, seq, &r);
+    unlock_r(d);
+    return rv;
+}
+
+static CK_RV private_err(CK_OBJECT_HANDLE h)
+{
+    return err_set(ORIGIN_BACKEND, CKR_USER_NOT_LOGGED_IN,
+                   "object %lu is private and the user is not logged in", h);
+}
+
+/* Session object h of SE seq, refused if it is private and the user is not logged in (cmu
+ * held). */
+static CK_RV user_sobj(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, size_t *idx,
+                       struct sobj **out)
+{
+    struct sobj *so = find_sobj(d, seq, h, idx);
+    if (!so)
+        return handle_err(h, seq);
+    if (so->priv && !user_holds(d, seq))
+        return private_err(h);
+    *out = so;
+    return CKR_OK;
+}
+
 static CK_RV soft_obj_destroy(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h)
 {
+    const struct se_row *r;
     struct sobj *so = NULL;
     size_t idx = 0;
-    bool found = false;
-    CK_RV rv = CKR_OK;
+    uint32_t se = 0, epoch = 0;
+    bool found = false, priv = false, user = false;
     if (!d)
         return err_set(ORIGIN_BACKEND, CKR_ARGUMENTS_BAD, "soft obj_destroy: bad arguments");
-    lock(d);
     if (!token_handle(h)) {
-        if ((so = find_sobj(d, seq, h, &idx)) != NULL)
+        CK_RV rv = sobj_refresh(d, seq);
+        lock_c(d);
+        if (rv == CKR_OK && (rv = user_sobj(d, seq, h, &idx, &so)) == CKR_OK) {
             d->sobj[idx] = d->sobj[--d->nsobj];
-        else
-            rv = handle_err(h, seq);
-    } else if ((rv = store_begin(d->st)) == CKR_OK) {
-        rv = end_txn(d, store_obj_delete(d->st, seq, (int64_t)h, &found));
-        cache_del(&d->attrs, (uint32_t)h);
-        if (rv == CKR_OK && !found)
-            rv = handle_err(h, seq);
+            cache_del(&d->keys, (uint32_t)h);
+        }
+        unlock_c(d);
+        sobj_free(rv == CKR_OK ? so : NULL);
+        return rv;
     }
-    cache_del(&d->keys, (uint32_t)h);
-    unlock(d);
-    sobj_free(so);
+    lock_r(d);
+    CK_RV rv = fresh_se(d, seq, &r);
+    lock_c(d);
+    const struct sek *k = find_sek(d, seq);
+    user = k && k->role == ROLE_USER;
+    epoch = k ? k->epoch : 0;
+    unlock_c(d);
+    unlock_r(d);
+    if (rv != CKR_OK)
+        return rv;
+    lock_w(d);
+    if ((rv = store_begin(d->wr)) == CKR_OK) {
+        rv = store_obj_info(d->wr, (int64_t)h, &se, &priv, &found);
+        if (rv == CKR_OK && (!found || se != seq))
+            rv = handle_err(h, seq);
+        else if (rv == CKR_OK && priv && !user)
+            rv = private_err(h);
+        else if (rv == CKR_OK && priv) /* the login must be the SE's own, not a stale one */
+            rv = epoch_current(d, seq, epoch);
+        if (rv == CKR_OK)
+            rv = store_obj_delete(d->wr, seq, (int64_t)h, &found);
+        rv = end_txn(d, rv);
+    }
+    unlock_w(d);
+    invalidate(d, h);
     return rv;
 }
 
 static CK_RV soft_obj_attrs(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, struct attrs **out)
 {
     const struct se_row *r;
+    struct sobj *so = NULL;
+    struct attrs *a = NULL;
     if (!d || !out)
         return err_set(ORIGIN_BACKEND, CKR_ARGUMENTS_BAD, "soft obj_attrs: bad arguments");
-    lock(d);
-    CK_RV rv = CKR_OK;
     if (!token_handle(h)) {
-        struct sobj *so = find_sobj(d, seq, h, NULL);
-        if (so)
+        CK_RV rv = sobj_refresh(d, seq);
+        lock_c(d);
+        if (rv == CKR_OK && (rv = user_sobj(d, seq, h, NULL, &so)) == CKR_OK)
             *out = attrs_ref(so->pub);
-        else
-            rv = handle_err(h, seq);
-    } else if ((rv = fresh_se(d, seq, &r)) == CKR_OK) {
-        rv = get_obj(d, r, h, NULL, out);
+        unlock_c(d);
+        return rv;
     }
-    unlock(d);
+    lock_r(d);
+    CK_RV rv = fresh_se(d, seq, &r);
+    if (rv == CKR_OK && (rv = get_obj(d, r, h, NULL, &a)) == CKR_OK && is_private(a)) {
+        lock_c(d);
+        if (!user_holds(d, seq))
+            rv = private_err(h);
+        unlock_c(d);
+    }
+    unlock_r(d);
+    if (rv == CKR_OK)
+        *out = a;
+    else
+        attrs_unref(a);
     return rv;
 }
 
@@ -1589,12 +2143,11 @@ static CK_RV one_secret(const struct attrs *src, CK_ATTRIBUTE_TYPE t, struct att
     return CKR_OK;
 }
 
-/* What reading a token object's secrets needs, gathered under the lock. */
+/* What reading a token object's secrets needs, gathered under the locks. */
 struct secret_ctx {
     struct obj_row row;
     struct attrs *pub;
-    uint8_t *sek;                  /* secure heap; NULL when not logged in */
-    uint8_t guard[STORE_WRAP_LEN]; /* the SE's SO wrap when sek was unlocked */
+    struct keycopy kc; /* the key this process holds, if any */
     char se_id[SE_ID_MAX + 1];
     char se_name[SE_NAME_MAX + 1];
 };
@@ -1603,12 +2156,11 @@ static void secret_ctx_clear(struct secret_ctx *c)
 {
     store_obj_row_clear(&c->row);
     attrs_unref(c->pub);
-    key_free(c->sek);
+    keycopy_clear(&c->kc);
     c->pub = NULL;
-    c->sek = NULL;
 }
 
-/* Lock held: the row, public attributes and (if this process holds it) the SEK of object h. */
+/* rmu held: the row, public attributes and (if this process holds it) the key of object h. */
 static CK_RV gather(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, struct secret_ctx *c)
 {
     const struct se_row *r;
@@ -1618,14 +2170,10 @@ static CK_RV gather(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, struct sec
         return rv;
     snprintf(c->se_id, sizeof(c->se_id), "%s", r->se_id);
     snprintf(c->se_name, sizeof(c->se_name), "%s", r->name);
-    struct sek *k = find_sek(d, seq);
-    if (k) {
-        if (!(c->sek = key_alloc()))
-            return oom();
-        memcpy(c->sek, k->key, STORE_SEK_LEN);
-        memcpy(c->guard, k->so_wrap, STORE_WRAP_LEN);
-    }
-    return CKR_OK;
+    lock_c(d);
+    rv = copy_key(d, seq, &c->kc);
+    unlock_c(d);
+    return rv;
 }
 
 static CK_RV soft_obj_secret(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE t,
@@ -1633,32 +2181,32 @@ static CK_RV soft_obj_secret(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, C
 {
     struct secret_ctx c = {0};
     struct attrs *sec = NULL;
+    struct sobj *so = NULL;
     CK_RV rv = CKR_OK;
     if (!d || !out)
         return err_set(ORIGIN_BACKEND, CKR_ARGUMENTS_BAD, "soft obj_secret: bad arguments");
-    lock(d);
     if (!token_handle(h)) {
-        struct sobj *so = find_sobj(d, seq, h, NULL);
-        if (!so)
-            rv = handle_err(h, seq);
-        else if (so->priv && !find_sek(d, seq))
-            rv = err_set(ORIGIN_BACKEND, CKR_USER_NOT_LOGGED_IN, "the object is private");
-        else
+        rv = sobj_refresh(d, seq);
+        lock_c(d);
+        if (rv == CKR_OK && (rv = user_sobj(d, seq, h, NULL, &so)) == CKR_OK)
             sec = attrs_ref(so->sec);
-        unlock(d);
+        unlock_c(d);
         goto out;
     }
+    lock_r(d);
     rv = gather(d, seq, h, &c);
-    unlock(d);
+    unlock_r(d);
     if (rv != CKR_OK)
         goto out;
-    if (!c.row.secret)
+    if (is_private(c.pub) && !c.kc.user)
+        rv = private_err(h);
+    else if (!c.row.secret)
         rv = err_set(ORIGIN_BACKEND, CKR_ATTRIBUTE_TYPE_INVALID, "the object has no secrets");
-    else if (!c.sek)
+    else if (!c.kc.sek)
         rv = err_set(ORIGIN_BACKEND, CKR_USER_NOT_LOGGED_IN,
-                     "reading a secret needs the user logged in on SE %s", c.se_name);
+                     "reading a secret needs a login on SE %s", c.se_name);
     else
-        rv = open_secret(&c.row, c.pub, c.se_id, c.se_name, c.sek, &sec);
+        rv = open_secret(&c.row, c.pub, c.se_id, c.se_name, c.kc.sek, &sec);
 out:
     if (rv == CKR_OK)
         rv = one_secret(sec, t, out);
@@ -1667,74 +2215,37 @@ out:
     return rv;
 }
 
-/* Does applying `changes` touch what is sealed: a secret value, or what decides which values
- * are secret or what the seal is bound to (class, CKA_PRIVATE, CKA_UNIQUE_ID)? */
-static bool touches_secrets(const struct split *after, const struct attrs *changes)
-{
-    for (size_t i = 0; i < changes->n; i++) {
-        CK_ATTRIBUTE_TYPE t = changes->v[i].type;
-        if (t == CKA_CLASS || t == CKA_PRIVATE || t == CKA_UNIQUE_ID || changes->v[i].secret ||
-            is_secret(after, t))
-            return true;
-    }
-    return false;
-}
-
-/* The updated row of a token object, built outside the lock. Secrets are opened and sealed
- * again only when the change touches them; otherwise the sealed blob is kept as it is. The row
- * points into *full, which the caller keeps until the row is written. */
+/* The updated row of a token object, built outside the locks. The seal and the MAC bind every
+ * public value, so an object with secrets is opened and sealed again whatever changes (which
+ * needs the SE key). The row points into *full, which the caller keeps until it is written. */
 static CK_RV updated_row(const struct secret_ctx *c, uint32_t seq, const struct attrs *changes,
-                         struct obj_row *nr, bool *resealed, struct attrs **full_out)
+                         struct obj_row *nr, struct attrs **full_out)
 {
     struct attrs *full = attrs_dup(c->pub), *sec = NULL;
-    CK_RV rv = full ? attrs_merge(full, changes) : oom();
+    CK_RV rv = full ? CKR_OK : oom();
     memset(nr, 0, sizeof(*nr));
-    if (rv != CKR_OK)
-        goto out;
-    struct split after = split_of(full);
-    *resealed = touches_secrets(&after, changes);
-    if (*resealed && c->row.secret) {
-        if (!c->sek) {
+    if (rv == CKR_OK && c->row.secret) {
+        if (!c->kc.sek)
             rv = err_set(ORIGIN_BACKEND, CKR_USER_NOT_LOGGED_IN,
-                         "changing a secret needs the user logged in on SE %s", c->se_name);
-            goto out;
-        }
-        /* rebuild as public + old secrets + changes, the changes winning */
-        attrs_unref(full);
-        full = NULL;
-        if ((rv = open_secret(&c->row, c->pub, c->se_id, c->se_name, c->sek, &sec)) != CKR_OK)
-            goto out;
-        full = attrs_dup(c->pub);
-        rv = full ? attrs_merge(full, sec) : oom();
-        if (rv == CKR_OK)
-            rv = attrs_merge(full, changes);
-        if (rv != CKR_OK)
-            goto out;
+                         "changing an object with secrets needs a login on SE %s", c->se_name);
+        else if ((rv = open_secret(&c->row, c->pub, c->se_id, c->se_name, c->kc.sek, &sec)) ==
+                 CKR_OK)
+            rv = attrs_merge(full, sec);
     }
-    if ((rv = make_row(full, seq, c->se_id, *resealed ? c->sek : NULL, nr)) != CKR_OK)
+    /* the changes win */
+    if (rv == CKR_OK)
+        rv = attrs_merge(full, changes);
+    if (rv == CKR_OK && is_private(full) && !c->kc.user)
+        rv = not_user(c->se_name);
+    if (rv != CKR_OK || (rv = make_row(full, seq, c->se_id, &c->kc, nr)) != CKR_OK)
         goto out;
     nr->oid = c->row.oid;
-    if (!*resealed && c->row.secret) {
-        if (!(nr->secret = malloc(c->row.secret_len))) {
-            rv = oom();
-            goto out;
-        }
-        memcpy(nr->secret, c->row.secret, c->row.secret_len);
-        nr->secret_len = c->row.secret_len;
-    }
     *full_out = full;
     full = NULL;
 out:
-    if (rv != CKR_OK)
-        made_row_clear(nr);
     attrs_unref(sec);
     attrs_unref(full);
     return rv;
-}
-
-static bool same_blob(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-    return (a == NULL) == (b == NULL) && alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
 }
 
 /* Inside the write transaction: is the row still the one the update was computed from? */
@@ -1742,28 +2253,33 @@ static CK_RV still_same(struct bdev *d, const struct obj_row *old, bool *same)
 {
     struct obj_row cur;
     bool found = false;
-    CK_RV rv = store_obj_get(d->st, old->oid, &cur, &found);
+    CK_RV rv = store_obj_get(d->wr, old->oid, &cur, &found);
     if (rv != CKR_OK)
         return rv;
     if (!found || cur.se != old->se)
         rv = handle_err((CK_OBJECT_HANDLE)old->oid, old->se);
-    *same = rv == CKR_OK && same_blob(cur.attrs, cur.attrs_len, old->attrs, old->attrs_len) &&
-            same_blob(cur.secret, cur.secret_len, old->secret, old->secret_len);
+    *same = rv == CKR_OK && same_opt(cur.attrs, cur.attrs_len, old->attrs, old->attrs_len) &&
+            same_opt(cur.secret, cur.secret_len, old->secret, old->secret_len) &&
+            same_opt(cur.mac, cur.mac_len, old->mac, old->mac_len);
     store_obj_row_clear(&cur);
     return rv;
 }
 
+/* cmu held. */
 static CK_RV update_sobj(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h,
                          const struct attrs *changes)
 {
     struct attrs *full = NULL, *pub = NULL, *sec = NULL;
-    struct sobj *so = find_sobj(d, seq, h, NULL);
-    if (!so)
-        return handle_err(h, seq);
+    struct sobj *so = NULL;
+    CK_RV rv = user_sobj(d, seq, h, NULL, &so);
+    if (rv != CKR_OK)
+        return rv;
     full = attrs_dup(so->pub);
-    CK_RV rv = full ? attrs_merge(full, so->sec) : oom();
+    rv = full ? attrs_merge(full, so->sec) : oom();
     if (rv == CKR_OK)
         rv = attrs_merge(full, changes);
+    if (rv == CKR_OK && is_private(full) && !user_holds(d, seq))
+        rv = private_err(h);
     if (rv == CKR_OK)
         rv = split_sets(full, &pub, &sec);
     if (rv == CKR_OK) {
@@ -1772,8 +2288,9 @@ static CK_RV update_sobj(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h,
         attrs_unref(so->sec);
         so->pub = pub;
         so->sec = sec;
-        so->priv = attrs_get_bool(full, CKA_PRIVATE, true);
+        so->priv = is_private(full);
         cache_del(&d->keys, (uint32_t)h);
+        d->gen++;
     }
     attrs_unref(full);
     return rv;
@@ -1789,33 +2306,36 @@ static CK_RV soft_obj_update(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h,
     if (!d || !changes)
         return err_set(ORIGIN_BACKEND, CKR_ARGUMENTS_BAD, "soft obj_update: bad arguments");
     if (!token_handle(h)) {
-        lock(d);
-        rv = update_sobj(d, seq, h, changes);
-        unlock(d);
+        rv = sobj_refresh(d, seq);
+        lock_c(d);
+        if (rv == CKR_OK)
+            rv = update_sobj(d, seq, h, changes);
+        unlock_c(d);
         return rv;
     }
-    /* Optimistic: compute outside the lock, write if the row did not change meanwhile. */
+    /* Optimistic: compute outside the locks, write if the row did not change meanwhile. */
     for (int tries = 0;; tries++) {
-        bool same = false, resealed = false;
-        lock(d);
+        bool same = false;
+        lock_r(d);
         rv = gather(d, seq, h, &c);
-        unlock(d);
-        if (rv != CKR_OK || (rv = updated_row(&c, seq, changes, &nr, &resealed, &full)) != CKR_OK)
+        unlock_r(d);
+        if (rv == CKR_OK && is_private(c.pub) && !c.kc.user)
+            rv = private_err(h);
+        if (rv != CKR_OK || (rv = updated_row(&c, seq, changes, &nr, &full)) != CKR_OK)
             break;
-        lock(d);
-        if ((rv = store_begin(d->st)) == CKR_OK) {
+        lock_w(d);
+        if ((rv = store_begin(d->wr)) == CKR_OK) {
             rv = still_same(d, &c.row, &same);
-            if (rv == CKR_OK && same && resealed && nr.secret)
-                rv = sek_current(d, seq, c.guard);
+            /* written with the key, or private: the login must still be the SE's own */
+            if (rv == CKR_OK && same && (nr.secret || nr.priv || c.row.priv))
+                rv = epoch_current(d, seq, c.kc.epoch);
             if (rv == CKR_OK && same)
-                rv = store_obj_update(d->st, &nr);
+                rv = store_obj_update(d->wr, &nr);
             rv = end_txn(d, rv);
         }
-        if (rv == CKR_OK && same) {
-            cache_del(&d->attrs, (uint32_t)h);
-            cache_del(&d->keys, (uint32_t)h);
-        }
-        unlock(d);
+        unlock_w(d);
+        if (rv == CKR_OK && same)
+            invalidate(d, h);
         made_row_clear(&nr);
         attrs_unref(full);
         full = NULL;
@@ -1859,6 +2379,8 @@ static CK_RV push(struct find_ctx *f, CK_OBJECT_HANDLE h)
     return CKR_OK;
 }
 
+/* One row of a find (rmu held). Rows are matched on what they say without any check: a find
+ * returns handles only, and whatever is then read of an object goes through get_obj. */
 static CK_RV find_row(void *ctx, int64_t oid, const uint8_t *blob, size_t len)
 {
     struct find_ctx *f = ctx;
@@ -1866,14 +2388,17 @@ static CK_RV find_row(void *ctx, int64_t oid, const uint8_t *blob, size_t len)
     if (oid <= 0 || oid >= SESSION_BIT)
         return CKR_OK;
     if (f->match) {
-        struct attrs *a = cache_get(&f->d->attrs, (uint32_t)oid, &cseq), *decoded = NULL;
-        if (!a && attrs_decode(blob, len, false, &decoded) != CKR_OK) {
+        struct attrs *a = NULL;
+        lock_c(f->d);
+        a = attrs_ref(cache_get(&f->d->attrs, (uint32_t)oid, &cseq, NULL));
+        unlock_c(f->d);
+        if (!a && attrs_decode(blob, len, false, &a) != CKR_OK) {
             /* reported when the object itself is used; the find goes on */
             LOGW("object %lld does not decode: left out of the find", (long long)oid);
             return CKR_OK;
         }
-        bool ok = attrs_match(a ? a : decoded, f->tmpl, f->n);
-        attrs_unref(decoded);
+        bool ok = attrs_match(a, f->tmpl, f->n);
+        attrs_unref(a);
         if (!ok)
             return CKR_OK;
     }
@@ -1928,20 +2453,26 @@ static CK_RV soft_obj_find(struct bdev *d, uint32_t seq, const CK_ATTRIBUTE *tmp
     if (!d || !out || !count || (n && !tmpl))
         return err_set(ORIGIN_BACKEND, CKR_ARGUMENTS_BAD, "soft obj_find: bad arguments");
     bool possible = plan_query(tmpl, n, &q, &f.match);
-    if (!with_private)
-        q.flags |= STORE_F_PUBLIC_ONLY;
     if (f.match)
         q.flags |= STORE_F_ATTRS;
-    lock(d);
+    lock_r(d);
     CK_RV rv = fresh_se(d, seq, &r);
+    /* private objects only for the user, as this process holds the login (backend.h) */
+    lock_c(d);
+    bool priv_ok = with_private && user_holds(d, seq);
+    unlock_c(d);
+    if (!priv_ok)
+        q.flags |= STORE_F_PUBLIC_ONLY;
     if (rv == CKR_OK && possible)
-        rv = store_obj_find(d->st, &q, find_row, &f);
+        rv = store_obj_find(d->rd, &q, find_row, &f);
+    lock_c(d);
     for (size_t i = 0; rv == CKR_OK && possible && i < d->nsobj; i++) {
         const struct sobj *o = d->sobj[i];
-        if (o->seq == seq && (with_private || !o->priv) && attrs_match(o->pub, tmpl, n))
+        if (o->seq == seq && (priv_ok || !o->priv) && attrs_match(o->pub, tmpl, n))
             rv = push(&f, o->handle);
     }
-    unlock(d);
+    unlock_c(d);
+    unlock_r(d);
     if (rv == CKR_OK && !f.v && !(f.v = malloc(sizeof(*f.v))))
         rv = oom();
     if (rv != CKR_OK) {
@@ -1969,30 +2500,30 @@ static CK_RV not_a_key(CK_OBJECT_HANDLE h)
     return err_set(ORIGIN_BACKEND, CKR_KEY_HANDLE_INVALID, "object %lu is not a key", h);
 }
 
-/* The key material of a session object (lock held on entry, released on return). */
+/* The key material of a session object: from the cache, or built outside the locks (and
+ * cached while the SE's key is held, so that logout drops it). */
 static CK_RV sobj_keymat(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, struct keymat **out)
 {
     struct attrs *pub = NULL, *sec = NULL;
+    struct keymat *k = NULL;
+    struct sobj *so = NULL;
     uint32_t cseq = 0;
+    bool priv = false;
+    CK_RV rv = sobj_refresh(d, seq);
+    lock_c(d);
     uint64_t gen = d->gen;
-    struct sobj *so = find_sobj(d, seq, h, NULL);
-    CK_OBJECT_CLASS cls = so ? attrs_get_ulong(so->pub, CKA_CLASS, CKO_DATA) : CKO_DATA;
-    bool logged_in = find_sek(d, seq) != NULL;
-    CK_RV rv = CKR_OK;
-    struct keymat *k = so ? cache_get(&d->keys, (uint32_t)h, &cseq) : NULL;
-    if (!so)
-        rv = handle_err(h, seq);
-    else if (!is_key_class(cls))
+    if (rv == CKR_OK)
+        rv = user_sobj(d, seq, h, NULL, &so);
+    if (rv == CKR_OK && !is_key_class(attrs_get_ulong(so->pub, CKA_CLASS, CKO_DATA)))
         rv = not_a_key(h);
-    else if (cls != CKO_PUBLIC_KEY && so->priv && !logged_in)
-        rv = err_set(ORIGIN_BACKEND, CKR_USER_NOT_LOGGED_IN, "the key is private");
-    else if (k)
+    if (rv == CKR_OK && (k = cache_get(&d->keys, (uint32_t)h, &cseq, NULL)) != NULL) {
         *out = keymat_ref(k);
-    else {
+    } else if (rv == CKR_OK) {
         pub = attrs_ref(so->pub);
         sec = attrs_ref(so->sec);
+        priv = so->priv;
     }
-    unlock(d);
+    unlock_c(d);
     if (rv != CKR_OK || k)
         return rv;
     rv = keymat_from_attrs(pub, sec, &k);
@@ -2000,19 +2531,19 @@ static CK_RV sobj_keymat(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, struc
     attrs_unref(sec);
     if (rv != CKR_OK)
         return rv;
-    lock(d);
-    if (logged_in && d->gen == gen && find_sobj(d, seq, h, NULL) && find_sek(d, seq))
-        cache_put(&d->keys, (uint32_t)h, seq, keymat_ref(k));
-    unlock(d);
+    lock_c(d);
+    if (d->gen == gen && find_sek(d, seq) && find_sobj(d, seq, h, NULL))
+        cache_put(&d->keys, (uint32_t)h, seq, priv, keymat_ref(k));
+    unlock_c(d);
     *out = k;
     return CKR_OK;
 }
 
-/* The key material of token object h: from the cache, or read, opened and built outside the
- * lock (and cached if the SE is logged in and nothing was dropped meanwhile). */
-/* Key material for an operation. `checked` (see backend.h op_init) spares the data_version read
- * when it is still the attribute cache's entry for h: the cache is dropped whenever another
- * process's write is seen, so an unchanged entry means nothing newer has been seen since. */
+/* Key material for an operation on object h: from the cache, or read, checked, opened and built
+ * outside the locks (and cached while the key that opened it is still held and nothing was
+ * dropped meanwhile). `checked` (see backend.h op_init) spares the data_version read when it is
+ * still the attribute cache's entry for h: the cache is dropped whenever a write is seen, so an
+ * unchanged entry means nothing newer has been seen since. */
 static CK_RV get_keymat(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h,
                         const struct attrs *checked, struct keymat **out)
 {
@@ -2020,45 +2551,52 @@ static CK_RV get_keymat(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h,
     struct attrs *sec = NULL;
     struct keymat *k = NULL;
     const struct se_row *r;
-    uint32_t cseq = 0;
-    lock(d);
+    uint32_t cseq = 0, aseq = 0;
+    bool kpriv = false;
     if (!token_handle(h))
-        return sobj_keymat(d, seq, h, out); /* releases the lock */
-    uint32_t aseq = 0;
-    bool current = checked && cache_get(&d->attrs, (uint32_t)h, &aseq) == checked && aseq == seq;
+        return sobj_keymat(d, seq, h, out);
+    lock_r(d);
+    lock_c(d);
+    bool current =
+        checked && cache_get(&d->attrs, (uint32_t)h, &aseq, NULL) == checked && aseq == seq;
+    unlock_c(d);
     CK_RV rv = current ? known_se(d, seq, &r) : fresh_se(d, seq, &r);
-    if (rv == CKR_OK && (k = cache_get(&d->keys, (uint32_t)h, &cseq)) != NULL) {
-        if (cseq == seq)
-            *out = keymat_ref(k);
-        else
-            rv = handle_err(h, seq);
-        unlock(d);
-        return rv;
-    }
+    lock_c(d);
     uint64_t gen = d->gen;
-    if (rv == CKR_OK)
+    if (rv == CKR_OK && (k = cache_get(&d->keys, (uint32_t)h, &cseq, &kpriv)) != NULL) {
+        if (cseq != seq)
+            rv = handle_err(h, seq);
+        else if (kpriv && !user_holds(d, seq))
+            rv = private_err(h);
+        else
+            *out = keymat_ref(k);
+    }
+    unlock_c(d);
+    if (rv == CKR_OK && !k)
         rv = gather(d, seq, h, &c);
-    unlock(d);
-    if (rv != CKR_OK)
+    unlock_r(d);
+    if (rv != CKR_OK || k)
         goto out;
     CK_OBJECT_CLASS cls = attrs_get_ulong(c.pub, CKA_CLASS, CKO_DATA);
-    if (!is_key_class(cls)) {
+    bool priv = is_private(c.pub);
+    if (!is_key_class(cls))
         rv = not_a_key(h);
-        goto out;
-    }
-    if ((c.row.secret || cls != CKO_PUBLIC_KEY) && !c.sek) {
+    else if (priv && !c.kc.user)
+        rv = private_err(h);
+    else if ((c.row.secret || cls != CKO_PUBLIC_KEY) && !c.kc.sek)
         rv = err_set(ORIGIN_BACKEND, CKR_USER_NOT_LOGGED_IN,
-                     "using this key needs the user logged in on SE %s", c.se_name);
+                     "using this key needs a login on SE %s", c.se_name);
+    else if (cls != CKO_PUBLIC_KEY && !c.row.secret) /* never a key value from public data */
+        rv = integrity_err(c.se_name, c.row.oid);
+    else if (c.row.secret)
+        rv = open_secret(&c.row, c.pub, c.se_id, c.se_name, c.kc.sek, &sec);
+    if (rv != CKR_OK || (rv = keymat_from_attrs(c.pub, sec, &k)) != CKR_OK)
         goto out;
-    }
-    if ((c.row.secret &&
-         (rv = open_secret(&c.row, c.pub, c.se_id, c.se_name, c.sek, &sec)) != CKR_OK) ||
-        (rv = keymat_from_attrs(c.pub, sec, &k)) != CKR_OK)
-        goto out;
-    lock(d);
-    if (c.sek && d->gen == gen && find_sek(d, seq))
-        cache_put(&d->keys, (uint32_t)h, seq, keymat_ref(k));
-    unlock(d);
+    lock_c(d);
+    const struct sek *held = find_sek(d, seq);
+    if (c.kc.sek && d->gen == gen && held && held->epoch == c.kc.epoch)
+        cache_put(&d->keys, (uint32_t)h, seq, priv, keymat_ref(k));
+    unlock_c(d);
     *out = k;
 out:
     attrs_unref(sec);
@@ -2075,7 +2613,7 @@ static CK_RV soft_op_init(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, enum
     CK_RV rv;
     if (!d || !m || !out || (unsigned)op >= OP__COUNT)
         return err_set(ORIGIN_BACKEND, CKR_ARGUMENTS_BAD, "soft op_init: bad arguments");
-    /* the crypto runs without the device lock: keymats are refcounted */
+    /* the crypto runs without any lock: keymats are refcounted */
     if ((op != OP_DIGEST && (rv = get_keymat(d, seq, h, checked, &k)) != CKR_OK) ||
         (rv = cop_new(k, op, m, &c)) != CKR_OK)
         goto out;

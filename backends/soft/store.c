@@ -1,6 +1,6 @@
 /* The soft backend's SQLite store: schema v1, prepared statements, transactions, and the rule
  * that a damaged database is reported (CKR_DEVICE_ERROR, "... is damaged: ...") and never
- * modified, recreated or deleted. Callers serialise access (one mutex per device). */
+ * modified, recreated or deleted. Callers serialise access to each connection (struct store). */
 #include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -31,13 +31,14 @@ enum {
     ST_RESET_SO,
     ST_RESET_USER,
     ST_SE_BLOCK,
-    ST_PIN_SO_GUARD_SO,
-    ST_PIN_USER_GUARD_USER,
-    ST_PIN_USER_GUARD_SO,
+    ST_PIN_SO,
+    ST_PIN_USER,
+    ST_PIN_USER_INIT,
     ST_SE_REINIT,
     ST_SE_DELETE,
     ST_OBJ_INSERT,
     ST_OBJ_GET,
+    ST_OBJ_INFO,
     ST_OBJ_UPDATE,
     ST_OBJ_DELETE,
     ST_OBJ_DELETE_SE,
@@ -47,7 +48,7 @@ enum {
 
 #define SE_COLUMNS                                                                                 \
     "seq, name, se_id, se_type, level, lifecycle, created, max_retries, so_salt, so_iter, "        \
-    "so_wrap, so_fail, user_salt, user_iter, user_wrap, user_fail"
+    "so_wrap, so_fail, user_salt, user_iter, user_wrap, user_fail, epoch"
 
 static const char *const sql_text[ST__COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -60,31 +61,32 @@ static const char *const sql_text[ST__COUNT] = {
     [ST_SE_GET] = "SELECT " SE_COLUMNS " FROM se WHERE seq = ?1",
     [ST_SE_COUNT] = "SELECT count(*) FROM se",
     [ST_SE_INSERT] = "INSERT INTO se(" SE_COLUMNS ") VALUES "
-                     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, NULL, NULL, NULL, 0)",
+                     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, NULL, NULL, NULL, 0, ?12)",
     [ST_FAIL_SO] = "UPDATE se SET so_fail = so_fail + 1 WHERE seq = ?1",
     [ST_FAIL_USER] = "UPDATE se SET user_fail = user_fail + 1 WHERE seq = ?1",
     [ST_RESET_SO] = "UPDATE se SET so_fail = 0 WHERE seq = ?1 AND so_wrap = ?2",
     [ST_RESET_USER] = "UPDATE se SET user_fail = 0 WHERE seq = ?1 AND user_wrap = ?2",
     [ST_SE_BLOCK] = "UPDATE se SET lifecycle = 2 WHERE seq = ?1 AND so_fail >= max_retries",
-    [ST_PIN_SO_GUARD_SO] = "UPDATE se SET so_salt = ?2, so_iter = ?3, so_wrap = ?4, so_fail = 0 "
-                           "WHERE seq = ?1 AND so_wrap = ?5",
-    [ST_PIN_USER_GUARD_USER] =
+    [ST_PIN_SO] = "UPDATE se SET so_salt = ?2, so_iter = ?3, so_wrap = ?4, so_fail = 0 "
+                  "WHERE seq = ?1 AND so_wrap = ?5",
+    [ST_PIN_USER] = "UPDATE se SET user_salt = ?2, user_iter = ?3, user_wrap = ?4, user_fail = 0 "
+                    "WHERE seq = ?1 AND user_wrap = ?5",
+    [ST_PIN_USER_INIT] =
         "UPDATE se SET user_salt = ?2, user_iter = ?3, user_wrap = ?4, user_fail = 0, "
         "lifecycle = CASE WHEN lifecycle = 0 THEN 1 ELSE lifecycle END "
-        "WHERE seq = ?1 AND user_wrap = ?5",
-    [ST_PIN_USER_GUARD_SO] =
-        "UPDATE se SET user_salt = ?2, user_iter = ?3, user_wrap = ?4, user_fail = 0, "
-        "lifecycle = CASE WHEN lifecycle = 0 THEN 1 ELSE lifecycle END "
-        "WHERE seq = ?1 AND so_wrap = ?5",
+        "WHERE seq = ?1 AND epoch = ?5",
     [ST_SE_REINIT] = "UPDATE se SET name = ?2, so_wrap = ?3, so_fail = 0, user_salt = NULL, "
-                     "user_iter = NULL, user_wrap = NULL, user_fail = 0, lifecycle = 0 "
-                     "WHERE seq = ?1 AND so_wrap = ?4",
+                     "user_iter = NULL, user_wrap = NULL, user_fail = 0, lifecycle = 0, "
+                     "epoch = ?5 WHERE seq = ?1 AND so_wrap = ?4 AND epoch = ?5 - 1",
     [ST_SE_DELETE] = "DELETE FROM se WHERE seq = ?1 AND so_wrap = ?2",
-    [ST_OBJ_INSERT] = "INSERT INTO obj(se, class, key_type, id, label, private, attrs, secret) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [ST_OBJ_GET] = "SELECT se, class, private, attrs, secret FROM obj WHERE oid = ?1",
+    [ST_OBJ_INSERT] =
+        "INSERT INTO obj(se, class, key_type, id, label, private, attrs, secret, mac) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [ST_OBJ_GET] = "SELECT se, class, key_type, id, label, private, attrs, secret, mac "
+                   "FROM obj WHERE oid = ?1",
+    [ST_OBJ_INFO] = "SELECT se, private FROM obj WHERE oid = ?1",
     [ST_OBJ_UPDATE] = "UPDATE obj SET class = ?2, key_type = ?3, id = ?4, label = ?5, "
-                      "private = ?6, attrs = ?7, secret = ?8 WHERE oid = ?1",
+                      "private = ?6, attrs = ?7, secret = ?8, mac = ?9 WHERE oid = ?1",
     [ST_OBJ_DELETE] = "DELETE FROM obj WHERE oid = ?1 AND se = ?2",
     [ST_OBJ_DELETE_SE] = "DELETE FROM obj WHERE se = ?1",
     [ST_OBJ_LABEL] = "SELECT 1 FROM obj WHERE se = ?1 AND class = ?2 AND label IS ?3 LIMIT 1",
@@ -98,11 +100,12 @@ static const char schema_sql[] =
     " created INTEGER NOT NULL, max_retries INTEGER NOT NULL,"
     " so_salt BLOB NOT NULL, so_iter INTEGER NOT NULL, so_wrap BLOB NOT NULL,"
     " so_fail INTEGER NOT NULL DEFAULT 0,"
-    " user_salt BLOB, user_iter INTEGER, user_wrap BLOB, user_fail INTEGER NOT NULL DEFAULT 0);"
+    " user_salt BLOB, user_iter INTEGER, user_wrap BLOB, user_fail INTEGER NOT NULL DEFAULT 0,"
+    " epoch INTEGER NOT NULL DEFAULT 1);"
     "CREATE TABLE obj(oid INTEGER PRIMARY KEY AUTOINCREMENT,"
     " se INTEGER NOT NULL REFERENCES se(seq) ON DELETE CASCADE,"
     " class INTEGER NOT NULL, key_type INTEGER, id BLOB, label BLOB,"
-    " private INTEGER NOT NULL, attrs BLOB NOT NULL, secret BLOB);"
+    " private INTEGER NOT NULL, attrs BLOB NOT NULL, secret BLOB, mac BLOB);"
     "CREATE INDEX obj_se_label ON obj(se, label);"
     "CREATE INDEX obj_se_id ON obj(se, id);"
     "CREATE INDEX obj_se_class ON obj(se, class, key_type);"
@@ -378,7 +381,18 @@ static CK_RV check_schema(struct store *s)
                        "store %s has schema version %lld, newer than this libsea knows (%d): "
                        "use a newer libsea",
                        s->path, (long long)version, STORE_SCHEMA_VERSION);
-    return CKR_OK;
+    /* v1 gained these columns before any release; a store without them is a development one */
+    int64_t cols = 0;
+    rv = query_int(s,
+                   "SELECT (SELECT count(*) FROM pragma_table_info('se') WHERE name = 'epoch') + "
+                   "(SELECT count(*) FROM pragma_table_info('obj') WHERE name = 'mac')",
+                   "reading the schema", &cols, &row);
+    if (rv == CKR_OK && cols != 2)
+        rv = err_set(ORIGIN_BACKEND, CKR_DEVICE_ERROR,
+                     "store %s was made by a development version of libsea (no epoch and mac "
+                     "columns): move it away and let libsea create a new one",
+                     s->path);
+    return rv;
 }
 
 static CK_RV prepare_all(struct store *s)
@@ -453,6 +467,17 @@ void store_close(struct store *s)
 const char *store_path(const struct store *s)
 {
     return s->path;
+}
+
+bool store_damaged(const struct store *s)
+{
+    return s && s->damaged;
+}
+
+void store_set_damaged(struct store *s)
+{
+    if (s)
+        s->damaged = true;
 }
 
 /* ---- transactions and change detection ---- */
@@ -557,36 +582,62 @@ static bool read_pin(sqlite3_stmt *st, int col, struct pin_rec *p)
     return true;
 }
 
-/* One row of SE_COLUMNS; false if a value is not of the form this version writes. */
-static bool read_se(sqlite3_stmt *st, struct se_row *r)
+/* A text column of 1 (0 if may_be_empty) to max bytes into out (max + 1 bytes). */
+static bool column_name(sqlite3_stmt *st, int col, char *out, size_t max, bool may_be_empty)
+{
+    size_t n = (size_t)sqlite3_column_bytes(st, col);
+    if (sqlite3_column_type(st, col) != SQLITE_TEXT || n > max || (n == 0 && !may_be_empty))
+        return false;
+    column_text(st, col, out, max + 1);
+    return strlen(out) == n; /* no NUL inside */
+}
+
+/* One row of SE_COLUMNS. Returns NULL, or what is wrong: a value this version never writes,
+ * which only damage or tampering produces (a raised level would claim a protection a software
+ * SE does not give; the lifecycle must agree with the user PIN that init_pin and se_reinit
+ * set and clear together with it). */
+static const char *read_se(sqlite3_stmt *st, struct se_row *r)
 {
     memset(r, 0, sizeof(*r));
     int64_t seq = sqlite3_column_int64(st, 0);
-    int64_t v[4];
-    for (int i = 0; i < 4; i++)
-        v[i] = sqlite3_column_int64(st, 3 + i);
-    int64_t retries = sqlite3_column_int64(st, 7);
-    if (seq < 1 || seq > UINT32_MAX || retries < 1 || retries > UINT32_MAX)
-        return false;
-    for (int i = 0; i < 4; i++)
-        if (v[i] < 0 || v[i] > UINT32_MAX)
-            return false;
+    int64_t type = sqlite3_column_int64(st, 3), level = sqlite3_column_int64(st, 4);
+    int64_t lifecycle = sqlite3_column_int64(st, 5), retries = sqlite3_column_int64(st, 7);
+    int64_t epoch = sqlite3_column_int64(st, 16);
+    if (seq < 1 || seq > UINT32_MAX)
+        return "a bad seq";
+    if (!column_name(st, 1, r->name, SE_NAME_MAX, true) ||
+        !column_name(st, 2, r->se_id, SE_ID_MAX, false))
+        return "a bad name or id";
+    if (type != STORE_SE_TYPE)
+        return "an SE type other than software (4)";
+    if (level < 0 || level > STORE_MAX_LEVEL)
+        return "a security level above what a software SE can claim";
+    if (lifecycle < SE_PERSONALIZATION || lifecycle > SE_BLOCKED)
+        return "an unknown lifecycle state";
+    if (retries < 1 || retries > STORE_MAX_RETRIES)
+        return "a PIN retry limit outside 1..100";
+    if (epoch < 1 || epoch > UINT32_MAX)
+        return "a bad epoch";
     r->seq = (uint32_t)seq;
-    column_text(st, 1, r->name, sizeof(r->name));
-    column_text(st, 2, r->se_id, sizeof(r->se_id));
-    r->se_type = (unsigned)v[0];
-    r->level = (unsigned)v[1];
-    r->lifecycle = (unsigned)v[2];
+    r->se_type = (unsigned)type;
+    r->level = (unsigned)level;
+    r->lifecycle = (unsigned)lifecycle;
     r->created = sqlite3_column_int64(st, 6);
     r->max_retries = (unsigned)retries;
-    return read_pin(st, 8, &r->pin[ROLE_SO]) && r->pin[ROLE_SO].set &&
-           read_pin(st, 12, &r->pin[ROLE_USER]);
+    r->epoch = (uint32_t)epoch;
+    if (!read_pin(st, 8, &r->pin[ROLE_SO]) || !r->pin[ROLE_SO].set ||
+        !read_pin(st, 12, &r->pin[ROLE_USER]))
+        return "malformed PIN records";
+    bool user = r->pin[ROLE_USER].set;
+    if ((lifecycle == SE_PERSONALIZATION && user) || (lifecycle == SE_OPERATIONAL && !user))
+        return "a lifecycle state that disagrees with its user PIN";
+    return NULL;
 }
 
-static CK_RV bad_se_row(struct store *s, int64_t seq)
+static CK_RV bad_se_row(struct store *s, int64_t seq, const char *why)
 {
-    return err_set(ORIGIN_BACKEND, CKR_DEVICE_ERROR,
-                   "store %s is damaged: SE %lld has malformed values", s->path, (long long)seq);
+    return err_set(ORIGIN_BACKEND, CKR_DEVICE_ERROR, "store %s is damaged: SE %lld has %s", s->path,
+                   (long long)seq, why);
 }
 
 CK_RV store_se_list(struct store *s, struct se_row **rows, size_t *n)
@@ -607,8 +658,9 @@ CK_RV store_se_list(struct store *s, struct se_row **rows, size_t *n)
             v = nv;
             cap = ncap;
         }
-        if (!read_se(st, &v[cnt])) {
-            rv = bad_se_row(s, sqlite3_column_int64(st, 0));
+        const char *why = read_se(st, &v[cnt]);
+        if (why) {
+            rv = bad_se_row(s, sqlite3_column_int64(st, 0), why);
             goto out;
         }
         cnt++;
@@ -635,8 +687,9 @@ CK_RV store_se_get(struct store *s, uint32_t seq, struct se_row *row, bool *foun
     CK_RV rv = step_one(s, st, "reading an SE", found);
     if (rv != CKR_OK)
         return rv;
-    if (*found && !read_se(st, row))
-        rv = bad_se_row(s, seq);
+    const char *why = *found ? read_se(st, row) : NULL;
+    if (why)
+        rv = bad_se_row(s, seq, why);
     done(st);
     return rv;
 }
@@ -668,7 +721,8 @@ CK_RV store_se_insert(struct store *s, const struct se_row *r)
         (rc = sqlite3_bind_int64(st, 8, r->max_retries)) != SQLITE_OK ||
         (rc = bind_blob(st, 9, so->salt, STORE_SALT_LEN)) != SQLITE_OK ||
         (rc = sqlite3_bind_int64(st, 10, so->iter)) != SQLITE_OK ||
-        (rc = bind_blob(st, 11, so->wrap, STORE_WRAP_LEN)) != SQLITE_OK)
+        (rc = bind_blob(st, 11, so->wrap, STORE_WRAP_LEN)) != SQLITE_OK ||
+        (rc = sqlite3_bind_int64(st, 12, r->epoch)) != SQLITE_OK)
         return bind_err(s, st, rc, "creating an SE");
     rc = sqlite3_step(st);
     done(st);
@@ -717,42 +771,60 @@ CK_RV store_se_delete(struct store *s, uint32_t seq, const uint8_t so_wrap[STORE
     return update_seq_wrap(s, ST_SE_DELETE, seq, so_wrap, "deleting an SE", changed);
 }
 
-CK_RV store_pin_set(struct store *s, uint32_t seq, enum store_role role, const struct pin_rec *p,
-                    enum store_role guard, const uint8_t guard_wrap[STORE_WRAP_LEN], bool *changed)
+/* Bind seq and a PIN record (?1 .. ?4) of one of the PIN statements. */
+static int bind_pin(sqlite3_stmt *st, uint32_t seq, const struct pin_rec *p)
 {
-    int idx = role == ROLE_SO    ? ST_PIN_SO_GUARD_SO
-              : guard == ROLE_SO ? ST_PIN_USER_GUARD_SO
-                                 : ST_PIN_USER_GUARD_USER;
-    if (role == ROLE_SO && guard != ROLE_SO)
-        return err_set(ORIGIN_BACKEND, CKR_GENERAL_ERROR, "store_pin_set: unsupported guard");
-    sqlite3_stmt *st = s->st[idx];
     int rc;
     if ((rc = sqlite3_bind_int64(st, 1, seq)) != SQLITE_OK ||
         (rc = bind_blob(st, 2, p->salt, STORE_SALT_LEN)) != SQLITE_OK ||
         (rc = sqlite3_bind_int64(st, 3, p->iter)) != SQLITE_OK ||
-        (rc = bind_blob(st, 4, p->wrap, STORE_WRAP_LEN)) != SQLITE_OK ||
-        (rc = bind_blob(st, 5, guard_wrap, STORE_WRAP_LEN)) != SQLITE_OK)
+        (rc = bind_blob(st, 4, p->wrap, STORE_WRAP_LEN)) != SQLITE_OK)
+        return rc;
+    return SQLITE_OK;
+}
+
+CK_RV store_pin_set(struct store *s, uint32_t seq, enum store_role role, const struct pin_rec *p,
+                    const uint8_t old_wrap[STORE_WRAP_LEN], bool *changed)
+{
+    sqlite3_stmt *st = s->st[role == ROLE_SO ? ST_PIN_SO : ST_PIN_USER];
+    int rc = bind_pin(st, seq, p);
+    if (rc == SQLITE_OK)
+        rc = bind_blob(st, 5, old_wrap, STORE_WRAP_LEN);
+    if (rc != SQLITE_OK)
         return bind_err(s, st, rc, "setting a PIN");
     return run(s, st, "setting a PIN", changed);
 }
 
+CK_RV store_user_pin_init(struct store *s, uint32_t seq, const struct pin_rec *p, uint32_t epoch,
+                          bool *changed)
+{
+    sqlite3_stmt *st = s->st[ST_PIN_USER_INIT];
+    int rc = bind_pin(st, seq, p);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 5, epoch);
+    if (rc != SQLITE_OK)
+        return bind_err(s, st, rc, "setting the user PIN");
+    return run(s, st, "setting the user PIN", changed);
+}
+
 CK_RV store_se_reinit(struct store *s, uint32_t seq, const char *name,
                       const uint8_t new_wrap[STORE_WRAP_LEN],
-                      const uint8_t old_wrap[STORE_WRAP_LEN], bool *changed)
+                      const uint8_t old_wrap[STORE_WRAP_LEN], uint32_t new_epoch, bool *changed)
 {
     sqlite3_stmt *st = s->st[ST_SE_REINIT];
     int rc;
     if ((rc = sqlite3_bind_int64(st, 1, seq)) != SQLITE_OK ||
         (rc = sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC)) != SQLITE_OK ||
         (rc = bind_blob(st, 3, new_wrap, STORE_WRAP_LEN)) != SQLITE_OK ||
-        (rc = bind_blob(st, 4, old_wrap, STORE_WRAP_LEN)) != SQLITE_OK)
+        (rc = bind_blob(st, 4, old_wrap, STORE_WRAP_LEN)) != SQLITE_OK ||
+        (rc = sqlite3_bind_int64(st, 5, new_epoch)) != SQLITE_OK)
         return bind_err(s, st, rc, "re-initialising an SE");
     return run(s, st, "re-initialising an SE", changed);
 }
 
 /* ---- objects ---- */
 
-/* Bind the columns shared by insert and update (?2 .. ?8; ?1 is se or oid). */
+/* Bind the columns shared by insert and update (?2 .. ?9; ?1 is se or oid). */
 static int bind_obj(sqlite3_stmt *st, const struct obj_row *r)
 {
     int rc;
@@ -763,7 +835,8 @@ static int bind_obj(sqlite3_stmt *st, const struct obj_row *r)
         (rc = bind_blob(st, 5, r->label, r->label_len)) != SQLITE_OK ||
         (rc = sqlite3_bind_int(st, 6, r->priv ? 1 : 0)) != SQLITE_OK ||
         (rc = bind_blob(st, 7, r->attrs, r->attrs_len)) != SQLITE_OK ||
-        (rc = bind_blob(st, 8, r->secret, r->secret_len)) != SQLITE_OK)
+        (rc = bind_blob(st, 8, r->secret, r->secret_len)) != SQLITE_OK ||
+        (rc = bind_blob(st, 9, r->mac, r->mac_len)) != SQLITE_OK)
         return rc;
     return SQLITE_OK;
 }
@@ -787,6 +860,38 @@ CK_RV store_obj_insert(struct store *s, const struct obj_row *r, int64_t *oid)
     return db_err(s, rc, "storing an object");
 }
 
+/* A nullable blob or text column's size; false if it holds anything else. */
+static bool column_opt(sqlite3_stmt *st, int col, size_t *len)
+{
+    int t = sqlite3_column_type(st, col);
+    *len = t == SQLITE_NULL ? 0 : (size_t)sqlite3_column_bytes(st, col);
+    return t == SQLITE_NULL || t == SQLITE_BLOB || t == SQLITE_TEXT;
+}
+
+/* id and label of an object row (columns 3, 4) as copies in one buffer. */
+static CK_RV column_id_label(sqlite3_stmt *st, struct obj_row *r)
+{
+    size_t n[2];
+    if (!column_opt(st, 3, &n[0]) || !column_opt(st, 4, &n[1]))
+        return CKR_DEVICE_ERROR;
+    if (!(r->owned = malloc(n[0] + n[1] + 1)))
+        return oom();
+    uint8_t *p = r->owned;
+    for (int i = 0; i < 2; i++) {
+        const uint8_t **dst = i == 0 ? &r->id : &r->label;
+        size_t *len = i == 0 ? &r->id_len : &r->label_len;
+        *dst = NULL;
+        *len = n[i];
+        if (sqlite3_column_type(st, 3 + i) == SQLITE_NULL)
+            continue;
+        if (n[i])
+            memcpy(p, sqlite3_column_blob(st, 3 + i), n[i]);
+        *dst = p;
+        p += n[i];
+    }
+    return CKR_OK;
+}
+
 CK_RV store_obj_get(struct store *s, int64_t oid, struct obj_row *r, bool *found)
 {
     sqlite3_stmt *st = s->st[ST_OBJ_GET];
@@ -798,30 +903,61 @@ CK_RV store_obj_get(struct store *s, int64_t oid, struct obj_row *r, bool *found
     if (rv != CKR_OK || !*found)
         goto out;
     int64_t se = sqlite3_column_int64(st, 0);
-    if (se < 1 || se > UINT32_MAX || sqlite3_column_type(st, 3) != SQLITE_BLOB) {
-        rv = err_set(ORIGIN_BACKEND, CKR_DEVICE_ERROR,
-                     "object %lld in store %s: stored data fails its integrity check",
-                     (long long)oid, s->path);
+    int kt = sqlite3_column_type(st, 2);
+    if (se < 1 || se > UINT32_MAX || sqlite3_column_type(st, 6) != SQLITE_BLOB ||
+        (kt != SQLITE_NULL && kt != SQLITE_INTEGER)) {
+        rv = CKR_DEVICE_ERROR;
         goto out;
     }
     r->oid = oid;
     r->se = (uint32_t)se;
     r->cls = (CK_OBJECT_CLASS)sqlite3_column_int64(st, 1);
-    r->priv = sqlite3_column_int(st, 2) != 0;
-    if ((rv = column_dup(st, 3, &r->attrs, &r->attrs_len)) != CKR_OK ||
-        (rv = column_dup(st, 4, &r->secret, &r->secret_len)) != CKR_OK)
-        store_obj_row_clear(r);
+    r->has_key_type = kt == SQLITE_INTEGER;
+    r->key_type = r->has_key_type ? (CK_KEY_TYPE)sqlite3_column_int64(st, 2) : 0;
+    r->priv = sqlite3_column_int(st, 5) != 0;
+    if ((rv = column_id_label(st, r)) != CKR_OK ||
+        (rv = column_dup(st, 6, &r->attrs, &r->attrs_len)) != CKR_OK ||
+        (rv = column_dup(st, 7, &r->secret, &r->secret_len)) != CKR_OK ||
+        (rv = column_dup(st, 8, &r->mac, &r->mac_len)) != CKR_OK)
+        goto out;
 out:
+    if (rv == CKR_DEVICE_ERROR)
+        rv = err_set(ORIGIN_BACKEND, CKR_DEVICE_ERROR,
+                     "object %lld in store %s: stored data fails its integrity check",
+                     (long long)oid, s->path);
+    if (rv != CKR_OK)
+        store_obj_row_clear(r);
     done(st);
     return rv;
+}
+
+CK_RV store_obj_info(struct store *s, int64_t oid, uint32_t *se, bool *priv, bool *found)
+{
+    sqlite3_stmt *st = s->st[ST_OBJ_INFO];
+    int rc = sqlite3_bind_int64(st, 1, oid);
+    if (rc != SQLITE_OK)
+        return bind_err(s, st, rc, "reading an object");
+    CK_RV rv = step_one(s, st, "reading an object", found);
+    if (rv != CKR_OK)
+        return rv;
+    if (*found) {
+        int64_t v = sqlite3_column_int64(st, 0);
+        *se = v < 1 || v > UINT32_MAX ? 0 : (uint32_t)v;
+        *priv = sqlite3_column_int(st, 1) != 0;
+    }
+    done(st);
+    return CKR_OK;
 }
 
 void store_obj_row_clear(struct obj_row *r)
 {
     free(r->attrs);
     free(r->secret);
-    r->attrs = r->secret = NULL;
-    r->attrs_len = r->secret_len = 0;
+    free(r->mac);
+    free(r->owned);
+    r->attrs = r->secret = r->mac = r->owned = NULL;
+    r->id = r->label = NULL;
+    r->attrs_len = r->secret_len = r->mac_len = r->id_len = r->label_len = 0;
 }
 
 CK_RV store_obj_update(struct store *s, const struct obj_row *r)

@@ -1,6 +1,7 @@
 /* The software backend's SQLite store: one database per device holding the SE profiles (with
  * their wrapped SE keys and PIN retry counters) and the objects (non-secret attributes in
- * indexed columns and an encoded blob, secret ones sealed). Private to backends/soft. */
+ * indexed columns and an encoded blob, secret ones sealed). Private to backends/soft. A struct
+ * store is one connection: the backend opens two per device (reads and writes). */
 #ifndef SEA_SOFT_STORE_H
 #define SEA_SOFT_STORE_H
 
@@ -10,7 +11,13 @@
 #define STORE_SEK_LEN        32                              /* the per-SE key (AES-256) */
 #define STORE_SALT_LEN       16                              /* PBKDF2 salt per PIN */
 #define STORE_WRAP_LEN       (STORE_SEK_LEN + SEAL_OVERHEAD) /* the SEK sealed under a PIN's KEK */
+#define STORE_MAC_LEN        32                              /* HMAC-SHA256 binding an object row */
 #define STORE_SCHEMA_VERSION 1
+
+/* What an SE row may hold; anything else is damage. */
+#define STORE_SE_TYPE     4   /* TS-0016: software library */
+#define STORE_MAX_LEVEL   1   /* a software SE cannot honestly claim more */
+#define STORE_MAX_RETRIES 100 /* PIN tries before lockout, as [sea] pin_retries allows */
 
 enum store_role { ROLE_SO = 0, ROLE_USER = 1 };
 
@@ -29,11 +36,12 @@ struct se_row {
     char se_id[SE_ID_MAX + 1];
     unsigned se_type, level, lifecycle, max_retries;
     int64_t created;
+    uint32_t epoch;        /* 1 at creation, one more at every re-initialisation */
     struct pin_rec pin[2]; /* indexed by enum store_role */
 };
 
-/* An object row. For store_obj_insert/update every field is an input; store_obj_get fills se,
- * cls, priv and malloc'd copies of attrs and secret (free with store_obj_row_clear). */
+/* An object row. For store_obj_insert/update every field is an input; store_obj_get fills every
+ * column, with malloc'd copies of the blobs (free with store_obj_row_clear). */
 struct obj_row {
     int64_t oid;
     uint32_t se;
@@ -47,6 +55,9 @@ struct obj_row {
     size_t attrs_len;
     uint8_t *secret; /* sealed secret attributes, NULL when the object has none */
     size_t secret_len;
+    uint8_t *mac; /* STORE_MAC_LEN bytes binding the row to its SE key; NULL without secret */
+    size_t mac_len;
+    uint8_t *owned; /* store_obj_get: the buffer id and label point into */
 };
 
 /* Which indexed columns a find constrains (STORE_F_*), the values, and whether the encoded
@@ -85,6 +96,10 @@ CK_RV store_open(const char *dir, bool sync_full, struct store **out);
 void store_close(struct store *s);
 /* The database's path, for messages. */
 const char *store_path(const struct store *s);
+/* Has this connection met damage? A damaged connection never checkpoints the WAL into the file
+ * when it closes; mark the device's other connection too before closing both. */
+bool store_damaged(const struct store *s);
+void store_set_damaged(struct store *s);
 
 /* PRAGMA data_version: changes whenever another connection committed a write. */
 CK_RV store_data_version(struct store *s, int64_t *out);
@@ -110,20 +125,26 @@ CK_RV store_pin_reset(struct store *s, uint32_t seq, enum store_role role,
                       const uint8_t wrap[STORE_WRAP_LEN], bool *changed);
 /* lifecycle = SE_BLOCKED when the SO counter is exhausted. */
 CK_RV store_se_block(struct store *s, uint32_t seq);
-/* A new PIN of `role` (counter reset; a user PIN makes the SE operational), provided the
- * current wrap of `guard` is still guard_wrap. */
+/* A new PIN of `role` in place of the one whose wrap is old_wrap (counter reset). */
 CK_RV store_pin_set(struct store *s, uint32_t seq, enum store_role role, const struct pin_rec *p,
-                    enum store_role guard, const uint8_t guard_wrap[STORE_WRAP_LEN], bool *changed);
-/* Re-initialise (new name and SO wrap, no user PIN, personalization) if so_wrap is unchanged. */
+                    const uint8_t old_wrap[STORE_WRAP_LEN], bool *changed);
+/* The user PIN set by the SO (counter reset, the SE operational), provided the SE is still in
+ * `epoch` (the SE key the new wrap holds is still the SE's). */
+CK_RV store_user_pin_init(struct store *s, uint32_t seq, const struct pin_rec *p, uint32_t epoch,
+                          bool *changed);
+/* Re-initialise (new name and SO wrap, no user PIN, personalization, epoch new_epoch) if the SO
+ * wrap is still old_wrap and the epoch new_epoch - 1. */
 CK_RV store_se_reinit(struct store *s, uint32_t seq, const char *name,
                       const uint8_t new_wrap[STORE_WRAP_LEN],
-                      const uint8_t old_wrap[STORE_WRAP_LEN], bool *changed);
+                      const uint8_t old_wrap[STORE_WRAP_LEN], uint32_t new_epoch, bool *changed);
 CK_RV store_se_delete(struct store *s, uint32_t seq, const uint8_t so_wrap[STORE_WRAP_LEN],
                       bool *changed);
 
 /* Objects. */
 CK_RV store_obj_insert(struct store *s, const struct obj_row *row, int64_t *oid);
 CK_RV store_obj_get(struct store *s, int64_t oid, struct obj_row *row, bool *found);
+/* The SE and private column of an object, without its blobs. */
+CK_RV store_obj_info(struct store *s, int64_t oid, uint32_t *se, bool *priv, bool *found);
 void store_obj_row_clear(struct obj_row *row);
 CK_RV store_obj_update(struct store *s, const struct obj_row *row);
 CK_RV store_obj_delete(struct store *s, uint32_t se, int64_t oid, bool *found);

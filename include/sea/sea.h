@@ -150,7 +150,7 @@ typedef struct sea_se_params {
     const char *name;   /* 1..32 printable characters */
     const char *se_id;  /* NULL: generated; else type code + [0-9A-Za-z._-], <= 16 chars */
     int security_level; /* -1: what the device can claim; else 0..that */
-    unsigned max_tries; /* PIN tries before lockout; 0: [sea] pin_retries (10) */
+    unsigned max_tries; /* PIN tries before lockout, 1..100; 0: [sea] pin_retries (10) */
     const char *so_pin; /* the SE owner's (security officer's) PIN */
     size_t so_pin_len;
     const char *user_pin; /* optional: set the user PIN at once (NULL: later) */
