@@ -1565,7 +1565,7 @@ static CK_RV mac_matches(const struct obj_row *row, const struct attrs *pub, con
     CK_RV rv = obj_aad(row, se_id, pub, &aad, &alen);
     *ok = false;
     if (rv == CKR_TEMPLATE_INCOMPLETE)
-        return CKR_OK; /* no unique id: it never had a MAC */
+        return CKR_OK; /* no unique id: every object with secrets has one, so *ok stays false */
     if (rv == CKR_OK && (rv = row_mac(mac, aad, alen, row->secret, row->secret_len, m)) == CKR_OK)
         *ok = sea_ct_memcmp(m, row->mac, STORE_MAC_LEN) == 0;
     free(aad);
