@@ -1496,6 +1496,67 @@ START_TEST(secrets_never_appear_in_clear_in_the_files)
 }
 END_TEST
 
+/* The only connection another process opens and closes: if this process had lost its SQLite
+ * locks (a stray close() of a descriptor on the database drops all of a process's POSIX locks),
+ * that process would think it was alone, checkpoint and remove the WAL, and our next commit
+ * would go to an orphaned WAL file and be lost. */
+/* Objects in the store as counted by a separate program (the sqlite3 shell): it opens and
+ * closes the database the way another process of ours would, and sees only what reached the
+ * shared WAL or the file. */
+static long rows_seen_by_another_program(void)
+{
+    char db[512];
+    db_path(db, sizeof(db), "");
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        /* a separate program: a forked child must not reuse this process's SQLite state */
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execlp("sqlite3", "sqlite3", db, "SELECT count(*) FROM obj;", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    char out[64] = {0};
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof(out) - 1 && (r = read(fds[0], out + got, sizeof(out) - 1 - got)) > 0)
+        got += (size_t)r;
+    close(fds[0]);
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "the sqlite3 program did not run (install the sqlite3 package)");
+    char *tail = NULL;
+    long n = strtol(out, &tail, 10);
+    ck_assert_msg(tail != out, "unexpected sqlite3 output '%s'", out);
+    return n;
+}
+
+/* A store connection must never lose the locks SQLite holds for this process: when it did
+ * (a close() on another descriptor of the file drops them all), the first other process to
+ * close the database checkpointed and removed the WAL under us, and every later commit of
+ * ours went into an unlinked file that no other process could see. */
+START_TEST(another_process_closing_the_store_never_orphans_our_writes)
+{
+    struct bdev *a = open_dev(NULL);
+    uint32_t seq = ready_se(a, "se", 3);
+    data_obj(a, seq, "before", "v", 1, false, 0);
+    long n = rows_seen_by_another_program();
+    ck_assert_int_ge(n, 1);
+    data_obj(a, seq, "after", "v", 1, false, 0);
+    ck_assert_int_eq(rows_seen_by_another_program(), n + 1);
+    ops->dev_close(a);
+    struct bdev *b = open_dev(NULL);
+    ck_assert_uint_eq(find_label(b, seq, "before", NULL), 1);
+    ck_assert_uint_eq(find_label(b, seq, "after", NULL), 1);
+    ops->dev_close(b);
+}
+END_TEST
+
 START_TEST(second_instance_sees_writes_at_once)
 {
     struct bdev *a = open_dev(NULL), *b = open_dev(NULL);
@@ -2654,6 +2715,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, find_uses_class_key_type_id_and_private_columns);
     tcase_add_test(tc, secrets_never_appear_in_clear_in_the_files);
     tcase_add_test(tc, second_instance_sees_writes_at_once);
+    tcase_add_test(tc, another_process_closing_the_store_never_orphans_our_writes);
     tcase_add_test(tc, a_checked_snapshot_never_outlives_what_the_store_says);
     tcase_add_test(tc, objects_of_one_se_are_invisible_from_another);
     tcase_add_test(tc, session_objects_live_in_memory_until_destroyed);

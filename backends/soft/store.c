@@ -3,6 +3,7 @@
  * modified, recreated or deleted. Callers serialise access to each connection (struct store). */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -276,15 +277,24 @@ out:
 }
 
 /* The database file is created by us, not by SQLite, to get mode 0600 whatever the umask;
- * SQLite gives its -wal and -shm files the database's mode. */
+ * SQLite gives its -wal and -shm files the database's mode. An existing file is never opened
+ * here: closing any descriptor of the file drops every POSIX lock this process holds on it,
+ * those of our other open connections included, and another process would then take the WAL
+ * away from under them. The mutex keeps another thread's connection from opening a file we
+ * just created before our descriptor is closed. */
 static CK_RV create_file(struct store *s)
 {
-    int fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return err_set(ORIGIN_BACKEND, CKR_DEVICE_ERROR, "cannot open store %s: %s", s->path,
-                       strerror(errno));
-    close(fd);
-    return CKR_OK;
+    static pthread_mutex_t create_lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&create_lock);
+    int fd = open(s->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    pthread_mutex_unlock(&create_lock);
+    if (fd >= 0 || e == EEXIST)
+        return CKR_OK;
+    return err_set(ORIGIN_BACKEND, CKR_DEVICE_ERROR, "cannot create store %s: %s", s->path,
+                   strerror(e));
 }
 
 static CK_RV exec(struct store *s, const char *sql, const char *what)
@@ -422,8 +432,7 @@ CK_RV store_open(const char *dir, bool sync_full, struct store **out)
     snprintf(s->path, len, "%s/sea.db", dir);
     if ((rv = make_dirs(dir)) != CKR_OK || (rv = create_file(s)) != CKR_OK)
         goto out;
-    int rc = sqlite3_open_v2(
-        s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         rv = db_err(s, rc, "opening");
         goto out;
