@@ -116,8 +116,10 @@ struct sea_backend_ops {
      * then shows the device as a slot without a token. */
     CK_RV (*dev_open)(const char *name, const struct config_section *cfg, struct bdev **out);
     void (*dev_close)(struct bdev *dev);
-    /* Forget this device without touching shared resources: called in a forked child for a
-     * context inherited from the parent. Wipe secrets, free nothing shared, close nothing. */
+    /* Forget this device: called in a forked child for a context inherited from the parent.
+     * Wipe secrets; change nothing the parent still uses. A handle shared with the parent is
+     * closed only where that leaves the parent's side intact (the soft backend closes its
+     * SQLite connections, which fork could not copy mid-transaction); else it is left open. */
     void (*dev_abandon)(struct bdev *dev);
     void (*dev_caps)(struct bdev *dev, struct dev_caps *caps);
 

@@ -282,7 +282,8 @@ void core_free(struct core *c)
 }
 
 /* Contexts inherited through fork and given up: kept reachable (the memory is the parent's
- * image; freeing it would touch shared database and OpenSSL state). */
+ * image; freeing it would touch state shared with the parent, OpenSSL's, and a backend's that
+ * dev_abandon does not release itself). */
 static struct core *g_abandoned;
 
 void core_abandon(struct core *c)

@@ -227,6 +227,8 @@ static void sobj_free(struct sobj *o)
 struct bdev {
     char *name;
     unsigned max_se, kdf_iter, pin_min, pin_max;
+    unsigned long forks; /* fork generation of the process that opened the device */
+    struct bdev *next;   /* in the list of open devices, under devs_mu */
 
     pthread_mutex_t wmu;
     struct store *wr;
@@ -283,6 +285,95 @@ static void lock_c(struct bdev *d)
 static void unlock_c(struct bdev *d)
 {
     pthread_mutex_unlock(&d->cmu);
+}
+
+/* ---- fork ----
+ * SQLite keeps, per process, a record of the locks it holds on each database file. A forked
+ * child inherits the record but not the locks: a connection it opens while the parent's are
+ * still open in its memory believes it holds locks it does not, and the next process to close
+ * the database checkpoints and removes the WAL under the child's commits. So before a process
+ * opens a device it closes the connections it inherited (close_inherited), which SQLite allows
+ * when no transaction was running at the fork: fork_prepare makes fork() wait until every
+ * device's transactions have ended by taking all its locks, in their order; both sides let
+ * them go after the fork. Nothing SQLite is called in the atfork handlers themselves: a child
+ * that only execs pays nothing. */
+static pthread_mutex_t devs_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct bdev *devs;   /* every device open in this process or inherited */
+static unsigned long forks; /* how many forks made this process, under devs_mu */
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&devs_mu);
+    for (struct bdev *d = devs; d; d = d->next) {
+        lock_w(d);
+        lock_r(d);
+        lock_c(d);
+    }
+}
+
+static void fork_release(void)
+{
+    for (struct bdev *d = devs; d; d = d->next) {
+        unlock_c(d);
+        unlock_r(d);
+        unlock_w(d);
+    }
+    pthread_mutex_unlock(&devs_mu);
+}
+
+static void fork_child(void)
+{
+    forks++;
+    fork_release();
+}
+
+static void register_fork_handlers(void)
+{
+    pthread_atfork(fork_prepare, fork_release, fork_child);
+}
+
+static void unlink_dev(struct bdev *d)
+{
+    for (struct bdev **p = &devs; *p; p = &(*p)->next)
+        if (*p == d) {
+            *p = d->next;
+            break;
+        }
+    d->next = NULL;
+}
+
+static void close_stores(struct bdev *d)
+{
+    /* damage either connection met: the last one to close must not checkpoint either */
+    if (store_damaged(d->rd) || store_damaged(d->wr)) {
+        store_set_damaged(d->rd);
+        store_set_damaged(d->wr);
+    }
+    store_close(d->rd);
+    store_close(d->wr);
+    d->rd = d->wr = NULL;
+}
+
+/* In a process made by fork, with devs_mu held: close the connections of the devices the
+ * parent had open and forget them here (their memory stays: the core still points at them
+ * until the application gives up its stale context). */
+static void close_inherited(void)
+{
+    for (struct bdev **p = &devs; *p;) {
+        struct bdev *d = *p;
+        if (d->forks == forks) {
+            p = &d->next;
+            continue;
+        }
+        *p = d->next;
+        d->next = NULL;
+        lock_w(d);
+        lock_r(d);
+        close_stores(d);
+        unlock_r(d);
+        unlock_w(d);
+    }
 }
 
 /* A STORE_SEK_LEN buffer for key material. */
@@ -642,13 +733,7 @@ static void dev_free(struct bdev *d)
         sobj_free(d->sobj[i]);
     free(d->sobj);
     free(d->se);
-    /* damage either connection met: the last one to close must not checkpoint either */
-    if (store_damaged(d->rd) || store_damaged(d->wr)) {
-        store_set_damaged(d->rd);
-        store_set_damaged(d->wr);
-    }
-    store_close(d->rd);
-    store_close(d->wr);
+    close_stores(d);
     pthread_mutex_destroy(&d->wmu);
     pthread_mutex_destroy(&d->rmu);
     pthread_mutex_destroy(&d->cmu);
@@ -726,17 +811,30 @@ static CK_RV soft_dev_open(const char *name, const struct config_section *cfg, s
         goto out;
     crypto = true;
     if ((rv = cache_init(&d->attrs, ATTR_CACHE_MAX, drop_attrs)) != CKR_OK ||
-        (rv = cache_init(&d->keys, key_cache, drop_keymat)) != CKR_OK ||
-        (rv = store_open(path, sync_full, &d->wr)) != CKR_OK ||
-        (rv = store_open(path, sync_full, &d->rd)) != CKR_OK ||
-        (rv = store_data_version(d->rd, &d->dv)) != CKR_OK || (rv = load_se(d)) != CKR_OK)
+        (rv = cache_init(&d->keys, key_cache, drop_keymat)) != CKR_OK)
         goto out;
-    LOGD("device %s: soft store %s, %zu SEs", d->name, store_path(d->rd), d->nse);
-    *out = d;
-    d = NULL;
+    pthread_once(&fork_once, register_fork_handlers);
+    /* connections are opened and closed under devs_mu, so that no fork copies one half made */
+    pthread_mutex_lock(&devs_mu);
+    close_inherited();
+    d->forks = forks;
+    if ((rv = store_open(path, sync_full, &d->wr)) == CKR_OK &&
+        (rv = store_open(path, sync_full, &d->rd)) == CKR_OK &&
+        (rv = store_data_version(d->rd, &d->dv)) == CKR_OK && (rv = load_se(d)) == CKR_OK) {
+        LOGD("device %s: soft store %s, %zu SEs", d->name, store_path(d->rd), d->nse);
+        d->next = devs;
+        devs = d;
+        *out = d;
+        d = NULL;
+    }
+    dev_free(d);
+    pthread_mutex_unlock(&devs_mu);
+    if (rv != CKR_OK)
+        crypto_fini();
+    return rv;
 out:
     dev_free(d);
-    if (rv != CKR_OK && crypto)
+    if (crypto)
         crypto_fini();
     return rv;
 }
@@ -745,20 +843,26 @@ static void soft_dev_close(struct bdev *d)
 {
     if (!d)
         return;
+    pthread_mutex_lock(&devs_mu);
+    unlink_dev(d);
     dev_free(d);
+    pthread_mutex_unlock(&devs_mu);
     crypto_fini();
 }
 
 /* In a forked child: drop every secret this process's copy of the device holds — SE keys, the
  * key material of the key cache (EC private keys included: freeing a keymat clears its key),
- * session objects — and free that memory, which is the child's own copy. No lock is taken
- * (another thread of the parent may have held one at fork time); what is shared with the
- * parent, the SQLite connections and their file descriptors, is left untouched. Every
- * structure is left empty but valid. */
+ * session objects — free that memory, which is the child's own copy, and close the inherited
+ * SQLite connections (see close_inherited). The device's locks are free: fork_prepare let
+ * them go on both sides of the fork. Every structure is left empty but valid. */
 static void soft_dev_abandon(struct bdev *d)
 {
     if (!d)
         return;
+    pthread_mutex_lock(&devs_mu);
+    close_inherited();
+    pthread_mutex_unlock(&devs_mu);
+    lock_c(d);
     for (size_t i = 0; i < d->nsek; i++)
         sek_clear(&d->sek[i]);
     d->nsek = 0;
@@ -768,6 +872,7 @@ static void soft_dev_abandon(struct bdev *d)
         sobj_free(d->sobj[i]);
     d->nsobj = 0;
     d->gen++;
+    unlock_c(d);
 }
 
 static void soft_dev_caps(struct bdev *d, struct dev_caps *caps)
