@@ -12,7 +12,14 @@
  *   one, the bytes come from SEA-OS-RNG);
  * - an EC_KEY calls the default EC ENGINE's init hook when it is created (empty: libsea detaches
  *   the method before any key material goes in); the keys the decoder builds for
- *   crypto_parse_private_key keep that method, whose set_group and finish hooks then run. */
+ *   crypto_parse_private_key keep that method, whose set_group and finish hooks then run;
+ * - the same holds for RSA: the RSA the provider's key generation makes has the default RSA
+ *   ENGINE's method while the primes are made (its keygen hook, if it has one, would run), and
+ *   a parsed RSA key keeps it until it is freed; libsea only reads the parts from either and
+ *   uses a detached copy;
+ * - RSA key generation and blinding, OAEP seeds and PSS salts draw from RAND_priv_bytes_ex /
+ *   RAND_bytes_ex (a host RAND_METHOD, like ECDSA nonces); PSS, OAEP and MGF1 hash, and Ed25519
+ *   hashes its key and message, with EVP_DigestInit_ex (the ENGINE digest tables). */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
