@@ -1154,6 +1154,7 @@ static void parsed_to_pkcs8_and_back(const uint8_t *in, size_t len, const char *
     /* the private half carries everything the encoder needs */
     ck_assert_int_eq(crypto_private_key_pkcs8(priv, NULL, &der, &dlen), CKR_OK);
     EVP_PKEY *back = from_pkcs8(der, dlen);
+    OPENSSL_secure_clear_free(der, dlen);
     ck_assert(EVP_PKEY_is_a(back, type));
     /* the same key: OpenSSL reads it as it reads the input */
     const unsigned char *p = in;
