@@ -724,8 +724,9 @@ sea_rv sea_key_generate(sea_se *se, const sea_key_params *p, sea_obj *key, sea_o
             return r;
         bool ed = p->type == SEA_KEY_ED25519;
         CK_MECHANISM m = {ed ? CKM_EC_EDWARDS_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
-        CK_ULONG bits = p->type == SEA_KEY_RSA_2048 ? 2048 : p->type == SEA_KEY_RSA_3072 ? 3072
-                                                                                         : 4096;
+        CK_ULONG bits = p->type == SEA_KEY_RSA_2048   ? 2048
+                        : p->type == SEA_KEY_RSA_3072 ? 3072
+                                                      : 4096;
         common_key_attrs(&a, p, CKO_PUBLIC_KEY);
         t_ulong(&a, CKA_KEY_TYPE, ed ? CKK_EC_EDWARDS : CKK_RSA);
         if (ed)

@@ -1354,8 +1354,8 @@ static void dbuf_int(struct dbuf *b, const BIGNUM *v)
 /* ---- RSA ---- */
 
 /* rsaEncryption, 1.2.840.113549.1.1.1, with its NULL parameters */
-static const uint8_t alg_rsa[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7,
-                                  0x0d, 0x01, 0x01, 0x01, 0x05, 0x00};
+static const uint8_t alg_rsa[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
+                                  0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00};
 
 #define RSA_MIN_BITS 512   /* smallest modulus imported (the mechanisms want 2048) */
 #define RSA_MAX_BITS 16384 /* OpenSSL's OPENSSL_RSA_MAX_MODULUS_BITS */
@@ -1418,8 +1418,8 @@ static CK_RV rsakey_from(struct rsakey *r, const struct attrs *pub, const struct
     int crt = 0;
     memset(r, 0, sizeof(*r));
     for (int i = 0; i < (priv ? RSA__PARTS : RSA_D); i++) {
-        const struct attr *x =
-            i <= RSA_E ? pick(pub, secret, rsa_parts[i].attr) : pick(secret, pub, rsa_parts[i].attr);
+        const struct attr *x = i <= RSA_E ? pick(pub, secret, rsa_parts[i].attr)
+                                          : pick(secret, pub, rsa_parts[i].attr);
         if (!x) {
             if (i <= RSA_D)
                 FAIL(CKR_TEMPLATE_INCOMPLETE, "RSA key without attribute 0x%lx",
@@ -1579,8 +1579,7 @@ out:
 
 /* The value attributes: CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_PUBLIC_KEY_INFO into pub (and
  * CKA_MODULUS_BITS if bits), the same and the private parts into priv. */
-static CK_RV rsakey_attrs(const struct rsakey *r, struct attrs *pub, struct attrs *priv,
-                          bool bits)
+static CK_RV rsakey_attrs(const struct rsakey *r, struct attrs *pub, struct attrs *priv, bool bits)
 {
     CK_RV rv = CKR_OK;
     struct dbuf spki = {0};
@@ -1597,8 +1596,7 @@ static CK_RV rsakey_attrs(const struct rsakey *r, struct attrs *pub, struct attr
             FAIL(rv, "out of memory for key attributes");
     }
     if (pub && bits &&
-        (rv = attrs_set_ulong(pub, CKA_MODULUS_BITS, (CK_ULONG)BN_num_bits(r->v[RSA_N]))) !=
-            CKR_OK)
+        (rv = attrs_set_ulong(pub, CKA_MODULUS_BITS, (CK_ULONG)BN_num_bits(r->v[RSA_N]))) != CKR_OK)
         FAIL(rv, "out of memory for key attributes");
 out:
     dbuf_free(&spki);
@@ -1699,8 +1697,8 @@ out:
 
 /* CKA_EC_PARAMS of Ed25519: the OID id-Ed25519 (RFC 8410) or PKCS#11 3.0's curve name. */
 static const uint8_t oid_ed25519[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
-static const uint8_t name_ed25519[] = {0x13, 0x0c, 'e', 'd', 'w', 'a', 'r', 'd',
-                                       's',  '2',  '5', '5', '1', '9'};
+static const uint8_t name_ed25519[] = {0x13, 0x0c, 'e', 'd', 'w', 'a', 'r',
+                                       'd',  's',  '2', '5', '5', '1', '9'};
 /* AlgorithmIdentifier { id-Ed25519 } */
 static const uint8_t alg_ed25519[] = {0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70};
 
@@ -1765,11 +1763,10 @@ static CK_RV edkey_keydata(const uint8_t *seed, const uint8_t *pub, uint8_t pub_
     struct ed_export x = {{0}, false};
     void *kd = NULL;
     /* pointing at the caller's (secure) buffer: the provider copies into its own */
-    OSSL_PARAM q[] = {seed ? OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY,
-                                                                (void *)seed, ED_LEN)
-                           : OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
-                                                                (void *)pub, ED_LEN),
-                      OSSL_PARAM_END};
+    OSSL_PARAM q[] = {
+        seed ? OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY, (void *)seed, ED_LEN)
+             : OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pub, ED_LEN),
+        OSSL_PARAM_END};
     if (out)
         *out = NULL;
     if (!(kd = km->newdata(g.provctx)))
@@ -1833,8 +1830,7 @@ static CK_RV ed_generate(struct attrs *pub, struct attrs *priv)
         FAIL(CKR_HOST_MEMORY, "out of secure memory for an Ed25519 key");
     if ((rv = ed_params(params)) != CKR_OK)
         goto out;
-    if (other &&
-        (params->len != other->len || memcmp(params->val, other->val, params->len) != 0) &&
+    if (other && (params->len != other->len || memcmp(params->val, other->val, params->len) != 0) &&
         ed_params(other) != CKR_OK)
         FAIL(CKR_TEMPLATE_INCONSISTENT, "the two templates name different curves");
     if ((rv = crypto_random(seed, ED_LEN)) != CKR_OK ||
@@ -1961,8 +1957,8 @@ CK_RV keymat_from_attrs(const struct attrs *pub, const struct attrs *secret, str
         k->keydata_free = g.km[KM_RSA].free;
     } else if ((cls == CKO_PRIVATE_KEY || cls == CKO_PUBLIC_KEY) && type == CKK_EC_EDWARDS) {
         uint8_t pk[ED_LEN];
-        const struct attr *v = cls == CKO_PRIVATE_KEY ? pick(secret, pub, CKA_VALUE)
-                                                      : pick(pub, secret, CKA_EC_POINT);
+        const struct attr *v =
+            cls == CKO_PRIVATE_KEY ? pick(secret, pub, CKA_VALUE) : pick(pub, secret, CKA_EC_POINT);
         if ((rv = ed_params(pick(pub, secret, CKA_EC_PARAMS))) != CKR_OK)
             goto out;
         if (!v)
@@ -2108,7 +2104,7 @@ CK_RV crypto_generate_key_pair(const CK_MECHANISM *m, struct attrs *pub, struct 
         FAIL(CKR_MECHANISM_PARAM_INVALID, "key generation takes no parameter");
     if (m->mechanism != CKM_EC_KEY_PAIR_GEN) {
         rv = m->mechanism == CKM_RSA_PKCS_KEY_PAIR_GEN ? rsa_generate(pub, priv)
-                                                        : ed_generate(pub, priv);
+                                                       : ed_generate(pub, priv);
         goto out;
     }
     const struct attr *params = attrs_find(pub, CKA_EC_PARAMS);
@@ -2289,8 +2285,8 @@ static CK_RV parse_rsa(EVP_PKEY *pkey, struct attrs *add_pub, struct attrs *add_
 {
     CK_RV rv = CKR_OK;
     struct rsakey r = {0};
-    if (!EVP_PKEY_export(pkey, EVP_PKEY_KEYPAIR, rsa_export_cb, &r) || !r.v[RSA_N] ||
-        !r.v[RSA_E] || !r.v[RSA_D])
+    if (!EVP_PKEY_export(pkey, EVP_PKEY_KEYPAIR, rsa_export_cb, &r) || !r.v[RSA_N] || !r.v[RSA_E] ||
+        !r.v[RSA_D])
         FAIL(CKR_ARGUMENTS_BAD, "the RSA key has no private part");
     /* all CRT parts or none, as rsakey_from wants */
     if (!(r.v[RSA_P] && r.v[RSA_Q] && r.v[RSA_DP] && r.v[RSA_DQ] && r.v[RSA_QINV]))
@@ -3087,7 +3083,8 @@ static CK_RV rsa_settings(struct cop *c, const CK_MECHANISM *m, OSSL_PARAM q[RSA
     const char *pad_key = cipher ? OSSL_ASYM_CIPHER_PARAM_PAD_MODE : OSSL_SIGNATURE_PARAM_PAD_MODE;
     switch (m->mechanism) {
     case CKM_RSA_PKCS:
-        q[n++] = OSSL_PARAM_construct_utf8_string(pad_key, (char *)OSSL_PKEY_RSA_PAD_MODE_PKCSV15, 0);
+        q[n++] =
+            OSSL_PARAM_construct_utf8_string(pad_key, (char *)OSSL_PKEY_RSA_PAD_MODE_PKCSV15, 0);
         c->max_in = k - 11; /* RFC 8017 7.2.1 and 8.2.1: k - 11 */
         break;
     case CKM_RSA_X_509: /* raw RSA: the input, left-padded to k bytes, must be below n */
@@ -3234,8 +3231,8 @@ static CK_RV rsa_enc_init(struct cop *c, const CK_MECHANISM *m)
     if ((rv = rsa_settings(c, m, q, true)) != CKR_OK)
         goto out;
     if (!(c->actx = c->ac->newctx(g.provctx)) ||
-        !(c->op == OP_ENCRYPT ? c->ac->encrypt_init : c->ac->decrypt_init)(c->actx,
-                                                                          c->k->keydata, q))
+        !(c->op == OP_ENCRYPT ? c->ac->encrypt_init : c->ac->decrypt_init)(c->actx, c->k->keydata,
+                                                                           q))
         FAIL(CKR_FUNCTION_FAILED, "cannot start RSA %s",
              c->op == OP_ENCRYPT ? "encryption" : "decryption");
 out:
@@ -3265,8 +3262,8 @@ static CK_RV rsa_enc_final(struct cop *c, const uint8_t *in, size_t inlen, uint8
         goto out;
     }
     if (c->held_len != c->size)
-        FAIL(CKR_ENCRYPTED_DATA_LEN_RANGE, "RSA ciphertext of %zu bytes, expected %zu",
-             c->held_len, c->size);
+        FAIL(CKR_ENCRYPTED_DATA_LEN_RANGE, "RSA ciphertext of %zu bytes, expected %zu", c->held_len,
+             c->size);
     /* into the secure heap first: nothing reaches the caller unless the padding checks out */
     if (!(pt = OPENSSL_secure_malloc(c->size)))
         FAIL(CKR_HOST_MEMORY, "out of secure memory for plaintext");

@@ -105,8 +105,8 @@ CK_RV mech_base(const struct mech_desc *d, const CK_MECHANISM *m, CK_MECHANISM *
         return CKR_OK;
     const CK_RSA_PKCS_PSS_PARAMS *pp = m->pParameter;
     if (!pp || m->ulParameterLen != sizeof(*pp))
-        return err_set(ORIGIN_API, CKR_MECHANISM_PARAM_INVALID,
-                       "%s needs a CK_RSA_PKCS_PSS_PARAMS", d->name);
+        return err_set(ORIGIN_API, CKR_MECHANISM_PARAM_INVALID, "%s needs a CK_RSA_PKCS_PSS_PARAMS",
+                       d->name);
     if (pp->hashAlg != d->prehash)
         return err_set(ORIGIN_API, CKR_MECHANISM_PARAM_INVALID,
                        "the PSS hashAlg is not the hash %s uses", d->name);
@@ -123,6 +123,7 @@ const uint8_t *mech_digest_info(CK_MECHANISM_TYPE digest, size_t *len)
         uint8_t len;
         uint8_t der[MECH_DIGEST_INFO_MAX];
     } prefixes[] = {
+        /* clang-format off */
         {CKM_SHA_1, 15, {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05,
                          0x00, 0x04, 0x14}},
         {CKM_SHA224, 19, {0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03,
@@ -133,6 +134,7 @@ const uint8_t *mech_digest_info(CK_MECHANISM_TYPE digest, size_t *len)
                           0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30}},
         {CKM_SHA512, 19, {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03,
                           0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40}},
+        /* clang-format on */
     };
     for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++)
         if (prefixes[i].mech == digest) {

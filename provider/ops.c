@@ -16,7 +16,9 @@ static const char *const op_names[OP__COUNT] = {"encryption", "decryption", "sig
                                                 "verification", "digest"};
 
 #define MAX_DIGEST 64
-#define MAX_PREHASH (MECH_DIGEST_INFO_MAX + MAX_DIGEST) /* a digest in its DigestInfo */
+
+/* a digest in its DigestInfo (composed RSA PKCS#1 v1.5) */
+#define MAX_PREHASH (MECH_DIGEST_INFO_MAX + MAX_DIGEST)
 
 static bool class_fits(enum sea_op op, CK_OBJECT_CLASS cls)
 {

@@ -36,39 +36,38 @@ static CK_KEY_TYPE kt_rsa = CKK_RSA, kt_ed = CKK_EC_EDWARDS;
 
 /* CKA_EC_PARAMS of Ed25519: id-Ed25519 (RFC 8410) and PKCS#11 3.0's printable name. */
 static const CK_BYTE ED_OID[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
-static const CK_BYTE ED_NAME[] = {0x13, 0x0c, 'e', 'd', 'w', 'a', 'r', 'd',
-                                  's',  '2',  '5', '5', '1', '9'};
+static const CK_BYTE ED_NAME[] = {0x13, 0x0c, 'e', 'd', 'w', 'a', 'r',
+                                  'd',  's',  '2', '5', '5', '1', '9'};
 
 /* A fixed RSA-2048 test key (made with `openssl genpkey`, used nowhere else). */
-static const char RSA_PEM[] =
-    "-----BEGIN PRIVATE KEY-----\n"
-    "MIIEvAIBADANBgkqhkiG9w0BAQEFAASCBKYwggSiAgEAAoIBAQCYiAzcHKvEzm5/\n"
-    "BQhBnocnhqVinGGPXKucs/mfa9zZYZTRsW2TcwscrSrx5A3xdMoctvRtMiAgsDbi\n"
-    "Y7QZizm9bu+8gHCEnfzttC1Ce1tPTRGeewSXbAppyN3OEKC7B9EarVywF+GnYmlA\n"
-    "7DkkAfhA2tso5mrQ0MzUpNBG0/vxGAlKuuzYPB30Bk7yemPpropn9g/OTRcI69a7\n"
-    "macMQA1sJ95epvdWd7bZaDpY6V8wqPi5c3xDxVgcDWsoOlAn93gBXcdeShlrK06H\n"
-    "1hNnWVaqLIGcp2DlRyKOjJolOC4i+g710+ElNwC1Q9OafFzsiMCDT0P9XINq9h8b\n"
-    "ALTVSyK5AgMBAAECggEABWu7YkS6FYzdGDJMdnGM/dp/DPPAE11go3lxdwkZMJgT\n"
-    "Vwb6XRXG+LJOTwmy9ah4COB3LBzOj77XeoD+3PQJ3anARyec6BepziRbweu6pWU4\n"
-    "qbRXR87hCVyoRlsorTD0TWGJJGB65m0czr/+cWFJCnwEsy3KMMjk6K9BUC0XPHyX\n"
-    "RwwGmi0HVr14U5cQAIFcjm9SQOKH4Lr/myTmGPDtEdj0PGe+iOdV5K4nFaMv2kxH\n"
-    "Ips4njJHFzZuHVyWL8V82FgsSh3IgZlkhEL3GIkf+PQVmBoDR4EHFfYAtBjliQ6C\n"
-    "A+lcixOB4351Z5VDNtDMozscf7eSwAdH8l8hC82ikQKBgQDHv5uEc43rIK29hp8H\n"
-    "XnL83Zq7IbgC03k0UAcbXUKiavL1o9wl4+FecStrdfN19a6hSyF0ApA5BXR99zo1\n"
-    "44JXXn3M4EdZRhgVwyz1qSRZCpg20aJCurcytsEW4x9xJp3Is3G3bFdfyS8ZTgh1\n"
-    "WPAHkoeuuAOgIegT3jRdtfBQ6QKBgQDDfHGJiYcqC1OBN2LHAByzsFFH0bcb9NUz\n"
-    "5rcUKFSscPiq+WrGYph0vEK23cPORqfN+HgChVZWoumC6kbsFBq2LUtED4NgPs5E\n"
-    "MiYy1RX0CeLKvP6QS3mLy9wXaMZbosptJlP9Pe5Kw61rzYNNB+x7HIZhNHe8Uu4I\n"
-    "24t1swehUQKBgAuU+Jd9e8UeZ/SNUbtDprcywj4HfnvrdyOpYEAd8DcqrFvB3In1\n"
-    "5KNtPG9Gr48vZ6jCinYHkAU+Y7rKEv386xnVyMWQW5K5lbvtTTYRUKI5EwparWXh\n"
-    "Ha47GocRNEmDS7LPdNCF36sWJzz4YVUsiv5laKig0tT+Ik7Em5Szb/PBAoGASBPG\n"
-    "ORQARjxO2cH2JbGg45ALKBPnE+O+CJj0v/Xu4nX0+fVkrSkFVWVko9A4tgHPNV57\n"
-    "wVIwd1kyCBchd0IiZzFkIwAlTINbwkFLXEq9AXHzsRTmN4XclvLff7IeEQOA56XO\n"
-    "Kf1/swlbE/h+hRR62Rm3YnfZ/hIFujZYwVj1Y0ECgYB0c1r73gVHLmW8UCTZCyAb\n"
-    "I3ELEkcLtUSCCACAU8DT5ydKj2XxQ0qilHp3HdUahzrIZ9RDQ/OV1SYKeFQmF8tq\n"
-    "EUgZPFsELy5CQJpoKu8IyvGvcTuALfMhxWjcbhSStDw4R/b//DdKBT797lWCl7wa\n"
-    "3aFKDYzST4AJI7h5cRzNDQ==\n"
-    "-----END PRIVATE KEY-----\n";
+static const char RSA_PEM[] = "-----BEGIN PRIVATE KEY-----\n"
+                              "MIIEvAIBADANBgkqhkiG9w0BAQEFAASCBKYwggSiAgEAAoIBAQCYiAzcHKvEzm5/\n"
+                              "BQhBnocnhqVinGGPXKucs/mfa9zZYZTRsW2TcwscrSrx5A3xdMoctvRtMiAgsDbi\n"
+                              "Y7QZizm9bu+8gHCEnfzttC1Ce1tPTRGeewSXbAppyN3OEKC7B9EarVywF+GnYmlA\n"
+                              "7DkkAfhA2tso5mrQ0MzUpNBG0/vxGAlKuuzYPB30Bk7yemPpropn9g/OTRcI69a7\n"
+                              "macMQA1sJ95epvdWd7bZaDpY6V8wqPi5c3xDxVgcDWsoOlAn93gBXcdeShlrK06H\n"
+                              "1hNnWVaqLIGcp2DlRyKOjJolOC4i+g710+ElNwC1Q9OafFzsiMCDT0P9XINq9h8b\n"
+                              "ALTVSyK5AgMBAAECggEABWu7YkS6FYzdGDJMdnGM/dp/DPPAE11go3lxdwkZMJgT\n"
+                              "Vwb6XRXG+LJOTwmy9ah4COB3LBzOj77XeoD+3PQJ3anARyec6BepziRbweu6pWU4\n"
+                              "qbRXR87hCVyoRlsorTD0TWGJJGB65m0czr/+cWFJCnwEsy3KMMjk6K9BUC0XPHyX\n"
+                              "RwwGmi0HVr14U5cQAIFcjm9SQOKH4Lr/myTmGPDtEdj0PGe+iOdV5K4nFaMv2kxH\n"
+                              "Ips4njJHFzZuHVyWL8V82FgsSh3IgZlkhEL3GIkf+PQVmBoDR4EHFfYAtBjliQ6C\n"
+                              "A+lcixOB4351Z5VDNtDMozscf7eSwAdH8l8hC82ikQKBgQDHv5uEc43rIK29hp8H\n"
+                              "XnL83Zq7IbgC03k0UAcbXUKiavL1o9wl4+FecStrdfN19a6hSyF0ApA5BXR99zo1\n"
+                              "44JXXn3M4EdZRhgVwyz1qSRZCpg20aJCurcytsEW4x9xJp3Is3G3bFdfyS8ZTgh1\n"
+                              "WPAHkoeuuAOgIegT3jRdtfBQ6QKBgQDDfHGJiYcqC1OBN2LHAByzsFFH0bcb9NUz\n"
+                              "5rcUKFSscPiq+WrGYph0vEK23cPORqfN+HgChVZWoumC6kbsFBq2LUtED4NgPs5E\n"
+                              "MiYy1RX0CeLKvP6QS3mLy9wXaMZbosptJlP9Pe5Kw61rzYNNB+x7HIZhNHe8Uu4I\n"
+                              "24t1swehUQKBgAuU+Jd9e8UeZ/SNUbtDprcywj4HfnvrdyOpYEAd8DcqrFvB3In1\n"
+                              "5KNtPG9Gr48vZ6jCinYHkAU+Y7rKEv386xnVyMWQW5K5lbvtTTYRUKI5EwparWXh\n"
+                              "Ha47GocRNEmDS7LPdNCF36sWJzz4YVUsiv5laKig0tT+Ik7Em5Szb/PBAoGASBPG\n"
+                              "ORQARjxO2cH2JbGg45ALKBPnE+O+CJj0v/Xu4nX0+fVkrSkFVWVko9A4tgHPNV57\n"
+                              "wVIwd1kyCBchd0IiZzFkIwAlTINbwkFLXEq9AXHzsRTmN4XclvLff7IeEQOA56XO\n"
+                              "Kf1/swlbE/h+hRR62Rm3YnfZ/hIFujZYwVj1Y0ECgYB0c1r73gVHLmW8UCTZCyAb\n"
+                              "I3ELEkcLtUSCCACAU8DT5ydKj2XxQ0qilHp3HdUahzrIZ9RDQ/OV1SYKeFQmF8tq\n"
+                              "EUgZPFsELy5CQJpoKu8IyvGvcTuALfMhxWjcbhSStDw4R/b//DdKBT797lWCl7wa\n"
+                              "3aFKDYzST4AJI7h5cRzNDQ==\n"
+                              "-----END PRIVATE KEY-----\n";
 
 static const uint8_t MSG[] = "The quick brown fox jumps over the lazy dog";
 
@@ -152,13 +151,12 @@ static uint8_t *bn_bytes(const EVP_PKEY *k, const char *name, CK_ULONG *len)
 }
 
 static const char *const RSA_PARAM_NAMES[8] = {
-    OSSL_PKEY_PARAM_RSA_N,         OSSL_PKEY_PARAM_RSA_E,         OSSL_PKEY_PARAM_RSA_D,
-    OSSL_PKEY_PARAM_RSA_FACTOR1,   OSSL_PKEY_PARAM_RSA_FACTOR2,   OSSL_PKEY_PARAM_RSA_EXPONENT1,
+    OSSL_PKEY_PARAM_RSA_N,         OSSL_PKEY_PARAM_RSA_E,           OSSL_PKEY_PARAM_RSA_D,
+    OSSL_PKEY_PARAM_RSA_FACTOR1,   OSSL_PKEY_PARAM_RSA_FACTOR2,     OSSL_PKEY_PARAM_RSA_EXPONENT1,
     OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1};
-static const CK_ATTRIBUTE_TYPE RSA_ATTRS[8] = {CKA_MODULUS,     CKA_PUBLIC_EXPONENT,
-                                               CKA_PRIVATE_EXPONENT, CKA_PRIME_1,
-                                               CKA_PRIME_2,     CKA_EXPONENT_1,
-                                               CKA_EXPONENT_2,  CKA_COEFFICIENT};
+static const CK_ATTRIBUTE_TYPE RSA_ATTRS[8] = {
+    CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_PRIVATE_EXPONENT, CKA_PRIME_1,
+    CKA_PRIME_2, CKA_EXPONENT_1,      CKA_EXPONENT_2,       CKA_COEFFICIENT};
 
 /* An RSA key's parts as attributes (values malloc'd, freed by free_parts). */
 static void rsa_parts(const EVP_PKEY *k, CK_ATTRIBUTE out[8])
@@ -425,6 +423,7 @@ START_TEST(test_rsa_pkcs1_signatures_match_openssl)
     EVP_PKEY *k = fixed_rsa();
     CK_OBJECT_HANDLE pub, priv;
     import_rsa(s, k, CK_TRUE, CK_TRUE, &pub, &priv);
+    EVP_PKEY *pk = module_rsa_pub(s, pub); /* OpenSSL checks against the module's public key */
     for (size_t i = 0; i < sizeof(HASHES) / sizeof(HASHES[0]); i++) {
         const struct hash *h = &HASHES[i];
         uint8_t sig[256], want[256];
@@ -434,6 +433,7 @@ START_TEST(test_rsa_pkcs1_signatures_match_openssl)
         ck_assert_uint_eq(siglen, 256);
         ck_assert_uint_eq(ossl_sign(k, h, -1, MSG, sizeof(MSG), want), 256);
         ck_assert_mem_eq(sig, want, 256);
+        ck_assert(ossl_verify(pk, h, true, -1, NULL, MSG, sizeof(MSG), sig, siglen));
         /* multi-part gives the same */
         OK(F->C_SignInit(s, &m, priv));
         OK(F->C_SignUpdate(s, (CK_BYTE_PTR)MSG, 10));
@@ -445,6 +445,7 @@ START_TEST(test_rsa_pkcs1_signatures_match_openssl)
         OK(verify(s, &m, pub, MSG, sizeof(MSG), want, 256));
         EXPECT_RV(CKR_SIGNATURE_INVALID, verify(s, &m, pub, MSG, sizeof(MSG) - 1, want, 256));
     }
+    EVP_PKEY_free(pk);
     EVP_PKEY_free(k);
 }
 END_TEST
@@ -491,6 +492,7 @@ START_TEST(test_rsa_pss_each_hash_and_salt_verifies_with_openssl)
     EVP_PKEY *k = fixed_rsa();
     CK_OBJECT_HANDLE pub, priv;
     import_rsa(s, k, CK_TRUE, CK_TRUE, &pub, &priv);
+    EVP_PKEY *pk = module_rsa_pub(s, pub);
     for (size_t i = 0; i < sizeof(HASHES) / sizeof(HASHES[0]); i++) {
         const struct hash *h = &HASHES[i];
         /* MGF1 with another hash than the message's, for one of them */
@@ -505,15 +507,16 @@ START_TEST(test_rsa_pss_each_hash_and_salt_verifies_with_openssl)
             CK_MECHANISM raw = {CKM_RSA_PKCS_PSS, &pp, sizeof(pp)};
             sign(s, &raw, priv, hash, h->len, sig, &siglen);
             ck_assert_uint_eq(siglen, 256);
-            ck_assert_msg(ossl_verify(k, h, false, (int)salts[j], mgf, hash, h->len, sig, siglen),
+            ck_assert_msg(ossl_verify(pk, h, false, (int)salts[j], mgf, hash, h->len, sig, siglen),
                           "raw PSS %s salt %lu", h->name, salts[j]);
             OK(verify(s, &raw, pub, hash, h->len, sig, siglen));
             /* the hashed variant over the message */
             CK_MECHANISM hashed = {h->pss, &pp, sizeof(pp)};
             siglen = sizeof(sig);
             sign(s, &hashed, priv, MSG, sizeof(MSG), sig, &siglen);
-            ck_assert_msg(ossl_verify(k, h, true, (int)salts[j], mgf, MSG, sizeof(MSG), sig, siglen),
-                          "%s PSS salt %lu", h->name, salts[j]);
+            ck_assert_msg(
+                ossl_verify(pk, h, true, (int)salts[j], mgf, MSG, sizeof(MSG), sig, siglen),
+                "%s PSS salt %lu", h->name, salts[j]);
             OK(verify(s, &hashed, pub, MSG, sizeof(MSG), sig, siglen));
             /* a salt length other than the signer's does not verify */
             CK_RSA_PKCS_PSS_PARAMS other = {h->digest, mgf->mgf, salts[j] ? 0 : 1};
@@ -527,6 +530,7 @@ START_TEST(test_rsa_pss_each_hash_and_salt_verifies_with_openssl)
         ck_assert_uint_eq(ossl_sign(k, h, (int)h->len, MSG, sizeof(MSG), want), 256);
         OK(verify(s, &hashed, pub, MSG, sizeof(MSG), want, 256));
     }
+    EVP_PKEY_free(pk);
     EVP_PKEY_free(k);
 }
 END_TEST
@@ -961,9 +965,9 @@ START_TEST(test_mechanism_info_for_rsa_and_eddsa)
     OK(F->C_GetMechanismInfo(slot, CKM_RSA_PKCS_OAEP, &mi));
     ck_assert_uint_eq(mi.flags & (CKF_ENCRYPT | CKF_WRAP), CKF_ENCRYPT | CKF_WRAP);
     ck_assert_uint_eq(mi.flags & CKF_SIGN, 0);
-    CK_MECHANISM_TYPE composed[] = {CKM_SHA1_RSA_PKCS,     CKM_SHA224_RSA_PKCS,
-                                    CKM_SHA256_RSA_PKCS,   CKM_SHA384_RSA_PKCS,
-                                    CKM_SHA512_RSA_PKCS,   CKM_SHA1_RSA_PKCS_PSS,
+    CK_MECHANISM_TYPE composed[] = {CKM_SHA1_RSA_PKCS,       CKM_SHA224_RSA_PKCS,
+                                    CKM_SHA256_RSA_PKCS,     CKM_SHA384_RSA_PKCS,
+                                    CKM_SHA512_RSA_PKCS,     CKM_SHA1_RSA_PKCS_PSS,
                                     CKM_SHA224_RSA_PKCS_PSS, CKM_SHA256_RSA_PKCS_PSS,
                                     CKM_SHA384_RSA_PKCS_PSS, CKM_SHA512_RSA_PKCS_PSS};
     for (size_t i = 0; i < sizeof(composed) / sizeof(composed[0]); i++) {
@@ -1042,9 +1046,9 @@ START_TEST(test_ed25519_rfc8032_known_answers)
         size_t mlen = unhex(v->msg, msg);
         unhex(v->sig, want);
         /* the seed as CKA_VALUE (both forms of CKA_EC_PARAMS) gives the public key */
-        CK_OBJECT_HANDLE priv = create_ed(s, CKO_PRIVATE_KEY, i == 1 ? ED_NAME : ED_OID,
-                                          i == 1 ? sizeof(ED_NAME) : sizeof(ED_OID), CKA_VALUE, sk,
-                                          32);
+        CK_OBJECT_HANDLE priv =
+            create_ed(s, CKO_PRIVATE_KEY, i == 1 ? ED_NAME : ED_OID,
+                      i == 1 ? sizeof(ED_NAME) : sizeof(ED_OID), CKA_VALUE, sk, 32);
         CK_ULONG len;
         uint8_t *point = get_attr(s, priv, CKA_EC_POINT, &len);
         ck_assert_uint_eq(len, 34);
@@ -1058,8 +1062,8 @@ START_TEST(test_ed25519_rfc8032_known_answers)
         ck_assert_uint_eq(siglen, 64);
         ck_assert_mem_eq(sig, want, 64);
         /* a public key from the bare 32 bytes verifies it, and stores the DER form */
-        CK_OBJECT_HANDLE pub = create_ed(s, CKO_PUBLIC_KEY, ED_OID, sizeof(ED_OID), CKA_EC_POINT,
-                                         pk, 32);
+        CK_OBJECT_HANDLE pub =
+            create_ed(s, CKO_PUBLIC_KEY, ED_OID, sizeof(ED_OID), CKA_EC_POINT, pk, 32);
         point = get_attr(s, pub, CKA_EC_POINT, &len);
         ck_assert_uint_eq(len, 34);
         ck_assert_mem_eq(point + 2, pk, 32);
@@ -1111,9 +1115,8 @@ static void gen_ed(CK_SESSION_HANDLE s, const CK_BYTE *params, size_t plen, CK_O
                    CK_OBJECT_HANDLE *priv)
 {
     CK_MECHANISM m = {CKM_EC_EDWARDS_KEY_PAIR_GEN, NULL, 0};
-    CK_ATTRIBUTE pt[] = {{CKA_TOKEN, &yes, 1},
-                         {CKA_VERIFY, &yes, 1},
-                         {CKA_EC_PARAMS, (void *)params, plen}};
+    CK_ATTRIBUTE pt[] = {
+        {CKA_TOKEN, &yes, 1}, {CKA_VERIFY, &yes, 1}, {CKA_EC_PARAMS, (void *)params, plen}};
     CK_ATTRIBUTE qt[] = {{CKA_TOKEN, &yes, 1},
                          {CKA_PRIVATE, &yes, 1},
                          {CKA_SENSITIVE, &yes, 1},
@@ -1239,8 +1242,8 @@ START_TEST(test_pkcs8_round_trip_rsa_ed25519_ec)
     ck_assert_int_eq(crypto_init(), CKR_OK);
     parsed_to_pkcs8_and_back((const uint8_t *)RSA_PEM, sizeof(RSA_PEM) - 1, "RSA");
     /* RFC 8032 TEST 1's seed in RFC 8410's PKCS#8 */
-    uint8_t ed[48] = {0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b,
-                      0x65, 0x70, 0x04, 0x22, 0x04, 0x20};
+    uint8_t ed[48] = {0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06,
+                      0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20};
     unhex(RFC8032[0].sk, ed + 16);
     parsed_to_pkcs8_and_back(ed, sizeof(ed), "ED25519");
     /* an EC key made by OpenSSL, in DER */
@@ -1259,8 +1262,7 @@ START_TEST(test_pkcs8_round_trip_rsa_ed25519_ec)
     ck_assert_int_eq(attrs_set_ulong(a, CKA_CLASS, CKO_PRIVATE_KEY), CKR_OK);
     ck_assert_int_eq(attrs_set_ulong(a, CKA_KEY_TYPE, CKK_RSA), CKR_OK);
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(attrs_set(a, parts[i].type, parts[i].pValue, parts[i].ulValueLen),
-                         CKR_OK);
+        ck_assert_int_eq(attrs_set(a, parts[i].type, parts[i].pValue, parts[i].ulValueLen), CKR_OK);
     uint8_t *p8 = NULL;
     size_t p8len = 0;
     ck_assert_int_eq(crypto_private_key_pkcs8(a, NULL, &p8, &p8len), CKR_KEY_UNEXTRACTABLE);

@@ -817,7 +817,11 @@ static int key_alg(struct tool *t, const sea_object_info *oi, struct sig_args *a
     bool rsa_alg = a->alg == SEA_ALG_RSA_PKCS1_SHA256 || a->alg == SEA_ALG_RSA_PSS_SHA256;
     if (is_ecdsa(a->alg) != ec || rsa_alg != rsa || (a->alg == SEA_ALG_ED25519) != ed)
         return tool_usage(t, "--alg %s does not fit the %s key '%s'", alg_name(a->alg),
-                          ec ? "EC" : rsa ? "RSA" : ed ? "Ed25519" : "secret", oi->label);
+                          ec    ? "EC"
+                          : rsa ? "RSA"
+                          : ed  ? "Ed25519"
+                                : "secret",
+                          oi->label);
     if (a->format == FMT_DER && !ec)
         return tool_usage(t, "--format der is for ECDSA signatures only");
     return TOOL_OK;
