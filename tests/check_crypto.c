@@ -2184,6 +2184,9 @@ static const int hostile_md_nids[] = {NID_sha1, NID_sha224, NID_sha256, NID_sha3
 static const int hostile_cipher_nids[] = {
     NID_aes_128_gcm, NID_aes_192_gcm, NID_aes_256_gcm, NID_aes_128_ecb, NID_aes_192_ecb,
     NID_aes_256_ecb, NID_aes_128_ctr, NID_aes_192_ctr, NID_aes_256_ctr,
+    /* CBC (CBC, CBC_PAD and CMAC run on it) and the key wraps */
+    NID_aes_128_cbc, NID_aes_192_cbc, NID_aes_256_cbc, NID_id_aes128_wrap, NID_id_aes192_wrap,
+    NID_id_aes256_wrap, NID_id_aes128_wrap_pad, NID_id_aes192_wrap_pad, NID_id_aes256_wrap_pad,
 };
 
 static struct {
@@ -2638,6 +2641,47 @@ START_TEST(a_hostile_default_engine_never_runs_or_changes_libsea_crypto)
         ck_assert_int_eq(one_shot(gc.k, OP_DECRYPT, &gc.m, gc.ct, 76, got, &n),
                          CKR_ENCRYPTED_DATA_INVALID);
         keymat_unref(gc.k);
+    }
+    /* AES-CBC (SP 800-38A F.2.1), CTR (F.5.1), CMAC (SP 800-38B D.1 example 2), key wrap
+     * (RFC 3394 4.1) and key wrap with padding (RFC 5649 section 6, 7-octet example) */
+    {
+        uint8_t k128[16], iv[16], cb[16], msg[16], kek[24], kd[16], kd7[7];
+        unhex("2b7e151628aed2a6abf7158809cf4f3c", k128);
+        unhex("000102030405060708090a0b0c0d0e0f", iv);
+        unhex("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff", cb);
+        unhex("6bc1bee22e409f96e93d7e117393172a", msg);
+        CK_AES_CTR_PARAMS cp = {128, {0}};
+        memcpy(cp.cb, cb, 16);
+        CK_MECHANISM cbc = {CKM_AES_CBC, iv, 16}, ctr = {CKM_AES_CTR, &cp, sizeof(cp)},
+                     cmac = {CKM_AES_CMAC, NULL, 0}, kw = {CKM_AES_KEY_WRAP, NULL, 0},
+                     kwp = {CKM_AES_KEY_WRAP_KWP, NULL, 0};
+        struct keymat *ka = secret_key(CKK_AES, k128, 16);
+        ck_assert_int_eq(one_shot(ka, OP_ENCRYPT, &cbc, msg, 16, got, &n), CKR_OK);
+        unhex("7649abac8119b246cee98e9b12e9197d", want);
+        ck_assert_mem_eq(got, want, 16);
+        ck_assert_int_eq(one_shot(ka, OP_ENCRYPT, &ctr, msg, 16, got, &n), CKR_OK);
+        unhex("874d6191b620e3261bef6864990db6ce", want);
+        ck_assert_mem_eq(got, want, 16);
+        ck_assert_int_eq(one_shot(ka, OP_SIGN, &cmac, msg, 16, got, &n), CKR_OK);
+        unhex("070a16b46b4d4144f79bdd9dd04a287c", want);
+        ck_assert_mem_eq(got, want, 16);
+        keymat_unref(ka);
+        unhex("000102030405060708090A0B0C0D0E0F", k128);
+        unhex("00112233445566778899AABBCCDDEEFF", kd);
+        ka = secret_key(CKK_AES, k128, 16);
+        ck_assert_int_eq(one_shot(ka, OP_ENCRYPT, &kw, kd, 16, got, &n), CKR_OK);
+        ck_assert_uint_eq(n, 24);
+        unhex("1FA68B0A8112B447AEF34BD8FB5A7B829D3E862371D2CFE5", want);
+        ck_assert_mem_eq(got, want, 24);
+        keymat_unref(ka);
+        unhex("5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8", kek);
+        unhex("466f7250617369", kd7);
+        ka = secret_key(CKK_AES, kek, 24);
+        ck_assert_int_eq(one_shot(ka, OP_ENCRYPT, &kwp, kd7, 7, got, &n), CKR_OK);
+        ck_assert_uint_eq(n, 16);
+        unhex("afbeb0f07dfbf5419200f2ccb50bb24f", want);
+        ck_assert_mem_eq(got, want, 16);
+        keymat_unref(ka);
     }
     /* random numbers from the kernel, on this thread and on threads that first draw now */
     assert_os_rng(RAND_get0_primary(crypto_libctx()));
