@@ -2328,7 +2328,7 @@ static CK_RV kw_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *o
 {
     CK_RV rv = CKR_OK;
     uint8_t *pt = NULL;
-    size_t n, got = 0, need;
+    size_t n = 0, got = 0, need;
     *outlen = 0;
     if ((rv = kw_update(c, in, inlen, out, outlen)) != CKR_OK)
         goto out;
