@@ -2824,6 +2824,66 @@ START_TEST(a_hostile_default_engine_never_runs_or_changes_libsea_crypto)
 }
 END_TEST
 
+/* ---- symmetric mechanisms as C_WrapKey/C_UnwrapKey run them ----
+ * Wrapping is one cop_final with the whole input, no update: each wrapping mechanism must give
+ * the published answer that way, within the size cop_outlen promised. */
+START_TEST(wrapping_mechanisms_work_in_one_final_call)
+{
+    static const struct {
+        CK_MECHANISM_TYPE mech;
+        const char *kek, *pt, *ct; /* RFC 3394 4.6, RFC 5649 section 6, SP 800-38A F.2.1 */
+    } v[] = {
+        {CKM_AES_KEY_WRAP, "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F",
+         "00112233445566778899AABBCCDDEEFF000102030405060708090A0B0C0D0E0F",
+         "28C9F404C4B810F4CBCCB35CFB87F8263F5786E2D80ED326CBC7F0E71A99F43BFB988B9B7A02DD21"},
+        {CKM_AES_KEY_WRAP_KWP, "5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8",
+         "c37b7e6492584340bed12207808941155068f738",
+         "138bdeaa9b8fa7fc61f97742e72248ee5ae6ae5360d1ae6a5f54f373fa543b6a"},
+        {CKM_AES_KEY_WRAP_PAD, "5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8",
+         "466f7250617369", "afbeb0f07dfbf5419200f2ccb50bb24f"},
+        {CKM_AES_CBC, "2b7e151628aed2a6abf7158809cf4f3c", "6bc1bee22e409f96e93d7e117393172a",
+         "7649abac8119b246cee98e9b12e9197d"},
+    };
+    uint8_t iv[16];
+    unhex("000102030405060708090a0b0c0d0e0f", iv);
+    for (size_t i = 0; i < ARRAY_SIZE(v); i++) {
+        uint8_t kek[32], pt[64], ct[64], out[80];
+        size_t kl = unhex(v[i].kek, kek), pl = unhex(v[i].pt, pt), cl = unhex(v[i].ct, ct), n;
+        struct keymat *k = secret_key(CKK_AES, kek, kl);
+        CK_MECHANISM m = {v[i].mech, v[i].mech == CKM_AES_CBC ? iv : NULL,
+                          v[i].mech == CKM_AES_CBC ? 16 : 0};
+        struct cop *c = NULL;
+        ck_assert_int_eq(cop_new(k, OP_ENCRYPT, &m, &c), CKR_OK);
+        ck_assert_uint_eq(cop_outlen(c, PHASE_SINGLE, pl), cl);
+        n = 0;
+        ck_assert_int_eq(cop_final(c, pt, pl, out, &n), CKR_OK);
+        ck_assert_uint_eq(n, cl);
+        ck_assert_mem_eq(out, ct, cl);
+        cop_free(c);
+        ck_assert_int_eq(cop_new(k, OP_DECRYPT, &m, &c), CKR_OK);
+        ck_assert_uint_ge(cop_outlen(c, PHASE_SINGLE, cl), pl);
+        ck_assert_int_eq(cop_final(c, ct, cl, out, &n), CKR_OK);
+        ck_assert_uint_eq(n, pl);
+        ck_assert_mem_eq(out, pt, pl);
+        cop_free(c);
+        keymat_unref(k);
+    }
+    /* CBC_PAD: a 20-byte key padded to 32, and back */
+    uint8_t kek[16], key20[20], out[48], back[48];
+    size_t n = 0;
+    unhex("2b7e151628aed2a6abf7158809cf4f3c", kek);
+    memset(key20, 0x3c, sizeof(key20));
+    struct keymat *k = secret_key(CKK_AES, kek, 16);
+    CK_MECHANISM m = {CKM_AES_CBC_PAD, iv, 16};
+    ck_assert_int_eq(one_shot(k, OP_ENCRYPT, &m, key20, 20, out, &n), CKR_OK);
+    ck_assert_uint_eq(n, 32);
+    ck_assert_int_eq(one_shot(k, OP_DECRYPT, &m, out, 32, back, &n), CKR_OK);
+    ck_assert_uint_eq(n, 20);
+    ck_assert_mem_eq(back, key20, 20);
+    keymat_unref(k);
+}
+END_TEST
+
 static Suite *crypto_suite(void)
 {
     Suite *s = suite_create("crypto");
@@ -2866,6 +2926,7 @@ static Suite *crypto_suite(void)
           parse_private_key_reads_pem_and_der_forms,
           parse_private_key_refuses_other_keys_and_garbage}},
         {"engine", {a_hostile_default_engine_never_runs_or_changes_libsea_crypto}},
+        {"sym", {wrapping_mechanisms_work_in_one_final_call}},
     };
     for (size_t i = 0; i < ARRAY_SIZE(groups); i++) {
         TCase *tc = tcase_create(groups[i].name);
