@@ -336,8 +336,6 @@ CK_RV core_msg_begin(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, void *
     }
     m->tag_bits = p->ulTagBits;
 out:
-    if (rv != CKR_OK && m && m->bop)
-        end_message(s, m);
     err_default(ORIGIN_CORE, rv, "the %s could not begin", kind_names[kind]);
     sess_release(c, s);
     return rv;
