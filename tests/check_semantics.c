@@ -731,8 +731,9 @@ START_TEST(test_session_cancel_ends_the_named_operations_only)
 }
 END_TEST
 
-/* Make a token from a forked child, as another process would. Returns its slot. */
-static CK_SLOT_ID token_from_another_process(const char *label)
+/* Make a token from a forked child, as another process would (reinit: re-initialise that
+ * slot's token instead). Returns its slot. */
+static CK_SLOT_ID token_from_another_process(const char *label, CK_SLOT_ID reinit)
 {
     int fds[2];
     CK_SLOT_ID slot = 0;
@@ -742,7 +743,12 @@ static CK_SLOT_ID token_from_another_process(const char *label)
     if (pid == 0) {
         CK_SLOT_ID made = 0;
         /* the parent's context is stale here: a child initialises its own */
-        int ok = F->C_Initialize(NULL) == CKR_OK && p11_make_token(&M, label, NULL, &made) == CKR_OK;
+        CK_UTF8CHAR lab[32];
+        p11_pad32(lab, label);
+        made = reinit;
+        int ok = F->C_Initialize(NULL) == CKR_OK &&
+                 (reinit ? F->C_InitToken(reinit, (CK_UTF8CHAR_PTR)P11_SO_PIN, 8, lab)
+                         : p11_make_token(&M, label, NULL, &made)) == CKR_OK;
         if (ok && write(fds[1], &made, sizeof(made)) != (ssize_t)sizeof(made))
             ok = 0;
         F->C_Finalize(NULL);
@@ -762,7 +768,7 @@ START_TEST(test_slot_event_reports_an_se_made_by_another_process)
     CK_SLOT_ID ev = 0;
     OK(F->C_Initialize(NULL));
     EXPECT_RV(CKR_NO_EVENT, F->C_WaitForSlotEvent(CKF_DONT_BLOCK, &ev, NULL));
-    CK_SLOT_ID made = token_from_another_process("elsewhere");
+    CK_SLOT_ID made = token_from_another_process("elsewhere", 0);
     /* the SE's slot, and the device's next free slot, each once */
     int seen_made = 0, events = 0;
     for (CK_RV rv; (rv = F->C_WaitForSlotEvent(CKF_DONT_BLOCK, &ev, NULL)) != CKR_NO_EVENT;) {
@@ -776,6 +782,13 @@ START_TEST(test_slot_event_reports_an_se_made_by_another_process)
     CK_TOKEN_INFO ti;
     OK(F->C_GetTokenInfo(made, &ti));
     ck_assert_mem_eq(ti.label, "elsewhere ", 10);
+    /* re-initialised elsewhere: that slot changed */
+    ck_assert_uint_eq(token_from_another_process("renamed", made), made);
+    OK(F->C_WaitForSlotEvent(CKF_DONT_BLOCK, &ev, NULL));
+    ck_assert_uint_eq(ev, made);
+    EXPECT_RV(CKR_NO_EVENT, F->C_WaitForSlotEvent(CKF_DONT_BLOCK, &ev, NULL));
+    OK(F->C_GetTokenInfo(made, &ti));
+    ck_assert_mem_eq(ti.label, "renamed ", 8);
 }
 END_TEST
 
@@ -800,7 +813,7 @@ START_TEST(test_blocking_slot_event_wakes_for_another_process)
     struct waiter w = {0, 0, CKR_GENERAL_ERROR};
     ck_assert_int_eq(pthread_create(&t, NULL, wait_thread, &w), 0);
     usleep(300 * 1000); /* let it block a while */
-    CK_SLOT_ID made = token_from_another_process("blocking");
+    CK_SLOT_ID made = token_from_another_process("blocking", 0);
     ck_assert_int_eq(pthread_join(t, NULL), 0);
     OK(w.rv);
     /* either the new SE or the free slot that moved; both are reported */
