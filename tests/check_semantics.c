@@ -126,7 +126,8 @@ static void gen_ec(CK_SESSION_HANDLE s, CK_ATTRIBUTE *extra, CK_ULONG nextra, CK
     CK_ATTRIBUTE pt[] = {{CKA_VERIFY, &yes, 1}, {CKA_EC_PARAMS, (void *)P256, sizeof(P256)}};
     CK_ATTRIBUTE qt[8] = {{CKA_SIGN, &yes, 1}};
     ck_assert_uint_le(nextra, 7);
-    memcpy(qt + 1, extra, nextra * sizeof(*extra));
+    for (CK_ULONG j = 0; j < nextra; j++)
+        qt[1 + j] = extra[j];
     OK(F->C_GenerateKeyPair(s, &m, pt, 2, qt, 1 + nextra, pub, priv));
 }
 
