@@ -590,7 +590,7 @@ START_TEST(test_message_state_rules)
     EXPECT_RV(CKR_OPERATION_NOT_INITIALIZED,
               F->C_EncryptMessage(s, &mp, sizeof(mp), NULL, 0, pt, 8, ct, &len));
     EXPECT_RV(CKR_OPERATION_NOT_INITIALIZED, F->C_MessageDecryptFinal(s));
-    /* a private key is not reachable without the user */
+    /* the logout destroyed the private session key too */
     EXPECT_RV(CKR_KEY_HANDLE_INVALID, F->C_MessageEncryptInit(s, &gcm_msg, k));
     /* message-based signing and verification are not offered */
     CK_BYTE buf[32] = {0};
