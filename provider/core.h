@@ -157,9 +157,9 @@ CK_RV core_msg_single(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, void 
 CK_RV core_msg_begin(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, void *param,
                      CK_ULONG plen, const uint8_t *aad, size_t aadlen);
 /* C_EncryptMessageNext / C_DecryptMessageNext (flags: 0 or CKF_END_OF_MESSAGE). */
-CK_RV core_msg_next(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, void *param,
-                    CK_ULONG plen, const uint8_t *in, size_t inlen, uint8_t *out,
-                    CK_ULONG *outlen, CK_FLAGS flags);
+CK_RV core_msg_next(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, void *param, CK_ULONG plen,
+                    const uint8_t *in, size_t inlen, uint8_t *out, CK_ULONG *outlen,
+                    CK_FLAGS flags);
 /* C_MessageEncryptFinal / C_MessageDecryptFinal. */
 CK_RV core_msg_final(struct core *c, CK_SESSION_HANDLE h, enum sea_op op);
 

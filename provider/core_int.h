@@ -63,9 +63,9 @@ struct msgstate {
     bool active;
     const struct mech_desc *md;
     CK_OBJECT_HANDLE key;
-    uint64_t counter;   /* CKG_GENERATE_COUNTER: the next value (starts at zero) */
-    struct bop *bop;    /* the message of a Begin/Next sequence in progress, or NULL */
-    CK_ULONG tag_bits;  /* that message's tag length */
+    uint64_t counter;  /* CKG_GENERATE_COUNTER: the next value (starts at zero) */
+    struct bop *bop;   /* the message of a Begin/Next sequence in progress, or NULL */
+    CK_ULONG tag_bits; /* that message's tag length */
 };
 
 struct findstate {

@@ -52,8 +52,8 @@ CK_RV core_msg_init(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, const C
         goto out;
     }
     if (m->active) {
-        rv = err_set(ORIGIN_CORE, CKR_OPERATION_ACTIVE, "a %s is already running",
-                     kind_names[kind]);
+        rv =
+            err_set(ORIGIN_CORE, CKR_OPERATION_ACTIVE, "a %s is already running", kind_names[kind]);
         goto out;
     }
     const struct mech_desc *md = mech_find(mech->mechanism);
@@ -289,10 +289,8 @@ CK_RV core_msg_single(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, void 
         memcpy(p->pIv, iv, p->ulIvLen);
         memcpy(p->pTag, tag, taglen);
     } else {
-        if ((rv = start(s, m, op, p->pIv, p->ulIvLen, aad, aadlen, p->ulTagBits, &b)) !=
-                CKR_OK ||
-            (rv = decrypt_rest(s, b, in, inlen, p->pTag, taglen, out, *outlen, &written)) !=
-                CKR_OK)
+        if ((rv = start(s, m, op, p->pIv, p->ulIvLen, aad, aadlen, p->ulTagBits, &b)) != CKR_OK ||
+            (rv = decrypt_rest(s, b, in, inlen, p->pTag, taglen, out, *outlen, &written)) != CKR_OK)
             goto out;
     }
     *outlen = (CK_ULONG)written;
@@ -341,9 +339,8 @@ out:
     return rv;
 }
 
-CK_RV core_msg_next(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, void *param,
-                    CK_ULONG plen, const uint8_t *in, size_t inlen, uint8_t *out,
-                    CK_ULONG *outlen, CK_FLAGS flags)
+CK_RV core_msg_next(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, void *param, CK_ULONG plen,
+                    const uint8_t *in, size_t inlen, uint8_t *out, CK_ULONG *outlen, CK_FLAGS flags)
 {
     struct session *s;
     struct msgstate *m = NULL;

@@ -266,8 +266,7 @@ static CK_RV complete(struct session *s, enum sea_op op, bool single, const uint
     if (single && o->multi) {
         op_reset(s, op); /* C_Encrypt & co. end the operation on any error but a short buffer */
         return err_set(ORIGIN_CORE, CKR_OPERATION_ACTIVE,
-                       "a multi-part %s was running: the single-part call ended it",
-                       op_names[op]);
+                       "a multi-part %s was running: the single-part call ended it", op_names[op]);
     }
     if (!single && (o->md->flags & MF_SINGLE_PART)) {
         op_reset(s, op);

@@ -786,8 +786,8 @@ static CK_RV msg_begin(enum sea_op op, CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_UL
 }
 
 static CK_RV msg_next(enum sea_op op, CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG pl,
-                      CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR out, CK_ULONG_PTR outl,
-                      CK_FLAGS f, const char *func)
+                      CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR out, CK_ULONG_PTR outl, CK_FLAGS f,
+                      const char *func)
 {
     ENTER();
     CHECK(DATA_OK(in, inl), "the input is NULL");

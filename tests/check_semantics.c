@@ -98,9 +98,8 @@ static CK_OBJECT_HANDLE gen_aes(CK_SESSION_HANDLE s, CK_ATTRIBUTE *extra, CK_ULO
 {
     CK_MECHANISM m = {CKM_AES_KEY_GEN, NULL, 0};
     CK_ULONG len = 32;
-    CK_ATTRIBUTE defaults[] = {{CKA_VALUE_LEN, &len, sizeof(len)},
-                               {CKA_ENCRYPT, &yes, 1},
-                               {CKA_DECRYPT, &yes, 1}};
+    CK_ATTRIBUTE defaults[] = {
+        {CKA_VALUE_LEN, &len, sizeof(len)}, {CKA_ENCRYPT, &yes, 1}, {CKA_DECRYPT, &yes, 1}};
     CK_ATTRIBUTE t[16];
     CK_ULONG n = 0;
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
@@ -168,9 +167,9 @@ static CK_GCM_MESSAGE_PARAMS msg_params(uint8_t *iv, CK_ULONG ivlen, CK_ULONG fi
 }
 
 /* Plain C_Decrypt of ct||tag with CKM_AES_GCM: the normal API reading a message's output. */
-static CK_RV plain_decrypt(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE k, const uint8_t *iv,
-                           size_t ivlen, const uint8_t *aad, size_t aadlen, const uint8_t *ct,
-                           size_t ctlen, const uint8_t tag[16], uint8_t *out, CK_ULONG *outlen)
+static CK_RV plain_decrypt(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE k, const uint8_t *iv, size_t ivlen,
+                           const uint8_t *aad, size_t aadlen, const uint8_t *ct, size_t ctlen,
+                           const uint8_t tag[16], uint8_t *out, CK_ULONG *outlen)
 {
     uint8_t buf[512];
     ck_assert_uint_le(ctlen + 16, sizeof(buf));
@@ -251,8 +250,8 @@ static void encrypt_with_generator(CK_GENERATOR_FUNCTION gen, CK_ULONG fixed_bit
     CK_SESSION_HANDLE s = user_session(NULL);
     uint8_t key[32], pt[40], ct[40], tags[16][16], back[64];
     const uint8_t aad[] = "header";
-    const uint8_t fixed[12] = {0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6, 0x07, 0x18,
-                               0x29, 0x3A, 0x4B, 0x5C};
+    const uint8_t fixed[12] = {0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6,
+                               0x07, 0x18, 0x29, 0x3A, 0x4B, 0x5C};
     uint8_t cts[16][40];
     ck_assert_int_le(n, 16);
     for (size_t i = 0; i < sizeof(key); i++)
@@ -275,8 +274,7 @@ static void encrypt_with_generator(CK_GENERATOR_FUNCTION gen, CK_ULONG fixed_bit
                           "message %d: fixed IV bit %lu changed", i, b);
         }
         for (int j = 0; j < i; j++)
-            ck_assert_msg(memcmp(ivs[i], ivs[j], 12) != 0, "messages %d and %d share an IV", i,
-                          j);
+            ck_assert_msg(memcmp(ivs[i], ivs[j], 12) != 0, "messages %d and %d share an IV", i, j);
     }
     OK(F->C_MessageEncryptFinal(s));
     OK(F->C_MessageDecryptInit(s, &gcm_msg, k));
@@ -377,15 +375,16 @@ START_TEST(test_message_multi_part_begin_next)
     ck_assert_mem_ne(iv, zero, 12);
     /* no single-part message while this one runs */
     CK_ULONG len = sizeof(ct);
-    EXPECT_RV(CKR_OPERATION_ACTIVE, F->C_EncryptMessage(s, &mp, sizeof(mp), NULL, 0, pt, 10, ct,
-                                                        &len));
+    EXPECT_RV(CKR_OPERATION_ACTIVE,
+              F->C_EncryptMessage(s, &mp, sizeof(mp), NULL, 0, pt, 10, ct, &len));
     EXPECT_RV(CKR_OPERATION_ACTIVE, F->C_EncryptMessageBegin(s, &mp, sizeof(mp), NULL, 0));
     /* size query and short buffer keep the message */
     len = 0;
     OK(F->C_EncryptMessageNext(s, &mp, sizeof(mp), pt, 30, NULL, &len, 0));
     ck_assert_uint_eq(len, 30);
     len = 10;
-    EXPECT_RV(CKR_BUFFER_TOO_SMALL, F->C_EncryptMessageNext(s, &mp, sizeof(mp), pt, 30, ct, &len, 0));
+    EXPECT_RV(CKR_BUFFER_TOO_SMALL,
+              F->C_EncryptMessageNext(s, &mp, sizeof(mp), pt, 30, ct, &len, 0));
     ck_assert_uint_eq(len, 30);
     len = 30;
     OK(F->C_EncryptMessageNext(s, &mp, sizeof(mp), pt, 30, ct, &len, 0));
@@ -394,8 +393,7 @@ START_TEST(test_message_multi_part_begin_next)
     OK(F->C_EncryptMessageNext(s, &mp, sizeof(mp), pt + 30, 45, ct + 30, &len, 0));
     ck_assert_uint_eq(len, 45);
     len = 25;
-    OK(F->C_EncryptMessageNext(s, &mp, sizeof(mp), pt + 75, 25, ct + 75, &len,
-                               CKF_END_OF_MESSAGE));
+    OK(F->C_EncryptMessageNext(s, &mp, sizeof(mp), pt + 75, 25, ct + 75, &len, CKF_END_OF_MESSAGE));
     ck_assert_uint_eq(len, 25);
     ck_assert_mem_ne(tag, zero, 12);
     /* the message is over */
@@ -404,8 +402,8 @@ START_TEST(test_message_multi_part_begin_next)
     /* the same IV in one part gives the same bytes, the same as OpenSSL's */
     CK_GCM_MESSAGE_PARAMS one = msg_params(iv, 12, 0, CKG_NO_GENERATE, reftag);
     len = sizeof(ref);
-    OK(F->C_EncryptMessage(s, &one, sizeof(one), (CK_BYTE_PTR)aad, sizeof(aad), pt, sizeof(pt),
-                           ref, &len));
+    OK(F->C_EncryptMessage(s, &one, sizeof(one), (CK_BYTE_PTR)aad, sizeof(aad), pt, sizeof(pt), ref,
+                           &len));
     ck_assert_mem_eq(ref, ct, sizeof(pt));
     ck_assert_mem_eq(reftag, tag, 16);
     {
@@ -455,8 +453,7 @@ START_TEST(test_message_multi_part_begin_next)
               F->C_DecryptMessageNext(s, &dp, sizeof(dp), ct, 1, back, &len, CKF_END_OF_MESSAGE));
     tag[3] ^= 0x10;
     len = sizeof(back);
-    OK(F->C_DecryptMessage(s, &dp, sizeof(dp), (CK_BYTE_PTR)aad, sizeof(aad), ct, 100, back,
-                           &len));
+    OK(F->C_DecryptMessage(s, &dp, sizeof(dp), (CK_BYTE_PTR)aad, sizeof(aad), ct, 100, back, &len));
     ck_assert_mem_eq(back, pt, 100);
     OK(F->C_MessageDecryptFinal(s));
 }
@@ -1194,9 +1191,8 @@ START_TEST(test_session_states_and_login_errors)
                               {CKA_TOKEN, &yes, 1},
                               {CKA_PRIVATE, &no, 1},
                               {CKA_VALUE, "d", 1}};
-    CK_ATTRIBUTE sessdata[] = {{CKA_CLASS, &cls_data, sizeof(cls_data)},
-                               {CKA_PRIVATE, &no, 1},
-                               {CKA_VALUE, "d", 1}};
+    CK_ATTRIBUTE sessdata[] = {
+        {CKA_CLASS, &cls_data, sizeof(cls_data)}, {CKA_PRIVATE, &no, 1}, {CKA_VALUE, "d", 1}};
     EXPECT_RV(CKR_SESSION_READ_ONLY, F->C_CreateObject(ro, tokdata, 4, &h));
     OK(F->C_CreateObject(ro, sessdata, 3, &h));
     CK_OBJECT_HANDLE tok;
@@ -1208,8 +1204,8 @@ START_TEST(test_session_states_and_login_errors)
     EXPECT_RV(CKR_SESSION_READ_ONLY, F->C_CopyObject(ro, h, &astoken, 1, &h));
     CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0};
     CK_ULONG len = 16;
-    CK_ATTRIBUTE gt[] = {{CKA_VALUE_LEN, &len, sizeof(len)}, {CKA_TOKEN, &yes, 1},
-                         {CKA_PRIVATE, &no, 1}};
+    CK_ATTRIBUTE gt[] = {
+        {CKA_VALUE_LEN, &len, sizeof(len)}, {CKA_TOKEN, &yes, 1}, {CKA_PRIVATE, &no, 1}};
     EXPECT_RV(CKR_SESSION_READ_ONLY, F->C_GenerateKey(ro, &gen, gt, 3, &h));
     OK(F->C_SetAttributeValue(rw, tok, &lab, 1));
     /* private objects need the user */
