@@ -33,20 +33,27 @@ static void fork_parent(void)
     pthread_mutex_unlock(&g_lock);
 }
 
-/* The child has none of the parent's other threads: nobody waits for slot events there. */
-static void fork_child(void)
-{
-    g_waiters = 0;
-    pthread_mutex_unlock(&g_lock);
-}
-
-static void setup_once(void)
+static void cond_setup(void)
 {
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&g_cond, &ca);
     pthread_condattr_destroy(&ca);
+}
+
+/* The child has none of the parent's other threads: nobody waits for slot events there, and
+ * the condition must not remember the parent's waiters (a broadcast could wait for them). */
+static void fork_child(void)
+{
+    g_waiters = 0;
+    cond_setup();
+    pthread_mutex_unlock(&g_lock);
+}
+
+static void setup_once(void)
+{
+    cond_setup();
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
