@@ -787,6 +787,18 @@ START_TEST(test_slot_event_reports_an_se_made_by_another_process)
     EXPECT_RV(CKR_NO_EVENT, F->C_WaitForSlotEvent(CKF_DONT_BLOCK, &ev, NULL));
     OK(F->C_GetTokenInfo(made, &ti));
     ck_assert_mem_eq(ti.label, "renamed ", 8);
+    /* deleted by another process (sea-tool): that slot again, and its token is gone */
+    const char *tool = getenv("SEA_TOOL");
+    char cmd[512];
+    ck_assert_msg(tool != NULL, "SEA_TOOL is not set (run through make check)");
+    snprintf(cmd, sizeof(cmd), "SEA_SO_PIN=%s '%s' --quiet delete --se renamed >/dev/null",
+             P11_SO_PIN, tool);
+    ck_assert_int_eq(system(cmd), 0);
+    seen_made = 0;
+    for (CK_RV rv; (rv = F->C_WaitForSlotEvent(CKF_DONT_BLOCK, &ev, NULL)) != CKR_NO_EVENT;)
+        seen_made += rv == CKR_OK && ev == made;
+    ck_assert_int_eq(seen_made, 1);
+    EXPECT_RV(CKR_SLOT_ID_INVALID, F->C_GetTokenInfo(made, &ti));
 }
 END_TEST
 
