@@ -184,7 +184,7 @@ static CK_RV active_op(struct session *s, enum sea_op op, struct opstate **out)
         return err_set(ORIGIN_CORE, CKR_OPERATION_NOT_INITIALIZED, "no %s is running",
                        op_names[op]);
     if (o->need_context_login) {
-        op_reset(s, op); /* an error ends the operation, this one too (PKCS#11 3.0 4.10) */
+        op_reset(s, op); /* an error ends the operation, this one too (PKCS#11 3.0, private keys) */
         return err_set(ORIGIN_CORE, CKR_USER_NOT_LOGGED_IN,
                        "the key needs C_Login(CKU_CONTEXT_SPECIFIC) for each use");
     }

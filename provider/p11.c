@@ -77,7 +77,7 @@ static struct core *current(void)
     } while (0)
 
 /* CHECK for the calls of a running operation: refusing the arguments ends the operation too,
- * as any error but a short buffer does (PKCS#11 3.0 5.8 ff.). */
+ * as any error but a short buffer does (PKCS#11 3.0, C_Encrypt and the others). */
 #define OPCHECK(cond, what, op, h)                                                                 \
     do {                                                                                           \
         if (!(cond)) {                                                                             \

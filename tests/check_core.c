@@ -1554,7 +1554,7 @@ START_TEST(single_part_after_update_is_refused)
     ck_assert_rv(core_op_update(w.c, w.h, OP_SIGN, (const uint8_t *)"ab", 2, NULL, NULL), CKR_OK);
     ck_assert_rv(core_op_single(w.c, w.h, OP_SIGN, (const uint8_t *)"c", 1, sig, &n),
                  CKR_OPERATION_ACTIVE);
-    /* like any error but a short buffer, that ended the operation (PKCS#11 3.0 5.13 C_Sign) */
+    /* like any error but a short buffer, that ended the operation (PKCS#11 3.0 C_Sign) */
     ck_assert_rv(core_op_update(w.c, w.h, OP_SIGN, (const uint8_t *)"c", 1, NULL, NULL),
                  CKR_OPERATION_NOT_INITIALIZED);
     ck_assert_rv(core_op_init(w.c, w.h, OP_SIGN, &m_hmac, k), CKR_OK);

@@ -471,7 +471,7 @@ START_TEST(test_message_wrong_tag_or_aad_is_aead_decrypt_failed)
     OK(F->C_MessageEncryptInit(s, &gcm_msg, k));
     OK(F->C_EncryptMessage(s, &mp, sizeof(mp), aad, 4, pt, sizeof(pt), ct, &len));
     OK(F->C_MessageDecryptInit(s, &gcm_msg, k));
-    /* a flipped tag bit: PKCS#11 3.0 5.11 names CKR_AEAD_DECRYPT_FAILED, no plaintext given */
+    /* a flipped tag bit: PKCS#11 3.0 C_DecryptMessage names CKR_AEAD_DECRYPT_FAILED, no plaintext given */
     tag[15] ^= 0x01;
     memset(back, 0x55, sizeof(back));
     len = sizeof(back);
@@ -1169,7 +1169,7 @@ START_TEST(test_always_authenticate_needs_a_context_login_per_use)
     ck_assert_uint_eq(token_flags(slot) & CKF_USER_PIN_COUNT_LOW, 0);
     n = sizeof(sig);
     OK(F->C_Sign(s, digest, 32, sig, &n));
-    /* locking the PIN by context logins logs the user out (3.0 4.10) */
+    /* locking the PIN by context logins logs the user out (3.0, private key objects) */
     OK(F->C_SignInit(s, &ecdsa, priv));
     CK_RV rv = CKR_OK;
     for (int i = 0; i < 20 && rv != CKR_PIN_LOCKED; i++) {
@@ -1311,7 +1311,7 @@ START_TEST(test_every_error_but_a_short_buffer_ends_the_operation)
     OK(F->C_SignInit(s, &ecdsa, priv));
     EXPECT_RV(CKR_FUNCTION_NOT_SUPPORTED, F->C_SignUpdate(s, pt, 8));
     EXPECT_RV(CKR_OPERATION_NOT_INITIALIZED, F->C_Sign(s, pt, 16, sig, &slen));
-    /* C_Verify with CKR_SIGNATURE_INVALID ends the verification (3.0 5.15) */
+    /* C_Verify with CKR_SIGNATURE_INVALID ends the verification (3.0 C_Verify) */
     OK(F->C_SignInit(s, &ecdsa_sha, priv));
     slen = sizeof(sig);
     OK(F->C_Sign(s, pt, 16, sig, &slen));
