@@ -184,8 +184,8 @@ static CK_RV start(struct session *s, struct msgstate *m, enum sea_op op, const 
     return err_default(ORIGIN_BACKEND, rv, "the device refused to start the message");
 }
 
-/* A failed tag check is CKR_AEAD_DECRYPT_FAILED in the message-based functions (PKCS#11 3.0, C_DecryptMessage);
- * the backend, serving C_Decrypt too, says CKR_ENCRYPTED_DATA_INVALID. */
+/* A failed tag check is CKR_AEAD_DECRYPT_FAILED in the message-based functions (PKCS#11 3.0,
+ * C_DecryptMessage); the backend, serving C_Decrypt too, says CKR_ENCRYPTED_DATA_INVALID. */
 static CK_RV decrypt_failed(CK_RV rv)
 {
     if (rv != CKR_ENCRYPTED_DATA_INVALID)

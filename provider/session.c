@@ -323,7 +323,8 @@ static CK_RV context_login(struct core *c, struct session *s, const uint8_t *pin
     /* Logging in again while logged in re-verifies the PIN, counting failures. */
     CK_RV rv = se->dev->ops->login(se->dev->bdev, se->seq, CKU_USER, pin, len);
     if (rv == CKR_PIN_LOCKED) {
-        /* PKCS#11 3.0, private key objects: a re-authentication that locks the PIN logs the user out. */
+        /* PKCS#11 3.0, private key objects: a re-authentication that locks the PIN logs the user
+         * out. */
         core_lock(c);
         bool was = se->login != NO_USER;
         se->login = NO_USER;

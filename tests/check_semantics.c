@@ -471,7 +471,8 @@ START_TEST(test_message_wrong_tag_or_aad_is_aead_decrypt_failed)
     OK(F->C_MessageEncryptInit(s, &gcm_msg, k));
     OK(F->C_EncryptMessage(s, &mp, sizeof(mp), aad, 4, pt, sizeof(pt), ct, &len));
     OK(F->C_MessageDecryptInit(s, &gcm_msg, k));
-    /* a flipped tag bit: PKCS#11 3.0 C_DecryptMessage names CKR_AEAD_DECRYPT_FAILED, no plaintext given */
+    /* a flipped tag bit: PKCS#11 3.0 C_DecryptMessage names CKR_AEAD_DECRYPT_FAILED, no plaintext
+     * given */
     tag[15] ^= 0x01;
     memset(back, 0x55, sizeof(back));
     len = sizeof(back);
