@@ -286,7 +286,8 @@ CK_RV core_msg_single(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, void 
             (rv = start(s, m, op, iv, p->ulIvLen, aad, aadlen, p->ulTagBits, &b)) != CKR_OK ||
             (rv = encrypt_rest(s, b, in, inlen, out, &written, tag, taglen)) != CKR_OK)
             goto out;
-        memcpy(p->pIv, iv, p->ulIvLen);
+        if (p->ivGenerator != CKG_NO_GENERATE) /* a given IV may sit in read-only memory */
+            memcpy(p->pIv, iv, p->ulIvLen);
         memcpy(p->pTag, tag, taglen);
     } else {
         if ((rv = start(s, m, op, p->pIv, p->ulIvLen, aad, aadlen, p->ulTagBits, &b)) != CKR_OK ||
@@ -327,7 +328,8 @@ CK_RV core_msg_begin(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, void *
         if ((rv = make_iv(m, p, iv)) != CKR_OK ||
             (rv = start(s, m, op, iv, p->ulIvLen, aad, aadlen, p->ulTagBits, &m->bop)) != CKR_OK)
             goto out;
-        memcpy(p->pIv, iv, p->ulIvLen); /* the IV is returned by Begin */
+        if (p->ivGenerator != CKG_NO_GENERATE)
+            memcpy(p->pIv, iv, p->ulIvLen); /* the IV is returned by Begin */
     } else if ((rv = start(s, m, op, p->pIv, p->ulIvLen, aad, aadlen, p->ulTagBits, &m->bop)) !=
                CKR_OK) {
         goto out;

@@ -352,6 +352,17 @@ START_TEST(test_message_decrypts_what_c_encrypt_made)
     OK(F->C_EncryptMessage(s, &ep, sizeof(ep), aad, sizeof(aad), pt, sizeof(pt), ct2, &len));
     ck_assert_mem_eq(ct2, ct, sizeof(pt));
     ck_assert_mem_eq(tag, ct + sizeof(pt), 16);
+    /* a given IV is only read: it may be a constant in read-only memory */
+    static const uint8_t const_iv[12] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2};
+    CK_GCM_MESSAGE_PARAMS cp = msg_params((uint8_t *)const_iv, 12, 0, CKG_NO_GENERATE, tag);
+    len = sizeof(ct2);
+    OK(F->C_EncryptMessage(s, &cp, sizeof(cp), aad, sizeof(aad), pt, sizeof(pt), ct2, &len));
+    ck_assert_mem_eq(ct2, ct, sizeof(pt));
+    OK(F->C_EncryptMessageBegin(s, &cp, sizeof(cp), aad, sizeof(aad)));
+    len = sizeof(ct2);
+    OK(F->C_EncryptMessageNext(s, &cp, sizeof(cp), pt, sizeof(pt), ct2, &len, CKF_END_OF_MESSAGE));
+    ck_assert_mem_eq(ct2, ct, sizeof(pt));
+    ck_assert_mem_eq(tag, ct + sizeof(pt), 16);
 }
 END_TEST
 
