@@ -673,6 +673,52 @@ START_TEST(test_message_iv_generator_limits)
 }
 END_TEST
 
+struct msg_worker {
+    CK_SLOT_ID slot;
+    CK_OBJECT_HANDLE key;
+    int ok;
+};
+
+/* One session, its own message processes, many messages. */
+static void *msg_worker(void *arg)
+{
+    struct msg_worker *w = arg;
+    CK_SESSION_HANDLE s;
+    uint8_t iv[12], tag[16], pt[64], ct[64], back[64];
+    if (F->C_OpenSession(w->slot, CKF_SERIAL_SESSION, NULL, NULL, &s) != CKR_OK ||
+        F->C_MessageEncryptInit(s, &gcm_msg, w->key) != CKR_OK ||
+        F->C_MessageDecryptInit(s, &gcm_msg, w->key) != CKR_OK)
+        return NULL;
+    for (int i = 0; i < 40; i++) {
+        memset(pt, i, sizeof(pt));
+        CK_GCM_MESSAGE_PARAMS mp = msg_params(iv, 12, 0, CKG_GENERATE, tag);
+        CK_ULONG len = sizeof(ct), blen = sizeof(back);
+        if (F->C_EncryptMessage(s, &mp, sizeof(mp), NULL, 0, pt, sizeof(pt), ct, &len) != CKR_OK ||
+            F->C_DecryptMessage(s, &mp, sizeof(mp), NULL, 0, ct, len, back, &blen) != CKR_OK ||
+            blen != sizeof(pt) || memcmp(back, pt, sizeof(pt)) != 0)
+            return NULL;
+    }
+    w->ok = F->C_CloseSession(s) == CKR_OK;
+    return NULL;
+}
+
+START_TEST(test_message_processes_of_two_sessions_run_in_parallel)
+{
+    CK_SLOT_ID slot;
+    CK_SESSION_HANDLE s = user_session(&slot);
+    uint8_t key[32] = {0x42};
+    struct msg_worker w[2] = {{slot, aes_key(s, key, sizeof(key)), 0},
+                              {slot, aes_key(s, key, sizeof(key)), 0}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, msg_worker, &w[i]), 0);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+        ck_assert_msg(w[i].ok, "worker %d failed", i);
+    }
+}
+END_TEST
+
 /* ======================================================================================= */
 /* Session functions of 3.0, slot events, random, operation state                           */
 /* ======================================================================================= */
@@ -1386,6 +1432,7 @@ static Suite *semantics_suite(void)
     tcase_add_test(tc, test_message_wrong_tag_or_aad_is_aead_decrypt_failed);
     tcase_add_test(tc, test_message_state_rules);
     tcase_add_test(tc, test_message_iv_generator_limits);
+    tcase_add_test(tc, test_message_processes_of_two_sessions_run_in_parallel);
     tc = tcase(su, "functions", 60);
     tcase_add_test(tc, test_login_user_without_a_name_is_c_login_and_names_are_refused);
     tcase_add_test(tc, test_session_cancel_ends_the_named_operations_only);
