@@ -299,9 +299,12 @@ void core_abandon(struct core *c)
     /* Operations the parent's sessions had running hold key material: free it (this is the
      * child's copy of the memory; nothing shared is touched). */
     for (size_t b = 0; b < SESS_BUCKETS; b++)
-        for (struct session *s = c->buckets[b]; s; s = s->next)
+        for (struct session *s = c->buckets[b]; s; s = s->next) {
             for (int i = 0; i < OP__COUNT; i++)
                 op_reset(s, (enum sea_op)i);
+            for (int i = 0; i < MSG__COUNT; i++)
+                msg_reset(s, i);
+        }
     for (size_t i = 0; i < c->ndevs; i++)
         if (c->devs[i].bdev && c->devs[i].ops->dev_abandon)
             c->devs[i].ops->dev_abandon(c->devs[i].bdev);

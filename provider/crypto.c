@@ -390,6 +390,19 @@ static int os_rng_uninstantiate(void *vctx)
     return 1;
 }
 
+/* C_SeedRandom (crypto_seed): a caller's seed is additional input, never a replacement for the
+ * kernel's entropy. Seeds are folded into a 32-byte pool with SHA-256; once there is one,
+ * every draw is the kernel's bytes XOR SHA-256(pool || draw number || block number), which is
+ * as uniform as the kernel's bytes whatever the seeds were. */
+static struct {
+    pthread_mutex_t lock;
+    atomic_bool set;
+    uint8_t pool[32];
+    uint64_t draws;
+} seed_pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static bool seed_mix(uint8_t *out, size_t len);
+
 static int os_rng_generate(void *vctx, unsigned char *out, size_t outlen, unsigned int strength,
                            int prediction_resistance, const unsigned char *addin, size_t addin_len)
 {
@@ -398,7 +411,7 @@ static int os_rng_generate(void *vctx, unsigned char *out, size_t outlen, unsign
     struct os_rng *r = vctx;
     if (atomic_load(&r->state) != EVP_RAND_STATE_READY || strength > OS_RNG_STRENGTH)
         return 0;
-    if (!kernel_random(out, outlen)) {
+    if (!kernel_random(out, outlen) || (atomic_load(&seed_pool.set) && !seed_mix(out, outlen))) {
         OPENSSL_cleanse(out, outlen);
         return 0;
     }
@@ -531,6 +544,10 @@ static void teardown(void)
     OSSL_PROVIDER_unload(g.prov);
     OSSL_PROVIDER_unload(g.rand_prov);
     OSSL_LIB_CTX_free(g.ctx);
+    pthread_mutex_lock(&seed_pool.lock); /* seeds given to this setup end with it */
+    atomic_store(&seed_pool.set, false);
+    OPENSSL_cleanse(seed_pool.pool, sizeof(seed_pool.pool));
+    pthread_mutex_unlock(&seed_pool.lock);
     g.ctx = NULL;
     g.prov = NULL;
     g.rand_prov = NULL;
@@ -716,6 +733,63 @@ static bool md_finish(const struct md_impl *md, void *c, uint8_t *out)
 {
     size_t got = 0;
     return md->final(c, out, &got, md->size) && got == md->size;
+}
+
+/* XOR the seed pool's stream into out (see seed_pool). */
+static bool seed_mix(uint8_t *out, size_t len)
+{
+    const struct md_impl *md = md_of(CKM_SHA256);
+    uint8_t key[32], pad[32], ctr[16];
+    bool ok = md != NULL;
+    pthread_mutex_lock(&seed_pool.lock);
+    memcpy(key, seed_pool.pool, sizeof(key));
+    uint64_t draw = seed_pool.draws++;
+    pthread_mutex_unlock(&seed_pool.lock);
+    for (uint64_t blk = 0; ok && len > 0; blk++) {
+        void *c = md_start(md);
+        for (int i = 0; i < 8; i++) {
+            ctr[i] = (uint8_t)(draw >> (56 - 8 * i));
+            ctr[8 + i] = (uint8_t)(blk >> (56 - 8 * i));
+        }
+        ok = c && md_add(md, c, key, sizeof(key)) && md_add(md, c, ctr, sizeof(ctr)) &&
+             md_finish(md, c, pad);
+        if (c)
+            md->freectx(c);
+        size_t n = len < sizeof(pad) ? len : sizeof(pad);
+        for (size_t i = 0; ok && i < n; i++)
+            out[i] ^= pad[i];
+        out += n;
+        len -= n;
+    }
+    OPENSSL_cleanse(key, sizeof(key));
+    OPENSSL_cleanse(pad, sizeof(pad));
+    return ok;
+}
+
+CK_RV crypto_seed(const uint8_t *seed, size_t len)
+{
+    static const char label[] = "libsea C_SeedRandom pool v1";
+    CK_RV rv;
+    if (!seed && len)
+        return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "no seed");
+    if ((rv = need_init()) != CKR_OK)
+        return rv;
+    const struct md_impl *md = md_of(CKM_SHA256);
+    void *c = md ? md_start(md) : NULL;
+    uint8_t next[32];
+    pthread_mutex_lock(&seed_pool.lock);
+    bool ok = c && md_add(md, c, (const uint8_t *)label, sizeof(label)) &&
+              md_add(md, c, seed_pool.pool, sizeof(seed_pool.pool)) && md_add(md, c, seed, len) &&
+              md_finish(md, c, next);
+    if (ok) {
+        memcpy(seed_pool.pool, next, sizeof(next));
+        atomic_store(&seed_pool.set, true);
+    }
+    pthread_mutex_unlock(&seed_pool.lock);
+    if (c)
+        md->freectx(c);
+    OPENSSL_cleanse(next, sizeof(next));
+    return ok ? CKR_OK : err_set(ORIGIN, CKR_FUNCTION_FAILED, "SHA-256 failed on the seed");
 }
 
 /* ---- HMAC (RFC 2104) on the digests above ----

@@ -31,6 +31,10 @@ bool crypto_secure_heap(size_t bytes);
  * (a RAND_METHOD set by an ENGINE is never used). */
 CK_RV crypto_random(uint8_t *out, size_t len);
 
+/* C_SeedRandom: mix a caller's seed into the generator as additional input (every later draw is
+ * the kernel's bytes XOR a stream keyed by the seeds). Never replaces the kernel's entropy. */
+CK_RV crypto_seed(const uint8_t *seed, size_t len);
+
 /* ---- digests (CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384, CKM_SHA512) ---- */
 
 size_t crypto_md_len(CK_MECHANISM_TYPE digest); /* 0 if unknown */

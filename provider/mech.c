@@ -35,7 +35,7 @@ static const struct mech_desc table[] = {
     {CKM_ECDSA_SHA512, "CKM_ECDSA_SHA512", SIGVER, {CKK_EC}, 1, CKM_SHA512, CKM_ECDSA,
      MF_NO_PARAMS},
     /* symmetric */
-    {CKM_AES_GCM, "CKM_AES_GCM", ENCDEC | WRAP, {CKK_AES}, 1, 0, CKM_AES_GCM, 0},
+    {CKM_AES_GCM, "CKM_AES_GCM", ENCDEC | WRAP, {CKK_AES}, 1, 0, CKM_AES_GCM, MF_MESSAGE},
     {CKM_SHA256_HMAC, "CKM_SHA256_HMAC", SIGVER, {CKK_GENERIC_SECRET, CKK_SHA256_HMAC}, 2, 0,
      CKM_SHA256_HMAC, MF_NO_PARAMS},
     /* AES modes, key wrap (single-part) and CMAC */
@@ -144,6 +144,9 @@ static bool available(const struct dev_caps *caps, const struct mech_desc *d,
     }
     if (!any)
         return false;
+    if (d->flags & MF_MESSAGE)
+        ops |= ((ops & CKF_ENCRYPT) ? CKF_MESSAGE_ENCRYPT : 0) |
+               ((ops & CKF_DECRYPT) ? CKF_MESSAGE_DECRYPT : 0) | CKF_MULTI_MESSAGE;
     if (info) {
         /* Curve and key-size flags come from the device row that does the work. */
         CK_FLAGS extra =

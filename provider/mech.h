@@ -12,6 +12,7 @@ enum {
     MF_SINGLE_PART = 1u << 0, /* no C_xxxUpdate (raw ECDSA) */
     MF_CORE = 1u << 1,        /* run by the core itself (digests) */
     MF_NO_PARAMS = 1u << 2,   /* pParameter must be NULL / ulParameterLen 0 */
+    MF_MESSAGE = 1u << 3,     /* also offered by the message-based functions (msgops.c) */
 };
 
 #define MECH_MAX_KEY_TYPES 3
