@@ -89,6 +89,14 @@ struct sig_impl {
     OSSL_FUNC_signature_freectx_fn *freectx;
 };
 
+struct kex_impl {
+    OSSL_FUNC_keyexch_newctx_fn *newctx;
+    OSSL_FUNC_keyexch_init_fn *init;
+    OSSL_FUNC_keyexch_set_peer_fn *set_peer;
+    OSSL_FUNC_keyexch_derive_fn *derive;
+    OSSL_FUNC_keyexch_freectx_fn *freectx;
+};
+
 static const struct digest {
     CK_MECHANISM_TYPE mech;
     const char *name;
@@ -124,6 +132,7 @@ static struct {
     struct cipher_impl ecb[ARRAY_SIZE(aes_sizes)];
     struct keymgmt_impl km[KM__COUNT];
     struct sig_impl sig[SIG__COUNT];
+    struct kex_impl ecdh; /* CKM_ECDH1_DERIVE */
 } g = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -251,6 +260,32 @@ static void take_sig(void *dst, const OSSL_DISPATCH *f)
             break;
         case OSSL_FUNC_SIGNATURE_FREECTX:
             s->freectx = OSSL_FUNC_signature_freectx(f);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static void take_kex(void *dst, const OSSL_DISPATCH *f)
+{
+    struct kex_impl *x = dst;
+    for (; f->function_id != 0; f++) {
+        switch (f->function_id) {
+        case OSSL_FUNC_KEYEXCH_NEWCTX:
+            x->newctx = OSSL_FUNC_keyexch_newctx(f);
+            break;
+        case OSSL_FUNC_KEYEXCH_INIT:
+            x->init = OSSL_FUNC_keyexch_init(f);
+            break;
+        case OSSL_FUNC_KEYEXCH_SET_PEER:
+            x->set_peer = OSSL_FUNC_keyexch_set_peer(f);
+            break;
+        case OSSL_FUNC_KEYEXCH_DERIVE:
+            x->derive = OSSL_FUNC_keyexch_derive(f);
+            break;
+        case OSSL_FUNC_KEYEXCH_FREECTX:
+            x->freectx = OSSL_FUNC_keyexch_freectx(f);
             break;
         default:
             break;
@@ -562,6 +597,10 @@ static bool setup(void)
                       sig_names[i]))
             return false;
     }
+    const struct kex_impl *x = &g.ecdh;
+    if (!resolve(OSSL_OP_KEYEXCH, "ECDH", take_kex, &g.ecdh) ||
+        !complete(x->newctx && x->init && x->set_peer && x->derive && x->freectx, "ECDH"))
+        return false;
     return true;
 }
 
@@ -1184,6 +1223,7 @@ static bool secret_len_ok(CK_KEY_TYPE type, size_t len)
         return aes_index(len) >= 0;
     case CKK_GENERIC_SECRET:
     case CKK_SHA256_HMAC:
+    case CKK_HKDF:
         return len >= 1 && len <= 512;
     default:
         return false;
@@ -1211,7 +1251,8 @@ CK_RV keymat_from_attrs(const struct attrs *pub, const struct attrs *secret, str
     k->cls = cls;
     k->type = type;
     if (cls == CKO_SECRET_KEY &&
-        (type == CKK_AES || type == CKK_GENERIC_SECRET || type == CKK_SHA256_HMAC)) {
+        (type == CKK_AES || type == CKK_GENERIC_SECRET || type == CKK_SHA256_HMAC ||
+         type == CKK_HKDF)) {
         /* Lengths are the mechanisms' business (CKR_KEY_SIZE_RANGE at cop_new). */
         const struct attr *v = pick(secret, pub, CKA_VALUE);
         if (!v)
@@ -1484,7 +1525,8 @@ CK_RV crypto_complete_import(struct attrs *a)
     if (!(add = attrs_new()))
         FAIL(CKR_HOST_MEMORY, "out of memory for key attributes");
     if (cls == CKO_SECRET_KEY &&
-        (type == CKK_AES || type == CKK_GENERIC_SECRET || type == CKK_SHA256_HMAC))
+        (type == CKK_AES || type == CKK_GENERIC_SECRET || type == CKK_SHA256_HMAC ||
+         type == CKK_HKDF))
         rv = import_secret(a, type, add);
     else if (cls != CKO_SECRET_KEY && type == CKK_EC)
         rv = import_ec(a, cls, add);
@@ -2108,9 +2150,14 @@ const struct bmech crypto_mechs[] = {
     {CKM_EC_KEY_PAIR_GEN,        256, 521, CKF_GENERATE_KEY_PAIR | EC_FLAGS},
     {CKM_ECDSA,                  256, 521, CKF_SIGN | CKF_VERIFY | EC_FLAGS},
     {CKM_AES_KEY_GEN,            16,  32,  CKF_GENERATE},
-    {CKM_AES_GCM,                16,  32,  CKF_ENCRYPT | CKF_DECRYPT},
+    {CKM_AES_GCM,                16,  32,  CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
     {CKM_GENERIC_SECRET_KEY_GEN, 1,   512, CKF_GENERATE},
     {CKM_SHA256_HMAC,            16,  512, CKF_SIGN | CKF_VERIFY},
+    /* derivations (crypto_derive) */
+    {CKM_ECDH1_DERIVE,           256, 521, CKF_DERIVE | EC_FLAGS},
+    {CKM_HKDF_DERIVE,            1,   512, CKF_DERIVE},
+    {CKM_HKDF_DATA,              1,   512, CKF_DERIVE},
+    {CKM_SP800_108_COUNTER_KDF,  1,   512, CKF_DERIVE},
 };
 /* clang-format on */
 
@@ -2245,4 +2292,647 @@ void cop_free(struct cop *c)
     OPENSSL_clear_free(c->held, c->held_cap);
     keymat_unref(c->k);
     OPENSSL_free(c);
+}
+
+/* ---- wrapping formats and key derivation (C_WrapKey, C_UnwrapKey, C_DeriveKey) ----
+ * The backend encrypts a key's wrapped form (and decrypts one) with the cop_* mechanisms
+ * above; the formats and derivations are here. ECDH runs in the default provider's key
+ * exchange. The KDFs on top of it (ANSI X9.63, HKDF, SP 800-108) are built from the digest and
+ * HMAC above rather than taken from the provider's KDFs, which start their digests through
+ * EVP_DigestInit_ex where an ENGINE the host registered takes over (the reason HMAC and PBKDF2
+ * are built here too). */
+
+#define DERIVE_MAX      (64ul << 10) /* bytes one derivation may produce (data objects) */
+#define KBKDF_MAX_PARAM 32           /* data parameters of one SP 800-108 derivation */
+
+/* PKCS#8 PrivateKeyInfo (RFC 5208 5) of an EC key: version 0, id-ecPublicKey with the named
+ * curve, and the RFC 5915 ECPrivateKey (version 1, the padded scalar, [1] the public point). */
+static CK_RV ec_pkcs8(const struct eckey *e, uint8_t **out, size_t *outlen)
+{
+    size_t n = e->cv->len, bits = 1 + e->point_len;
+    size_t bitstr = der_header_len(bits) + bits;
+    size_t inner = 3 + der_header_len(n) + n + der_header_len(bitstr) + bitstr;
+    size_t ecpk = der_header_len(inner) + inner;
+    size_t alg = sizeof(oid_ec_public_key) + e->cv->oid_len;
+    size_t body = 3 + der_header_len(alg) + alg + der_header_len(ecpk) + ecpk;
+    size_t total = der_header_len(body) + body;
+    uint8_t *p = OPENSSL_secure_malloc(total);
+    if (!p)
+        return err_set(ORIGIN, CKR_HOST_MEMORY, "out of memory for a wrapped key");
+    size_t k = der_header(p, 0x30, body);
+    p[k++] = 0x02, p[k++] = 1, p[k++] = 0;
+    k += der_header(p + k, 0x30, alg);
+    memcpy(p + k, oid_ec_public_key, sizeof(oid_ec_public_key));
+    k += sizeof(oid_ec_public_key);
+    memcpy(p + k, e->cv->oid, e->cv->oid_len);
+    k += e->cv->oid_len;
+    k += der_header(p + k, 0x04, ecpk);
+    k += der_header(p + k, 0x30, inner);
+    p[k++] = 0x02, p[k++] = 1, p[k++] = 1;
+    k += der_header(p + k, 0x04, n);
+    if (BN_bn2binpad(e->d, p + k, (int)n) != (int)n) {
+        OPENSSL_secure_clear_free(p, total);
+        return err_set(ORIGIN, CKR_FUNCTION_FAILED, "cannot encode the EC private value");
+    }
+    k += n;
+    k += der_header(p + k, 0xa1, bitstr);
+    k += der_header(p + k, 0x03, bits);
+    p[k++] = 0;
+    memcpy(p + k, e->point, e->point_len);
+    *out = p;
+    *outlen = total;
+    return CKR_OK;
+}
+
+CK_RV crypto_wrap_format(const struct attrs *pub, const struct attrs *secret, uint8_t **out,
+                         size_t *len)
+{
+    CK_RV rv = CKR_OK;
+    struct eckey e = {0};
+    CK_ULONG cls, type;
+    if (!pub || !out || !len)
+        return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "crypto_wrap_format: missing argument");
+    *out = NULL;
+    *len = 0;
+    if ((rv = need_init()) != CKR_OK)
+        return rv;
+    ERR_set_mark();
+    const struct attr *v = pick(secret, pub, CKA_VALUE);
+    if (!get_ulong(pick(pub, secret, CKA_CLASS), &cls) ||
+        !get_ulong(pick(pub, secret, CKA_KEY_TYPE), &type))
+        FAIL(CKR_KEY_NOT_WRAPPABLE, "not a key");
+    if (cls == CKO_SECRET_KEY) {
+        if (!v || v->len == 0)
+            FAIL(CKR_KEY_NOT_WRAPPABLE, "the secret key has no value");
+        if (!(*out = OPENSSL_secure_malloc(v->len)))
+            FAIL(CKR_HOST_MEMORY, "out of memory for a wrapped key");
+        memcpy(*out, v->val, v->len);
+        *len = v->len;
+    } else if (cls == CKO_PRIVATE_KEY && type == CKK_EC) {
+        if (!v)
+            FAIL(CKR_KEY_NOT_WRAPPABLE, "the EC private key has no value");
+        if ((rv = eckey_begin(&e, pick(pub, secret, CKA_EC_PARAMS))) != CKR_OK ||
+            (rv = eckey_set_scalar(&e, v->val, v->len)) != CKR_OK ||
+            (rv = ec_pkcs8(&e, out, len)) != CKR_OK)
+            goto out;
+    } else {
+        FAIL(CKR_KEY_NOT_WRAPPABLE, "keys of class %lu type %lu have no wrapped form",
+             (unsigned long)cls, (unsigned long)type);
+    }
+out:
+    eckey_clear(&e);
+    ERR_pop_to_mark();
+    return rv;
+}
+
+/* Give the secret key of template a the value val: CKA_VALUE, CKA_VALUE_LEN and (AES) its check
+ * value, all or nothing. */
+static CK_RV set_secret_value(struct attrs *a, CK_KEY_TYPE type, const uint8_t *val, size_t n)
+{
+    CK_RV rv;
+    struct attrs *add = attrs_new(), *tmp = attrs_dup(a);
+    if (!add || !tmp)
+        FAIL(CKR_HOST_MEMORY, "out of memory for key attributes");
+    if ((rv = attrs_set_secret(add, CKA_VALUE, val, n)) != CKR_OK ||
+        (rv = attrs_merge(tmp, add)) != CKR_OK)
+        FAIL(rv, "out of memory for key attributes");
+    if ((rv = import_secret(tmp, type, add)) != CKR_OK)
+        goto out;
+    struct attrs *dst[] = {a};
+    const struct attrs *src[] = {add};
+    rv = commit(dst, src, 1);
+out:
+    attrs_unref(add);
+    attrs_unref(tmp);
+    return rv;
+}
+
+static CK_RV unwrap_ec(struct attrs *a, const uint8_t *in, size_t len)
+{
+    CK_RV rv = CKR_OK;
+    struct attrs *pub = attrs_new(), *priv = attrs_new(), *add = attrs_new(), *tmp = NULL;
+    if (!pub || !priv || !add)
+        FAIL(CKR_HOST_MEMORY, "out of memory for key attributes");
+    if ((rv = crypto_parse_private_key(in, len, pub, priv)) != CKR_OK)
+        FAIL(rv == CKR_HOST_MEMORY ? rv : CKR_WRAPPED_KEY_INVALID,
+             "the unwrapped data is not an EC private key in PKCS#8");
+    const struct attr *params = attrs_find(priv, CKA_EC_PARAMS), *given = attrs_find(a, CKA_EC_PARAMS);
+    const struct attr *v = attrs_find(priv, CKA_VALUE);
+    if (!params || !v)
+        FAIL(CKR_WRAPPED_KEY_INVALID, "the unwrapped key is incomplete");
+    if (given && (given->len != params->len || memcmp(given->val, params->val, params->len) != 0))
+        FAIL(CKR_TEMPLATE_INCONSISTENT, "the template names another curve than the wrapped key");
+    if ((rv = attrs_set(add, CKA_EC_PARAMS, params->val, params->len)) != CKR_OK ||
+        (rv = attrs_set_secret(add, CKA_VALUE, v->val, v->len)) != CKR_OK ||
+        !(tmp = attrs_dup(a)) || (rv = attrs_merge(tmp, add)) != CKR_OK)
+        FAIL(rv == CKR_OK ? CKR_HOST_MEMORY : rv, "out of memory for key attributes");
+    if ((rv = import_ec(tmp, CKO_PRIVATE_KEY, add)) != CKR_OK)
+        goto out;
+    struct attrs *dst[] = {a};
+    const struct attrs *src[] = {add};
+    rv = commit(dst, src, 1);
+out:
+    attrs_unref(pub);
+    attrs_unref(priv);
+    attrs_unref(add);
+    attrs_unref(tmp);
+    return rv;
+}
+
+CK_RV crypto_unwrap_format(struct attrs *a, const uint8_t *in, size_t len)
+{
+    CK_RV rv = CKR_OK;
+    CK_ULONG cls, type;
+    if (!a || (!in && len))
+        return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "crypto_unwrap_format: missing argument");
+    if ((rv = need_init()) != CKR_OK)
+        return rv;
+    ERR_set_mark();
+    if (!get_ulong(attrs_find(a, CKA_CLASS), &cls) || !get_ulong(attrs_find(a, CKA_KEY_TYPE), &type))
+        FAIL(CKR_TEMPLATE_INCOMPLETE, "the unwrap template names no class or key type");
+    if (len == 0)
+        FAIL(CKR_WRAPPED_KEY_LEN_RANGE, "nothing was unwrapped");
+    if (cls == CKO_SECRET_KEY) {
+        if (!secret_len_ok(type, len))
+            FAIL(CKR_WRAPPED_KEY_LEN_RANGE, "a key of %zu bytes is not allowed for key type %lu",
+                 len, (unsigned long)type);
+        rv = set_secret_value(a, type, in, len);
+    } else if (cls == CKO_PRIVATE_KEY && type == CKK_EC) {
+        rv = unwrap_ec(a, in, len);
+    } else {
+        FAIL(CKR_TEMPLATE_INCONSISTENT, "keys of class %lu type %lu cannot be unwrapped",
+             (unsigned long)cls, (unsigned long)type);
+    }
+out:
+    ERR_pop_to_mark();
+    return rv;
+}
+
+/* ANSI X9.63 KDF (SEC 1 3.6.1): K = H(Z || 1 || shared) || H(Z || 2 || shared) || ... */
+static CK_RV x963(const struct md_impl *md, const uint8_t *z, size_t zlen, const uint8_t *shared,
+                  size_t slen, uint8_t *out, size_t len)
+{
+    CK_RV rv = CKR_OK;
+    uint8_t blk[MD_MAX];
+    void *c = NULL;
+    for (uint32_t i = 1, done = 0; done < len; i++) {
+        const uint8_t be[4] = {(uint8_t)(i >> 24), (uint8_t)(i >> 16), (uint8_t)(i >> 8),
+                               (uint8_t)i};
+        if (!(c = md_start(md)) || !md_add(md, c, z, zlen) || !md_add(md, c, be, 4) ||
+            !md_add(md, c, shared, slen) || !md_finish(md, c, blk))
+            FAIL(CKR_FUNCTION_FAILED, "the X9.63 KDF failed");
+        md->freectx(c);
+        c = NULL;
+        size_t n = len - done < md->size ? len - done : md->size;
+        memcpy(out + done, blk, n);
+        done += (uint32_t)n;
+    }
+out:
+    if (c)
+        md->freectx(c);
+    OPENSSL_cleanse(blk, sizeof(blk));
+    return rv;
+}
+
+static const struct md_impl *ecdh_kdf(CK_EC_KDF_TYPE kdf, bool *ok)
+{
+    static const struct {
+        CK_EC_KDF_TYPE kdf;
+        CK_MECHANISM_TYPE md;
+    } map[] = {{CKD_SHA1_KDF, CKM_SHA_1},     {CKD_SHA224_KDF, CKM_SHA224},
+               {CKD_SHA256_KDF, CKM_SHA256}, {CKD_SHA384_KDF, CKM_SHA384},
+               {CKD_SHA512_KDF, CKM_SHA512}};
+    *ok = kdf == CKD_NULL;
+    for (size_t i = 0; i < ARRAY_SIZE(map); i++)
+        if (map[i].kdf == kdf) {
+            *ok = true;
+            return md_of(map[i].md);
+        }
+    return NULL;
+}
+
+/* CKM_ECDH1_DERIVE: Z = x-coordinate of d * Q (the provider's ECDH), then CKD_NULL (Z itself,
+ * its trailing *len bytes when shorter) or the X9.63 KDF with the SHA named by kdf. */
+static CK_RV ecdh_derive(struct keymat *base, const CK_MECHANISM *m, size_t *len, uint8_t **out)
+{
+    CK_RV rv = CKR_OK;
+    const CK_ECDH1_DERIVE_PARAMS *p = m->pParameter;
+    struct eckey peer = {0};
+    void *peer_kd = NULL, *ctx = NULL;
+    uint8_t z[EC_MAX_BYTES];
+    size_t zlen = 0;
+    bool kdf_ok;
+    if (!p || m->ulParameterLen != sizeof(*p))
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "CKM_ECDH1_DERIVE needs a CK_ECDH1_DERIVE_PARAMS");
+    const struct md_impl *md = ecdh_kdf(p->kdf, &kdf_ok);
+    if (!kdf_ok)
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "KDF 0x%lx is not supported", (unsigned long)p->kdf);
+    if ((!p->pSharedData && p->ulSharedDataLen) || (!md && p->ulSharedDataLen))
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "shared data %s",
+             md ? "has a length but no bytes" : "is not taken with CKD_NULL");
+    if (!p->pPublicData || p->ulPublicDataLen == 0)
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "no public data (the peer's point)");
+    if (base->cls != CKO_PRIVATE_KEY || base->type != CKK_EC || !base->keydata)
+        FAIL(CKR_KEY_TYPE_INCONSISTENT, "ECDH needs an EC private key");
+    for (size_t i = 0; i < ARRAY_SIZE(curves); i++)
+        if (curves[i].bits == base->bits)
+            peer.cv = &curves[i];
+    if (!peer.cv || !(peer.grp = EC_GROUP_new_by_curve_name_ex(g.ctx, NULL, peer.cv->nid)))
+        FAIL(CKR_FUNCTION_FAILED, "cannot set up the base key's curve");
+    /* raw or DER OCTET STRING, compressed or not; off the curve is a bad parameter */
+    if (eckey_set_point(&peer, p->pPublicData, p->ulPublicDataLen) != CKR_OK)
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "the public data is not a point on %s", peer.cv->name);
+    if ((rv = eckey_keydata(&peer, &peer_kd)) != CKR_OK)
+        goto out;
+    if (!(ctx = g.ecdh.newctx(g.provctx)) || !g.ecdh.init(ctx, base->keydata, NULL) ||
+        !g.ecdh.set_peer(ctx, peer_kd) || !g.ecdh.derive(ctx, z, &zlen, sizeof(z)) ||
+        zlen != peer.cv->len)
+        FAIL(CKR_FUNCTION_FAILED, "ECDH failed");
+    if (*len == 0 && md)
+        FAIL(CKR_TEMPLATE_INCOMPLETE, "CKA_VALUE_LEN is needed with a KDF");
+    if (*len == 0)
+        *len = zlen;
+    if (!md && *len > zlen)
+        FAIL(CKR_TEMPLATE_INCONSISTENT, "CKD_NULL gives at most %zu bytes", zlen);
+    if (!(*out = OPENSSL_secure_malloc(*len)))
+        FAIL(CKR_HOST_MEMORY, "out of memory for a derived key");
+    if (md)
+        rv = x963(md, z, zlen, p->pSharedData, p->ulSharedDataLen, *out, *len);
+    else
+        memcpy(*out, z + zlen - *len, *len);
+out:
+    if (ctx)
+        g.ecdh.freectx(ctx);
+    if (peer_kd)
+        g.km[KM_EC].free(peer_kd);
+    eckey_clear(&peer);
+    OPENSSL_cleanse(z, sizeof(z));
+    return rv;
+}
+
+static bool hmac_once(const struct md_impl *md, const uint8_t *key, size_t klen,
+                      const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, uint8_t *out)
+{
+    struct hmac h;
+    bool ok = hmac_start(&h, md, key, klen) && md_add(md, h.inner, a, alen) &&
+              md_add(md, h.inner, b, blen) && hmac_finish(&h, out);
+    hmac_clear(&h);
+    return ok;
+}
+
+/* CKM_HKDF_DERIVE and CKM_HKDF_DATA (RFC 5869): extract, expand or both. */
+static CK_RV hkdf_derive(struct keymat *base, const CK_MECHANISM *m, struct keymat *salt_key,
+                         size_t *len, uint8_t **out)
+{
+    CK_RV rv = CKR_OK;
+    const CK_HKDF_PARAMS *p = m->pParameter;
+    static const uint8_t zeros[MD_MAX];
+    uint8_t prk[MD_MAX], t[MD_MAX];
+    const struct md_impl *md = NULL;
+    if (!p || m->ulParameterLen != sizeof(*p))
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "HKDF needs a CK_HKDF_PARAMS");
+    if (!p->bExtract && !p->bExpand)
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "HKDF with neither extract nor expand");
+    if (p->prfHashMechanism == CKM_SHA_1 || p->prfHashMechanism == CKM_SHA224 ||
+        p->prfHashMechanism == CKM_SHA256 || p->prfHashMechanism == CKM_SHA384 ||
+        p->prfHashMechanism == CKM_SHA512)
+        md = md_of(p->prfHashMechanism);
+    if (!md)
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "HKDF hash 0x%lx is not supported",
+             (unsigned long)p->prfHashMechanism);
+    if (!p->pInfo && p->ulInfoLen)
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "HKDF info has a length but no bytes");
+    const uint8_t *salt = zeros;
+    size_t salt_len = md->size;
+    switch (p->ulSaltType) {
+    case CKF_HKDF_SALT_NULL:
+        break;
+    case CKF_HKDF_SALT_DATA:
+        if (!p->pSalt || p->ulSaltLen == 0)
+            FAIL(CKR_MECHANISM_PARAM_INVALID, "CKF_HKDF_SALT_DATA without salt");
+        salt = p->pSalt;
+        salt_len = p->ulSaltLen;
+        break;
+    case CKF_HKDF_SALT_KEY:
+        if (!salt_key || !salt_key->secret)
+            FAIL(CKR_MECHANISM_PARAM_INVALID, "CKF_HKDF_SALT_KEY without a secret salt key");
+        salt = salt_key->secret;
+        salt_len = salt_key->secret_len;
+        break;
+    default:
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "HKDF salt type 0x%lx", (unsigned long)p->ulSaltType);
+    }
+    if (!base->secret)
+        FAIL(CKR_KEY_TYPE_INCONSISTENT, "HKDF needs a secret base key");
+    const uint8_t *key = base->secret;
+    size_t key_len = base->secret_len;
+    if (p->bExtract) {
+        if (!hmac_once(md, salt, salt_len, base->secret, base->secret_len, NULL, 0, prk))
+            FAIL(CKR_FUNCTION_FAILED, "HKDF-Extract failed");
+        key = prk;
+        key_len = md->size;
+    }
+    if (!p->bExpand) {
+        if (*len == 0)
+            *len = md->size;
+        if (*len != md->size)
+            FAIL(CKR_TEMPLATE_INCONSISTENT, "HKDF-Extract gives exactly %zu bytes", md->size);
+    } else if (*len == 0) {
+        FAIL(CKR_TEMPLATE_INCOMPLETE, "CKA_VALUE_LEN is needed for HKDF-Expand");
+    } else if (*len > 255 * md->size) {
+        FAIL(CKR_TEMPLATE_INCONSISTENT, "HKDF-Expand gives at most %zu bytes", 255 * md->size);
+    }
+    if (!(*out = OPENSSL_secure_malloc(*len)))
+        FAIL(CKR_HOST_MEMORY, "out of memory for a derived key");
+    if (!p->bExpand) {
+        memcpy(*out, prk, md->size);
+        goto out;
+    }
+    size_t tlen = 0;
+    for (size_t done = 0, i = 1; done < *len; i++) {
+        struct hmac h;
+        const uint8_t ctr = (uint8_t)i;
+        bool ok = hmac_start(&h, md, key, key_len) && md_add(md, h.inner, t, tlen) &&
+                  md_add(md, h.inner, p->pInfo, p->ulInfoLen) && md_add(md, h.inner, &ctr, 1) &&
+                  hmac_finish(&h, t);
+        hmac_clear(&h);
+        if (!ok)
+            FAIL(CKR_FUNCTION_FAILED, "HKDF-Expand failed");
+        tlen = md->size;
+        size_t n = *len - done < tlen ? *len - done : tlen;
+        memcpy(*out + done, t, n);
+        done += n;
+    }
+out:
+    OPENSSL_cleanse(prk, sizeof(prk));
+    OPENSSL_cleanse(t, sizeof(t));
+    return rv;
+}
+
+/* AES-CMAC (NIST SP 800-38B, RFC 4493) of one message, on the provider's AES-ECB. */
+static bool cmac_once(const uint8_t *key, size_t klen, const uint8_t *msg, size_t mlen,
+                      uint8_t mac[16])
+{
+    int i = aes_index(klen);
+    const struct cipher_impl *ci = i >= 0 ? &g.ecb[i] : NULL;
+    unsigned padding = 0;
+    OSSL_PARAM q[] = {OSSL_PARAM_construct_uint(OSSL_CIPHER_PARAM_PADDING, &padding),
+                      OSSL_PARAM_END};
+    uint8_t k1[16] = {0}, k2[16], x[16] = {0}, blk[16], y[32];
+    size_t got = 0;
+    bool ok = false;
+    void *cc = ci ? ci->newctx(g.provctx) : NULL;
+    if (!cc || !ci->encrypt_init(cc, key, klen, NULL, 0, q) ||
+        !ci->update(cc, y, &got, sizeof(y), k1, 16) || got != 16)
+        goto out;
+    /* subkeys: doubling in GF(2^128) */
+    for (int s = 0; s < 2; s++) {
+        uint8_t *src = s == 0 ? y : k1, *dst = s == 0 ? k1 : k2;
+        uint8_t carry = src[0] & 0x80;
+        for (int j = 0; j < 15; j++)
+            dst[j] = (uint8_t)(src[j] << 1 | src[j + 1] >> 7);
+        dst[15] = (uint8_t)(src[15] << 1) ^ (carry ? 0x87 : 0);
+    }
+    size_t nblk = mlen == 0 ? 1 : (mlen + 15) / 16;
+    for (size_t b = 0; b < nblk; b++) {
+        size_t off = b * 16, n = mlen - off < 16 ? mlen - off : 16;
+        if (mlen == 0)
+            n = 0;
+        memset(blk, 0, 16);
+        if (n)
+            memcpy(blk, msg + off, n);
+        if (b == nblk - 1) {
+            if (n < 16)
+                blk[n] = 0x80;
+            for (int j = 0; j < 16; j++)
+                blk[j] ^= n == 16 ? k1[j] : k2[j];
+        }
+        for (int j = 0; j < 16; j++)
+            blk[j] ^= x[j];
+        if (!ci->update(cc, y, &got, sizeof(y), blk, 16) || got != 16)
+            goto out;
+        memcpy(x, y, 16);
+    }
+    memcpy(mac, x, 16);
+    ok = true;
+out:
+    if (cc)
+        ci->freectx(cc);
+    OPENSSL_cleanse(k1, sizeof(k1));
+    OPENSSL_cleanse(k2, sizeof(k2));
+    OPENSSL_cleanse(x, sizeof(x));
+    OPENSSL_cleanse(blk, sizeof(blk));
+    OPENSSL_cleanse(y, sizeof(y));
+    return ok;
+}
+
+/* An unsigned integer as `width` bits, big- or little-endian. */
+static size_t put_uint(uint8_t *p, uint64_t v, CK_ULONG width, bool little)
+{
+    size_t n = width / 8;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t b = (uint8_t)(v >> (8 * (n - 1 - i)));
+        p[little ? n - 1 - i : i] = b;
+    }
+    return n;
+}
+
+/* The data parameters of an SP 800-108 counter-mode derivation, checked. */
+static CK_RV kbkdf_check(const CK_SP800_108_KDF_PARAMS *p, size_t *msg_len)
+{
+    size_t iter = 0, dkm = 0, total = 0;
+    if (!p->pDataParams || p->ulNumberOfDataParams == 0 ||
+        p->ulNumberOfDataParams > KBKDF_MAX_PARAM)
+        return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID, "SP 800-108: 1..%d data parameters",
+                       KBKDF_MAX_PARAM);
+    for (CK_ULONG i = 0; i < p->ulNumberOfDataParams; i++) {
+        const CK_PRF_DATA_PARAM *d = &p->pDataParams[i];
+        if (d->type == CK_SP800_108_ITERATION_VARIABLE) {
+            const CK_SP800_108_COUNTER_FORMAT *f = d->pValue;
+            if (!f || d->ulValueLen != sizeof(*f) ||
+                (f->ulWidthInBits != 8 && f->ulWidthInBits != 16 && f->ulWidthInBits != 24 &&
+                 f->ulWidthInBits != 32))
+                return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID,
+                               "SP 800-108: bad counter format");
+            iter++;
+            total += f->ulWidthInBits / 8;
+        } else if (d->type == CK_SP800_108_DKM_LENGTH) {
+            const CK_SP800_108_DKM_LENGTH_FORMAT *f = d->pValue;
+            if (!f || d->ulValueLen != sizeof(*f) || f->ulWidthInBits < 8 ||
+                f->ulWidthInBits > 64 || f->ulWidthInBits % 8 ||
+                (f->dkmLengthMethod != CK_SP800_108_DKM_LENGTH_SUM_OF_KEYS &&
+                 f->dkmLengthMethod != CK_SP800_108_DKM_LENGTH_SUM_OF_SEGMENTS))
+                return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID,
+                               "SP 800-108: bad DKM length format");
+            dkm++;
+            total += f->ulWidthInBits / 8;
+        } else if (d->type == CK_SP800_108_BYTE_ARRAY) {
+            if (!d->pValue || d->ulValueLen == 0 || d->ulValueLen > SEA_MAX_ATTR_LEN)
+                return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID,
+                               "SP 800-108: byte array without bytes");
+            total += d->ulValueLen;
+        } else {
+            /* CK_SP800_108_OPTIONAL_COUNTER belongs to the feedback and pipeline modes */
+            return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID,
+                           "SP 800-108: data parameter type 0x%lx not allowed in counter mode",
+                           (unsigned long)d->type);
+        }
+        if (total > KBKDF_MAX_PARAM * (size_t)SEA_MAX_ATTR_LEN)
+            return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID, "SP 800-108: too much data");
+    }
+    if (iter != 1 || dkm > 1)
+        return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID,
+                       "SP 800-108: one iteration variable and at most one DKM length");
+    *msg_len = total;
+    return CKR_OK;
+}
+
+/* CKM_SP800_108_COUNTER_KDF: K(i) = PRF(KI, the data parameters in order, with the counter i
+ * and the DKM length in their formats). Additional derived keys are refused. */
+static CK_RV kbkdf_derive(struct keymat *base, const CK_MECHANISM *m, size_t *len, uint8_t **out)
+{
+    CK_RV rv = CKR_OK;
+    const CK_SP800_108_KDF_PARAMS *p = m->pParameter;
+    const struct md_impl *md = NULL;
+    uint8_t *msg = NULL, blk[MD_MAX];
+    size_t msg_len = 0, h;
+    if (!p || m->ulParameterLen != sizeof(*p))
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "SP 800-108 needs a CK_SP800_108_KDF_PARAMS");
+    if (p->ulAdditionalDerivedKeys || p->pAdditionalDerivedKeys)
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "additional derived keys are not supported");
+    switch (p->prfType) {
+    case CKM_SHA_1_HMAC:
+        md = md_of(CKM_SHA_1);
+        break;
+    case CKM_SHA224_HMAC:
+        md = md_of(CKM_SHA224);
+        break;
+    case CKM_SHA256_HMAC:
+        md = md_of(CKM_SHA256);
+        break;
+    case CKM_SHA384_HMAC:
+        md = md_of(CKM_SHA384);
+        break;
+    case CKM_SHA512_HMAC:
+        md = md_of(CKM_SHA512);
+        break;
+    case CKM_AES_CMAC:
+        break;
+    default:
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "SP 800-108 PRF 0x%lx is not supported",
+             (unsigned long)p->prfType);
+    }
+    if ((rv = kbkdf_check(p, &msg_len)) != CKR_OK)
+        goto out;
+    if (!base->secret || (md ? base->type == CKK_AES
+                             : base->type != CKK_AES || aes_index(base->secret_len) < 0))
+        FAIL(CKR_KEY_TYPE_INCONSISTENT, "the base key does not suit the PRF");
+    if (*len == 0)
+        FAIL(CKR_TEMPLATE_INCOMPLETE, "CKA_VALUE_LEN is needed for SP 800-108");
+    h = md ? md->size : 16;
+    size_t blocks = (*len + h - 1) / h;
+    for (CK_ULONG i = 0; i < p->ulNumberOfDataParams; i++) {
+        const CK_PRF_DATA_PARAM *d = &p->pDataParams[i];
+        const CK_SP800_108_COUNTER_FORMAT *f = d->pValue;
+        if (d->type == CK_SP800_108_ITERATION_VARIABLE && f->ulWidthInBits < 32 &&
+            blocks >= (1ul << f->ulWidthInBits))
+            FAIL(CKR_TEMPLATE_INCONSISTENT, "the counter is too narrow for %zu bytes", *len);
+    }
+    if (!(msg = OPENSSL_malloc(msg_len ? msg_len : 1)) ||
+        !(*out = OPENSSL_secure_malloc(*len)))
+        FAIL(CKR_HOST_MEMORY, "out of memory for a derivation");
+    for (size_t i = 1, done = 0; done < *len; i++) {
+        size_t k = 0;
+        for (CK_ULONG j = 0; j < p->ulNumberOfDataParams; j++) {
+            const CK_PRF_DATA_PARAM *d = &p->pDataParams[j];
+            if (d->type == CK_SP800_108_ITERATION_VARIABLE) {
+                const CK_SP800_108_COUNTER_FORMAT *f = d->pValue;
+                k += put_uint(msg + k, i, f->ulWidthInBits, f->bLittleEndian);
+            } else if (d->type == CK_SP800_108_DKM_LENGTH) {
+                const CK_SP800_108_DKM_LENGTH_FORMAT *f = d->pValue;
+                uint64_t bits = f->dkmLengthMethod == CK_SP800_108_DKM_LENGTH_SUM_OF_KEYS
+                                    ? (uint64_t)*len * 8
+                                    : (uint64_t)blocks * h * 8;
+                k += put_uint(msg + k, bits, f->ulWidthInBits, f->bLittleEndian);
+            } else {
+                memcpy(msg + k, d->pValue, d->ulValueLen);
+                k += d->ulValueLen;
+            }
+        }
+        bool ok = md ? hmac_once(md, base->secret, base->secret_len, msg, k, NULL, 0, blk)
+                     : cmac_once(base->secret, base->secret_len, msg, k, blk);
+        if (!ok)
+            FAIL(CKR_FUNCTION_FAILED, "the SP 800-108 PRF failed");
+        size_t n = *len - done < h ? *len - done : h;
+        memcpy(*out + done, blk, n);
+        done += n;
+    }
+out:
+    OPENSSL_free(msg);
+    OPENSSL_cleanse(blk, sizeof(blk));
+    return rv;
+}
+
+CK_RV crypto_derive(struct keymat *base, const CK_MECHANISM *m, struct keymat *salt, size_t len,
+                    struct attrs *a)
+{
+    CK_RV rv = CKR_OK;
+    uint8_t *val = NULL;
+    CK_ULONG cls, type = CK_UNAVAILABLE_INFORMATION;
+    if (!base || !m || !a)
+        return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "crypto_derive: missing argument");
+    if ((rv = need_init()) != CKR_OK)
+        return rv;
+    ERR_set_mark();
+    if (!get_ulong(attrs_find(a, CKA_CLASS), &cls) ||
+        (cls != CKO_DATA && !get_ulong(attrs_find(a, CKA_KEY_TYPE), &type)))
+        FAIL(CKR_TEMPLATE_INCOMPLETE, "the derived object has no class or key type");
+    if (cls != CKO_DATA && cls != CKO_SECRET_KEY)
+        FAIL(CKR_TEMPLATE_INCONSISTENT, "derivations make secret keys or data objects");
+    if (len > DERIVE_MAX || (cls == CKO_SECRET_KEY && len && !secret_len_ok(type, len)))
+        FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "%zu bytes are not allowed for this object", len);
+    size_t want = len;
+    switch (m->mechanism) {
+    case CKM_ECDH1_DERIVE:
+        rv = ecdh_derive(base, m, &len, &val);
+        break;
+    case CKM_HKDF_DERIVE:
+    case CKM_HKDF_DATA:
+        if ((m->mechanism == CKM_HKDF_DATA) != (cls == CKO_DATA))
+            FAIL(CKR_TEMPLATE_INCONSISTENT, "CKM_HKDF_DATA makes data objects, HKDF_DERIVE keys");
+        rv = hkdf_derive(base, m, salt, &len, &val);
+        break;
+    case CKM_SP800_108_COUNTER_KDF:
+        rv = kbkdf_derive(base, m, &len, &val);
+        break;
+    default:
+        FAIL(CKR_MECHANISM_INVALID, "mechanism 0x%lx derives nothing",
+             (unsigned long)m->mechanism);
+    }
+    if (rv != CKR_OK)
+        goto out;
+    if (cls == CKO_SECRET_KEY && want == 0 && !secret_len_ok(type, len))
+        FAIL(CKR_TEMPLATE_INCOMPLETE, "give CKA_VALUE_LEN: %zu bytes do not suit key type %lu",
+             len, (unsigned long)type);
+    if (cls == CKO_SECRET_KEY) {
+        rv = set_secret_value(a, type, val, len);
+    } else {
+        struct attrs *add = attrs_new();
+        rv = !add ? CKR_HOST_MEMORY
+             : attrs_get_bool(a, CKA_PRIVATE, false) ? attrs_set_secret(add, CKA_VALUE, val, len)
+                                                     : attrs_set(add, CKA_VALUE, val, len);
+        if (rv == CKR_OK) {
+            struct attrs *dst[] = {a};
+            const struct attrs *src[] = {add};
+            rv = commit(dst, src, 1);
+        } else {
+            err_set(ORIGIN, rv, "out of memory for a derived value");
+        }
+        attrs_unref(add);
+    }
+out:
+    if (val)
+        OPENSSL_secure_clear_free(val, len);
+    ERR_pop_to_mark();
+    return rv;
 }

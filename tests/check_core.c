@@ -1966,12 +1966,19 @@ START_TEST(the_mechanism_list_follows_the_device_capabilities)
     for (size_t i = 0; i < ARRAY_SIZE(expected); i++)
         ck_assert_msg(listed(v, n, expected[i]), "mechanism 0x%lx missing", expected[i]);
 
-    /* the device's rows give sizes and flags */
+    /* the device's rows give sizes and flags, less wrapping and derivation: the mock backend
+     * has no wrap, unwrap or derive op, so nothing of them is offered */
     for (size_t i = 0; i < crypto_nmechs; i++) {
+        const CK_FLAGS key_ops = CKF_WRAP | CKF_UNWRAP | CKF_DERIVE;
+        if (!(crypto_mechs[i].flags & ~key_ops & ~EC_CAPS)) {
+            ck_assert_rv(core_mech_info(w.c, slot, crypto_mechs[i].type, &mi),
+                         CKR_MECHANISM_INVALID);
+            continue;
+        }
         ck_assert_rv(core_mech_info(w.c, slot, crypto_mechs[i].type, &mi), CKR_OK);
         ck_assert_uint_eq(mi.ulMinKeySize, crypto_mechs[i].min_key);
         ck_assert_uint_eq(mi.ulMaxKeySize, crypto_mechs[i].max_key);
-        ck_assert_uint_eq(mi.flags, crypto_mechs[i].flags);
+        ck_assert_uint_eq(mi.flags, crypto_mechs[i].flags & ~key_ops);
     }
     ck_assert_rv(core_mech_info(w.c, slot, CKM_ECDSA, &mi), CKR_OK);
     ck_assert_uint_eq(mi.flags, CKF_SIGN | CKF_VERIFY | EC_CAPS);

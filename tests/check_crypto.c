@@ -255,9 +255,14 @@ START_TEST(mechanism_list_declares_what_is_implemented)
         {CKM_ECDSA, 256, 521,
          CKF_SIGN | CKF_VERIFY | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS},
         {CKM_AES_KEY_GEN, 16, 32, CKF_GENERATE},
-        {CKM_AES_GCM, 16, 32, CKF_ENCRYPT | CKF_DECRYPT},
+        {CKM_AES_GCM, 16, 32, CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
         {CKM_GENERIC_SECRET_KEY_GEN, 1, 512, CKF_GENERATE},
         {CKM_SHA256_HMAC, 16, 512, CKF_SIGN | CKF_VERIFY},
+        {CKM_ECDH1_DERIVE, 256, 521,
+         CKF_DERIVE | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS},
+        {CKM_HKDF_DERIVE, 1, 512, CKF_DERIVE},
+        {CKM_HKDF_DATA, 1, 512, CKF_DERIVE},
+        {CKM_SP800_108_COUNTER_KDF, 1, 512, CKF_DERIVE},
     };
     ck_assert_uint_eq(crypto_nmechs, ARRAY_SIZE(want));
     for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
