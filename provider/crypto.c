@@ -110,6 +110,13 @@ static const struct digest {
 static const size_t aes_sizes[] = {16, 24, 32};
 static const char *const gcm_names[] = {"AES-128-GCM", "AES-192-GCM", "AES-256-GCM"};
 static const char *const ecb_names[] = {"AES-128-ECB", "AES-192-ECB", "AES-256-ECB"};
+/* The other AES modes: CBC (also the engine of CMAC), CTR, and the key wraps of RFC 3394 and
+ * RFC 5649, whose providers call AES directly (no EVP inside, so no ENGINE either). */
+static const char *const cbc_names[] = {"AES-128-CBC", "AES-192-CBC", "AES-256-CBC"};
+static const char *const ctr_names[] = {"AES-128-CTR", "AES-192-CTR", "AES-256-CTR"};
+static const char *const kw_names[] = {"AES-128-WRAP", "AES-192-WRAP", "AES-256-WRAP"};
+static const char *const kwp_names[] = {"AES-128-WRAP-PAD", "AES-192-WRAP-PAD",
+                                        "AES-256-WRAP-PAD"};
 
 /* Key types and signature schemes (RSA and EdDSA would be rows here). */
 enum { KM_EC, KM__COUNT };
@@ -130,6 +137,10 @@ static struct {
     struct md_impl md[ARRAY_SIZE(digests)];
     struct cipher_impl gcm[ARRAY_SIZE(aes_sizes)];
     struct cipher_impl ecb[ARRAY_SIZE(aes_sizes)];
+    struct cipher_impl cbc[ARRAY_SIZE(aes_sizes)];
+    struct cipher_impl ctr[ARRAY_SIZE(aes_sizes)];
+    struct cipher_impl kw[ARRAY_SIZE(aes_sizes)];
+    struct cipher_impl kwp[ARRAY_SIZE(aes_sizes)];
     struct keymgmt_impl km[KM__COUNT];
     struct sig_impl sig[SIG__COUNT];
     struct kex_impl ecdh; /* CKM_ECDH1_DERIVE */
@@ -582,6 +593,16 @@ static bool setup(void)
             !cipher_ready(&g.gcm[i], gcm_names[i]) ||
             !resolve(OSSL_OP_CIPHER, ecb_names[i], take_cipher, &g.ecb[i]) ||
             !cipher_ready(&g.ecb[i], ecb_names[i]))
+            return false;
+    for (size_t i = 0; i < ARRAY_SIZE(aes_sizes); i++)
+        if (!resolve(OSSL_OP_CIPHER, cbc_names[i], take_cipher, &g.cbc[i]) ||
+            !cipher_ready(&g.cbc[i], cbc_names[i]) ||
+            !resolve(OSSL_OP_CIPHER, ctr_names[i], take_cipher, &g.ctr[i]) ||
+            !cipher_ready(&g.ctr[i], ctr_names[i]) ||
+            !resolve(OSSL_OP_CIPHER, kw_names[i], take_cipher, &g.kw[i]) ||
+            !cipher_ready(&g.kw[i], kw_names[i]) ||
+            !resolve(OSSL_OP_CIPHER, kwp_names[i], take_cipher, &g.kwp[i]) ||
+            !cipher_ready(&g.kwp[i], kwp_names[i]))
             return false;
     for (size_t i = 0; i < KM__COUNT; i++) {
         const struct keymgmt_impl *k = &g.km[i];
@@ -1216,18 +1237,28 @@ out:
 
 /* ---- key material ---- */
 
-static bool secret_len_ok(CK_KEY_TYPE type, size_t len)
+/* Generic secrets and the HMAC-specific types, which are generic secrets in all but name. */
+static bool generic_secret_type(CK_KEY_TYPE type)
 {
     switch (type) {
-    case CKK_AES:
-        return aes_index(len) >= 0;
     case CKK_GENERIC_SECRET:
+    case CKK_SHA_1_HMAC:
+    case CKK_SHA224_HMAC:
     case CKK_SHA256_HMAC:
+    case CKK_SHA384_HMAC:
+    case CKK_SHA512_HMAC:
     case CKK_HKDF:
-        return len >= 1 && len <= 512;
+        return true;
     default:
         return false;
     }
+}
+
+static bool secret_len_ok(CK_KEY_TYPE type, size_t len)
+{
+    if (type == CKK_AES)
+        return aes_index(len) >= 0;
+    return generic_secret_type(type) && len >= 1 && len <= 512;
 }
 
 CK_RV keymat_from_attrs(const struct attrs *pub, const struct attrs *secret, struct keymat **out)
@@ -1251,8 +1282,7 @@ CK_RV keymat_from_attrs(const struct attrs *pub, const struct attrs *secret, str
     k->cls = cls;
     k->type = type;
     if (cls == CKO_SECRET_KEY &&
-        (type == CKK_AES || type == CKK_GENERIC_SECRET || type == CKK_SHA256_HMAC ||
-         type == CKK_HKDF)) {
+        (type == CKK_AES || generic_secret_type(type))) {
         /* Lengths are the mechanisms' business (CKR_KEY_SIZE_RANGE at cop_new). */
         const struct attr *v = pick(secret, pub, CKA_VALUE);
         if (!v)
@@ -1358,7 +1388,7 @@ CK_RV crypto_generate_key(const CK_MECHANISM *m, struct attrs *priv)
     if (get_ulong(attrs_find(priv, CKA_CLASS), &cls) && cls != CKO_SECRET_KEY)
         FAIL(CKR_TEMPLATE_INCONSISTENT, "secret key generation for another class");
     type = attrs_get_ulong(priv, CKA_KEY_TYPE, aes ? CKK_AES : CKK_GENERIC_SECRET);
-    if (aes ? type != CKK_AES : (type != CKK_GENERIC_SECRET && type != CKK_SHA256_HMAC))
+    if (aes ? type != CKK_AES : !generic_secret_type(type))
         FAIL(CKR_TEMPLATE_INCONSISTENT, "key type %lu does not suit the mechanism",
              (unsigned long)type);
     if (!attrs_has(priv, CKA_VALUE_LEN))
@@ -1525,8 +1555,7 @@ CK_RV crypto_complete_import(struct attrs *a)
     if (!(add = attrs_new()))
         FAIL(CKR_HOST_MEMORY, "out of memory for key attributes");
     if (cls == CKO_SECRET_KEY &&
-        (type == CKK_AES || type == CKK_GENERIC_SECRET || type == CKK_SHA256_HMAC ||
-         type == CKK_HKDF))
+        (type == CKK_AES || generic_secret_type(type)))
         rv = import_secret(a, type, add);
     else if (cls != CKO_SECRET_KEY && type == CKK_EC)
         rv = import_ec(a, cls, add);
@@ -1797,6 +1826,12 @@ struct cop {
     struct hmac mac;
     uint8_t *held; /* input kept until final */
     size_t held_len, held_cap;
+    /* AES block modes, CTR and CMAC */
+    bool pad;             /* CBC_PAD: the provider pads and unpads */
+    size_t buffered;      /* block modes: bytes the provider holds; CMAC: bytes in last[] */
+    uint64_t ctr_left;    /* CTR: bytes left before the counter wraps (saturating) */
+    uint8_t last[16];     /* CMAC: the block that may turn out to be the last one */
+    uint8_t sub[2][16];   /* CMAC: the subkeys K1 and K2 */
 };
 
 static CK_RV hold(struct cop *c, const uint8_t *in, size_t n, size_t max, CK_RV too_long)
@@ -2044,13 +2079,48 @@ static CK_RV gcm_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *
 
 static const struct family fam_gcm = {gcm_init, gcm_outlen, gcm_update, gcm_final};
 
-/* HMAC-SHA256: streams; verify compares in constant time. */
+/* HMAC on SHA-1 and SHA-2: streams; verify compares in constant time. The _GENERAL variants
+ * truncate the MAC to the length their CK_MAC_GENERAL_PARAMS asks for. */
+
+static const struct hmac_kind {
+    CK_MECHANISM_TYPE mech, digest;
+    bool general;
+} hmac_kinds[] = {
+    {CKM_SHA_1_HMAC, CKM_SHA_1, false},   {CKM_SHA_1_HMAC_GENERAL, CKM_SHA_1, true},
+    {CKM_SHA224_HMAC, CKM_SHA224, false}, {CKM_SHA224_HMAC_GENERAL, CKM_SHA224, true},
+    {CKM_SHA256_HMAC, CKM_SHA256, false}, {CKM_SHA256_HMAC_GENERAL, CKM_SHA256, true},
+    {CKM_SHA384_HMAC, CKM_SHA384, false}, {CKM_SHA384_HMAC_GENERAL, CKM_SHA384, true},
+    {CKM_SHA512_HMAC, CKM_SHA512, false}, {CKM_SHA512_HMAC_GENERAL, CKM_SHA512, true},
+};
+
+/* The MAC length a CK_MAC_GENERAL_PARAMS asks for: 1..max bytes. */
+static CK_RV mac_general_len(const CK_MECHANISM *m, size_t max, size_t *len)
+{
+    CK_MAC_GENERAL_PARAMS v = 0;
+    if (!m->pParameter || m->ulParameterLen != sizeof(v))
+        return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID,
+                       "a _GENERAL MAC needs a CK_MAC_GENERAL_PARAMS");
+    memcpy(&v, m->pParameter, sizeof(v));
+    if (v < 1 || v > max)
+        return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID, "MAC length %lu outside 1..%zu",
+                       (unsigned long)v, max);
+    *len = v;
+    return CKR_OK;
+}
 
 static CK_RV hmac_init(struct cop *c, const CK_MECHANISM *m)
 {
     CK_RV rv = CKR_OK;
-    const struct md_impl *md = md_of(CKM_SHA256);
+    const struct hmac_kind *hk = NULL;
+    for (size_t i = 0; i < ARRAY_SIZE(hmac_kinds); i++)
+        if (hmac_kinds[i].mech == c->im->type)
+            hk = &hmac_kinds[i];
+    const struct md_impl *md = hk ? md_of(hk->digest) : NULL;
+    if (!md)
+        FAIL(CKR_MECHANISM_INVALID, "no HMAC for mechanism 0x%lx", (unsigned long)c->im->type);
     c->size = md->size;
+    if (hk->general && (rv = mac_general_len(m, md->size, &c->size)) != CKR_OK)
+        goto out;
     if (!hmac_start(&c->mac, md, c->k->secret, c->k->secret_len))
         FAIL(CKR_FUNCTION_FAILED, "cannot start HMAC");
 out:
@@ -2091,6 +2161,354 @@ out:
 }
 
 static const struct family fam_hmac = {hmac_init, tail_outlen, hmac_update, hmac_final};
+
+/* ---- AES block modes (ECB, CBC, CBC_PAD), CTR, key wrap, CMAC ----
+ * The provider's ciphers do the work; libsea checks parameters and lengths first so that the
+ * output sizes it promises (cop_outlen) are exact and a bad length fails before any output. */
+
+#define AES_BLOCK   16
+#define KW_MAX_HELD (1ul << 20) /* what a key wrap holds until its single call ends */
+#define CMAC_CHUNK  1024        /* CBC-MAC input per provider call */
+
+/* Start the provider's AES in the table matching the key size. */
+static CK_RV aes_start(struct cop *c, const struct cipher_impl *table, bool enc, const uint8_t *iv,
+                       size_t ivlen, const OSSL_PARAM *params)
+{
+    c->ci = &table[aes_index(c->k->secret_len)];
+    if (!(c->cctx = c->ci->newctx(g.provctx)) ||
+        !(enc ? c->ci->encrypt_init : c->ci->decrypt_init)(c->cctx, c->k->secret,
+                                                           c->k->secret_len, iv, ivlen, params))
+        return err_set(ORIGIN, CKR_FUNCTION_FAILED, "cannot start AES");
+    return CKR_OK;
+}
+
+/* Whole blocks through the provider (n a multiple of 16, out room for n). */
+static bool aes_run(struct cop *c, const uint8_t *in, size_t n, uint8_t *out)
+{
+    size_t got = 0;
+    return n == 0 || (c->ci->update(c->cctx, out, &got, n, in, n) && got == n);
+}
+
+/* ECB, CBC, CBC_PAD. The provider buffers partial blocks (and, decrypting with padding, the
+ * last whole block, whose padding is known only at the end); `buffered` mirrors what it holds
+ * so that every phase's output size is known in advance. */
+
+static CK_RV block_init(struct cop *c, const CK_MECHANISM *m)
+{
+    unsigned int pad = c->im->type == CKM_AES_CBC_PAD;
+    OSSL_PARAM p[] = {OSSL_PARAM_construct_uint(OSSL_CIPHER_PARAM_PADDING, &pad), OSSL_PARAM_END};
+    bool ecb = c->im->type == CKM_AES_ECB;
+    c->pad = pad;
+    if (!ecb && (!m->pParameter || m->ulParameterLen != AES_BLOCK))
+        return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID, "AES-CBC needs a 16-byte IV");
+    return aes_start(c, ecb ? g.ecb : g.cbc, c->op == OP_ENCRYPT, ecb ? NULL : m->pParameter,
+                     ecb ? 0 : AES_BLOCK, p);
+}
+
+static size_t block_outlen(const struct cop *c, int phase, size_t inlen)
+{
+    if (inlen > SIZE_MAX - 2 * AES_BLOCK)
+        return SIZE_MAX;
+    size_t total = c->buffered + inlen;
+    bool keep_last = c->pad && c->op == OP_DECRYPT;
+    if (phase == PHASE_UPDATE)
+        return keep_last ? (total ? (total - 1) / AES_BLOCK * AES_BLOCK : 0)
+                         : total / AES_BLOCK * AES_BLOCK;
+    if (c->pad && c->op == OP_ENCRYPT)
+        return total / AES_BLOCK * AES_BLOCK + AES_BLOCK;
+    return total; /* exact, or at most 16 more than the unpadded plaintext */
+}
+
+static CK_RV block_update(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                          size_t *outlen)
+{
+    size_t emit = block_outlen(c, PHASE_UPDATE, inlen), got = 0;
+    *outlen = 0;
+    if (inlen > SIZE_MAX - 2 * AES_BLOCK)
+        return err_set(ORIGIN, c->op == OP_ENCRYPT ? CKR_DATA_LEN_RANGE
+                                                   : CKR_ENCRYPTED_DATA_LEN_RANGE,
+                       "input too long");
+    if (inlen && (!c->ci->update(c->cctx, out, &got, emit, in, inlen) || got != emit))
+        return err_set(ORIGIN, CKR_FUNCTION_FAILED, "AES failed");
+    c->buffered = c->buffered + inlen - emit;
+    *outlen = emit;
+    return CKR_OK;
+}
+
+static CK_RV block_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                         size_t *outlen)
+{
+    CK_RV rv = CKR_OK;
+    bool enc = c->op == OP_ENCRYPT;
+    size_t total = c->buffered + inlen, need = block_outlen(c, PHASE_FINAL, inlen), got = 0,
+           last = 0;
+    *outlen = 0;
+    /* Lengths first: nothing is written for input that cannot be right. */
+    if (inlen > SIZE_MAX - 2 * AES_BLOCK)
+        FAIL(enc ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE, "input too long");
+    if (!(enc && c->pad) && (total % AES_BLOCK || (c->pad && total == 0)))
+        FAIL(enc ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE,
+             "%zu bytes are not a whole number of AES blocks", total);
+    if ((rv = block_update(c, in, inlen, out, &got)) != CKR_OK)
+        goto out;
+    if (c->pad && !c->ci->final(c->cctx, out + got, &last, need - got)) {
+        sea_wipe(out, got); /* no plaintext from a message whose padding is wrong */
+        got = 0;
+        FAIL(enc ? CKR_FUNCTION_FAILED : CKR_ENCRYPTED_DATA_INVALID,
+             enc ? "AES-CBC padding failed" : "the CBC padding is not valid");
+    }
+    *outlen = got + last;
+out:
+    return rv;
+}
+
+static const struct family fam_block = {block_init, block_outlen, block_update, block_final};
+
+/* CTR (CK_AES_CTR_PARAMS): the low ulCounterBits of cb count blocks; a message that would
+ * take the counter past its last value is refused rather than wrapped. */
+
+/* Bytes that can be encrypted before the counter in the low `bits` bits of cb wraps:
+ * 16 * (2^bits - counter), saturating. */
+static uint64_t ctr_room(const uint8_t cb[16], unsigned bits)
+{
+    uint8_t inv[16];
+    uint64_t high = 0, low = 0;
+    for (unsigned i = 0; i < 16; i++) {
+        unsigned lsb = (15 - i) * 8; /* the position of this byte's lowest bit */
+        inv[i] = (uint8_t)~cb[i];
+        if (lsb >= bits)
+            inv[i] = 0;
+        else if (bits - lsb < 8)
+            inv[i] &= (uint8_t)((1u << (bits - lsb)) - 1);
+    }
+    for (unsigned i = 0; i < 8; i++) {
+        high |= inv[i];
+        low = low << 8 | inv[8 + i];
+    }
+    /* blocks left = ~counter + 1 */
+    if (high || low >= (UINT64_MAX >> 4))
+        return UINT64_MAX;
+    return (low + 1) * AES_BLOCK;
+}
+
+static CK_RV ctr_init(struct cop *c, const CK_MECHANISM *m)
+{
+    const CK_AES_CTR_PARAMS *cp = m->pParameter;
+    if (!cp || m->ulParameterLen != sizeof(*cp))
+        return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID, "CKM_AES_CTR needs CK_AES_CTR_PARAMS");
+    if (cp->ulCounterBits < 1 || cp->ulCounterBits > 128)
+        return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID, "counter of %lu bits (1..128)",
+                       (unsigned long)cp->ulCounterBits);
+    c->ctr_left = ctr_room(cp->cb, (unsigned)cp->ulCounterBits);
+    /* CTR is its own inverse: the provider encrypts either way. */
+    return aes_start(c, g.ctr, true, cp->cb, AES_BLOCK, NULL);
+}
+
+static size_t ctr_outlen(const struct cop *c, int phase, size_t inlen)
+{
+    return inlen;
+}
+
+static CK_RV ctr_update(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                        size_t *outlen)
+{
+    size_t got = 0;
+    *outlen = 0;
+    if ((uint64_t)inlen > c->ctr_left)
+        return err_set(ORIGIN, c->op == OP_ENCRYPT ? CKR_DATA_LEN_RANGE
+                                                   : CKR_ENCRYPTED_DATA_LEN_RANGE,
+                       "the message would wrap the %s counter", "CTR");
+    if (inlen && (!c->ci->update(c->cctx, out, &got, inlen, in, inlen) || got != inlen))
+        return err_set(ORIGIN, CKR_FUNCTION_FAILED, "AES-CTR failed");
+    c->ctr_left -= inlen;
+    *outlen = inlen;
+    return CKR_OK;
+}
+
+static const struct family fam_ctr = {ctr_init, ctr_outlen, ctr_update, ctr_update};
+
+/* Key wrap, RFC 3394 (CKM_AES_KEY_WRAP, optional 8-byte IV) and RFC 5649 (CKM_AES_KEY_WRAP_KWP
+ * and CKM_AES_KEY_WRAP_PAD, optional 4-byte alternative IV): single-part, the input is held
+ * until the call ends. */
+
+static CK_RV kw_init(struct cop *c, const CK_MECHANISM *m)
+{
+    bool padded = c->im->type != CKM_AES_KEY_WRAP;
+    size_t ivlen = padded ? 4 : 8;
+    c->pad = padded;
+    if (m->pParameter && m->ulParameterLen != ivlen)
+        return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID,
+                       "the key wrap IV has %zu bytes, or none for the default", ivlen);
+    return aes_start(c, padded ? g.kwp : g.kw, c->op == OP_ENCRYPT,
+                     m->pParameter ? m->pParameter : NULL, m->pParameter ? ivlen : 0, NULL);
+}
+
+static size_t kw_outlen(const struct cop *c, int phase, size_t inlen)
+{
+    if (phase == PHASE_UPDATE)
+        return 0;
+    if (inlen > KW_MAX_HELD)
+        return SIZE_MAX;
+    size_t total = c->held_len + inlen;
+    if (c->op == OP_DECRYPT)
+        return total > 8 ? total - 8 : 0; /* exact for KW, at most 7 more for KWP */
+    return (c->pad ? (total + 7) / 8 * 8 : total) + 8;
+}
+
+static CK_RV kw_update(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                       size_t *outlen)
+{
+    *outlen = 0;
+    return hold(c, in, inlen, KW_MAX_HELD,
+                c->op == OP_ENCRYPT ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE);
+}
+
+static CK_RV kw_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                      size_t *outlen)
+{
+    CK_RV rv = CKR_OK;
+    uint8_t *pt = NULL;
+    size_t n = 0, got = 0, need;
+    *outlen = 0;
+    if ((rv = kw_update(c, in, inlen, out, outlen)) != CKR_OK)
+        goto out;
+    n = c->held_len;
+    need = kw_outlen(c, PHASE_FINAL, 0);
+    if (c->op == OP_ENCRYPT) {
+        /* RFC 3394: two or more 64-bit blocks; RFC 5649: at least a byte (KW_MAX_HELD keeps
+         * it far below its 2^32 limit) */
+        if (c->pad ? n == 0 : n < 16 || n % 8)
+            FAIL(CKR_DATA_LEN_RANGE, "%zu bytes cannot be wrapped by %s", n,
+                 c->pad ? "RFC 5649" : "RFC 3394 (a multiple of 8, at least 16)");
+        if (!c->ci->update(c->cctx, out, &got, need, c->held, n) || got != need)
+            FAIL(CKR_FUNCTION_FAILED, "AES key wrap failed");
+        *outlen = got;
+        goto out;
+    }
+    if (n % 8 || n < (c->pad ? 16u : 24u))
+        FAIL(CKR_ENCRYPTED_DATA_LEN_RANGE, "%zu bytes are not a wrapped key", n);
+    /* The provider wants room for the whole input; the plaintext stays here until it checks. */
+    if (!(pt = OPENSSL_malloc(n)))
+        FAIL(CKR_HOST_MEMORY, "out of memory for an unwrapped key");
+    if (!c->ci->update(c->cctx, pt, &got, n, c->held, n) || got > need)
+        FAIL(CKR_ENCRYPTED_DATA_INVALID, "the wrapped key does not verify");
+    if (got)
+        memcpy(out, pt, got);
+    *outlen = got;
+out:
+    OPENSSL_clear_free(pt, pt ? n : 0);
+    return rv;
+}
+
+static const struct family fam_kw = {kw_init, kw_outlen, kw_update, kw_final};
+
+/* CMAC (SP 800-38B) on AES-CBC with a zero IV, whose last output block is the CBC-MAC so far;
+ * built here like HMAC, from the cipher itself. The block that may be the message's last is
+ * kept back until the end, when it is masked with K1 (whole) or padded and masked with K2. */
+
+static void cmac_double(const uint8_t in[16], uint8_t out[16])
+{
+    uint8_t carry = in[0] >> 7;
+    for (unsigned i = 0; i < 15; i++)
+        out[i] = (uint8_t)(in[i] << 1 | in[i + 1] >> 7);
+    out[15] = (uint8_t)(in[15] << 1) ^ (uint8_t)(0x87 & -carry);
+}
+
+static CK_RV cmac_init(struct cop *c, const CK_MECHANISM *m)
+{
+    CK_RV rv = CKR_OK;
+    static const uint8_t zero[AES_BLOCK];
+    uint8_t l[AES_BLOCK];
+    unsigned int pad = 0;
+    OSSL_PARAM p[] = {OSSL_PARAM_construct_uint(OSSL_CIPHER_PARAM_PADDING, &pad), OSSL_PARAM_END};
+    c->size = AES_BLOCK;
+    if (c->im->type == CKM_AES_CMAC_GENERAL &&
+        (rv = mac_general_len(m, AES_BLOCK, &c->size)) != CKR_OK)
+        goto out;
+    if ((rv = aes_start(c, g.cbc, true, zero, AES_BLOCK, p)) != CKR_OK)
+        goto out;
+    /* L = AES(K, 0), then the chain starts again from a zero IV */
+    if (!aes_run(c, zero, AES_BLOCK, l) ||
+        !c->ci->encrypt_init(c->cctx, NULL, 0, zero, AES_BLOCK, p))
+        FAIL(CKR_FUNCTION_FAILED, "cannot start AES-CMAC");
+    cmac_double(l, c->sub[0]);
+    cmac_double(c->sub[0], c->sub[1]);
+out:
+    OPENSSL_cleanse(l, sizeof(l));
+    return rv;
+}
+
+/* Chain the input in, always keeping 1..16 bytes back in last[]. */
+static CK_RV cmac_absorb(struct cop *c, const uint8_t *in, size_t inlen)
+{
+    CK_RV rv = CKR_OK;
+    uint8_t scratch[CMAC_CHUNK];
+    while (inlen > 0) {
+        if (c->buffered == AES_BLOCK) { /* more follows: that block was not the last */
+            if (!aes_run(c, c->last, AES_BLOCK, scratch))
+                FAIL(CKR_FUNCTION_FAILED, "AES-CMAC failed");
+            c->buffered = 0;
+        }
+        if (c->buffered > 0 || inlen <= AES_BLOCK) {
+            size_t take = AES_BLOCK - c->buffered < inlen ? AES_BLOCK - c->buffered : inlen;
+            memcpy(c->last + c->buffered, in, take);
+            c->buffered += take;
+            in += take;
+            inlen -= take;
+            continue;
+        }
+        size_t bulk = (inlen - 1) / AES_BLOCK * AES_BLOCK;
+        if (bulk > sizeof(scratch))
+            bulk = sizeof(scratch);
+        if (!aes_run(c, in, bulk, scratch))
+            FAIL(CKR_FUNCTION_FAILED, "AES-CMAC failed");
+        in += bulk;
+        inlen -= bulk;
+    }
+out:
+    OPENSSL_cleanse(scratch, sizeof(scratch));
+    return rv;
+}
+
+static CK_RV cmac_update(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                         size_t *outlen)
+{
+    *outlen = 0;
+    return cmac_absorb(c, in, inlen);
+}
+
+static CK_RV cmac_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                        size_t *outlen)
+{
+    CK_RV rv = CKR_OK;
+    uint8_t blk[AES_BLOCK] = {0}, mac[AES_BLOCK];
+    *outlen = 0;
+    if (c->op == OP_VERIFY && inlen != c->size)
+        FAIL(CKR_SIGNATURE_LEN_RANGE, "CMAC of %zu bytes, expected %zu", inlen, c->size);
+    if (c->op == OP_SIGN && (rv = cmac_absorb(c, in, inlen)) != CKR_OK)
+        goto out;
+    const uint8_t *k = c->sub[c->buffered == AES_BLOCK ? 0 : 1];
+    memcpy(blk, c->last, c->buffered);
+    if (c->buffered < AES_BLOCK)
+        blk[c->buffered] = 0x80;
+    for (unsigned i = 0; i < AES_BLOCK; i++)
+        blk[i] ^= k[i];
+    if (!aes_run(c, blk, AES_BLOCK, mac))
+        FAIL(CKR_FUNCTION_FAILED, "AES-CMAC failed");
+    if (c->op == OP_VERIFY) {
+        if (CRYPTO_memcmp(mac, in, c->size) != 0)
+            FAIL(CKR_SIGNATURE_INVALID, "CMAC does not verify");
+    } else {
+        memcpy(out, mac, c->size);
+        *outlen = c->size;
+    }
+out:
+    OPENSSL_cleanse(blk, sizeof(blk));
+    OPENSSL_cleanse(mac, sizeof(mac));
+    return rv;
+}
+
+static const struct family fam_cmac = {cmac_init, tail_outlen, cmac_update, cmac_final};
 
 /* Digests. */
 
@@ -2137,6 +2555,33 @@ static const struct impl impls[] = {
     {CKM_AES_GCM,     ENCDEC,         {CKK_AES}, 1, false, false, &fam_gcm},
     {CKM_SHA256_HMAC, SIGVER,         {CKK_GENERIC_SECRET, CKK_SHA256_HMAC}, 2, false, true,
      &fam_hmac},
+    {CKM_AES_ECB,          ENCDEC, {CKK_AES}, 1, false, true,  &fam_block},
+    {CKM_AES_CBC,          ENCDEC, {CKK_AES}, 1, false, false, &fam_block},
+    {CKM_AES_CBC_PAD,      ENCDEC, {CKK_AES}, 1, false, false, &fam_block},
+    {CKM_AES_CTR,          ENCDEC, {CKK_AES}, 1, false, false, &fam_ctr},
+    {CKM_AES_KEY_WRAP,     ENCDEC, {CKK_AES}, 1, false, false, &fam_kw},
+    {CKM_AES_KEY_WRAP_PAD, ENCDEC, {CKK_AES}, 1, false, false, &fam_kw},
+    {CKM_AES_KEY_WRAP_KWP, ENCDEC, {CKK_AES}, 1, false, false, &fam_kw},
+    {CKM_AES_CMAC,         SIGVER, {CKK_AES}, 1, false, true,  &fam_cmac},
+    {CKM_AES_CMAC_GENERAL, SIGVER, {CKK_AES}, 1, false, false, &fam_cmac},
+    {CKM_SHA_1_HMAC,          SIGVER, {CKK_GENERIC_SECRET, CKK_SHA_1_HMAC},  2, false, true,
+     &fam_hmac},
+    {CKM_SHA_1_HMAC_GENERAL,  SIGVER, {CKK_GENERIC_SECRET, CKK_SHA_1_HMAC},  2, false, false,
+     &fam_hmac},
+    {CKM_SHA224_HMAC,         SIGVER, {CKK_GENERIC_SECRET, CKK_SHA224_HMAC}, 2, false, true,
+     &fam_hmac},
+    {CKM_SHA224_HMAC_GENERAL, SIGVER, {CKK_GENERIC_SECRET, CKK_SHA224_HMAC}, 2, false, false,
+     &fam_hmac},
+    {CKM_SHA256_HMAC_GENERAL, SIGVER, {CKK_GENERIC_SECRET, CKK_SHA256_HMAC}, 2, false, false,
+     &fam_hmac},
+    {CKM_SHA384_HMAC,         SIGVER, {CKK_GENERIC_SECRET, CKK_SHA384_HMAC}, 2, false, true,
+     &fam_hmac},
+    {CKM_SHA384_HMAC_GENERAL, SIGVER, {CKK_GENERIC_SECRET, CKK_SHA384_HMAC}, 2, false, false,
+     &fam_hmac},
+    {CKM_SHA512_HMAC,         SIGVER, {CKK_GENERIC_SECRET, CKK_SHA512_HMAC}, 2, false, true,
+     &fam_hmac},
+    {CKM_SHA512_HMAC_GENERAL, SIGVER, {CKK_GENERIC_SECRET, CKK_SHA512_HMAC}, 2, false, false,
+     &fam_hmac},
     {CKM_SHA_1,       OPB(OP_DIGEST), {0},       0, false, true,  &fam_digest},
     {CKM_SHA224,      OPB(OP_DIGEST), {0},       0, false, true,  &fam_digest},
     {CKM_SHA256,      OPB(OP_DIGEST), {0},       0, false, true,  &fam_digest},
@@ -2153,6 +2598,24 @@ const struct bmech crypto_mechs[] = {
     {CKM_AES_GCM,                16,  32,  CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
     {CKM_GENERIC_SECRET_KEY_GEN, 1,   512, CKF_GENERATE},
     {CKM_SHA256_HMAC,            16,  512, CKF_SIGN | CKF_VERIFY},
+    {CKM_AES_ECB,                16,  32,  CKF_ENCRYPT | CKF_DECRYPT},
+    {CKM_AES_CBC,                16,  32,  CKF_ENCRYPT | CKF_DECRYPT},
+    {CKM_AES_CBC_PAD,            16,  32,  CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
+    {CKM_AES_CTR,                16,  32,  CKF_ENCRYPT | CKF_DECRYPT},
+    {CKM_AES_KEY_WRAP,           16,  32,  CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
+    {CKM_AES_KEY_WRAP_PAD,       16,  32,  CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
+    {CKM_AES_KEY_WRAP_KWP,       16,  32,  CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
+    {CKM_AES_CMAC,               16,  32,  CKF_SIGN | CKF_VERIFY},
+    {CKM_AES_CMAC_GENERAL,       16,  32,  CKF_SIGN | CKF_VERIFY},
+    {CKM_SHA_1_HMAC,             16,  512, CKF_SIGN | CKF_VERIFY},
+    {CKM_SHA_1_HMAC_GENERAL,     16,  512, CKF_SIGN | CKF_VERIFY},
+    {CKM_SHA224_HMAC,            16,  512, CKF_SIGN | CKF_VERIFY},
+    {CKM_SHA224_HMAC_GENERAL,    16,  512, CKF_SIGN | CKF_VERIFY},
+    {CKM_SHA256_HMAC_GENERAL,    16,  512, CKF_SIGN | CKF_VERIFY},
+    {CKM_SHA384_HMAC,            16,  512, CKF_SIGN | CKF_VERIFY},
+    {CKM_SHA384_HMAC_GENERAL,    16,  512, CKF_SIGN | CKF_VERIFY},
+    {CKM_SHA512_HMAC,            16,  512, CKF_SIGN | CKF_VERIFY},
+    {CKM_SHA512_HMAC_GENERAL,    16,  512, CKF_SIGN | CKF_VERIFY},
     /* derivations (crypto_derive) */
     {CKM_ECDH1_DERIVE,           256, 521, CKF_DERIVE | EC_FLAGS},
     {CKM_HKDF_DERIVE,            1,   512, CKF_DERIVE},

@@ -233,6 +233,8 @@ static CK_RV run_device(struct session *s, struct opstate *o, const uint8_t *in,
     rv = ops->op_final(o->bop, fin, finlen, out ? out + l1 : NULL, &l2);
     if (rv == CKR_OK)
         *written = l1 + l2;
+    else if (out)
+        sea_wipe(out, l1); /* e.g. plaintext before bad CBC padding: no partial output */
     return rv;
 }
 

@@ -161,7 +161,11 @@ static bool key_type_supported(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt)
         return cls == CKO_PUBLIC_KEY || cls == CKO_PRIVATE_KEY;
     case CKK_AES:
     case CKK_GENERIC_SECRET:
+    case CKK_SHA_1_HMAC:
+    case CKK_SHA224_HMAC:
     case CKK_SHA256_HMAC:
+    case CKK_SHA384_HMAC:
+    case CKK_SHA512_HMAC:
     case CKK_HKDF:
         return cls == CKO_SECRET_KEY;
     default:
@@ -555,7 +559,11 @@ CK_RV schema_generate(CK_MECHANISM_TYPE mech, CK_OBJECT_CLASS cls, const CK_ATTR
     }
     CK_KEY_TYPE given_kt = attrs_get_ulong(a, CKA_KEY_TYPE, kt);
     /* HMAC-specific secret key types are generic secrets in all but name. */
-    bool kt_ok = given_kt == kt || (kt == CKK_GENERIC_SECRET && given_kt == CKK_SHA256_HMAC);
+    bool kt_ok = given_kt == kt ||
+                 (kt == CKK_GENERIC_SECRET &&
+                  (given_kt == CKK_SHA_1_HMAC || given_kt == CKK_SHA224_HMAC ||
+                   given_kt == CKK_SHA256_HMAC || given_kt == CKK_SHA384_HMAC ||
+                   given_kt == CKK_SHA512_HMAC));
     if (!kt_ok) {
         rv = err_set(ORIGIN_CORE, CKR_TEMPLATE_INCONSISTENT,
                      "CKA_KEY_TYPE contradicts the generation mechanism");

@@ -1951,8 +1951,13 @@ START_TEST(the_mechanism_list_follows_the_device_capabilities)
         CKM_SHA512,       CKM_EC_KEY_PAIR_GEN, CKM_AES_KEY_GEN,  CKM_GENERIC_SECRET_KEY_GEN,
         CKM_ECDSA,        CKM_ECDSA_SHA1,      CKM_ECDSA_SHA224, CKM_ECDSA_SHA256,
         CKM_ECDSA_SHA384, CKM_ECDSA_SHA512,    CKM_AES_GCM,      CKM_SHA256_HMAC,
+        CKM_AES_ECB,      CKM_AES_CBC,         CKM_AES_CBC_PAD,  CKM_AES_CTR,
+        CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_PAD, CKM_AES_KEY_WRAP_KWP, CKM_AES_CMAC,
+        CKM_AES_CMAC_GENERAL, CKM_SHA_1_HMAC, CKM_SHA_1_HMAC_GENERAL, CKM_SHA224_HMAC,
+        CKM_SHA224_HMAC_GENERAL, CKM_SHA256_HMAC_GENERAL, CKM_SHA384_HMAC,
+        CKM_SHA384_HMAC_GENERAL, CKM_SHA512_HMAC, CKM_SHA512_HMAC_GENERAL,
     };
-    CK_MECHANISM_TYPE v[32];
+    CK_MECHANISM_TYPE v[64];
     CK_MECHANISM_INFO mi;
     CK_ULONG n = 0;
     w.c = open_core(CONF_ONE);
@@ -1988,6 +1993,7 @@ START_TEST(the_mechanism_list_follows_the_device_capabilities)
     ck_assert_uint_eq(mi.flags, CKF_SIGN | CKF_VERIFY | EC_CAPS);
     ck_assert_uint_eq(mi.ulMinKeySize, 256);
     ck_assert_rv(core_mech_info(w.c, slot, CKM_AES_GCM, &mi), CKR_OK);
+    /* no wrap/unwrap op in the mock backend: CKF_WRAP and CKF_UNWRAP are masked */
     ck_assert_uint_eq(mi.flags, CKF_ENCRYPT | CKF_DECRYPT);
     ck_assert_uint_eq(mi.ulMinKeySize, 16);
     ck_assert_uint_eq(mi.ulMaxKeySize, 32);
