@@ -133,6 +133,26 @@ static const struct adesc ec_private_attrs[] = {
     {CKA_EC_POINT, A_COMPUTED},
 };
 
+/* RSA (PKCS#11 3.0 2.1.2, 2.1.3). CKA_MODULUS_BITS is computed on import; the private parts
+ * are secret (schema_is_secret). libsea also requires CKA_PUBLIC_EXPONENT on a private key
+ * (blinding and CKA_PUBLIC_KEY_INFO need it) and takes the CRT parts all or none. */
+static const struct adesc rsa_public_attrs[] = {
+    {CKA_MODULUS, A_REQ_CREATE | A_NO_GEN},
+    {CKA_MODULUS_BITS, A_REQ_GEN | A_COMPUTED},
+    {CKA_PUBLIC_EXPONENT, A_REQ_CREATE},
+};
+
+static const struct adesc rsa_private_attrs[] = {
+    {CKA_MODULUS, A_REQ_CREATE | A_NO_GEN},
+    {CKA_PUBLIC_EXPONENT, A_REQ_CREATE | A_NO_GEN},
+    {CKA_PRIVATE_EXPONENT, A_REQ_CREATE | A_NO_GEN},
+    {CKA_PRIME_1, A_NO_GEN},
+    {CKA_PRIME_2, A_NO_GEN},
+    {CKA_EXPONENT_1, A_NO_GEN},
+    {CKA_EXPONENT_2, A_NO_GEN},
+    {CKA_COEFFICIENT, A_NO_GEN},
+};
+
 static const struct adesc sym_attrs[] = {
     {CKA_VALUE, A_REQ_CREATE | A_NO_GEN},
     {CKA_VALUE_LEN, A_REQ_GEN | A_COMPUTED},
@@ -158,6 +178,8 @@ static bool key_type_supported(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt)
 {
     switch (kt) {
     case CKK_EC:
+    case CKK_EC_EDWARDS: /* Ed25519 */
+    case CKK_RSA:
         return cls == CKO_PUBLIC_KEY || cls == CKO_PRIVATE_KEY;
     case CKK_AES:
     case CKK_GENERIC_SECRET:
@@ -188,14 +210,18 @@ static size_t groups_for(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt, struct group g[4])
     case CKO_PUBLIC_KEY:
         g[n++] = (struct group)GROUP(key_attrs);
         g[n++] = (struct group)GROUP(public_attrs);
-        if (kt == CKK_EC)
+        if (kt == CKK_EC || kt == CKK_EC_EDWARDS) /* the same attributes (PKCS#11 3.0 2.3.6) */
             g[n++] = (struct group)GROUP(ec_public_attrs);
+        else if (kt == CKK_RSA)
+            g[n++] = (struct group)GROUP(rsa_public_attrs);
         break;
     case CKO_PRIVATE_KEY:
         g[n++] = (struct group)GROUP(key_attrs);
         g[n++] = (struct group)GROUP(private_attrs);
-        if (kt == CKK_EC)
+        if (kt == CKK_EC || kt == CKK_EC_EDWARDS)
             g[n++] = (struct group)GROUP(ec_private_attrs);
+        else if (kt == CKK_RSA)
+            g[n++] = (struct group)GROUP(rsa_private_attrs);
         break;
     case CKO_SECRET_KEY:
         g[n++] = (struct group)GROUP(key_attrs);
@@ -530,6 +556,10 @@ static CK_KEY_TYPE keygen_key_type(CK_MECHANISM_TYPE mech, CK_OBJECT_CLASS cls)
         return cls == CKO_SECRET_KEY ? CKK_GENERIC_SECRET : CK_UNAVAILABLE_INFORMATION;
     case CKM_EC_KEY_PAIR_GEN:
         return cls != CKO_SECRET_KEY ? CKK_EC : CK_UNAVAILABLE_INFORMATION;
+    case CKM_EC_EDWARDS_KEY_PAIR_GEN:
+        return cls != CKO_SECRET_KEY ? CKK_EC_EDWARDS : CK_UNAVAILABLE_INFORMATION;
+    case CKM_RSA_PKCS_KEY_PAIR_GEN:
+        return cls != CKO_SECRET_KEY ? CKK_RSA : CK_UNAVAILABLE_INFORMATION;
     default:
         return CK_UNAVAILABLE_INFORMATION;
     }
@@ -589,7 +619,8 @@ CK_RV schema_generate(CK_MECHANISM_TYPE mech, CK_OBJECT_CLASS cls, const CK_ATTR
         goto out;
     for (size_t i = 0; i < a->n; i++) {
         int f = flags_of(cls, given_kt, a->v[i].type);
-        if (f >= 0 && (f & A_COMPUTED) && a->v[i].type != CKA_VALUE_LEN) {
+        if (f >= 0 && (f & A_COMPUTED) && a->v[i].type != CKA_VALUE_LEN &&
+            a->v[i].type != CKA_MODULUS_BITS) {
             rv = err_set(ORIGIN_CORE, CKR_TEMPLATE_INCONSISTENT,
                          "attribute 0x%lx is made by the key generation", a->v[i].type);
             goto out;

@@ -2281,15 +2281,14 @@ static CK_RV gather(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, struct sec
     return rv;
 }
 
-static CK_RV soft_obj_secret(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE t,
-                             struct attrs **out)
+/* Every secret attribute of object h (a shared set: attrs_unref it), for obj_secret and for
+ * wrapping. */
+static CK_RV obj_secrets(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, struct attrs **out)
 {
     struct secret_ctx c = {0};
     struct attrs *sec = NULL;
     struct sobj *so = NULL;
     CK_RV rv = CKR_OK;
-    if (!d || !out)
-        return err_set(ORIGIN_BACKEND, CKR_ARGUMENTS_BAD, "soft obj_secret: bad arguments");
     if (!token_handle(h)) {
         rv = sobj_refresh(d, seq);
         lock_c(d);
@@ -2313,10 +2312,26 @@ static CK_RV soft_obj_secret(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, C
     else
         rv = open_secret(&c.row, c.pub, c.se_id, c.se_name, c.kc.sek, &sec);
 out:
+    if (rv == CKR_OK && !sec)
+        rv = err_set(ORIGIN_BACKEND, CKR_ATTRIBUTE_TYPE_INVALID, "the object has no secrets");
+    if (rv == CKR_OK)
+        *out = sec;
+    else
+        attrs_unref(sec);
+    secret_ctx_clear(&c);
+    return rv;
+}
+
+static CK_RV soft_obj_secret(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE t,
+                             struct attrs **out)
+{
+    struct attrs *sec = NULL;
+    if (!d || !out)
+        return err_set(ORIGIN_BACKEND, CKR_ARGUMENTS_BAD, "soft obj_secret: bad arguments");
+    CK_RV rv = obj_secrets(d, seq, h, &sec);
     if (rv == CKR_OK)
         rv = one_secret(sec, t, out);
     attrs_unref(sec);
-    secret_ctx_clear(&c);
     return rv;
 }
 
@@ -2837,7 +2852,7 @@ static CK_RV soft_wrap(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE hw, const 
     if ((rv = get_keymat(d, seq, hw, NULL, &wk)) != CKR_OK ||
         (rv = soft_obj_attrs(d, seq, hk, &pub)) != CKR_OK)
         goto out;
-    if ((rv = soft_obj_secret(d, seq, hk, CKA_VALUE, &sec)) != CKR_OK) {
+    if ((rv = obj_secrets(d, seq, hk, &sec)) != CKR_OK) {
         if (rv == CKR_ATTRIBUTE_TYPE_INVALID)
             rv = err_set(ORIGIN_BACKEND, CKR_KEY_NOT_WRAPPABLE, "the key has no value to wrap");
         goto out;
