@@ -8,6 +8,7 @@
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -468,7 +469,7 @@ static void gen_ec_derive(CK_SESSION_HANDLE s, const CK_BYTE *params, size_t ple
 
 static EVP_PKEY *pkey_of(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub)
 {
-    uint8_t spki[256];
+    uint8_t spki[1024];
     CK_ULONG spki_len = get_attr(s, pub, CKA_PUBLIC_KEY_INFO, spki, sizeof(spki));
     const unsigned char *p = spki;
     EVP_PKEY *pk = d2i_PUBKEY(NULL, &p, (long)spki_len);
@@ -937,6 +938,171 @@ START_TEST(test_unwrap_template_rules_and_codes)
 }
 END_TEST
 
+/* ---- wrapping with AES key wrap and RSA-OAEP (branches sym and asym) ---- */
+
+static const CK_BYTE ED25519[] = {0x06, 0x03, 0x2b, 0x65, 0x70}; /* id-Ed25519, RFC 8410 */
+
+/* RFC 3394 4.3: 128 bits of key data wrapped with a 256-bit KEK. */
+START_TEST(test_wrap_aes_key_with_aes_key_wrap_rfc3394)
+{
+    CK_SESSION_HANDLE s = user_session(NULL);
+    uint8_t kek[32], key[16], want[24], blob[64];
+    hex2bin("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", kek);
+    hex2bin("00112233445566778899aabbccddeeff", key);
+    hex2bin("64e8c3f9ce0f5ba263e9777905818a2a93c8191e7d6e8ae7", want);
+    CK_OBJECT_HANDLE w = wrapping_key(s, kek, NULL, 0), u = 0;
+    CK_ATTRIBUTE x[] = {{CKA_EXTRACTABLE, &yes, 1}, {CKA_ENCRYPT, &yes, 1}};
+    CK_OBJECT_HANDLE k = secret_key(s, CKK_AES, key, sizeof(key), x, N(x));
+    CK_MECHANISM m = {CKM_AES_KEY_WRAP, NULL, 0};
+    CK_ULONG len = 0;
+    OK(F->C_WrapKey(s, &m, w, k, NULL, &len));
+    ck_assert_uint_eq(len, 24);
+    len = sizeof(blob);
+    OK(F->C_WrapKey(s, &m, w, k, blob, &len));
+    ck_assert_uint_eq(len, 24);
+    ck_assert_mem_eq(blob, want, 24);
+    CK_ATTRIBUTE ut[] = {{CKA_CLASS, &cls_secret, sizeof(cls_secret)},
+                         {CKA_KEY_TYPE, &kt_aes, sizeof(kt_aes)},
+                         {CKA_ENCRYPT, &yes, 1}};
+    OK(F->C_UnwrapKey(s, &m, w, blob, len, ut, N(ut), &u));
+    uint8_t c1[64], c2[64], msg[] = "unwrapped with RFC 3394";
+    CK_ULONG n1 = gcm_encrypt(s, k, msg, sizeof(msg), c1);
+    ck_assert_uint_eq(gcm_encrypt(s, u, msg, sizeof(msg), c2), n1);
+    ck_assert_mem_eq(c1, c2, n1);
+    blob[20] ^= 1; /* the integrity check of RFC 3394 2.2.3 fails */
+    EXPECT_RV(CKR_WRAPPED_KEY_INVALID, F->C_UnwrapKey(s, &m, w, blob, len, ut, N(ut), &u));
+}
+END_TEST
+
+/* Sign `msg` with key k using mechanism type t; returns the signature length. */
+static CK_ULONG sign_with(CK_SESSION_HANDLE s, CK_MECHANISM_TYPE t, CK_OBJECT_HANDLE k,
+                          const uint8_t *msg, size_t len, uint8_t *sig)
+{
+    CK_MECHANISM m = {t, NULL, 0};
+    CK_ULONG n = 512;
+    OK(F->C_SignInit(s, &m, k));
+    OK(F->C_Sign(s, (CK_BYTE_PTR)msg, len, sig, &n));
+    return n;
+}
+
+/* A private key wrapped with RFC 5649 and unwrapped signs as the original (deterministic
+ * schemes: the signatures are equal; ECDSA: OpenSSL verifies with the original public key). */
+static void kwp_private_case(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE w, CK_OBJECT_HANDLE pub,
+                             CK_OBJECT_HANDLE priv, CK_KEY_TYPE kt, CK_MECHANISM_TYPE sign_mech)
+{
+    uint8_t blob[4096], msg[32] = "message to be signed, 32 bytes", s1[512], s2[512];
+    CK_MECHANISM m = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
+    CK_ULONG len = sizeof(blob);
+    CK_OBJECT_HANDLE u = 0;
+    OK(F->C_WrapKey(s, &m, w, priv, blob, &len));
+    ck_assert_uint_eq(len % 8, 0);
+    CK_ATTRIBUTE ut[] = {{CKA_CLASS, &cls_priv, sizeof(cls_priv)},
+                         {CKA_KEY_TYPE, &kt, sizeof(kt)},
+                         {CKA_SIGN, &yes, 1}};
+    OK(F->C_UnwrapKey(s, &m, w, blob, len, ut, N(ut), &u));
+    CK_ULONG n1 = sign_with(s, sign_mech, priv, msg, sizeof(msg), s1);
+    CK_ULONG n2 = sign_with(s, sign_mech, u, msg, sizeof(msg), s2);
+    ck_assert_uint_eq(n1, n2);
+    if (kt != CKK_EC) {
+        ck_assert_mem_eq(s1, s2, n1);
+        return;
+    }
+    CK_MECHANISM vm = {sign_mech, NULL, 0};
+    OK(F->C_VerifyInit(s, &vm, pub));
+    OK(F->C_Verify(s, msg, sizeof(msg), s2, n2));
+}
+
+START_TEST(test_wrap_private_keys_with_aes_key_wrap_pad)
+{
+    CK_SESSION_HANDLE s = user_session(NULL);
+    uint8_t kek[32] = {0x5a, 0xa5};
+    CK_OBJECT_HANDLE w = wrapping_key(s, kek, NULL, 0), pub, priv;
+    /* EC P-256 */
+    gen_ec_derive(s, P256, sizeof(P256), &pub, &priv, CK_TRUE);
+    kwp_private_case(s, w, pub, priv, CKK_EC, CKM_ECDSA_SHA256);
+    /* Ed25519 (RFC 8410 PKCS#8) */
+    CK_MECHANISM em = {CKM_EC_EDWARDS_KEY_PAIR_GEN, NULL, 0};
+    CK_ATTRIBUTE ept[] = {{CKA_TOKEN, &no, 1}, {CKA_VERIFY, &yes, 1},
+                          {CKA_EC_PARAMS, (void *)ED25519, sizeof(ED25519)}};
+    CK_ATTRIBUTE eqt[] = {{CKA_TOKEN, &no, 1}, {CKA_SIGN, &yes, 1}, {CKA_EXTRACTABLE, &yes, 1}};
+    OK(F->C_GenerateKeyPair(s, &em, ept, N(ept), eqt, N(eqt), &pub, &priv));
+    kwp_private_case(s, w, pub, priv, CKK_EC_EDWARDS, CKM_EDDSA);
+    /* RSA-2048 (PKCS#1 v1.5 signatures are deterministic) */
+    CK_ULONG bits = 2048;
+    CK_MECHANISM rm = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
+    CK_ATTRIBUTE rpt[] = {{CKA_TOKEN, &no, 1}, {CKA_VERIFY, &yes, 1},
+                          {CKA_MODULUS_BITS, &bits, sizeof(bits)}};
+    CK_ATTRIBUTE rqt[] = {{CKA_TOKEN, &no, 1}, {CKA_SIGN, &yes, 1}, {CKA_EXTRACTABLE, &yes, 1}};
+    OK(F->C_GenerateKeyPair(s, &rm, rpt, N(rpt), rqt, N(rqt), &pub, &priv));
+    kwp_private_case(s, w, pub, priv, CKK_RSA, CKM_SHA256_RSA_PKCS);
+    /* a template of another key type than the wrapped key */
+    uint8_t blob[4096];
+    CK_ULONG len = sizeof(blob);
+    CK_MECHANISM m = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
+    CK_OBJECT_HANDLE u;
+    OK(F->C_WrapKey(s, &m, w, priv, blob, &len));
+    CK_ATTRIBUTE ut[] = {{CKA_CLASS, &cls_priv, sizeof(cls_priv)},
+                         {CKA_KEY_TYPE, &kt_ec, sizeof(kt_ec)}};
+    EXPECT_RV(CKR_WRAPPED_KEY_INVALID, F->C_UnwrapKey(s, &m, w, blob, len, ut, N(ut), &u));
+}
+END_TEST
+
+START_TEST(test_wrap_aes_key_with_rsa_oaep)
+{
+    CK_SESSION_HANDLE s = user_session(NULL);
+    CK_ULONG bits = 2048;
+    CK_MECHANISM rm = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
+    CK_ATTRIBUTE pt[] = {{CKA_TOKEN, &no, 1}, {CKA_WRAP, &yes, 1},
+                         {CKA_MODULUS_BITS, &bits, sizeof(bits)}};
+    CK_ATTRIBUTE qt[] = {{CKA_TOKEN, &no, 1}, {CKA_UNWRAP, &yes, 1}};
+    CK_OBJECT_HANDLE pub, priv, u = 0;
+    OK(F->C_GenerateKeyPair(s, &rm, pt, N(pt), qt, N(qt), &pub, &priv));
+    uint8_t key[32], blob[512], label[] = "wrapped AES key";
+    for (size_t i = 0; i < sizeof(key); i++)
+        key[i] = (uint8_t)(i * 11);
+    CK_ATTRIBUTE x[] = {{CKA_EXTRACTABLE, &yes, 1}, {CKA_ENCRYPT, &yes, 1}};
+    CK_OBJECT_HANDLE k = secret_key(s, CKK_AES, key, sizeof(key), x, N(x));
+    CK_RSA_PKCS_OAEP_PARAMS op = {CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, label,
+                                  sizeof(label) - 1};
+    CK_MECHANISM m = {CKM_RSA_PKCS_OAEP, &op, sizeof(op)};
+    CK_ULONG len = 0;
+    OK(F->C_WrapKey(s, &m, pub, k, NULL, &len));
+    ck_assert_uint_eq(len, 256);
+    len = sizeof(blob);
+    OK(F->C_WrapKey(s, &m, pub, k, blob, &len));
+    ck_assert_uint_eq(len, 256);
+    CK_ATTRIBUTE ut[] = {{CKA_CLASS, &cls_secret, sizeof(cls_secret)},
+                         {CKA_KEY_TYPE, &kt_aes, sizeof(kt_aes)},
+                         {CKA_ENCRYPT, &yes, 1}};
+    OK(F->C_UnwrapKey(s, &m, priv, blob, len, ut, N(ut), &u));
+    uint8_t c1[64], c2[64], msg[] = "unwrapped with RSA-OAEP";
+    CK_ULONG n1 = gcm_encrypt(s, k, msg, sizeof(msg), c1);
+    ck_assert_uint_eq(gcm_encrypt(s, u, msg, sizeof(msg), c2), n1);
+    ck_assert_mem_eq(c1, c2, n1);
+    /* OpenSSL wraps for the token's public key, the token unwraps */
+    EVP_PKEY *pk = pkey_of(s, pub);
+    EVP_PKEY_CTX *ec = EVP_PKEY_CTX_new(pk, NULL);
+    size_t olen = sizeof(blob);
+    ck_assert_int_eq(EVP_PKEY_encrypt_init(ec), 1);
+    ck_assert_int_eq(EVP_PKEY_CTX_set_rsa_padding(ec, RSA_PKCS1_OAEP_PADDING), 1);
+    ck_assert_int_eq(EVP_PKEY_CTX_set_rsa_oaep_md(ec, EVP_sha256()), 1);
+    ck_assert_int_eq(EVP_PKEY_CTX_set_rsa_mgf1_md(ec, EVP_sha256()), 1);
+    uint8_t *lab = OPENSSL_memdup(label, sizeof(label) - 1);
+    ck_assert_int_eq(EVP_PKEY_CTX_set0_rsa_oaep_label(ec, lab, sizeof(label) - 1), 1);
+    ck_assert_int_eq(EVP_PKEY_encrypt(ec, blob, &olen, key, sizeof(key)), 1);
+    EVP_PKEY_CTX_free(ec);
+    EVP_PKEY_free(pk);
+    OK(F->C_UnwrapKey(s, &m, priv, blob, olen, ut, N(ut), &u));
+    ck_assert_uint_eq(gcm_encrypt(s, u, msg, sizeof(msg), c2), n1);
+    ck_assert_mem_eq(c1, c2, n1);
+    /* another label does not unwrap; a public key cannot unwrap */
+    op.ulSourceDataLen--;
+    EXPECT_RV(CKR_WRAPPED_KEY_INVALID, F->C_UnwrapKey(s, &m, priv, blob, olen, ut, N(ut), &u));
+    EXPECT_RV(CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT,
+              F->C_UnwrapKey(s, &m, pub, blob, olen, ut, N(ut), &u));
+}
+END_TEST
+
 /* ---- the suite ---- */
 
 static TCase *tcase(Suite *su, const char *name, double timeout)
@@ -970,6 +1136,10 @@ static Suite *kdfwrap_suite(void)
     tcase_add_test(tc, test_wrap_unwrap_ec_private_key_with_gcm);
     tcase_add_test(tc, test_wrap_rules_and_codes);
     tcase_add_test(tc, test_unwrap_template_rules_and_codes);
+    tc = tcase(su, "wrap_kw_rsa", 120);
+    tcase_add_test(tc, test_wrap_aes_key_with_aes_key_wrap_rfc3394);
+    tcase_add_test(tc, test_wrap_private_keys_with_aes_key_wrap_pad);
+    tcase_add_test(tc, test_wrap_aes_key_with_rsa_oaep);
     return su;
 }
 
