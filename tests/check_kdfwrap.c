@@ -900,6 +900,41 @@ START_TEST(test_wrap_rules_and_codes)
 }
 END_TEST
 
+/* CKA_WRAP_WITH_TRUSTED keys wrap under a key the SO marked CKA_TRUSTED. */
+START_TEST(test_wrap_with_trusted_wrapping_key)
+{
+    CK_SLOT_ID slot;
+    CK_SESSION_HANDLE s = user_session(&slot), so = CK_INVALID_HANDLE;
+    uint8_t kek[32] = {0x71}, key[16] = {0x72}, iv[12] = {0x73}, blob[64];
+    CK_OBJECT_HANDLE w = CK_INVALID_HANDLE;
+    CK_ATTRIBUTE wt[] = {{CKA_CLASS, &cls_secret, sizeof(cls_secret)},
+                         {CKA_KEY_TYPE, &kt_aes, sizeof(kt_aes)},
+                         {CKA_TOKEN, &yes, 1},
+                         {CKA_PRIVATE, &no, 1},
+                         {CKA_WRAP, &yes, 1},
+                         {CKA_TRUSTED, &yes, 1},
+                         {CKA_VALUE, kek, sizeof(kek)}};
+    /* only the SO may mark a key trusted */
+    EXPECT_RV(CKR_ATTRIBUTE_READ_ONLY, F->C_CreateObject(s, wt, N(wt), &w));
+    OK(F->C_Logout(s));
+    OK(F->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &so));
+    OK(F->C_Login(so, CKU_SO, (CK_UTF8CHAR_PTR)P11_SO_PIN, strlen(P11_SO_PIN)));
+    OK(F->C_CreateObject(so, wt, N(wt), &w));
+    OK(F->C_Logout(so));
+    OK(F->C_CloseSession(so));
+    OK(F->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)P11_USER_PIN, strlen(P11_USER_PIN)));
+    CK_ATTRIBUTE tx[] = {{CKA_EXTRACTABLE, &yes, 1}, {CKA_WRAP_WITH_TRUSTED, &yes, 1}};
+    CK_OBJECT_HANDLE k = secret_key(s, CKK_AES, key, sizeof(key), tx, N(tx));
+    CK_GCM_PARAMS gp = {iv, sizeof(iv), 96, NULL, 0, 128};
+    CK_MECHANISM m = {CKM_AES_GCM, &gp, sizeof(gp)};
+    CK_ULONG len = sizeof(blob);
+    OK(F->C_WrapKey(s, &m, w, k, blob, &len));
+    uint8_t plain[64];
+    ck_assert_int_eq(ossl_gcm_open(kek, iv, blob, len, plain), 1);
+    ck_assert_mem_eq(plain, key, sizeof(key));
+}
+END_TEST
+
 START_TEST(test_unwrap_template_rules_and_codes)
 {
     CK_SLOT_ID slot;
@@ -1136,6 +1171,7 @@ static Suite *kdfwrap_suite(void)
     tcase_add_test(tc, test_wrap_unwrap_ec_private_key_with_gcm);
     tcase_add_test(tc, test_wrap_rules_and_codes);
     tcase_add_test(tc, test_unwrap_template_rules_and_codes);
+    tcase_add_test(tc, test_wrap_with_trusted_wrapping_key);
     tc = tcase(su, "wrap_kw_rsa", 120);
     tcase_add_test(tc, test_wrap_aes_key_with_aes_key_wrap_rfc3394);
     tcase_add_test(tc, test_wrap_private_keys_with_aes_key_wrap_pad);
