@@ -142,8 +142,7 @@ static const char *const ecb_names[] = {"AES-128-ECB", "AES-192-ECB", "AES-256-E
 static const char *const cbc_names[] = {"AES-128-CBC", "AES-192-CBC", "AES-256-CBC"};
 static const char *const ctr_names[] = {"AES-128-CTR", "AES-192-CTR", "AES-256-CTR"};
 static const char *const kw_names[] = {"AES-128-WRAP", "AES-192-WRAP", "AES-256-WRAP"};
-static const char *const kwp_names[] = {"AES-128-WRAP-PAD", "AES-192-WRAP-PAD",
-                                        "AES-256-WRAP-PAD"};
+static const char *const kwp_names[] = {"AES-128-WRAP-PAD", "AES-192-WRAP-PAD", "AES-256-WRAP-PAD"};
 
 /* Key types and signature schemes. */
 enum { KM_EC, KM_RSA, KM_ED25519, KM__COUNT };
@@ -1992,8 +1991,7 @@ CK_RV keymat_from_attrs(const struct attrs *pub, const struct attrs *secret, str
     k->refs = 1;
     k->cls = cls;
     k->type = type;
-    if (cls == CKO_SECRET_KEY &&
-        (type == CKK_AES || generic_secret_type(type))) {
+    if (cls == CKO_SECRET_KEY && (type == CKK_AES || generic_secret_type(type))) {
         /* Lengths are the mechanisms' business (CKR_KEY_SIZE_RANGE at cop_new). */
         const struct attr *v = pick(secret, pub, CKA_VALUE);
         if (!v)
@@ -2302,8 +2300,7 @@ CK_RV crypto_complete_import(struct attrs *a)
         FAIL(CKR_TEMPLATE_INCOMPLETE, "key without CKA_KEY_TYPE");
     if (!(add = attrs_new()))
         FAIL(CKR_HOST_MEMORY, "out of memory for key attributes");
-    if (cls == CKO_SECRET_KEY &&
-        (type == CKK_AES || generic_secret_type(type)))
+    if (cls == CKO_SECRET_KEY && (type == CKK_AES || generic_secret_type(type)))
         rv = import_secret(a, type, add);
     else if (cls != CKO_SECRET_KEY && type == CKK_EC)
         rv = import_ec(a, cls, add);
@@ -2794,11 +2791,11 @@ struct cop {
     uint8_t *held; /* input kept until final */
     size_t held_len, held_cap;
     /* AES block modes, CTR and CMAC */
-    bool pad;             /* CBC_PAD: the provider pads and unpads */
-    size_t buffered;      /* block modes: bytes the provider holds; CMAC: bytes in last[] */
-    uint64_t ctr_left;    /* CTR: bytes left before the counter wraps (saturating) */
-    uint8_t last[16];     /* CMAC: the block that may turn out to be the last one */
-    uint8_t sub[2][16];   /* CMAC: the subkeys K1 and K2 */
+    bool pad;           /* CBC_PAD: the provider pads and unpads */
+    size_t buffered;    /* block modes: bytes the provider holds; CMAC: bytes in last[] */
+    uint64_t ctr_left;  /* CTR: bytes left before the counter wraps (saturating) */
+    uint8_t last[16];   /* CMAC: the block that may turn out to be the last one */
+    uint8_t sub[2][16]; /* CMAC: the subkeys K1 and K2 */
 };
 
 static CK_RV hold(struct cop *c, const uint8_t *in, size_t n, size_t max, CK_RV too_long)
@@ -3143,8 +3140,8 @@ static CK_RV aes_start(struct cop *c, const struct cipher_impl *table, bool enc,
 {
     c->ci = &table[aes_index(c->k->secret_len)];
     if (!(c->cctx = c->ci->newctx(g.provctx)) ||
-        !(enc ? c->ci->encrypt_init : c->ci->decrypt_init)(c->cctx, c->k->secret,
-                                                           c->k->secret_len, iv, ivlen, params))
+        !(enc ? c->ci->encrypt_init : c->ci->decrypt_init)(c->cctx, c->k->secret, c->k->secret_len,
+                                                           iv, ivlen, params))
         return err_set(ORIGIN, CKR_FUNCTION_FAILED, "cannot start AES");
     return CKR_OK;
 }
@@ -3192,8 +3189,8 @@ static CK_RV block_update(struct cop *c, const uint8_t *in, size_t inlen, uint8_
     size_t emit = block_outlen(c, PHASE_UPDATE, inlen), got = 0;
     *outlen = 0;
     if (inlen > SIZE_MAX - 2 * AES_BLOCK)
-        return err_set(ORIGIN, c->op == OP_ENCRYPT ? CKR_DATA_LEN_RANGE
-                                                   : CKR_ENCRYPTED_DATA_LEN_RANGE,
+        return err_set(ORIGIN,
+                       c->op == OP_ENCRYPT ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE,
                        "input too long");
     if (inlen && (!c->ci->update(c->cctx, out, &got, emit, in, inlen) || got != emit))
         return err_set(ORIGIN, CKR_FUNCTION_FAILED, "AES failed");
@@ -3282,8 +3279,8 @@ static CK_RV ctr_update(struct cop *c, const uint8_t *in, size_t inlen, uint8_t 
     size_t got = 0;
     *outlen = 0;
     if ((uint64_t)inlen > c->ctr_left)
-        return err_set(ORIGIN, c->op == OP_ENCRYPT ? CKR_DATA_LEN_RANGE
-                                                   : CKR_ENCRYPTED_DATA_LEN_RANGE,
+        return err_set(ORIGIN,
+                       c->op == OP_ENCRYPT ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE,
                        "the message would wrap the %s counter", "CTR");
     if (inlen && (!c->ci->update(c->cctx, out, &got, inlen, in, inlen) || got != inlen))
         return err_set(ORIGIN, CKR_FUNCTION_FAILED, "AES-CTR failed");
@@ -3322,16 +3319,14 @@ static size_t kw_outlen(const struct cop *c, int phase, size_t inlen)
     return (c->pad ? (total + 7) / 8 * 8 : total) + 8;
 }
 
-static CK_RV kw_update(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
-                       size_t *outlen)
+static CK_RV kw_update(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
 {
     *outlen = 0;
     return hold(c, in, inlen, KW_MAX_HELD,
                 c->op == OP_ENCRYPT ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE);
 }
 
-static CK_RV kw_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
-                      size_t *outlen)
+static CK_RV kw_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
 {
     CK_RV rv = CKR_OK;
     uint8_t *pt = NULL;

@@ -589,11 +589,10 @@ CK_RV schema_generate(CK_MECHANISM_TYPE mech, CK_OBJECT_CLASS cls, const CK_ATTR
     }
     CK_KEY_TYPE given_kt = attrs_get_ulong(a, CKA_KEY_TYPE, kt);
     /* HMAC-specific secret key types are generic secrets in all but name. */
-    bool kt_ok = given_kt == kt ||
-                 (kt == CKK_GENERIC_SECRET &&
-                  (given_kt == CKK_SHA_1_HMAC || given_kt == CKK_SHA224_HMAC ||
-                   given_kt == CKK_SHA256_HMAC || given_kt == CKK_SHA384_HMAC ||
-                   given_kt == CKK_SHA512_HMAC));
+    bool kt_ok = given_kt == kt || (kt == CKK_GENERIC_SECRET &&
+                                    (given_kt == CKK_SHA_1_HMAC || given_kt == CKK_SHA224_HMAC ||
+                                     given_kt == CKK_SHA256_HMAC || given_kt == CKK_SHA384_HMAC ||
+                                     given_kt == CKK_SHA512_HMAC));
     if (!kt_ok) {
         rv = err_set(ORIGIN_CORE, CKR_TEMPLATE_INCONSISTENT,
                      "CKA_KEY_TYPE contradicts the generation mechanism");

@@ -2189,14 +2189,13 @@ static const int hostile_pkey_nids[] = {EVP_PKEY_EC, EVP_PKEY_RSA};
 /* Not SHA-512: OpenSSL's own ECDSA derives its nonces with it through the ENGINE table, a gap
  * crypto.c documents and cannot close. */
 static const int hostile_md_nids[] = {NID_sha1, NID_sha224, NID_sha256, NID_sha384};
-/* AES-GCM and AES-ECB, which libsea's mechanisms run, and every AES mode OpenSSL's CTR-DRBG
- * can run (ECB for its derivation function and key updates, CTR for its output, with 128, 192
- * or 256-bit keys): a private context's generators set those up through the ENGINE table;
+/* AES-GCM, ECB, CBC (also under CBC_PAD and CMAC), CTR and the key wraps, which libsea's
+ * mechanisms run, and every AES mode OpenSSL's CTR-DRBG can run (ECB for its derivation
+ * function and key updates, CTR for its output, with 128, 192 or 256-bit keys): a private context's generators set those up through the ENGINE table;
  * libsea's are SEA-OS-RNG and never do. */
 static const int hostile_cipher_nids[] = {
     NID_aes_128_gcm, NID_aes_192_gcm, NID_aes_256_gcm, NID_aes_128_ecb, NID_aes_192_ecb,
     NID_aes_256_ecb, NID_aes_128_ctr, NID_aes_192_ctr, NID_aes_256_ctr,
-    /* CBC (CBC, CBC_PAD and CMAC run on it) and the key wraps */
     NID_aes_128_cbc, NID_aes_192_cbc, NID_aes_256_cbc, NID_id_aes128_wrap, NID_id_aes192_wrap,
     NID_id_aes256_wrap, NID_id_aes128_wrap_pad, NID_id_aes192_wrap_pad, NID_id_aes256_wrap_pad,
 };
@@ -2851,8 +2850,8 @@ START_TEST(wrapping_mechanisms_work_in_one_final_call)
         {CKM_AES_KEY_WRAP_KWP, "5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8",
          "c37b7e6492584340bed12207808941155068f738",
          "138bdeaa9b8fa7fc61f97742e72248ee5ae6ae5360d1ae6a5f54f373fa543b6a"},
-        {CKM_AES_KEY_WRAP_PAD, "5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8",
-         "466f7250617369", "afbeb0f07dfbf5419200f2ccb50bb24f"},
+        {CKM_AES_KEY_WRAP_PAD, "5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8", "466f7250617369",
+         "afbeb0f07dfbf5419200f2ccb50bb24f"},
         {CKM_AES_CBC, "2b7e151628aed2a6abf7158809cf4f3c", "6bc1bee22e409f96e93d7e117393172a",
          "7649abac8119b246cee98e9b12e9197d"},
     };

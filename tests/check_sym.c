@@ -207,8 +207,8 @@ static void check_cipher(CK_SESSION_HANDLE s, CK_MECHANISM *m, CK_OBJECT_HANDLE 
 }
 
 /* Sign single and multi-part, compare with want, verify both ways, and a flipped MAC fails. */
-static void check_mac(CK_SESSION_HANDLE s, CK_MECHANISM *m, CK_OBJECT_HANDLE k,
-                      const uint8_t *msg, size_t len, const uint8_t *want, size_t wantlen)
+static void check_mac(CK_SESSION_HANDLE s, CK_MECHANISM *m, CK_OBJECT_HANDLE k, const uint8_t *msg,
+                      size_t len, const uint8_t *want, size_t wantlen)
 {
     uint8_t mac[64], bad[64];
     CK_ULONG l = 0;
@@ -649,10 +649,10 @@ START_TEST(test_aes_key_wrap_pad_rfc5649_section6)
         for (size_t i = 0; i < NELEM(v); i++) {
             uint8_t pt[64], ct[64], out[64];
             CK_ULONG l;
-            size_t pn = unhex(v[i].data, pt, sizeof(pt)),
-                   cn = unhex(v[i].wrapped, ct, sizeof(ct));
+            size_t pn = unhex(v[i].data, pt, sizeof(pt)), cn = unhex(v[i].wrapped, ct, sizeof(ct));
             CK_OBJECT_HANDLE k = import_key(s, CKK_AES, v[i].kek);
-            CK_MECHANISM m = {types[t], NULL, 0}, ma = {types[t], aiv, 4}, mo = {types[t], other, 4};
+            CK_MECHANISM m = {types[t], NULL, 0}, ma = {types[t], aiv, 4},
+                         mo = {types[t], other, 4};
             check_cipher(s, &m, k, pt, pn, ct, cn, false);
             check_cipher(s, &ma, k, pt, pn, ct, cn, false);
             /* tampering, or another alternative IV, fails the integrity check */
@@ -690,12 +690,10 @@ START_TEST(test_key_wrap_mechanisms_announce_wrap_and_unwrap)
         ck_assert_uint_eq(mi.ulMinKeySize, 16);
         ck_assert_uint_eq(mi.ulMaxKeySize, 32);
     }
-    CK_MECHANISM_TYPE mac[] = {CKM_AES_CMAC,           CKM_AES_CMAC_GENERAL,
-                               CKM_SHA_1_HMAC,         CKM_SHA_1_HMAC_GENERAL,
-                               CKM_SHA224_HMAC,        CKM_SHA224_HMAC_GENERAL,
-                               CKM_SHA256_HMAC,        CKM_SHA256_HMAC_GENERAL,
-                               CKM_SHA384_HMAC,        CKM_SHA384_HMAC_GENERAL,
-                               CKM_SHA512_HMAC,        CKM_SHA512_HMAC_GENERAL};
+    CK_MECHANISM_TYPE mac[] = {
+        CKM_AES_CMAC,    CKM_AES_CMAC_GENERAL,    CKM_SHA_1_HMAC,  CKM_SHA_1_HMAC_GENERAL,
+        CKM_SHA224_HMAC, CKM_SHA224_HMAC_GENERAL, CKM_SHA256_HMAC, CKM_SHA256_HMAC_GENERAL,
+        CKM_SHA384_HMAC, CKM_SHA384_HMAC_GENERAL, CKM_SHA512_HMAC, CKM_SHA512_HMAC_GENERAL};
     for (size_t i = 0; i < NELEM(mac); i++) {
         OK(F->C_GetMechanismInfo(si.slotID, mac[i], &mi));
         ck_assert_uint_eq(mi.flags, CKF_SIGN | CKF_VERIFY);
@@ -791,16 +789,18 @@ END_TEST
 /* ---- HMAC: RFC 4231 ---- */
 
 struct hmac_tc {
-    const char *key;      /* hex */
-    const char *data;     /* text, or hex when hex_data */
+    const char *key;  /* hex */
+    const char *data; /* text, or hex when hex_data */
     bool hex_data;
-    const char *mac[3];   /* SHA-256, SHA-384, SHA-512 */
+    const char *mac[3]; /* SHA-256, SHA-384, SHA-512 */
 };
 
 /* RFC 4231 section 4: test cases 1, 3, 4, 6, 7 (case 2's 4-byte key is below the module's
  * 16-byte minimum; case 5 is the truncation case, below) */
 static const struct hmac_tc rfc4231[] = {
-    {"0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b", "Hi There", false,
+    {"0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b",
+     "Hi There",
+     false,
      {"b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
       "afd03944d84895626b0825f4ab46907f15f9dadbe4101ec682aa034c7cebc59c"
       "faea9ea9076ede7f4af152e8b2fa9cb6",
@@ -824,7 +824,9 @@ static const struct hmac_tc rfc4231[] = {
       "6801dd23c4a7d679ccf8a386c674cffb",
       "b0ba465637458c6990e5a8c5f61d4af7e576d97ff94b872de76f8050361ee3db"
       "a91ca5c11aa25eb4d679275cc5788063a5f19741120c4f2de2adebeb10a298dd"}},
-    {NULL, "Test Using Larger Than Block-Size Key - Hash Key First", false,
+    {NULL,
+     "Test Using Larger Than Block-Size Key - Hash Key First",
+     false,
      {"60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
       "4ece084485813e9088d2c63a041bc5b44f9ef1012a2b588f3cd11f05033ac4c6"
       "0c2ef6ab4030fe8296248df163f44952",
@@ -841,10 +843,9 @@ static const struct hmac_tc rfc4231[] = {
       "b6022cac3c4982b10d5eeb55c3e4de15134676fb6de0446065c97440fa8c6a58"}},
 };
 
-static const CK_MECHANISM_TYPE hmac_mechs[3] = {CKM_SHA256_HMAC, CKM_SHA384_HMAC,
-                                                CKM_SHA512_HMAC};
-static const CK_MECHANISM_TYPE hmac_general[3] = {
-    CKM_SHA256_HMAC_GENERAL, CKM_SHA384_HMAC_GENERAL, CKM_SHA512_HMAC_GENERAL};
+static const CK_MECHANISM_TYPE hmac_mechs[3] = {CKM_SHA256_HMAC, CKM_SHA384_HMAC, CKM_SHA512_HMAC};
+static const CK_MECHANISM_TYPE hmac_general[3] = {CKM_SHA256_HMAC_GENERAL, CKM_SHA384_HMAC_GENERAL,
+                                                  CKM_SHA512_HMAC_GENERAL};
 static const CK_KEY_TYPE hmac_types[3] = {CKK_SHA256_HMAC, CKK_SHA384_HMAC, CKK_SHA512_HMAC};
 static const size_t hmac_lens[3] = {32, 48, 64};
 
@@ -932,8 +933,8 @@ START_TEST(test_hmac_sha1_and_sha224_match_openssl)
     for (size_t i = 0; i < sizeof(data); i++)
         data[i] = (uint8_t)(i ^ 0x33);
     for (size_t h = 0; h < NELEM(mechs); h++) {
-        ck_assert_ptr_nonnull(EVP_Q_mac(NULL, "HMAC", NULL, names[h], NULL, key, sizeof(key),
-                                        data, sizeof(data), want, sizeof(want), &wl));
+        ck_assert_ptr_nonnull(EVP_Q_mac(NULL, "HMAC", NULL, names[h], NULL, key, sizeof(key), data,
+                                        sizeof(data), want, sizeof(want), &wl));
         CK_OBJECT_HANDLE k = import_key_ex(s, kts[h], key, sizeof(key), CK_TRUE);
         CK_MECHANISM m = {mechs[h], NULL, 0};
         check_mac(s, &m, k, data, sizeof(data), want, wl);
@@ -942,8 +943,8 @@ START_TEST(test_hmac_sha1_and_sha224_match_openssl)
         check_mac(s, &g, k, data, sizeof(data), want, 10);
     }
     /* RFC 4231 case 2's 4-byte key: below the 16-byte minimum */
-    CK_OBJECT_HANDLE jefe = import_key_ex(s, CKK_GENERIC_SECRET, (const uint8_t *)"Jefe", 4,
-                                          CK_TRUE);
+    CK_OBJECT_HANDLE jefe =
+        import_key_ex(s, CKK_GENERIC_SECRET, (const uint8_t *)"Jefe", 4, CK_TRUE);
     CK_MECHANISM m = {CKM_SHA384_HMAC, NULL, 0};
     EXPECT_RV(CKR_KEY_SIZE_RANGE, F->C_SignInit(s, &m, jefe));
 }
