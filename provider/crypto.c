@@ -3545,6 +3545,10 @@ static CK_RV rsa_settings(struct cop *c, const CK_MECHANISM *m, OSSL_PARAM q[RSA
         q[n++] = OSSL_PARAM_construct_utf8_string(pad_key, (char *)OSSL_PKEY_RSA_PAD_MODE_PKCSV15, 0);
         c->max_in = k - 11; /* RFC 8017 7.2.1 and 8.2.1: k - 11 */
         break;
+    case CKM_RSA_X_509: /* raw RSA: the input, left-padded to k bytes, must be below n */
+        q[n++] = OSSL_PARAM_construct_utf8_string(pad_key, (char *)OSSL_PKEY_RSA_PAD_MODE_NONE, 0);
+        c->max_in = k;
+        break;
     case CKM_RSA_PKCS_PSS: {
         const CK_RSA_PKCS_PSS_PARAMS *pp = m->pParameter;
         const struct digest *h, *mgf;
@@ -3621,29 +3625,53 @@ static CK_RV rsa_update(struct cop *c, const uint8_t *in, size_t inlen, uint8_t 
                 c->op == OP_DECRYPT ? CKR_ENCRYPTED_DATA_LEN_RANGE : CKR_DATA_LEN_RANGE);
 }
 
+/* CKM_RSA_X_509 works on exactly k bytes: the held input gets leading zeros (PKCS#11 3.0
+ * 2.1.8). The others take the input as it is. */
+static CK_RV rsa_input(struct cop *c, const uint8_t **data, size_t *len)
+{
+    static const uint8_t empty[1];
+    *data = c->held_len ? c->held : empty;
+    *len = c->held_len;
+    if (c->im->type != CKM_RSA_X_509 || c->held_len == c->size)
+        return CKR_OK;
+    uint8_t *p = OPENSSL_zalloc(c->size);
+    if (!p)
+        return err_set(ORIGIN, CKR_HOST_MEMORY, "out of memory for RSA input");
+    if (c->held_len)
+        memcpy(p + c->size - c->held_len, c->held, c->held_len);
+    OPENSSL_clear_free(c->held, c->held_cap);
+    c->held = p;
+    c->held_len = c->held_cap = c->size;
+    *data = p;
+    *len = c->size;
+    return CKR_OK;
+}
+
 static CK_RV rsa_sig_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
                            size_t *outlen)
 {
     CK_RV rv = CKR_OK;
-    static const uint8_t empty[1];
-    size_t got = 0;
+    const uint8_t *data;
+    size_t got = 0, len;
     *outlen = 0;
     if (c->op == OP_SIGN && (rv = rsa_update(c, in, inlen, out, &got)) != CKR_OK)
         goto out;
-    const uint8_t *data = c->held_len ? c->held : empty;
-    bool pss = c->im->type == CKM_RSA_PKCS_PSS;
+    bool pss = c->im->type == CKM_RSA_PKCS_PSS, raw = c->im->type == CKM_RSA_X_509;
     if (pss ? c->held_len != c->max_in : c->held_len > c->max_in)
         FAIL(CKR_DATA_LEN_RANGE, "%zu bytes of input, %s %zu", c->held_len,
              pss ? "the hash has" : "at most", c->max_in);
+    if ((rv = rsa_input(c, &data, &len)) != CKR_OK)
+        goto out;
     if (c->op == OP_SIGN) {
-        if (!c->sig->sign(c->sctx, out, &got, c->size, data, c->held_len) || got != c->size)
-            FAIL(CKR_FUNCTION_FAILED, "RSA signing failed");
+        /* raw RSA fails only for an input not below the modulus */
+        if (!c->sig->sign(c->sctx, out, &got, c->size, data, len) || got != c->size)
+            FAIL(raw ? CKR_DATA_INVALID : CKR_FUNCTION_FAILED, "RSA signing failed");
         *outlen = got;
     } else {
         if (inlen != c->size)
             FAIL(CKR_SIGNATURE_LEN_RANGE, "RSA signature of %zu bytes, expected %zu", inlen,
                  c->size);
-        if (c->sig->verify(c->sctx, in, inlen, data, c->held_len) != 1)
+        if (c->sig->verify(c->sctx, in, inlen, data, len) != 1)
             FAIL(CKR_SIGNATURE_INVALID, "RSA signature does not verify");
     }
 out:
@@ -3675,16 +3703,19 @@ static CK_RV rsa_enc_final(struct cop *c, const uint8_t *in, size_t inlen, uint8
     CK_RV rv = CKR_OK;
     static const uint8_t empty[1];
     uint8_t *pt = NULL;
-    size_t got = 0;
+    size_t got = 0, len;
     *outlen = 0;
     if ((rv = rsa_update(c, in, inlen, out, &got)) != CKR_OK)
         goto out;
     const uint8_t *data = c->held_len ? c->held : empty;
     if (c->op == OP_ENCRYPT) {
+        bool raw = c->im->type == CKM_RSA_X_509;
         if (c->held_len > c->max_in)
             FAIL(CKR_DATA_LEN_RANGE, "%zu bytes to encrypt, at most %zu", c->held_len, c->max_in);
-        if (!c->ac->encrypt(c->actx, out, &got, c->size, data, c->held_len) || got != c->size)
-            FAIL(CKR_FUNCTION_FAILED, "RSA encryption failed");
+        if ((rv = rsa_input(c, &data, &len)) != CKR_OK)
+            goto out;
+        if (!c->ac->encrypt(c->actx, out, &got, c->size, data, len) || got != c->size)
+            FAIL(raw ? CKR_DATA_INVALID : CKR_FUNCTION_FAILED, "RSA encryption failed");
         *outlen = got;
         goto out;
     }
@@ -3806,6 +3837,7 @@ static const struct impl impls[] = {
     {CKM_SHA512,      OPB(OP_DIGEST), {0},       0, false, true,  &fam_digest},
     {CKM_RSA_PKCS,      SIGVER, {CKK_RSA}, 1, true, true,  &fam_rsa_sig},
     {CKM_RSA_PKCS_PSS,  SIGVER, {CKK_RSA}, 1, true, false, &fam_rsa_sig},
+    {CKM_RSA_X_509,     SIGVER, {CKK_RSA}, 1, true, true,  &fam_rsa_sig},
     {CKM_EDDSA,         SIGVER, {CKK_EC_EDWARDS}, 1, true, false, &fam_eddsa},
 };
 
@@ -3813,6 +3845,7 @@ static const struct impl impls[] = {
 static const struct impl enc_impls[] = {
     {CKM_RSA_PKCS,      ENCDEC, {CKK_RSA}, 1, true, true,  &fam_rsa_enc},
     {CKM_RSA_PKCS_OAEP, ENCDEC, {CKK_RSA}, 1, true, false, &fam_rsa_enc},
+    {CKM_RSA_X_509,     ENCDEC, {CKK_RSA}, 1, true, true,  &fam_rsa_enc},
 };
 
 #define EC_FLAGS (CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS)
@@ -3853,6 +3886,8 @@ const struct bmech crypto_mechs[] = {
                                              CKF_WRAP | CKF_UNWRAP},
     {CKM_RSA_PKCS_PSS,           2048, 4096, CKF_SIGN | CKF_VERIFY},
     {CKM_RSA_PKCS_OAEP,          2048, 4096, CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
+    {CKM_RSA_X_509,              2048, 4096, CKF_SIGN | CKF_VERIFY | CKF_ENCRYPT | CKF_DECRYPT |
+                                             CKF_WRAP | CKF_UNWRAP},
     /* Ed25519 only: sizes in bits of the curve, as SoftHSM and OpenSC report them */
     {CKM_EC_EDWARDS_KEY_PAIR_GEN, 255, 255,  CKF_GENERATE_KEY_PAIR},
     {CKM_EDDSA,                  255, 255,   CKF_SIGN | CKF_VERIFY},

@@ -782,6 +782,66 @@ START_TEST(test_rsa_pkcs1_encryption_both_ways)
 }
 END_TEST
 
+START_TEST(test_rsa_x509_is_raw_rsa)
+{
+    CK_SESSION_HANDLE s = user_session();
+    EVP_PKEY *k = fixed_rsa();
+    CK_OBJECT_HANDLE pub, priv;
+    import_rsa(s, k, CK_TRUE, CK_TRUE, &pub, &priv);
+    CK_MECHANISM m = {CKM_RSA_X_509, NULL, 0};
+    /* a short input is the number it spells: OpenSSL recovers it, left-padded to k bytes */
+    uint8_t sig[256], rec[256], want[256] = {0};
+    memcpy(want + 256 - sizeof(MSG), MSG, sizeof(MSG));
+    CK_ULONG siglen = sizeof(sig);
+    sign(s, &m, priv, MSG, sizeof(MSG), sig, &siglen);
+    ck_assert_uint_eq(siglen, 256);
+    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new(k, NULL);
+    size_t rl = sizeof(rec);
+    ck_assert(EVP_PKEY_verify_recover_init(pc) == 1);
+    ck_assert(EVP_PKEY_CTX_set_rsa_padding(pc, RSA_NO_PADDING) == 1);
+    ck_assert(EVP_PKEY_verify_recover(pc, rec, &rl, sig, siglen) == 1);
+    ck_assert_uint_eq(rl, 256);
+    ck_assert_mem_eq(rec, want, 256);
+    EVP_PKEY_CTX_free(pc);
+    OK(verify(s, &m, pub, MSG, sizeof(MSG), sig, siglen));
+    OK(verify(s, &m, pub, want, 256, sig, siglen));
+    EXPECT_RV(CKR_SIGNATURE_INVALID, verify(s, &m, pub, MSG, sizeof(MSG) - 1, sig, siglen));
+    /* encryption: the module's by OpenSSL without padding, and the reverse */
+    uint8_t ct[256], pt[256];
+    CK_ULONG n = sizeof(ct);
+    crypt_module(s, true, &m, pub, MSG, sizeof(MSG), ct, &n);
+    ck_assert_uint_eq(n, 256);
+    size_t got = sizeof(pt);
+    pc = EVP_PKEY_CTX_new(k, NULL);
+    ck_assert(EVP_PKEY_decrypt_init(pc) == 1);
+    ck_assert(EVP_PKEY_CTX_set_rsa_padding(pc, RSA_NO_PADDING) == 1);
+    ck_assert(EVP_PKEY_decrypt(pc, pt, &got, ct, n) == 1);
+    EVP_PKEY_CTX_free(pc);
+    ck_assert_uint_eq(got, 256);
+    ck_assert_mem_eq(pt, want, 256);
+    n = sizeof(pt);
+    crypt_module(s, false, &m, priv, ct, 256, pt, &n);
+    ck_assert_uint_eq(n, 256);
+    ck_assert_mem_eq(pt, want, 256);
+    /* a value not below the modulus, and an input longer than k */
+    uint8_t big[257];
+    memset(big, 0xff, sizeof(big));
+    OK(F->C_SignInit(s, &m, priv));
+    siglen = sizeof(sig);
+    EXPECT_RV(CKR_DATA_INVALID, F->C_Sign(s, big, 256, sig, &siglen));
+    OK(F->C_EncryptInit(s, &m, pub));
+    n = sizeof(ct);
+    EXPECT_RV(CKR_DATA_INVALID, F->C_Encrypt(s, big, 256, ct, &n));
+    OK(F->C_EncryptInit(s, &m, pub));
+    n = sizeof(ct);
+    EXPECT_RV(CKR_DATA_LEN_RANGE, F->C_Encrypt(s, big, 257, ct, &n));
+    OK(F->C_DecryptInit(s, &m, priv));
+    n = sizeof(pt);
+    EXPECT_RV(CKR_ENCRYPTED_DATA_INVALID, F->C_Decrypt(s, big, 256, pt, &n));
+    EVP_PKEY_free(k);
+}
+END_TEST
+
 /* ---- RSA objects ---- */
 
 START_TEST(test_rsa_private_parts_are_sensitive)
@@ -1154,6 +1214,7 @@ static void parsed_to_pkcs8_and_back(const uint8_t *in, size_t len, const char *
     /* the private half carries everything the encoder needs */
     ck_assert_int_eq(crypto_private_key_pkcs8(priv, NULL, &der, &dlen), CKR_OK);
     EVP_PKEY *back = from_pkcs8(der, dlen);
+    OPENSSL_secure_clear_free(der, dlen);
     ck_assert(EVP_PKEY_is_a(back, type));
     /* the same key: OpenSSL reads it as it reads the input */
     const unsigned char *p = in;
@@ -1230,6 +1291,7 @@ static Suite *asym_suite(void)
     tcase_add_test(tc, test_rsa_oaep_with_labels_both_ways);
     tcase_add_test(tc, test_rsa_oaep_bad_parameters_are_refused);
     tcase_add_test(tc, test_rsa_pkcs1_encryption_both_ways);
+    tcase_add_test(tc, test_rsa_x509_is_raw_rsa);
     tcase_add_test(tc, test_rsa_private_parts_are_sensitive);
     tcase_add_test(tc, test_rsa_import_checks_consistency);
     tcase_add_test(tc, test_mechanism_info_for_rsa_and_eddsa);
