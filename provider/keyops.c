@@ -270,8 +270,10 @@ CK_RV core_unwrap_key(struct core *c, CK_SESSION_HANDLE h, const CK_MECHANISM *m
     if ((rv = get_mech(s, m, CKF_UNWRAP, &md, &b)) != CKR_OK ||
         (rv = get_key(c, s, hu, &unwrapping, &ua)) != CKR_OK ||
         (rv = check_role(ua, md, b, &unwrapping)) != CKR_OK ||
-        (rv = template_in(t, n, &given)) != CKR_OK)
+        (rv = template_in(t, n, &given)) != CKR_OK ||
+        (rv = merge_template(given, ua, CKA_UNWRAP_TEMPLATE)) != CKR_OK)
         goto out;
+    /* the unwrap template may name the class and key type for the caller */
     CK_OBJECT_CLASS cls = attrs_get_ulong(given, CKA_CLASS, CK_UNAVAILABLE_INFORMATION);
     if (cls == CK_UNAVAILABLE_INFORMATION || !attrs_has(given, CKA_KEY_TYPE)) {
         rv = err_set(ORIGIN_CORE, CKR_TEMPLATE_INCOMPLETE,
@@ -287,8 +289,7 @@ CK_RV core_unwrap_key(struct core *c, CK_SESSION_HANDLE h, const CK_MECHANISM *m
         rv = err_set(ORIGIN_API, CKR_WRAPPED_KEY_LEN_RANGE, "no wrapped key");
         goto out;
     }
-    if ((rv = merge_template(given, ua, CKA_UNWRAP_TEMPLATE)) != CKR_OK ||
-        (rv = schema_unwrap_derive(given, sess_user(c, s) == CKU_SO, false, false, &a)) !=
+    if ((rv = schema_unwrap_derive(given, sess_user(c, s) == CKU_SO, false, false, &a)) !=
             CKR_OK ||
         (rv = obj_check_write(c, s, a)) != CKR_OK || (rv = new_flags(s, a, &flags)) != CKR_OK)
         goto out;
@@ -382,8 +383,8 @@ CK_RV core_derive_key(struct core *c, CK_SESSION_HANDLE h, const CK_MECHANISM *m
         (rv = get_key(c, s, hb, &base_key, &ba)) != CKR_OK ||
         (rv = check_role(ba, md, b, &base_key)) != CKR_OK ||
         (rv = check_salt_key(c, s, m)) != CKR_OK || (rv = template_in(t, n, &given)) != CKR_OK ||
-        (rv = derive_shape(m, given, &len)) != CKR_OK ||
-        (rv = merge_template(given, ba, CKA_DERIVE_TEMPLATE)) != CKR_OK)
+        (rv = merge_template(given, ba, CKA_DERIVE_TEMPLATE)) != CKR_OK ||
+        (rv = derive_shape(m, given, &len)) != CKR_OK)
         goto out;
     if (attrs_get_ulong(given, CKA_CLASS, 0) == CKO_DATA &&
         !(se->dev->caps.flags & DEVCAP_STORE_DATA)) {

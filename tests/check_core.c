@@ -2012,6 +2012,29 @@ START_TEST(the_mechanism_list_follows_the_device_capabilities)
 }
 END_TEST
 
+/* The mock backend has no wrap, unwrap or derive op: the core neither offers nor runs them. */
+START_TEST(a_device_without_key_ops_refuses_wrapping_and_derivation)
+{
+    CK_HKDF_PARAMS hp = {CK_TRUE, CK_TRUE, CKM_SHA256, CKF_HKDF_SALT_NULL, NULL, 0, 0, NULL, 0};
+    CK_MECHANISM hkdf = {CKM_HKDF_DERIVE, &hp, sizeof(hp)}, kw = {CKM_AES_GCM, NULL, 0};
+    CK_ATTRIBUTE t[] = {A(CKA_CLASS, c_secret)};
+    CK_OBJECT_HANDLE k, out = 0;
+    CK_MECHANISM_INFO mi;
+    CK_ULONG len = 0;
+    uint8_t blob[40] = {0};
+    world();
+    login_user(w.h);
+    k = hmac_key(w.h);
+    ck_assert_rv(core_derive_key(w.c, w.h, &hkdf, k, t, 1, &out), CKR_FUNCTION_NOT_SUPPORTED);
+    ck_assert_rv(core_wrap_key(w.c, w.h, &kw, k, k, NULL, &len), CKR_FUNCTION_NOT_SUPPORTED);
+    ck_assert_rv(core_unwrap_key(w.c, w.h, &kw, k, blob, sizeof(blob), t, 1, &out),
+                 CKR_FUNCTION_NOT_SUPPORTED);
+    ck_assert_rv(core_mech_info(w.c, w.slot, CKM_HKDF_DERIVE, &mi), CKR_MECHANISM_INVALID);
+    ck_assert_rv(core_mech_info(w.c, w.slot, CKM_AES_GCM, &mi), CKR_OK);
+    ck_assert_uint_eq(mi.flags & (CKF_WRAP | CKF_UNWRAP | CKF_DERIVE), 0);
+}
+END_TEST
+
 START_TEST(a_raw_ecdsa_device_offers_the_composed_ecdsa_mechanisms_only)
 {
     CK_MECHANISM_TYPE v[32];
@@ -2411,6 +2434,7 @@ static Suite *core_suite(void)
 
     t = tcase(s, "mechanisms");
     tcase_add_test(t, the_mechanism_list_follows_the_device_capabilities);
+    tcase_add_test(t, a_device_without_key_ops_refuses_wrapping_and_derivation);
     tcase_add_test(t, a_raw_ecdsa_device_offers_the_composed_ecdsa_mechanisms_only);
     tcase_add_test(t, a_device_without_a_token_has_no_mechanisms);
 

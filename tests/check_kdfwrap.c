@@ -685,6 +685,16 @@ START_TEST(test_derive_rules_and_codes)
                          {CKA_VALUE_LEN, &len, sizeof(len)},
                          {CKA_ENCRYPT, &yes, 1}};
     EXPECT_RV(CKR_TEMPLATE_INCONSISTENT, F->C_DeriveKey(s, &m, tb, ct, N(ct), &h));
+    /* a derive template may name the key type: an AES key of CKA_VALUE_LEN bytes */
+    CK_ATTRIBUTE inner2[] = {{CKA_KEY_TYPE, &kt_aes, sizeof(kt_aes)}};
+    CK_ATTRIBUTE dx2[] = {{CKA_DERIVE, &yes, 1}, {CKA_DERIVE_TEMPLATE, inner2, sizeof(inner2)}};
+    CK_OBJECT_HANDLE ab = secret_key(s, CKK_GENERIC_SECRET, v, sizeof(v), dx2, N(dx2));
+    CK_ULONG l16 = 16;
+    CK_KEY_TYPE dkt = 0;
+    CK_ATTRIBUTE lt[] = {{CKA_VALUE_LEN, &l16, sizeof(l16)}};
+    OK(F->C_DeriveKey(s, &m, ab, lt, N(lt), &h));
+    ck_assert_uint_eq(get_attr(s, h, CKA_KEY_TYPE, &dkt, sizeof(dkt)), sizeof(dkt));
+    ck_assert_uint_eq(dkt, CKK_AES);
     /* private objects need the user (a token key: session ones end with the login) */
     CK_OBJECT_HANDLE tk = CK_INVALID_HANDLE;
     CK_ATTRIBUTE kt[] = {{CKA_CLASS, &cls_secret, sizeof(cls_secret)},
@@ -970,6 +980,17 @@ START_TEST(test_unwrap_template_rules_and_codes)
     EXPECT_RV(CKR_SESSION_READ_ONLY, F->C_UnwrapKey(ro, &m, w, blob, len, tt, N(tt), &u));
     OK(F->C_UnwrapKey(s, &m, w, blob, len, tt, N(tt), &u));
     ck_assert(get_bool(s, u, CKA_TOKEN));
+    /* an unwrap template may name the class and key type for the caller */
+    CK_ATTRIBUTE inner2[] = {{CKA_CLASS, &cls_secret, sizeof(cls_secret)},
+                             {CKA_KEY_TYPE, &kt_aes, sizeof(kt_aes)}};
+    CK_ATTRIBUTE ux2[] = {{CKA_UNWRAP_TEMPLATE, inner2, sizeof(inner2)}};
+    CK_OBJECT_HANDLE w3 = wrapping_key(s, kek, ux2, 1);
+    CK_KEY_TYPE kt = 0;
+    CK_ATTRIBUTE et[] = {{CKA_ENCRYPT, &yes, 1}};
+    OK(F->C_UnwrapKey(s, &m, w3, blob, len, et, N(et), &u));
+    ck_assert_uint_eq(get_attr(s, u, CKA_KEY_TYPE, &kt, sizeof(kt)), sizeof(kt));
+    ck_assert_uint_eq(kt, CKK_AES);
+    EXPECT_RV(CKR_TEMPLATE_INCOMPLETE, F->C_UnwrapKey(s, &m, w, blob, len, et, N(et), &u));
 }
 END_TEST
 
