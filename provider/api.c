@@ -32,6 +32,7 @@ static const char SDO_APP[] = "oneM2M sensitiveDataObject";
 
 static const uint8_t OID_P256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
 static const uint8_t OID_P384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
+static const uint8_t OID_ED25519[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
 
 /* ---- status ---- */
 
@@ -642,6 +643,10 @@ static unsigned default_usage(sea_key_type type)
     switch (type) {
     case SEA_KEY_EC_P256:
     case SEA_KEY_EC_P384:
+    case SEA_KEY_RSA_2048:
+    case SEA_KEY_RSA_3072:
+    case SEA_KEY_RSA_4096:
+    case SEA_KEY_ED25519:
         return SEA_USE_SIGN | SEA_USE_VERIFY;
     case SEA_KEY_AES:
         return SEA_USE_ENCRYPT | SEA_USE_DECRYPT;
@@ -706,6 +711,29 @@ sea_rv sea_key_generate(sea_se *se, const sea_key_params *p, sea_obj *key, sea_o
         t_bytes(&a, CKA_EC_PARAMS, oid, oidlen);
         common_key_attrs(&b, p, CKO_PRIVATE_KEY);
         t_ulong(&b, CKA_KEY_TYPE, CKK_EC);
+        rv = core_generate_key_pair(c, se->h, &m, a.a, a.n, b.a, b.n, &hp, &hk);
+        if (rv == CKR_OK && pub)
+            *pub = hp;
+        break;
+    }
+    case SEA_KEY_RSA_2048:
+    case SEA_KEY_RSA_3072:
+    case SEA_KEY_RSA_4096:
+    case SEA_KEY_ED25519: {
+        if ((r = label_free(c, se, p->label, CKO_PRIVATE_KEY)) != SEA_OK)
+            return r;
+        bool ed = p->type == SEA_KEY_ED25519;
+        CK_MECHANISM m = {ed ? CKM_EC_EDWARDS_KEY_PAIR_GEN : CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
+        CK_ULONG bits = p->type == SEA_KEY_RSA_2048 ? 2048 : p->type == SEA_KEY_RSA_3072 ? 3072
+                                                                                         : 4096;
+        common_key_attrs(&a, p, CKO_PUBLIC_KEY);
+        t_ulong(&a, CKA_KEY_TYPE, ed ? CKK_EC_EDWARDS : CKK_RSA);
+        if (ed)
+            t_bytes(&a, CKA_EC_PARAMS, OID_ED25519, sizeof(OID_ED25519));
+        else
+            t_ulong(&a, CKA_MODULUS_BITS, bits);
+        common_key_attrs(&b, p, CKO_PRIVATE_KEY);
+        t_ulong(&b, CKA_KEY_TYPE, ed ? CKK_EC_EDWARDS : CKK_RSA);
         rv = core_generate_key_pair(c, se->h, &m, a.a, a.n, b.a, b.n, &hp, &hk);
         if (rv == CKR_OK && pub)
             *pub = hp;
@@ -957,6 +985,24 @@ sea_rv sea_object_info_get(sea_se *se, sea_obj obj, sea_object_info *info)
     if (kt == CKK_EC && get_attr(c, se->h, obj, CKA_EC_PARAMS, params, &plen)) {
         crypto_ec_curve(params, plen, &bits);
         info->key_type = bits == 384 ? SEA_KEY_EC_P384 : SEA_KEY_EC_P256;
+    } else if (kt == CKK_RSA) {
+        uint8_t n[4096 / 8 + 1];
+        CK_ULONG nlen = sizeof(n);
+        if (get_attr(c, se->h, obj, CKA_MODULUS, n, &nlen)) {
+            size_t i = 0;
+            while (i < nlen && n[i] == 0)
+                i++;
+            bits = 8 * (CK_ULONG)(nlen - i);
+            for (uint8_t top = i < nlen ? n[i] : 0xff; !(top & 0x80); top <<= 1)
+                bits--;
+        }
+        info->key_type = bits == 2048   ? SEA_KEY_RSA_2048
+                         : bits == 3072 ? SEA_KEY_RSA_3072
+                         : bits == 4096 ? SEA_KEY_RSA_4096
+                                        : 0;
+    } else if (kt == CKK_EC_EDWARDS) {
+        info->key_type = SEA_KEY_ED25519;
+        bits = 255;
     } else if (kt == CKK_AES) {
         info->key_type = SEA_KEY_AES;
         bits = 8 * get_ulong(c, se->h, obj, CKA_VALUE_LEN, 0);
@@ -1041,9 +1087,34 @@ static CK_MECHANISM_TYPE alg_mech(sea_alg alg)
         return CKM_SHA384;
     case SEA_ALG_SHA512:
         return CKM_SHA512;
+    case SEA_ALG_RSA_PKCS1_SHA256:
+        return CKM_SHA256_RSA_PKCS;
+    case SEA_ALG_RSA_PSS_SHA256:
+        return CKM_SHA256_RSA_PKCS_PSS;
+    case SEA_ALG_ED25519:
+        return CKM_EDDSA;
     default:
         return CK_UNAVAILABLE_INFORMATION;
     }
+}
+
+static bool is_sig_alg(sea_alg alg)
+{
+    return alg == SEA_ALG_ECDSA || alg == SEA_ALG_ECDSA_SHA256 || alg == SEA_ALG_ECDSA_SHA384 ||
+           alg == SEA_ALG_HMAC_SHA256 || alg == SEA_ALG_RSA_PKCS1_SHA256 ||
+           alg == SEA_ALG_RSA_PSS_SHA256 || alg == SEA_ALG_ED25519;
+}
+
+/* The mechanism of a signature algorithm; PSS gets its parameters in *pss (salt = hash). */
+static CK_MECHANISM sig_mech(sea_alg alg, CK_RSA_PKCS_PSS_PARAMS *pss)
+{
+    CK_MECHANISM m = {alg_mech(alg), NULL, 0};
+    if (alg == SEA_ALG_RSA_PSS_SHA256) {
+        *pss = (CK_RSA_PKCS_PSS_PARAMS){CKM_SHA256, CKG_MGF1_SHA256, 32};
+        m.pParameter = pss;
+        m.ulParameterLen = sizeof(*pss);
+    }
+    return m;
 }
 
 /* Init + single-part with the size-query convention of the native API. */
@@ -1069,10 +1140,9 @@ sea_rv sea_sign(sea_se *se, sea_obj key, sea_alg alg, const uint8_t *msg, size_t
     ENTER_SE(se);
     REQUIRE(msg || !msg_len, "msg is NULL");
     REQUIRE(sig_len, "sig_len is NULL");
-    CK_MECHANISM m = {alg_mech(alg), NULL, 0};
-    REQUIRE(alg == SEA_ALG_ECDSA || alg == SEA_ALG_ECDSA_SHA256 || alg == SEA_ALG_ECDSA_SHA384 ||
-                alg == SEA_ALG_HMAC_SHA256,
-            "not a signature algorithm");
+    REQUIRE(is_sig_alg(alg), "not a signature algorithm");
+    CK_RSA_PKCS_PSS_PARAMS pss;
+    CK_MECHANISM m = sig_mech(alg, &pss);
     return run_single(c, se, OP_SIGN, &m, key, msg, msg_len, sig, sig_len, "signing");
 }
 
@@ -1082,10 +1152,9 @@ sea_rv sea_verify(sea_se *se, sea_obj key, sea_alg alg, const uint8_t *msg, size
     ENTER_SE(se);
     REQUIRE(msg || !msg_len, "msg is NULL");
     REQUIRE(sig || !sig_len, "sig is NULL");
-    REQUIRE(alg == SEA_ALG_ECDSA || alg == SEA_ALG_ECDSA_SHA256 || alg == SEA_ALG_ECDSA_SHA384 ||
-                alg == SEA_ALG_HMAC_SHA256,
-            "not a signature algorithm");
-    CK_MECHANISM m = {alg_mech(alg), NULL, 0};
+    REQUIRE(is_sig_alg(alg), "not a signature algorithm");
+    CK_RSA_PKCS_PSS_PARAMS pss;
+    CK_MECHANISM m = sig_mech(alg, &pss);
     CK_RV rv = core_op_init(c, se->h, OP_VERIFY, &m, key);
     if (rv == CKR_OK)
         rv = core_verify(c, se->h, msg, msg_len, sig, sig_len);

@@ -123,6 +123,21 @@ CK_RV core_generate_key_pair(struct core *c, CK_SESSION_HANDLE h, const CK_MECHA
                              const CK_ATTRIBUTE *pub, CK_ULONG npub, const CK_ATTRIBUTE *priv,
                              CK_ULONG npriv, CK_OBJECT_HANDLE *hpub, CK_OBJECT_HANDLE *hpriv);
 
+/* C_WrapKey (keyops.c): out == NULL asks for the size; too small a buffer is
+ * CKR_BUFFER_TOO_SMALL with *outlen set and nothing written. A device without the backend's
+ * wrap, unwrap or derive op answers CKR_FUNCTION_NOT_SUPPORTED. */
+CK_RV core_wrap_key(struct core *c, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
+                    CK_OBJECT_HANDLE hw, CK_OBJECT_HANDLE hk, uint8_t *out, CK_ULONG *outlen);
+/* C_UnwrapKey: the template must name CKA_CLASS and CKA_KEY_TYPE. */
+CK_RV core_unwrap_key(struct core *c, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
+                      CK_OBJECT_HANDLE hu, const uint8_t *in, size_t inlen, const CK_ATTRIBUTE *t,
+                      CK_ULONG n, CK_OBJECT_HANDLE *key);
+/* C_DeriveKey: a secret key (generic secret unless CKA_KEY_TYPE says otherwise), or a data
+ * object for CKM_HKDF_DATA (its length in CKA_VALUE_LEN). */
+CK_RV core_derive_key(struct core *c, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
+                      CK_OBJECT_HANDLE hb, const CK_ATTRIBUTE *t, CK_ULONG n,
+                      CK_OBJECT_HANDLE *key);
+
 /* C_xxxInit for encrypt, decrypt, sign, verify (key) and digest (key ignored). m == NULL ends
  * an active operation of that kind (PKCS#11 3.0). */
 CK_RV core_op_init(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, const CK_MECHANISM *m,

@@ -37,6 +37,7 @@ struct device {
     const struct sea_backend_ops *ops;
     struct bdev *bdev; /* NULL when the device failed to open */
     struct dev_caps caps;
+    struct bmech *own_mechs; /* caps.mechs less what the backend has no op for, or NULL */
     CK_RV open_rv;
     char open_err[256];
     CK_SLOT_ID slot_base;

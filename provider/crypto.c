@@ -12,7 +12,14 @@
  *   one, the bytes come from SEA-OS-RNG);
  * - an EC_KEY calls the default EC ENGINE's init hook when it is created (empty: libsea detaches
  *   the method before any key material goes in); the keys the decoder builds for
- *   crypto_parse_private_key keep that method, whose set_group and finish hooks then run. */
+ *   crypto_parse_private_key keep that method, whose set_group and finish hooks then run;
+ * - the same holds for RSA: the RSA the provider's key generation makes has the default RSA
+ *   ENGINE's method while the primes are made (its keygen hook, if it has one, would run), and
+ *   a parsed RSA key keeps it until it is freed; libsea only reads the parts from either and
+ *   uses a detached copy;
+ * - RSA key generation and blinding, OAEP seeds and PSS salts draw from RAND_priv_bytes_ex /
+ *   RAND_bytes_ex (a host RAND_METHOD, like ECDSA nonces); PSS, OAEP and MGF1 hash, and Ed25519
+ *   hashes its key and message, with EVP_DigestInit_ex (the ENGINE digest tables). */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -32,6 +39,7 @@
 #include <openssl/param_build.h>
 #include <openssl/provider.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 
 #include "crypto.h"
 #include "error.h"
@@ -77,7 +85,12 @@ struct cipher_impl {
 struct keymgmt_impl {
     OSSL_FUNC_keymgmt_new_fn *newdata;
     OSSL_FUNC_keymgmt_import_fn *import;
+    OSSL_FUNC_keymgmt_export_fn *export;
     OSSL_FUNC_keymgmt_free_fn *free;
+    /* key generation (RSA only: the others draw their private values from our generator) */
+    OSSL_FUNC_keymgmt_gen_init_fn *gen_init;
+    OSSL_FUNC_keymgmt_gen_fn *gen;
+    OSSL_FUNC_keymgmt_gen_cleanup_fn *gen_cleanup;
 };
 
 struct sig_impl {
@@ -87,6 +100,28 @@ struct sig_impl {
     OSSL_FUNC_signature_verify_init_fn *verify_init;
     OSSL_FUNC_signature_verify_fn *verify;
     OSSL_FUNC_signature_freectx_fn *freectx;
+    /* one-shot message signatures (EdDSA has no other form) */
+    OSSL_FUNC_signature_digest_sign_init_fn *digest_sign_init;
+    OSSL_FUNC_signature_digest_sign_fn *digest_sign;
+    OSSL_FUNC_signature_digest_verify_init_fn *digest_verify_init;
+    OSSL_FUNC_signature_digest_verify_fn *digest_verify;
+};
+
+struct asym_impl {
+    OSSL_FUNC_asym_cipher_newctx_fn *newctx;
+    OSSL_FUNC_asym_cipher_encrypt_init_fn *encrypt_init;
+    OSSL_FUNC_asym_cipher_encrypt_fn *encrypt;
+    OSSL_FUNC_asym_cipher_decrypt_init_fn *decrypt_init;
+    OSSL_FUNC_asym_cipher_decrypt_fn *decrypt;
+    OSSL_FUNC_asym_cipher_freectx_fn *freectx;
+};
+
+struct kex_impl {
+    OSSL_FUNC_keyexch_newctx_fn *newctx;
+    OSSL_FUNC_keyexch_init_fn *init;
+    OSSL_FUNC_keyexch_set_peer_fn *set_peer;
+    OSSL_FUNC_keyexch_derive_fn *derive;
+    OSSL_FUNC_keyexch_freectx_fn *freectx;
 };
 
 static const struct digest {
@@ -109,11 +144,11 @@ static const char *const ctr_names[] = {"AES-128-CTR", "AES-192-CTR", "AES-256-C
 static const char *const kw_names[] = {"AES-128-WRAP", "AES-192-WRAP", "AES-256-WRAP"};
 static const char *const kwp_names[] = {"AES-128-WRAP-PAD", "AES-192-WRAP-PAD", "AES-256-WRAP-PAD"};
 
-/* Key types and signature schemes (RSA and EdDSA would be rows here). */
-enum { KM_EC, KM__COUNT };
-static const char *const keymgmt_names[KM__COUNT] = {"EC"};
-enum { SIG_ECDSA, SIG__COUNT };
-static const char *const sig_names[SIG__COUNT] = {"ECDSA"};
+/* Key types and signature schemes. */
+enum { KM_EC, KM_RSA, KM_ED25519, KM__COUNT };
+static const char *const keymgmt_names[KM__COUNT] = {"EC", "RSA", "ED25519"};
+enum { SIG_ECDSA, SIG_RSA, SIG_ED25519, SIG__COUNT };
+static const char *const sig_names[SIG__COUNT] = {"ECDSA", "RSA", "ED25519"};
 
 #define HMAC_BLOCK_MAX 128 /* SHA-384/512 */
 #define MD_MAX         64
@@ -134,6 +169,8 @@ static struct {
     struct cipher_impl kwp[ARRAY_SIZE(aes_sizes)];
     struct keymgmt_impl km[KM__COUNT];
     struct sig_impl sig[SIG__COUNT];
+    struct kex_impl ecdh; /* CKM_ECDH1_DERIVE */
+    struct asym_impl rsa_cipher;
 } g = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -233,6 +270,18 @@ static void take_keymgmt(void *dst, const OSSL_DISPATCH *f)
         case OSSL_FUNC_KEYMGMT_FREE:
             k->free = OSSL_FUNC_keymgmt_free(f);
             break;
+        case OSSL_FUNC_KEYMGMT_EXPORT:
+            k->export = OSSL_FUNC_keymgmt_export(f);
+            break;
+        case OSSL_FUNC_KEYMGMT_GEN_INIT:
+            k->gen_init = OSSL_FUNC_keymgmt_gen_init(f);
+            break;
+        case OSSL_FUNC_KEYMGMT_GEN:
+            k->gen = OSSL_FUNC_keymgmt_gen(f);
+            break;
+        case OSSL_FUNC_KEYMGMT_GEN_CLEANUP:
+            k->gen_cleanup = OSSL_FUNC_keymgmt_gen_cleanup(f);
+            break;
         default:
             break;
         }
@@ -261,6 +310,73 @@ static void take_sig(void *dst, const OSSL_DISPATCH *f)
             break;
         case OSSL_FUNC_SIGNATURE_FREECTX:
             s->freectx = OSSL_FUNC_signature_freectx(f);
+            break;
+        case OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT:
+            s->digest_sign_init = OSSL_FUNC_signature_digest_sign_init(f);
+            break;
+        case OSSL_FUNC_SIGNATURE_DIGEST_SIGN:
+            s->digest_sign = OSSL_FUNC_signature_digest_sign(f);
+            break;
+        case OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_INIT:
+            s->digest_verify_init = OSSL_FUNC_signature_digest_verify_init(f);
+            break;
+        case OSSL_FUNC_SIGNATURE_DIGEST_VERIFY:
+            s->digest_verify = OSSL_FUNC_signature_digest_verify(f);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static void take_asym(void *dst, const OSSL_DISPATCH *f)
+{
+    struct asym_impl *a = dst;
+    for (; f->function_id != 0; f++) {
+        switch (f->function_id) {
+        case OSSL_FUNC_ASYM_CIPHER_NEWCTX:
+            a->newctx = OSSL_FUNC_asym_cipher_newctx(f);
+            break;
+        case OSSL_FUNC_ASYM_CIPHER_ENCRYPT_INIT:
+            a->encrypt_init = OSSL_FUNC_asym_cipher_encrypt_init(f);
+            break;
+        case OSSL_FUNC_ASYM_CIPHER_ENCRYPT:
+            a->encrypt = OSSL_FUNC_asym_cipher_encrypt(f);
+            break;
+        case OSSL_FUNC_ASYM_CIPHER_DECRYPT_INIT:
+            a->decrypt_init = OSSL_FUNC_asym_cipher_decrypt_init(f);
+            break;
+        case OSSL_FUNC_ASYM_CIPHER_DECRYPT:
+            a->decrypt = OSSL_FUNC_asym_cipher_decrypt(f);
+            break;
+        case OSSL_FUNC_ASYM_CIPHER_FREECTX:
+            a->freectx = OSSL_FUNC_asym_cipher_freectx(f);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static void take_kex(void *dst, const OSSL_DISPATCH *f)
+{
+    struct kex_impl *x = dst;
+    for (; f->function_id != 0; f++) {
+        switch (f->function_id) {
+        case OSSL_FUNC_KEYEXCH_NEWCTX:
+            x->newctx = OSSL_FUNC_keyexch_newctx(f);
+            break;
+        case OSSL_FUNC_KEYEXCH_INIT:
+            x->init = OSSL_FUNC_keyexch_init(f);
+            break;
+        case OSSL_FUNC_KEYEXCH_SET_PEER:
+            x->set_peer = OSSL_FUNC_keyexch_set_peer(f);
+            break;
+        case OSSL_FUNC_KEYEXCH_DERIVE:
+            x->derive = OSSL_FUNC_keyexch_derive(f);
+            break;
+        case OSSL_FUNC_KEYEXCH_FREECTX:
+            x->freectx = OSSL_FUNC_keyexch_freectx(f);
             break;
         default:
             break;
@@ -588,17 +704,32 @@ static bool setup(void)
     for (size_t i = 0; i < KM__COUNT; i++) {
         const struct keymgmt_impl *k = &g.km[i];
         if (!resolve(OSSL_OP_KEYMGMT, keymgmt_names[i], take_keymgmt, &g.km[i]) ||
-            !complete(k->newdata && k->import && k->free, keymgmt_names[i]))
+            !complete(k->newdata && k->import && k->export && k->free &&
+                          (i != KM_RSA || (k->gen_init && k->gen && k->gen_cleanup)),
+                      keymgmt_names[i]))
             return false;
     }
     for (size_t i = 0; i < SIG__COUNT; i++) {
         const struct sig_impl *v = &g.sig[i];
+        bool oneshot = i == SIG_ED25519; /* EdDSA signs messages, the others digests */
         if (!resolve(OSSL_OP_SIGNATURE, sig_names[i], take_sig, &g.sig[i]) ||
-            !complete(v->newctx && v->sign_init && v->sign && v->verify_init && v->verify &&
-                          v->freectx,
+            !complete(v->newctx && v->freectx &&
+                          (oneshot ? v->digest_sign_init && v->digest_sign &&
+                                         v->digest_verify_init && v->digest_verify
+                                   : v->sign_init && v->sign && v->verify_init && v->verify),
                       sig_names[i]))
             return false;
     }
+    const struct kex_impl *x = &g.ecdh;
+    if (!resolve(OSSL_OP_KEYEXCH, "ECDH", take_kex, &g.ecdh) ||
+        !complete(x->newctx && x->init && x->set_peer && x->derive && x->freectx, "ECDH"))
+        return false;
+    const struct asym_impl *a = &g.rsa_cipher;
+    if (!resolve(OSSL_OP_ASYM_CIPHER, "RSA", take_asym, &g.rsa_cipher) ||
+        !complete(a->newctx && a->encrypt_init && a->encrypt && a->decrypt_init && a->decrypt &&
+                      a->freectx,
+                  "RSA cipher"))
+        return false;
     return true;
 }
 
@@ -1269,6 +1400,625 @@ out:
     return rv;
 }
 
+static bool same_or_absent(const struct attrs *a, CK_ATTRIBUTE_TYPE t, const struct attrs *add);
+
+/* ---- DER output, in the secure heap (private keys pass through it) ---- */
+
+struct dbuf {
+    uint8_t *p;
+    size_t len, cap;
+    bool fail;
+};
+
+static void dbuf_free(struct dbuf *b)
+{
+    OPENSSL_secure_clear_free(b->p, b->cap);
+    memset(b, 0, sizeof(*b));
+}
+
+static uint8_t *dbuf_room(struct dbuf *b, size_t n)
+{
+    if (b->fail || n > 65536 - b->len) {
+        b->fail = true;
+        return NULL;
+    }
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n)
+            cap *= 2;
+        uint8_t *q = OPENSSL_secure_malloc(cap);
+        if (!q) {
+            b->fail = true;
+            return NULL;
+        }
+        if (b->len)
+            memcpy(q, b->p, b->len);
+        OPENSSL_secure_clear_free(b->p, b->cap);
+        b->p = q;
+        b->cap = cap;
+    }
+    uint8_t *at = b->p + b->len;
+    b->len += n;
+    return at;
+}
+
+static void dbuf_add(struct dbuf *b, const uint8_t *v, size_t n)
+{
+    uint8_t *at = dbuf_room(b, n);
+    if (at && n)
+        memcpy(at, v, n);
+}
+
+/* One TLV; a content of nested TLVs comes from another dbuf. */
+static void dbuf_tlv(struct dbuf *b, uint8_t tag, const uint8_t *v, size_t n)
+{
+    uint8_t hdr[4];
+    if (n >= 65536) {
+        b->fail = true;
+        return;
+    }
+    dbuf_add(b, hdr, der_header(hdr, tag, n));
+    dbuf_add(b, v, n);
+}
+
+static void dbuf_wrap(struct dbuf *b, uint8_t tag, const struct dbuf *inner)
+{
+    if (inner->fail)
+        b->fail = true;
+    else
+        dbuf_tlv(b, tag, inner->p, inner->len);
+}
+
+/* A non-negative INTEGER. */
+static void dbuf_int(struct dbuf *b, const BIGNUM *v)
+{
+    int n = v ? BN_num_bytes(v) : -1;
+    uint8_t *tmp = n >= 0 ? OPENSSL_secure_zalloc((size_t)n + 1) : NULL;
+    if (!tmp || BN_bn2bin(v, tmp + 1) != n) {
+        b->fail = true;
+    } else {
+        /* a leading zero when the top bit is set, or for zero itself */
+        bool pad = n == 0 || (tmp[1] & 0x80);
+        dbuf_tlv(b, 0x02, pad ? tmp : tmp + 1, (size_t)n + pad);
+    }
+    OPENSSL_secure_clear_free(tmp, n >= 0 ? (size_t)n + 1 : 0);
+}
+
+/* ---- RSA ---- */
+
+/* rsaEncryption, 1.2.840.113549.1.1.1, with its NULL parameters */
+static const uint8_t alg_rsa[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7,
+                                  0x0d, 0x01, 0x01, 0x01, 0x05, 0x00};
+
+#define RSA_MIN_BITS 512   /* smallest modulus imported (the mechanisms want 2048) */
+#define RSA_MAX_BITS 16384 /* OpenSSL's OPENSSL_RSA_MAX_MODULUS_BITS */
+#define RSA_GEN_MIN  2048
+#define RSA_GEN_MAX  4096
+
+/* The parts of an RSA key: attribute, the provider's parameter name. 0 and 1 are public. */
+enum { RSA_N, RSA_E, RSA_D, RSA_P, RSA_Q, RSA_DP, RSA_DQ, RSA_QINV, RSA__PARTS };
+static const struct {
+    CK_ATTRIBUTE_TYPE attr;
+    const char *param;
+} rsa_parts[RSA__PARTS] = {
+    {CKA_MODULUS, OSSL_PKEY_PARAM_RSA_N},
+    {CKA_PUBLIC_EXPONENT, OSSL_PKEY_PARAM_RSA_E},
+    {CKA_PRIVATE_EXPONENT, OSSL_PKEY_PARAM_RSA_D},
+    {CKA_PRIME_1, OSSL_PKEY_PARAM_RSA_FACTOR1},
+    {CKA_PRIME_2, OSSL_PKEY_PARAM_RSA_FACTOR2},
+    {CKA_EXPONENT_1, OSSL_PKEY_PARAM_RSA_EXPONENT1},
+    {CKA_EXPONENT_2, OSSL_PKEY_PARAM_RSA_EXPONENT2},
+    {CKA_COEFFICIENT, OSSL_PKEY_PARAM_RSA_COEFFICIENT1},
+};
+
+/* One RSA key: v[RSA_D..] are NULL for a public key; the CRT parts are all there or none
+ * (a private key from n, e, d alone works, slowly). Private parts live in the secure heap. */
+struct rsakey {
+    BIGNUM *v[RSA__PARTS];
+};
+
+static void rsakey_clear(struct rsakey *r)
+{
+    for (int i = 0; i < RSA__PARTS; i++)
+        BN_clear_free(r->v[i]);
+    memset(r, 0, sizeof(*r));
+}
+
+static bool rsakey_private(const struct rsakey *r)
+{
+    return r->v[RSA_D] != NULL;
+}
+
+static bool rsakey_crt(const struct rsakey *r)
+{
+    return r->v[RSA_P] != NULL;
+}
+
+static BIGNUM *rsa_bn(int part)
+{
+    BIGNUM *b = part <= RSA_E ? BN_new() : BN_secure_new();
+    if (b && part > RSA_E)
+        BN_set_flags(b, BN_FLG_CONSTTIME);
+    return b;
+}
+
+/* The key's parts from attributes (public ones from pub first, private ones from secret
+ * first); priv says a private key is wanted. */
+static CK_RV rsakey_from(struct rsakey *r, const struct attrs *pub, const struct attrs *secret,
+                         bool priv)
+{
+    CK_RV rv = CKR_OK;
+    int crt = 0;
+    memset(r, 0, sizeof(*r));
+    for (int i = 0; i < (priv ? RSA__PARTS : RSA_D); i++) {
+        const struct attr *x =
+            i <= RSA_E ? pick(pub, secret, rsa_parts[i].attr) : pick(secret, pub, rsa_parts[i].attr);
+        if (!x) {
+            if (i <= RSA_D)
+                FAIL(CKR_TEMPLATE_INCOMPLETE, "RSA key without attribute 0x%lx",
+                     (unsigned long)rsa_parts[i].attr);
+            continue;
+        }
+        if (x->len == 0 || x->len > RSA_MAX_BITS / 8)
+            FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "RSA attribute 0x%lx has a wrong length",
+                 (unsigned long)rsa_parts[i].attr);
+        if (!(r->v[i] = rsa_bn(i)) || !BN_bin2bn(x->val, (int)x->len, r->v[i]))
+            FAIL(CKR_HOST_MEMORY, "out of memory for an RSA key");
+        crt += i > RSA_D;
+    }
+    if (crt != 0 && crt != RSA__PARTS - RSA_P)
+        FAIL(CKR_TEMPLATE_INCONSISTENT,
+             "an RSA private key needs all of CKA_PRIME_1/2, CKA_EXPONENT_1/2, CKA_COEFFICIENT "
+             "or none");
+    int bits = BN_num_bits(r->v[RSA_N]);
+    if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS || !BN_is_odd(r->v[RSA_N]))
+        FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "RSA modulus of %d bits not supported (%d..%d)", bits,
+             RSA_MIN_BITS, RSA_MAX_BITS);
+    if (!BN_is_odd(r->v[RSA_E]) || BN_is_one(r->v[RSA_E]) || BN_num_bits(r->v[RSA_E]) > 256 ||
+        BN_cmp(r->v[RSA_E], r->v[RSA_N]) >= 0)
+        FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "RSA public exponent not acceptable");
+out:
+    return rv;
+}
+
+/* Do the parts make one key? CRT parts against n and d, then a round trip 2^(ed) = 2 mod n
+ * (which also catches a public exponent that is not d's). */
+static CK_RV rsakey_check(const struct rsakey *r)
+{
+    CK_RV rv = CKR_OK;
+    BN_CTX *bn = BN_CTX_secure_new_ex(g.ctx);
+    BIGNUM *t = NULL, *u = NULL, *two = NULL;
+    const BIGNUM *const *v = (const BIGNUM *const *)r->v;
+    if (!bn || !(t = BN_secure_new()) || !(u = BN_secure_new()) || !(two = BN_new()) ||
+        !BN_set_word(two, 2))
+        FAIL(CKR_HOST_MEMORY, "out of memory checking an RSA key");
+    if (!rsakey_private(r))
+        goto out;
+    if (BN_cmp(v[RSA_D], v[RSA_N]) >= 0 || BN_is_zero(v[RSA_D]))
+        FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "RSA private exponent out of range");
+    if (rsakey_crt(r)) {
+        bool ok = BN_mul(t, v[RSA_P], v[RSA_Q], bn) && BN_cmp(t, v[RSA_N]) == 0;
+        ok = ok && BN_sub(u, v[RSA_P], BN_value_one()) && BN_mod(t, v[RSA_D], u, bn) &&
+             BN_cmp(t, v[RSA_DP]) == 0;
+        ok = ok && BN_sub(u, v[RSA_Q], BN_value_one()) && BN_mod(t, v[RSA_D], u, bn) &&
+             BN_cmp(t, v[RSA_DQ]) == 0;
+        ok = ok && BN_mod_mul(t, v[RSA_QINV], v[RSA_Q], v[RSA_P], bn) && BN_is_one(t);
+        if (!ok)
+            FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "the RSA key's parts do not belong together");
+    }
+    if (!BN_mod_exp(t, two, v[RSA_E], v[RSA_N], bn) ||
+        !BN_mod_exp_mont_consttime(u, t, v[RSA_D], v[RSA_N], bn, NULL) || BN_cmp(u, two) != 0)
+        FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "the RSA private and public exponents do not match");
+out:
+    BN_clear_free(t);
+    BN_clear_free(u);
+    BN_free(two);
+    BN_CTX_free(bn);
+    return rv;
+}
+
+/* The default provider keeps an RSA key as an RSA, whose constructor adopts the default RSA
+ * ENGINE's method (libp11's routes back into PKCS#11): detached like EC keys above. */
+#if !defined(OPENSSL_NO_ENGINE) && !defined(OPENSSL_NO_DEPRECATED_3_0)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static bool rsa_keydata_detach(void *keydata)
+{
+    return RSA_set_method(keydata, RSA_PKCS1_OpenSSL()) == 1;
+}
+#pragma GCC diagnostic pop
+#else
+static bool rsa_keydata_detach(void *keydata)
+{
+    return true;
+}
+#endif
+
+static CK_RV rsakey_keydata(const struct rsakey *r, void **out)
+{
+    CK_RV rv = CKR_OK;
+    const struct keymgmt_impl *km = &g.km[KM_RSA];
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    void *kd = NULL;
+    int sel = rsakey_private(r) ? OSSL_KEYMGMT_SELECT_KEYPAIR : OSSL_KEYMGMT_SELECT_PUBLIC_KEY;
+    *out = NULL;
+    if (!bld)
+        FAIL(CKR_HOST_MEMORY, "out of memory for an RSA key");
+    for (int i = 0; i < RSA__PARTS; i++) /* secure BNs go to the secure half */
+        if (r->v[i] && !OSSL_PARAM_BLD_push_BN(bld, rsa_parts[i].param, r->v[i]))
+            FAIL(CKR_HOST_MEMORY, "out of memory for an RSA key");
+    if (!(params = OSSL_PARAM_BLD_to_param(bld)) || !(kd = km->newdata(g.provctx)))
+        FAIL(CKR_HOST_MEMORY, "out of memory for an RSA key");
+    if (!rsa_keydata_detach(kd) || !km->import(kd, sel, params))
+        FAIL(CKR_FUNCTION_FAILED, "OpenSSL refused the RSA key");
+    *out = kd;
+    kd = NULL;
+out:
+    if (kd)
+        km->free(kd);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    return rv;
+}
+
+/* Collect the parts the provider exports into an rsakey (OSSL_CALLBACK). */
+static int rsa_export_cb(const OSSL_PARAM params[], void *arg)
+{
+    struct rsakey *r = arg;
+    for (int i = 0; i < RSA__PARTS; i++) {
+        const OSSL_PARAM *p = OSSL_PARAM_locate_const(params, rsa_parts[i].param);
+        if (!p)
+            continue;
+        if ((!r->v[i] && !(r->v[i] = rsa_bn(i))) || !OSSL_PARAM_get_BN(p, &r->v[i]))
+            return 0;
+    }
+    return 1;
+}
+
+/* SubjectPublicKeyInfo of an RSA key (RFC 3279 2.3.1). */
+static CK_RV rsakey_spki(const struct rsakey *r, struct dbuf *out)
+{
+    struct dbuf rpk = {0}, bits = {0}, body = {0};
+    dbuf_int(&rpk, r->v[RSA_N]);
+    dbuf_int(&rpk, r->v[RSA_E]);
+    dbuf_add(&bits, (const uint8_t *)"", 1); /* no unused bits */
+    dbuf_wrap(&bits, 0x30, &rpk);
+    dbuf_add(&body, alg_rsa, sizeof(alg_rsa));
+    dbuf_wrap(&body, 0x03, &bits);
+    dbuf_wrap(out, 0x30, &body);
+    dbuf_free(&rpk);
+    dbuf_free(&bits);
+    dbuf_free(&body);
+    return out->fail ? err_set(ORIGIN, CKR_HOST_MEMORY, "cannot encode the RSA public key")
+                     : CKR_OK;
+}
+
+/* Big-endian bytes of a part as an attribute (secret ones through the secure heap). */
+static CK_RV rsa_set_part(struct attrs *a, const struct rsakey *r, int i)
+{
+    CK_RV rv = CKR_OK;
+    size_t n = (size_t)BN_num_bytes(r->v[i]);
+    uint8_t *buf = OPENSSL_secure_malloc(n ? n : 1);
+    if (!buf || BN_bn2bin(r->v[i], buf) != (int)n)
+        FAIL(CKR_HOST_MEMORY, "out of memory for an RSA key");
+    /* attrs_set keeps CKA_PRIVATE_EXPONENT and the CRT parts secret by their type */
+    if ((rv = attrs_set(a, rsa_parts[i].attr, buf, n)) != CKR_OK)
+        FAIL(rv, "out of memory for key attributes");
+out:
+    OPENSSL_secure_clear_free(buf, n ? n : 1);
+    return rv;
+}
+
+/* The value attributes: CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_PUBLIC_KEY_INFO into pub (and
+ * CKA_MODULUS_BITS if bits), the same and the private parts into priv. */
+static CK_RV rsakey_attrs(const struct rsakey *r, struct attrs *pub, struct attrs *priv,
+                          bool bits)
+{
+    CK_RV rv = CKR_OK;
+    struct dbuf spki = {0};
+    if ((rv = rsakey_spki(r, &spki)) != CKR_OK)
+        goto out;
+    for (int k = 0; k < 2; k++) {
+        struct attrs *a = k == 0 ? pub : priv;
+        if (!a)
+            continue;
+        for (int i = 0; i < (k == 0 ? RSA_D : RSA__PARTS); i++)
+            if (r->v[i] && (rv = rsa_set_part(a, r, i)) != CKR_OK)
+                goto out;
+        if ((rv = attrs_set(a, CKA_PUBLIC_KEY_INFO, spki.p, spki.len)) != CKR_OK)
+            FAIL(rv, "out of memory for key attributes");
+    }
+    if (pub && bits &&
+        (rv = attrs_set_ulong(pub, CKA_MODULUS_BITS, (CK_ULONG)BN_num_bits(r->v[RSA_N]))) !=
+            CKR_OK)
+        FAIL(rv, "out of memory for key attributes");
+out:
+    dbuf_free(&spki);
+    return rv;
+}
+
+/* Progress reports of the provider's key generation (it calls this unconditionally). */
+static int gen_progress(const OSSL_PARAM params[], void *arg)
+{
+    return 1;
+}
+
+/* RSA key generation by the default provider, then exported: the key used later is always
+ * one imported (and detached) by rsakey_keydata. */
+static CK_RV rsa_generate(struct attrs *pub, struct attrs *priv)
+{
+    CK_RV rv = CKR_OK;
+    const struct keymgmt_impl *km = &g.km[KM_RSA];
+    struct rsakey r = {0};
+    struct attrs *add_pub = NULL, *add_priv = NULL;
+    void *gctx = NULL, *kd = NULL;
+    BIGNUM *e = NULL;
+    CK_ULONG bits = 0;
+    OSSL_PARAM_BLD *bld = NULL;
+    OSSL_PARAM *params = NULL;
+    if (!attrs_has(pub, CKA_MODULUS_BITS))
+        FAIL(CKR_TEMPLATE_INCOMPLETE, "CKA_MODULUS_BITS missing");
+    if (!get_ulong(attrs_find(pub, CKA_MODULUS_BITS), &bits))
+        FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "CKA_MODULUS_BITS is not a CK_ULONG");
+    if (bits < RSA_GEN_MIN || bits > RSA_GEN_MAX)
+        FAIL(CKR_KEY_SIZE_RANGE, "RSA keys of %lu bits are not generated (%d..%d)",
+             (unsigned long)bits, RSA_GEN_MIN, RSA_GEN_MAX);
+    const struct attr *ex = attrs_find(pub, CKA_PUBLIC_EXPONENT);
+    if (!(e = BN_new()) || (ex ? !BN_bin2bn(ex->val, (int)ex->len, e) : !BN_set_word(e, 65537)))
+        FAIL(CKR_HOST_MEMORY, "out of memory for an RSA key");
+    /* FIPS 186-5 A.1.1: odd, 2^16 < e < 2^256 */
+    if (!BN_is_odd(e) || BN_num_bits(e) <= 16 || BN_num_bits(e) > 256)
+        FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "CKA_PUBLIC_EXPONENT must be odd and above 65536");
+    size_t nbits = bits;
+    if (!(bld = OSSL_PARAM_BLD_new()) ||
+        !OSSL_PARAM_BLD_push_size_t(bld, OSSL_PKEY_PARAM_RSA_BITS, nbits) ||
+        !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) ||
+        !(params = OSSL_PARAM_BLD_to_param(bld)))
+        FAIL(CKR_HOST_MEMORY, "out of memory for an RSA key");
+    if (!(gctx = km->gen_init(g.provctx, OSSL_KEYMGMT_SELECT_KEYPAIR, params)) ||
+        !(kd = km->gen(gctx, gen_progress, NULL)))
+        FAIL(CKR_FUNCTION_FAILED, "RSA key generation failed");
+    if (!km->export(kd, OSSL_KEYMGMT_SELECT_KEYPAIR, rsa_export_cb, &r) || !r.v[RSA_N] ||
+        !r.v[RSA_E] || !r.v[RSA_D] || !r.v[RSA_QINV] || !r.v[RSA_DQ] || !r.v[RSA_DP] ||
+        !r.v[RSA_Q] || !r.v[RSA_P] || BN_num_bits(r.v[RSA_N]) != (int)bits)
+        FAIL(CKR_FUNCTION_FAILED, "the generated RSA key is incomplete");
+    if (!(add_pub = attrs_new()) || !(add_priv = attrs_new()))
+        FAIL(CKR_HOST_MEMORY, "out of memory for key attributes");
+    if ((rv = rsakey_attrs(&r, add_pub, add_priv, true)) != CKR_OK)
+        goto out;
+    struct attrs *dst[] = {pub, priv};
+    const struct attrs *src[] = {add_pub, add_priv};
+    rv = commit(dst, src, 2);
+out:
+    if (kd)
+        km->free(kd);
+    if (gctx)
+        km->gen_cleanup(gctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(e);
+    rsakey_clear(&r);
+    attrs_unref(add_pub);
+    attrs_unref(add_priv);
+    return rv;
+}
+
+static CK_RV import_rsa(struct attrs *a, CK_OBJECT_CLASS cls, struct attrs *add)
+{
+    CK_RV rv = CKR_OK;
+    struct rsakey r;
+    bool priv = cls == CKO_PRIVATE_KEY;
+    if ((rv = rsakey_from(&r, a, NULL, priv)) != CKR_OK || (rv = rsakey_check(&r)) != CKR_OK)
+        goto out;
+    /* only the value-derived attributes: the given ones stay as they are */
+    struct dbuf spki = {0};
+    rv = rsakey_spki(&r, &spki);
+    if (rv == CKR_OK)
+        rv = attrs_set(add, CKA_PUBLIC_KEY_INFO, spki.p, spki.len);
+    dbuf_free(&spki);
+    if (rv == CKR_OK && !priv)
+        rv = attrs_set_ulong(add, CKA_MODULUS_BITS, (CK_ULONG)BN_num_bits(r.v[RSA_N]));
+    if (rv != CKR_OK)
+        goto out;
+    if (!same_or_absent(a, CKA_PUBLIC_KEY_INFO, add))
+        FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "CKA_PUBLIC_KEY_INFO does not match the key");
+out:
+    rsakey_clear(&r);
+    return rv;
+}
+
+/* ---- Ed25519 (RFC 8032) ---- */
+
+/* CKA_EC_PARAMS of Ed25519: the OID id-Ed25519 (RFC 8410) or PKCS#11 3.0's curve name. */
+static const uint8_t oid_ed25519[] = {0x06, 0x03, 0x2b, 0x65, 0x70};
+static const uint8_t name_ed25519[] = {0x13, 0x0c, 'e', 'd', 'w', 'a', 'r', 'd',
+                                       's',  '2',  '5', '5', '1', '9'};
+/* AlgorithmIdentifier { id-Ed25519 } */
+static const uint8_t alg_ed25519[] = {0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70};
+
+#define ED_LEN  32
+#define ED_SIG  64
+#define ED_BITS 255
+
+static CK_RV ed_params(const struct attr *params)
+{
+    uint8_t tag;
+    const uint8_t *v;
+    size_t vlen;
+    if (!params)
+        return err_set(ORIGIN, CKR_TEMPLATE_INCOMPLETE, "CKA_EC_PARAMS missing");
+    if ((params->len == sizeof(oid_ed25519) &&
+         memcmp(params->val, oid_ed25519, sizeof(oid_ed25519)) == 0) ||
+        (params->len == sizeof(name_ed25519) &&
+         memcmp(params->val, name_ed25519, sizeof(name_ed25519)) == 0))
+        return CKR_OK;
+    if (der_one(params->val, params->len, &tag, &v, &vlen) && (tag == 0x06 || tag == 0x13))
+        return err_set(ORIGIN, CKR_CURVE_NOT_SUPPORTED, "Edwards curve not supported (Ed25519 is)");
+    return err_set(ORIGIN, CKR_ATTRIBUTE_VALUE_INVALID, "CKA_EC_PARAMS is not a DER curve");
+}
+
+/* CKA_EC_POINT of Ed25519: DER OCTET STRING of the 32-byte key, or those bytes bare. */
+static CK_RV ed_point(const struct attr *x, uint8_t pub[ED_LEN])
+{
+    uint8_t tag;
+    const uint8_t *v = x ? x->val : NULL;
+    size_t vlen = x ? x->len : 0;
+    if (x && x->len != ED_LEN && (!der_one(x->val, x->len, &tag, &v, &vlen) || tag != 0x04))
+        vlen = 0;
+    if (vlen != ED_LEN)
+        return err_set(ORIGIN, CKR_ATTRIBUTE_VALUE_INVALID,
+                       "CKA_EC_POINT is not a 32-byte Ed25519 public key");
+    memcpy(pub, v, ED_LEN);
+    return CKR_OK;
+}
+
+struct ed_export {
+    uint8_t pub[ED_LEN];
+    bool got;
+};
+
+static int ed_export_cb(const OSSL_PARAM params[], void *arg)
+{
+    struct ed_export *x = arg;
+    const OSSL_PARAM *p = OSSL_PARAM_locate_const(params, OSSL_PKEY_PARAM_PUB_KEY);
+    void *dst = x->pub;
+    size_t n = 0;
+    x->got = p && OSSL_PARAM_get_octet_string(p, &dst, ED_LEN, &n) && n == ED_LEN;
+    return 1;
+}
+
+/* The provider's key from a seed (private) or a public key; pub_out (if not NULL) gets the
+ * public key, out (if not NULL) the key. */
+static CK_RV edkey_keydata(const uint8_t *seed, const uint8_t *pub, uint8_t pub_out[ED_LEN],
+                           void **out)
+{
+    CK_RV rv = CKR_OK;
+    const struct keymgmt_impl *km = &g.km[KM_ED25519];
+    struct ed_export x = {{0}, false};
+    void *kd = NULL;
+    /* pointing at the caller's (secure) buffer: the provider copies into its own */
+    OSSL_PARAM q[] = {seed ? OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY,
+                                                                (void *)seed, ED_LEN)
+                           : OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+                                                                (void *)pub, ED_LEN),
+                      OSSL_PARAM_END};
+    if (out)
+        *out = NULL;
+    if (!(kd = km->newdata(g.provctx)))
+        FAIL(CKR_HOST_MEMORY, "out of memory for an Ed25519 key");
+    if (!km->import(kd, seed ? OSSL_KEYMGMT_SELECT_KEYPAIR : OSSL_KEYMGMT_SELECT_PUBLIC_KEY, q))
+        FAIL(CKR_FUNCTION_FAILED, "OpenSSL refused the Ed25519 key");
+    if (pub_out) {
+        if (!km->export(kd, OSSL_KEYMGMT_SELECT_PUBLIC_KEY, ed_export_cb, &x) || !x.got)
+            FAIL(CKR_FUNCTION_FAILED, "cannot compute the Ed25519 public key");
+        memcpy(pub_out, x.pub, ED_LEN);
+    }
+    if (out) {
+        *out = kd;
+        kd = NULL;
+    }
+out:
+    if (kd)
+        km->free(kd);
+    return rv;
+}
+
+/* CKA_EC_POINT (DER) and CKA_PUBLIC_KEY_INFO (RFC 8410) into pub and priv; for a private key
+ * also CKA_EC_PARAMS (params) and the seed as CKA_VALUE into priv. */
+static CK_RV edkey_attrs(const uint8_t pk[ED_LEN], const uint8_t *seed, const struct attr *params,
+                         struct attrs *pub, struct attrs *priv)
+{
+    CK_RV rv = CKR_OK;
+    uint8_t point[2 + ED_LEN], spki[sizeof(alg_ed25519) + 5 + ED_LEN];
+    size_t n = der_header(point, 0x04, ED_LEN);
+    memcpy(point + n, pk, ED_LEN);
+    n = der_header(spki, 0x30, sizeof(spki) - 2);
+    memcpy(spki + n, alg_ed25519, sizeof(alg_ed25519));
+    n += sizeof(alg_ed25519);
+    n += der_header(spki + n, 0x03, ED_LEN + 1);
+    spki[n++] = 0;
+    memcpy(spki + n, pk, ED_LEN);
+    for (int i = 0; i < 2; i++) {
+        struct attrs *a = i == 0 ? pub : priv;
+        if (a && ((rv = attrs_set(a, CKA_EC_POINT, point, sizeof(point))) != CKR_OK ||
+                  (rv = attrs_set(a, CKA_PUBLIC_KEY_INFO, spki, sizeof(spki))) != CKR_OK))
+            FAIL(rv, "out of memory for key attributes");
+    }
+    if (priv && seed &&
+        ((params && (rv = attrs_set(priv, CKA_EC_PARAMS, params->val, params->len)) != CKR_OK) ||
+         (rv = attrs_set_secret(priv, CKA_VALUE, seed, ED_LEN)) != CKR_OK))
+        FAIL(rv, "out of memory for key attributes");
+out:
+    return rv;
+}
+
+/* A fresh seed from our generator (OpenSSL's own generation would draw from a RAND_METHOD the
+ * host may have replaced). */
+static CK_RV ed_generate(struct attrs *pub, struct attrs *priv)
+{
+    CK_RV rv = CKR_OK;
+    uint8_t *seed = OPENSSL_secure_malloc(ED_LEN), pk[ED_LEN];
+    struct attrs *add_pub = NULL, *add_priv = NULL;
+    const struct attr *params = attrs_find(pub, CKA_EC_PARAMS);
+    const struct attr *other = attrs_find(priv, CKA_EC_PARAMS);
+    if (!seed)
+        FAIL(CKR_HOST_MEMORY, "out of secure memory for an Ed25519 key");
+    if ((rv = ed_params(params)) != CKR_OK)
+        goto out;
+    if (other &&
+        (params->len != other->len || memcmp(params->val, other->val, params->len) != 0) &&
+        ed_params(other) != CKR_OK)
+        FAIL(CKR_TEMPLATE_INCONSISTENT, "the two templates name different curves");
+    if ((rv = crypto_random(seed, ED_LEN)) != CKR_OK ||
+        (rv = edkey_keydata(seed, NULL, pk, NULL)) != CKR_OK)
+        goto out;
+    if (!(add_pub = attrs_new()) || !(add_priv = attrs_new()))
+        FAIL(CKR_HOST_MEMORY, "out of memory for key attributes");
+    if ((rv = edkey_attrs(pk, seed, other ? other : params, add_pub, add_priv)) != CKR_OK)
+        goto out;
+    struct attrs *dst[] = {pub, priv};
+    const struct attrs *src[] = {add_pub, add_priv};
+    rv = commit(dst, src, 2);
+out:
+    OPENSSL_secure_clear_free(seed, ED_LEN);
+    attrs_unref(add_pub);
+    attrs_unref(add_priv);
+    return rv;
+}
+
+static CK_RV import_ed(struct attrs *a, CK_OBJECT_CLASS cls, struct attrs *add)
+{
+    CK_RV rv = CKR_OK;
+    uint8_t pk[ED_LEN], given[ED_LEN];
+    if ((rv = ed_params(attrs_find(a, CKA_EC_PARAMS))) != CKR_OK)
+        goto out;
+    if (cls == CKO_PRIVATE_KEY) {
+        const struct attr *v = attrs_find(a, CKA_VALUE);
+        if (!v)
+            FAIL(CKR_TEMPLATE_INCOMPLETE, "Ed25519 private key without CKA_VALUE");
+        if (v->len != ED_LEN)
+            FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "an Ed25519 private key has 32 bytes");
+        if ((rv = edkey_keydata(v->val, NULL, pk, NULL)) != CKR_OK)
+            goto out;
+        const struct attr *p = attrs_find(a, CKA_EC_POINT);
+        if (p && ((rv = ed_point(p, given)) != CKR_OK || memcmp(given, pk, ED_LEN) != 0))
+            FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "CKA_EC_POINT does not match CKA_VALUE");
+    } else {
+        const struct attr *p = attrs_find(a, CKA_EC_POINT);
+        if (!p)
+            FAIL(CKR_TEMPLATE_INCOMPLETE, "Ed25519 public key without CKA_EC_POINT");
+        if ((rv = ed_point(p, pk)) != CKR_OK)
+            goto out;
+    }
+    if ((rv = edkey_attrs(pk, NULL, NULL, add, cls == CKO_PRIVATE_KEY ? add : NULL)) != CKR_OK)
+        goto out;
+    if (!same_or_absent(a, CKA_PUBLIC_KEY_INFO, add))
+        FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "CKA_PUBLIC_KEY_INFO does not match the key");
+out:
+    return rv;
+}
+
 /* ---- key material ---- */
 
 /* Generic secrets and the HMAC-specific types, which are generic secrets in all but name. */
@@ -1281,6 +2031,7 @@ static bool generic_secret_type(CK_KEY_TYPE type)
     case CKK_SHA256_HMAC:
     case CKK_SHA384_HMAC:
     case CKK_SHA512_HMAC:
+    case CKK_HKDF:
         return true;
     default:
         return false;
@@ -1339,6 +2090,37 @@ CK_RV keymat_from_attrs(const struct attrs *pub, const struct attrs *secret, str
             goto out;
         k->keydata_free = g.km[KM_EC].free;
         k->bits = e.cv->bits;
+    } else if ((cls == CKO_PRIVATE_KEY || cls == CKO_PUBLIC_KEY) && type == CKK_RSA) {
+        /* checked for consistency when it was imported (crypto_complete_import) */
+        struct rsakey r;
+        rv = rsakey_from(&r, pub, secret, cls == CKO_PRIVATE_KEY);
+        if (rv == CKR_OK)
+            rv = rsakey_keydata(&r, &k->keydata);
+        if (rv == CKR_OK)
+            k->bits = (size_t)BN_num_bits(r.v[RSA_N]);
+        rsakey_clear(&r);
+        if (rv != CKR_OK)
+            goto out;
+        k->keydata_free = g.km[KM_RSA].free;
+    } else if ((cls == CKO_PRIVATE_KEY || cls == CKO_PUBLIC_KEY) && type == CKK_EC_EDWARDS) {
+        uint8_t pk[ED_LEN];
+        const struct attr *v = cls == CKO_PRIVATE_KEY ? pick(secret, pub, CKA_VALUE)
+                                                      : pick(pub, secret, CKA_EC_POINT);
+        if ((rv = ed_params(pick(pub, secret, CKA_EC_PARAMS))) != CKR_OK)
+            goto out;
+        if (!v)
+            FAIL(CKR_TEMPLATE_INCOMPLETE, "Ed25519 key without %s",
+                 cls == CKO_PRIVATE_KEY ? "CKA_VALUE" : "CKA_EC_POINT");
+        if (cls == CKO_PRIVATE_KEY && v->len != ED_LEN)
+            FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "an Ed25519 private key has 32 bytes");
+        if (cls == CKO_PUBLIC_KEY && (rv = ed_point(v, pk)) != CKR_OK)
+            goto out;
+        rv = cls == CKO_PRIVATE_KEY ? edkey_keydata(v->val, NULL, NULL, &k->keydata)
+                                    : edkey_keydata(NULL, pk, NULL, &k->keydata);
+        if (rv != CKR_OK)
+            goto out;
+        k->keydata_free = g.km[KM_ED25519].free;
+        k->bits = ED_BITS;
     } else {
         FAIL(CKR_KEY_TYPE_INCONSISTENT, "no key material for class %lu key type %lu",
              (unsigned long)cls, (unsigned long)type);
@@ -1461,11 +2243,17 @@ CK_RV crypto_generate_key_pair(const CK_MECHANISM *m, struct attrs *pub, struct 
     if ((rv = need_init()) != CKR_OK)
         return rv;
     ERR_set_mark();
-    if (m->mechanism != CKM_EC_KEY_PAIR_GEN)
+    if (m->mechanism != CKM_EC_KEY_PAIR_GEN && m->mechanism != CKM_RSA_PKCS_KEY_PAIR_GEN &&
+        m->mechanism != CKM_EC_EDWARDS_KEY_PAIR_GEN)
         FAIL(CKR_MECHANISM_INVALID, "mechanism 0x%lx does not generate key pairs",
              (unsigned long)m->mechanism);
     if (!no_params(m))
         FAIL(CKR_MECHANISM_PARAM_INVALID, "key generation takes no parameter");
+    if (m->mechanism != CKM_EC_KEY_PAIR_GEN) {
+        rv = m->mechanism == CKM_RSA_PKCS_KEY_PAIR_GEN ? rsa_generate(pub, priv)
+                                                        : ed_generate(pub, priv);
+        goto out;
+    }
     const struct attr *params = attrs_find(pub, CKA_EC_PARAMS);
     const struct attr *other = attrs_find(priv, CKA_EC_PARAMS);
     if (params && other &&
@@ -1590,6 +2378,10 @@ CK_RV crypto_complete_import(struct attrs *a)
         rv = import_secret(a, type, add);
     else if (cls != CKO_SECRET_KEY && type == CKK_EC)
         rv = import_ec(a, cls, add);
+    else if (cls != CKO_SECRET_KEY && type == CKK_RSA)
+        rv = import_rsa(a, cls, add);
+    else if (cls != CKO_SECRET_KEY && type == CKK_EC_EDWARDS)
+        rv = import_ed(a, cls, add);
     else
         FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "key type %lu not supported", (unsigned long)type);
     if (rv == CKR_OK) {
@@ -1623,6 +2415,66 @@ out:
     return rv;
 }
 
+/* Class and key type of both halves of a parsed key. */
+static CK_RV parsed_types(struct attrs *pub, struct attrs *priv, CK_KEY_TYPE kt)
+{
+    CK_RV rv;
+    if ((rv = attrs_set_ulong(pub, CKA_CLASS, CKO_PUBLIC_KEY)) != CKR_OK ||
+        (rv = attrs_set_ulong(priv, CKA_CLASS, CKO_PRIVATE_KEY)) != CKR_OK ||
+        (rv = attrs_set_ulong(pub, CKA_KEY_TYPE, kt)) != CKR_OK ||
+        (rv = attrs_set_ulong(priv, CKA_KEY_TYPE, kt)) != CKR_OK)
+        return err_set(ORIGIN, rv, "out of memory for key attributes");
+    return CKR_OK;
+}
+
+static CK_RV parse_rsa(EVP_PKEY *pkey, struct attrs *add_pub, struct attrs *add_priv)
+{
+    CK_RV rv = CKR_OK;
+    struct rsakey r = {0};
+    if (!EVP_PKEY_export(pkey, EVP_PKEY_KEYPAIR, rsa_export_cb, &r) || !r.v[RSA_N] ||
+        !r.v[RSA_E] || !r.v[RSA_D])
+        FAIL(CKR_ARGUMENTS_BAD, "the RSA key has no private part");
+    /* all CRT parts or none, as rsakey_from wants */
+    if (!(r.v[RSA_P] && r.v[RSA_Q] && r.v[RSA_DP] && r.v[RSA_DQ] && r.v[RSA_QINV]))
+        for (int i = RSA_P; i < RSA__PARTS; i++) {
+            BN_clear_free(r.v[i]);
+            r.v[i] = NULL;
+        }
+    int bits = BN_num_bits(r.v[RSA_N]);
+    if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS)
+        FAIL(CKR_ARGUMENTS_BAD, "RSA modulus of %d bits not supported", bits);
+    if ((rv = rsakey_check(&r)) != CKR_OK)
+        goto out; /* a multi-prime key ends here: p * q is not n */
+    if ((rv = parsed_types(add_pub, add_priv, CKK_RSA)) != CKR_OK)
+        goto out;
+    rv = rsakey_attrs(&r, add_pub, add_priv, false);
+out:
+    rsakey_clear(&r);
+    return rv;
+}
+
+static CK_RV parse_ed(EVP_PKEY *pkey, struct attrs *add_pub, struct attrs *add_priv)
+{
+    CK_RV rv = CKR_OK;
+    uint8_t *seed = OPENSSL_secure_zalloc(ED_LEN), pk[ED_LEN];
+    size_t n = 0;
+    struct attr params = {CKA_EC_PARAMS, sizeof(oid_ed25519), (void *)oid_ed25519, false};
+    if (!seed)
+        FAIL(CKR_HOST_MEMORY, "out of secure memory for an Ed25519 key");
+    if (!EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PRIV_KEY, seed, ED_LEN, &n) ||
+        n != ED_LEN)
+        FAIL(CKR_ARGUMENTS_BAD, "the Ed25519 key has no private part");
+    if ((rv = edkey_keydata(seed, NULL, pk, NULL)) != CKR_OK ||
+        (rv = parsed_types(add_pub, add_priv, CKK_EC_EDWARDS)) != CKR_OK)
+        goto out;
+    if ((rv = attrs_set(add_pub, CKA_EC_PARAMS, oid_ed25519, sizeof(oid_ed25519))) != CKR_OK)
+        FAIL(rv, "out of memory for key attributes");
+    rv = edkey_attrs(pk, seed, &params, add_pub, add_priv);
+out:
+    OPENSSL_secure_clear_free(seed, ED_LEN);
+    return rv;
+}
+
 CK_RV crypto_parse_private_key(const uint8_t *data, size_t len, struct attrs *pub,
                                struct attrs *priv)
 {
@@ -1644,9 +2496,22 @@ CK_RV crypto_parse_private_key(const uint8_t *data, size_t len, struct attrs *pu
     dc = OSSL_DECODER_CTX_new_for_pkey(&pkey, NULL, NULL, NULL, EVP_PKEY_KEYPAIR, g.ctx, NULL);
     if (!dc || !OSSL_DECODER_from_data(dc, &p, &left) || !pkey)
         FAIL(CKR_ARGUMENTS_BAD, "not an unencrypted private key in PEM or DER");
+    if (EVP_PKEY_is_a(pkey, "RSA") || EVP_PKEY_is_a(pkey, "ED25519")) {
+        bool rsa = EVP_PKEY_is_a(pkey, "RSA");
+        if (!(add_pub = attrs_new()) || !(add_priv = attrs_new()))
+            FAIL(CKR_HOST_MEMORY, "out of memory for key attributes");
+        if ((rv = rsa ? parse_rsa(pkey, add_pub, add_priv) : parse_ed(pkey, add_pub, add_priv)) !=
+            CKR_OK)
+            goto out;
+        struct attrs *dst[] = {pub, priv};
+        const struct attrs *src[] = {add_pub, add_priv};
+        rv = commit(dst, src, 2);
+        goto out;
+    }
     if (!EVP_PKEY_is_a(pkey, "EC")) {
         const char *name = EVP_PKEY_get0_type_name(pkey);
-        FAIL(CKR_KEY_TYPE_INCONSISTENT, "not an EC key (%s)", name ? name : "unknown type");
+        FAIL(CKR_KEY_TYPE_INCONSISTENT, "not an EC, RSA or Ed25519 key (%s)",
+             name ? name : "unknown type");
     }
     int nid = NID_undef;
     if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
@@ -1680,6 +2545,144 @@ out:
     attrs_unref(add_priv);
     OSSL_DECODER_CTX_free(dc);
     EVP_PKEY_free(pkey);
+    ERR_pop_to_mark();
+    return rv;
+}
+
+/* ---- private keys out as PKCS#8 (for key wrapping) ---- */
+
+static void pkcs8_finish(struct dbuf *out, const uint8_t *alg, size_t alg_len,
+                         const struct dbuf *key)
+{
+    static const uint8_t version0[] = {0x02, 0x01, 0x00};
+    struct dbuf body = {0};
+    dbuf_add(&body, version0, sizeof(version0));
+    dbuf_add(&body, alg, alg_len);
+    dbuf_wrap(&body, 0x04, key);
+    dbuf_wrap(out, 0x30, &body);
+    dbuf_free(&body);
+}
+
+static CK_RV pkcs8_rsa(const struct attrs *pub, const struct attrs *secret, struct dbuf *out)
+{
+    CK_RV rv;
+    struct rsakey r;
+    struct dbuf seq = {0}, key = {0};
+    static const uint8_t version0[] = {0x02, 0x01, 0x00};
+    if ((rv = rsakey_from(&r, pub, secret, true)) != CKR_OK)
+        goto out;
+    if (!rsakey_crt(&r))
+        FAIL(CKR_KEY_UNEXTRACTABLE, "an RSA key without its CRT parts cannot be encoded");
+    dbuf_add(&seq, version0, sizeof(version0)); /* RFC 8017 A.1.2, two primes */
+    for (int i = 0; i < RSA__PARTS; i++)
+        dbuf_int(&seq, r.v[i]);
+    dbuf_wrap(&key, 0x30, &seq);
+    pkcs8_finish(out, alg_rsa, sizeof(alg_rsa), &key);
+out:
+    dbuf_free(&seq);
+    dbuf_free(&key);
+    rsakey_clear(&r);
+    return rv;
+}
+
+static CK_RV pkcs8_ed(const struct attrs *pub, const struct attrs *secret, struct dbuf *out)
+{
+    CK_RV rv;
+    struct dbuf key = {0};
+    const struct attr *v = pick(secret, pub, CKA_VALUE);
+    if ((rv = ed_params(pick(pub, secret, CKA_EC_PARAMS))) != CKR_OK)
+        return rv;
+    if (!v || v->len != ED_LEN)
+        return err_set(ORIGIN, CKR_KEY_TYPE_INCONSISTENT, "not an Ed25519 private key");
+    dbuf_tlv(&key, 0x04, v->val, v->len); /* RFC 8410 7: CurvePrivateKey */
+    pkcs8_finish(out, alg_ed25519, sizeof(alg_ed25519), &key);
+    dbuf_free(&key);
+    return CKR_OK;
+}
+
+static CK_RV pkcs8_ec(const struct attrs *pub, const struct attrs *secret, struct dbuf *out)
+{
+    CK_RV rv;
+    struct eckey e = {0};
+    struct dbuf alg = {0}, algseq = {0}, seq = {0}, key = {0}, bits = {0}, ctx = {0};
+    uint8_t *scalar = NULL;
+    static const uint8_t version1[] = {0x02, 0x01, 0x01};
+    const struct attr *v = pick(secret, pub, CKA_VALUE);
+    if ((rv = eckey_begin(&e, pick(pub, secret, CKA_EC_PARAMS))) != CKR_OK)
+        goto out;
+    if (!v)
+        FAIL(CKR_KEY_TYPE_INCONSISTENT, "not an EC private key");
+    if ((rv = eckey_set_scalar(&e, v->val, v->len)) != CKR_OK)
+        goto out;
+    size_t n = e.cv->len;
+    if (!(scalar = OPENSSL_secure_malloc(n)) || BN_bn2binpad(e.d, scalar, (int)n) != (int)n)
+        FAIL(CKR_HOST_MEMORY, "out of memory for an EC private value");
+    /* RFC 5915 3: ECPrivateKey with the public key, the curve in the algorithm */
+    dbuf_add(&seq, version1, sizeof(version1));
+    dbuf_tlv(&seq, 0x04, scalar, n);
+    dbuf_add(&bits, (const uint8_t *)"", 1);
+    dbuf_add(&bits, e.point, e.point_len);
+    dbuf_wrap(&ctx, 0x03, &bits);
+    dbuf_wrap(&seq, 0xa1, &ctx);
+    dbuf_wrap(&key, 0x30, &seq);
+    dbuf_add(&alg, oid_ec_public_key, sizeof(oid_ec_public_key));
+    dbuf_add(&alg, e.cv->oid, e.cv->oid_len);
+    dbuf_wrap(&algseq, 0x30, &alg);
+    if (algseq.fail)
+        FAIL(CKR_HOST_MEMORY, "out of memory for a PKCS#8 key");
+    pkcs8_finish(out, algseq.p, algseq.len, &key);
+out:
+    OPENSSL_secure_clear_free(scalar, e.cv ? e.cv->len : 0);
+    dbuf_free(&alg);
+    dbuf_free(&algseq);
+    dbuf_free(&seq);
+    dbuf_free(&key);
+    dbuf_free(&bits);
+    dbuf_free(&ctx);
+    eckey_clear(&e);
+    return rv;
+}
+
+CK_RV crypto_private_key_pkcs8(const struct attrs *pub, const struct attrs *secret, uint8_t **der,
+                               size_t *len)
+{
+    CK_RV rv = CKR_OK;
+    struct dbuf out = {0};
+    CK_ULONG cls, type;
+    if (!pub || !der || !len)
+        return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "crypto_private_key_pkcs8: missing argument");
+    *der = NULL;
+    *len = 0;
+    if ((rv = need_init()) != CKR_OK)
+        return rv;
+    ERR_set_mark();
+    if (!get_ulong(pick(pub, secret, CKA_CLASS), &cls) || cls != CKO_PRIVATE_KEY ||
+        !get_ulong(pick(pub, secret, CKA_KEY_TYPE), &type))
+        FAIL(CKR_KEY_TYPE_INCONSISTENT, "not a private key");
+    switch (type) {
+    case CKK_RSA:
+        rv = pkcs8_rsa(pub, secret, &out);
+        break;
+    case CKK_EC_EDWARDS:
+        rv = pkcs8_ed(pub, secret, &out);
+        break;
+    case CKK_EC:
+        rv = pkcs8_ec(pub, secret, &out);
+        break;
+    default:
+        FAIL(CKR_KEY_TYPE_INCONSISTENT, "no PKCS#8 form for key type %lu", (unsigned long)type);
+    }
+    if (rv == CKR_OK && out.fail)
+        FAIL(CKR_HOST_MEMORY, "out of memory for a PKCS#8 key");
+    if (rv != CKR_OK)
+        goto out;
+    /* exactly len bytes, so the caller frees what it was told */
+    if (!(*der = OPENSSL_secure_malloc(out.len)))
+        FAIL(CKR_HOST_MEMORY, "out of secure memory for a PKCS#8 key");
+    memcpy(*der, out.p, out.len);
+    *len = out.len;
+out:
+    dbuf_free(&out);
     ERR_pop_to_mark();
     return rv;
 }
@@ -1854,6 +2857,10 @@ struct cop {
     void *cctx;
     const struct md_impl *md;
     void *dctx;
+    const struct asym_impl *ac;
+    void *actx;
+    size_t max_in; /* RSA: the longest input the padding takes */
+    int salt;      /* RSA-PSS: salt length, read by the provider at init */
     struct hmac mac;
     uint8_t *held; /* input kept until final */
     size_t held_len, held_cap;
@@ -2575,6 +3582,292 @@ static CK_RV digest_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_
 
 static const struct family fam_digest = {digest_init, tail_outlen, digest_update, digest_final};
 
+/* RSA (RFC 8017). The caller's input is held until the final call (single-part
+ * mechanisms); the provider pads: PKCS#1 v1.5 over a caller-made DigestInfo, PSS over a
+ * digest, PKCS#1 v1.5 and OAEP encryption. */
+
+#define RSA_PARAM_MAX 5
+
+/* The digest named by a CKG_MGF1_* value, or NULL. */
+static const struct digest *mgf1_digest(CK_RSA_PKCS_MGF_TYPE mgf)
+{
+    switch (mgf) {
+    case CKG_MGF1_SHA1:
+        return digest_find(CKM_SHA_1);
+    case CKG_MGF1_SHA224:
+        return digest_find(CKM_SHA224);
+    case CKG_MGF1_SHA256:
+        return digest_find(CKM_SHA256);
+    case CKG_MGF1_SHA384:
+        return digest_find(CKM_SHA384);
+    case CKG_MGF1_SHA512:
+        return digest_find(CKM_SHA512);
+    default:
+        return NULL;
+    }
+}
+
+/* The padding settings for the provider from the mechanism and its parameters. */
+static CK_RV rsa_settings(struct cop *c, const CK_MECHANISM *m, OSSL_PARAM q[RSA_PARAM_MAX],
+                          bool cipher)
+{
+    CK_RV rv = CKR_OK;
+    size_t k = c->size, n = 0;
+    const char *pad_key = cipher ? OSSL_ASYM_CIPHER_PARAM_PAD_MODE : OSSL_SIGNATURE_PARAM_PAD_MODE;
+    switch (m->mechanism) {
+    case CKM_RSA_PKCS:
+        q[n++] = OSSL_PARAM_construct_utf8_string(pad_key, (char *)OSSL_PKEY_RSA_PAD_MODE_PKCSV15, 0);
+        c->max_in = k - 11; /* RFC 8017 7.2.1 and 8.2.1: k - 11 */
+        break;
+    case CKM_RSA_X_509: /* raw RSA: the input, left-padded to k bytes, must be below n */
+        q[n++] = OSSL_PARAM_construct_utf8_string(pad_key, (char *)OSSL_PKEY_RSA_PAD_MODE_NONE, 0);
+        c->max_in = k;
+        break;
+    case CKM_RSA_PKCS_PSS: {
+        const CK_RSA_PKCS_PSS_PARAMS *pp = m->pParameter;
+        const struct digest *h, *mgf;
+        if (!pp || m->ulParameterLen != sizeof(*pp))
+            FAIL(CKR_MECHANISM_PARAM_INVALID, "CKM_RSA_PKCS_PSS needs a CK_RSA_PKCS_PSS_PARAMS");
+        if (!(h = digest_find(pp->hashAlg)) || !(mgf = mgf1_digest(pp->mgf)))
+            FAIL(CKR_MECHANISM_PARAM_INVALID, "PSS hash or MGF not supported");
+        /* RFC 8017 9.1.1: emLen = ceil((modBits - 1) / 8) >= hLen + sLen + 2 */
+        size_t em = (c->k->bits - 1 + 7) / 8;
+        if (pp->sLen > INT_MAX || em < h->len + 2 || pp->sLen > em - h->len - 2)
+            FAIL(CKR_MECHANISM_PARAM_INVALID, "PSS salt of %lu bytes too long for the key",
+                 (unsigned long)pp->sLen);
+        q[n++] = OSSL_PARAM_construct_utf8_string(pad_key, (char *)OSSL_PKEY_RSA_PAD_MODE_PSS, 0);
+        q[n++] = OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, (char *)h->name, 0);
+        q[n++] = OSSL_PARAM_construct_utf8_string(OSSL_SIGNATURE_PARAM_MGF1_DIGEST,
+                                                  (char *)mgf->name, 0);
+        c->salt = (int)pp->sLen;
+        q[n++] = OSSL_PARAM_construct_int(OSSL_SIGNATURE_PARAM_PSS_SALTLEN, &c->salt);
+        c->max_in = h->len; /* the input is the hash, exactly */
+        break;
+    }
+    case CKM_RSA_PKCS_OAEP: {
+        const CK_RSA_PKCS_OAEP_PARAMS *op = m->pParameter;
+        const struct digest *h, *mgf;
+        if (!op || m->ulParameterLen != sizeof(*op))
+            FAIL(CKR_MECHANISM_PARAM_INVALID, "CKM_RSA_PKCS_OAEP needs a CK_RSA_PKCS_OAEP_PARAMS");
+        if (!(h = digest_find(op->hashAlg)) || !(mgf = mgf1_digest(op->mgf)))
+            FAIL(CKR_MECHANISM_PARAM_INVALID, "OAEP hash or MGF not supported");
+        /* CKZ_DATA_SPECIFIED is the only source; some callers leave it 0 without a label */
+        if (!(op->source == CKZ_DATA_SPECIFIED || (op->source == 0 && op->ulSourceDataLen == 0)) ||
+            (!op->pSourceData && op->ulSourceDataLen))
+            FAIL(CKR_MECHANISM_PARAM_INVALID, "OAEP label source not supported");
+        if (k < 2 * h->len + 2)
+            FAIL(CKR_KEY_SIZE_RANGE, "the key is too short for OAEP with this hash");
+        q[n++] = OSSL_PARAM_construct_utf8_string(pad_key, (char *)OSSL_PKEY_RSA_PAD_MODE_OAEP, 0);
+        q[n++] = OSSL_PARAM_construct_utf8_string(OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST,
+                                                  (char *)h->name, 0);
+        q[n++] = OSSL_PARAM_construct_utf8_string(OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST,
+                                                  (char *)mgf->name, 0);
+        if (op->ulSourceDataLen)
+            q[n++] = OSSL_PARAM_construct_octet_string(OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL,
+                                                       op->pSourceData, op->ulSourceDataLen);
+        c->max_in = k - 2 * h->len - 2; /* RFC 8017 7.1.1 */
+        break;
+    }
+    default:
+        FAIL(CKR_MECHANISM_INVALID, "not an RSA mechanism");
+    }
+    q[n] = OSSL_PARAM_construct_end();
+out:
+    return rv;
+}
+
+static CK_RV rsa_sig_init(struct cop *c, const CK_MECHANISM *m)
+{
+    CK_RV rv = CKR_OK;
+    OSSL_PARAM q[RSA_PARAM_MAX];
+    c->size = (c->k->bits + 7) / 8;
+    c->sig = &g.sig[SIG_RSA];
+    if ((rv = rsa_settings(c, m, q, false)) != CKR_OK)
+        goto out;
+    if (!(c->sctx = c->sig->newctx(g.provctx, NULL)) ||
+        !(c->op == OP_SIGN ? c->sig->sign_init : c->sig->verify_init)(c->sctx, c->k->keydata, q))
+        FAIL(CKR_FUNCTION_FAILED, "cannot start the RSA signature");
+out:
+    return rv;
+}
+
+static CK_RV rsa_update(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                        size_t *outlen)
+{
+    *outlen = 0;
+    return hold(c, in, inlen, c->size,
+                c->op == OP_DECRYPT ? CKR_ENCRYPTED_DATA_LEN_RANGE : CKR_DATA_LEN_RANGE);
+}
+
+/* CKM_RSA_X_509 works on exactly k bytes: the held input gets leading zeros (PKCS#11 3.0
+ * 2.1.8). The others take the input as it is. */
+static CK_RV rsa_input(struct cop *c, const uint8_t **data, size_t *len)
+{
+    static const uint8_t empty[1];
+    *data = c->held_len ? c->held : empty;
+    *len = c->held_len;
+    if (c->im->type != CKM_RSA_X_509 || c->held_len == c->size)
+        return CKR_OK;
+    uint8_t *p = OPENSSL_zalloc(c->size);
+    if (!p)
+        return err_set(ORIGIN, CKR_HOST_MEMORY, "out of memory for RSA input");
+    if (c->held_len)
+        memcpy(p + c->size - c->held_len, c->held, c->held_len);
+    OPENSSL_clear_free(c->held, c->held_cap);
+    c->held = p;
+    c->held_len = c->held_cap = c->size;
+    *data = p;
+    *len = c->size;
+    return CKR_OK;
+}
+
+static CK_RV rsa_sig_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                           size_t *outlen)
+{
+    CK_RV rv = CKR_OK;
+    const uint8_t *data;
+    size_t got = 0, len;
+    *outlen = 0;
+    if (c->op == OP_SIGN && (rv = rsa_update(c, in, inlen, out, &got)) != CKR_OK)
+        goto out;
+    bool pss = c->im->type == CKM_RSA_PKCS_PSS, raw = c->im->type == CKM_RSA_X_509;
+    if (pss ? c->held_len != c->max_in : c->held_len > c->max_in)
+        FAIL(CKR_DATA_LEN_RANGE, "%zu bytes of input, %s %zu", c->held_len,
+             pss ? "the hash has" : "at most", c->max_in);
+    if ((rv = rsa_input(c, &data, &len)) != CKR_OK)
+        goto out;
+    if (c->op == OP_SIGN) {
+        /* raw RSA fails only for an input not below the modulus */
+        if (!c->sig->sign(c->sctx, out, &got, c->size, data, len) || got != c->size)
+            FAIL(raw ? CKR_DATA_INVALID : CKR_FUNCTION_FAILED, "RSA signing failed");
+        *outlen = got;
+    } else {
+        if (inlen != c->size)
+            FAIL(CKR_SIGNATURE_LEN_RANGE, "RSA signature of %zu bytes, expected %zu", inlen,
+                 c->size);
+        if (c->sig->verify(c->sctx, in, inlen, data, len) != 1)
+            FAIL(CKR_SIGNATURE_INVALID, "RSA signature does not verify");
+    }
+out:
+    return rv;
+}
+
+static const struct family fam_rsa_sig = {rsa_sig_init, tail_outlen, rsa_update, rsa_sig_final};
+
+static CK_RV rsa_enc_init(struct cop *c, const CK_MECHANISM *m)
+{
+    CK_RV rv = CKR_OK;
+    OSSL_PARAM q[RSA_PARAM_MAX];
+    c->size = (c->k->bits + 7) / 8;
+    c->ac = &g.rsa_cipher;
+    if ((rv = rsa_settings(c, m, q, true)) != CKR_OK)
+        goto out;
+    if (!(c->actx = c->ac->newctx(g.provctx)) ||
+        !(c->op == OP_ENCRYPT ? c->ac->encrypt_init : c->ac->decrypt_init)(c->actx,
+                                                                          c->k->keydata, q))
+        FAIL(CKR_FUNCTION_FAILED, "cannot start RSA %s",
+             c->op == OP_ENCRYPT ? "encryption" : "decryption");
+out:
+    return rv;
+}
+
+static CK_RV rsa_enc_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                           size_t *outlen)
+{
+    CK_RV rv = CKR_OK;
+    static const uint8_t empty[1];
+    uint8_t *pt = NULL;
+    size_t got = 0, len;
+    *outlen = 0;
+    if ((rv = rsa_update(c, in, inlen, out, &got)) != CKR_OK)
+        goto out;
+    const uint8_t *data = c->held_len ? c->held : empty;
+    if (c->op == OP_ENCRYPT) {
+        bool raw = c->im->type == CKM_RSA_X_509;
+        if (c->held_len > c->max_in)
+            FAIL(CKR_DATA_LEN_RANGE, "%zu bytes to encrypt, at most %zu", c->held_len, c->max_in);
+        if ((rv = rsa_input(c, &data, &len)) != CKR_OK)
+            goto out;
+        if (!c->ac->encrypt(c->actx, out, &got, c->size, data, len) || got != c->size)
+            FAIL(raw ? CKR_DATA_INVALID : CKR_FUNCTION_FAILED, "RSA encryption failed");
+        *outlen = got;
+        goto out;
+    }
+    if (c->held_len != c->size)
+        FAIL(CKR_ENCRYPTED_DATA_LEN_RANGE, "RSA ciphertext of %zu bytes, expected %zu",
+             c->held_len, c->size);
+    /* into the secure heap first: nothing reaches the caller unless the padding checks out */
+    if (!(pt = OPENSSL_secure_malloc(c->size)))
+        FAIL(CKR_HOST_MEMORY, "out of secure memory for plaintext");
+    if (!c->ac->decrypt(c->actx, pt, &got, c->size, data, c->held_len) || got > c->max_in)
+        FAIL(CKR_ENCRYPTED_DATA_INVALID, "RSA decryption failed");
+    if (got)
+        memcpy(out, pt, got);
+    *outlen = got;
+out:
+    OPENSSL_secure_clear_free(pt, c->size);
+    return rv;
+}
+
+static const struct family fam_rsa_enc = {rsa_enc_init, tail_outlen, rsa_update, rsa_enc_final};
+
+/* EdDSA (Ed25519, RFC 8032 5.1): pure, over the whole message, no context. */
+
+#define EDDSA_MAX_INPUT (64ul << 20)
+
+static CK_RV eddsa_init(struct cop *c, const CK_MECHANISM *m)
+{
+    CK_RV rv = CKR_OK;
+    const CK_EDDSA_PARAMS *ep = m->pParameter;
+    if (m->ulParameterLen != 0) {
+        if (!ep || m->ulParameterLen != sizeof(*ep))
+            FAIL(CKR_MECHANISM_PARAM_INVALID, "CKM_EDDSA takes a CK_EDDSA_PARAMS or nothing");
+        if (ep->phFlag || ep->ulContextDataLen)
+            FAIL(CKR_MECHANISM_PARAM_INVALID, "Ed25519ph and Ed25519ctx are not supported");
+    }
+    c->sig = &g.sig[SIG_ED25519];
+    c->size = ED_SIG;
+    if (!(c->sctx = c->sig->newctx(g.provctx, NULL)) ||
+        !(c->op == OP_SIGN ? c->sig->digest_sign_init
+                           : c->sig->digest_verify_init)(c->sctx, NULL, c->k->keydata, NULL))
+        FAIL(CKR_FUNCTION_FAILED, "cannot start EdDSA");
+out:
+    return rv;
+}
+
+static CK_RV eddsa_update(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                          size_t *outlen)
+{
+    *outlen = 0;
+    return hold(c, in, inlen, EDDSA_MAX_INPUT, CKR_DATA_LEN_RANGE);
+}
+
+static CK_RV eddsa_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                         size_t *outlen)
+{
+    CK_RV rv = CKR_OK;
+    static const uint8_t empty[1];
+    size_t got = 0;
+    *outlen = 0;
+    if (c->op == OP_SIGN && (rv = eddsa_update(c, in, inlen, out, &got)) != CKR_OK)
+        goto out;
+    const uint8_t *data = c->held_len ? c->held : empty;
+    if (c->op == OP_SIGN) {
+        if (!c->sig->digest_sign(c->sctx, out, &got, ED_SIG, data, c->held_len) || got != ED_SIG)
+            FAIL(CKR_FUNCTION_FAILED, "EdDSA signing failed");
+        *outlen = got;
+    } else {
+        if (inlen != ED_SIG)
+            FAIL(CKR_SIGNATURE_LEN_RANGE, "Ed25519 signature of %zu bytes, expected 64", inlen);
+        if (c->sig->digest_verify(c->sctx, in, inlen, data, c->held_len) != 1)
+            FAIL(CKR_SIGNATURE_INVALID, "EdDSA signature does not verify");
+    }
+out:
+    return rv;
+}
+
+static const struct family fam_eddsa = {eddsa_init, tail_outlen, eddsa_update, eddsa_final};
+
 #define SIGVER (OPB(OP_SIGN) | OPB(OP_VERIFY))
 #define ENCDEC (OPB(OP_ENCRYPT) | OPB(OP_DECRYPT))
 
@@ -2616,6 +3909,17 @@ static const struct impl impls[] = {
     {CKM_SHA256,      OPB(OP_DIGEST), {0},       0, false, true,  &fam_digest},
     {CKM_SHA384,      OPB(OP_DIGEST), {0},       0, false, true,  &fam_digest},
     {CKM_SHA512,      OPB(OP_DIGEST), {0},       0, false, true,  &fam_digest},
+    {CKM_RSA_PKCS,      SIGVER, {CKK_RSA}, 1, true, true,  &fam_rsa_sig},
+    {CKM_RSA_PKCS_PSS,  SIGVER, {CKK_RSA}, 1, true, false, &fam_rsa_sig},
+    {CKM_RSA_X_509,     SIGVER, {CKK_RSA}, 1, true, true,  &fam_rsa_sig},
+    {CKM_EDDSA,         SIGVER, {CKK_EC_EDWARDS}, 1, true, false, &fam_eddsa},
+};
+
+/* CKM_RSA_PKCS encrypts as well as signs: a second row, found for OP_ENCRYPT/OP_DECRYPT. */
+static const struct impl enc_impls[] = {
+    {CKM_RSA_PKCS,      ENCDEC, {CKK_RSA}, 1, true, true,  &fam_rsa_enc},
+    {CKM_RSA_PKCS_OAEP, ENCDEC, {CKK_RSA}, 1, true, false, &fam_rsa_enc},
+    {CKM_RSA_X_509,     ENCDEC, {CKK_RSA}, 1, true, true,  &fam_rsa_enc},
 };
 
 #define EC_FLAGS (CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS)
@@ -2645,13 +3949,32 @@ const struct bmech crypto_mechs[] = {
     {CKM_SHA384_HMAC_GENERAL,    16,  512, CKF_SIGN | CKF_VERIFY},
     {CKM_SHA512_HMAC,            16,  512, CKF_SIGN | CKF_VERIFY},
     {CKM_SHA512_HMAC_GENERAL,    16,  512, CKF_SIGN | CKF_VERIFY},
+    /* derivations (crypto_derive) */
+    {CKM_ECDH1_DERIVE,           256, 521, CKF_DERIVE | EC_FLAGS},
+    {CKM_HKDF_DERIVE,            1,   512, CKF_DERIVE},
+    {CKM_HKDF_DATA,              1,   512, CKF_DERIVE},
+    {CKM_SP800_108_COUNTER_KDF,  1,   512, CKF_DERIVE},
+    /* RSA: 2048..4096-bit keys for every operation, verification included */
+    {CKM_RSA_PKCS_KEY_PAIR_GEN,  2048, 4096, CKF_GENERATE_KEY_PAIR},
+    {CKM_RSA_PKCS,               2048, 4096, CKF_SIGN | CKF_VERIFY | CKF_ENCRYPT | CKF_DECRYPT |
+                                             CKF_WRAP | CKF_UNWRAP},
+    {CKM_RSA_PKCS_PSS,           2048, 4096, CKF_SIGN | CKF_VERIFY},
+    {CKM_RSA_PKCS_OAEP,          2048, 4096, CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
+    {CKM_RSA_X_509,              2048, 4096, CKF_SIGN | CKF_VERIFY | CKF_ENCRYPT | CKF_DECRYPT |
+                                             CKF_WRAP | CKF_UNWRAP},
+    /* Ed25519 only: sizes in bits of the curve, as SoftHSM and OpenSC report them */
+    {CKM_EC_EDWARDS_KEY_PAIR_GEN, 255, 255,  CKF_GENERATE_KEY_PAIR},
+    {CKM_EDDSA,                  255, 255,   CKF_SIGN | CKF_VERIFY},
 };
 /* clang-format on */
 
 const size_t crypto_nmechs = ARRAY_SIZE(crypto_mechs);
 
-static const struct impl *impl_find(CK_MECHANISM_TYPE t)
+static const struct impl *impl_find(CK_MECHANISM_TYPE t, enum sea_op op)
 {
+    for (size_t i = 0; i < ARRAY_SIZE(enc_impls); i++)
+        if (enc_impls[i].type == t && (enc_impls[i].ops & OPB(op)))
+            return &enc_impls[i];
     for (size_t i = 0; i < ARRAY_SIZE(impls); i++)
         if (impls[i].type == t)
             return &impls[i];
@@ -2704,7 +4027,7 @@ CK_RV cop_new(struct keymat *k, enum sea_op op, const CK_MECHANISM *m, struct co
     if ((rv = need_init()) != CKR_OK)
         return rv;
     ERR_set_mark();
-    const struct impl *im = impl_find(m->mechanism);
+    const struct impl *im = impl_find(m->mechanism, op);
     if (!im || !(im->ops & OPB(op)))
         FAIL(CKR_MECHANISM_INVALID, "mechanism 0x%lx not available for this operation",
              (unsigned long)m->mechanism);
@@ -2775,8 +4098,612 @@ void cop_free(struct cop *c)
         c->ci->freectx(c->cctx);
     if (c->dctx)
         c->md->freectx(c->dctx);
+    if (c->actx)
+        c->ac->freectx(c->actx);
     hmac_clear(&c->mac);
     OPENSSL_clear_free(c->held, c->held_cap);
     keymat_unref(c->k);
     OPENSSL_free(c);
+}
+
+/* ---- wrapping formats and key derivation (C_WrapKey, C_UnwrapKey, C_DeriveKey) ----
+ * The backend encrypts a key's wrapped form (and decrypts one) with the cop_* mechanisms
+ * above; the formats and derivations are here. ECDH runs in the default provider's key
+ * exchange. The KDFs on top of it (ANSI X9.63, HKDF, SP 800-108) are built from the digest and
+ * HMAC above rather than taken from the provider's KDFs, which start their digests through
+ * EVP_DigestInit_ex where an ENGINE the host registered takes over (the reason HMAC and PBKDF2
+ * are built here too). */
+
+#define DERIVE_MAX      (64ul << 10) /* bytes one derivation may produce (data objects) */
+#define KBKDF_MAX_PARAM 32           /* data parameters of one SP 800-108 derivation */
+
+CK_RV crypto_wrap_format(const struct attrs *pub, const struct attrs *secret, uint8_t **out,
+                         size_t *len)
+{
+    CK_RV rv = CKR_OK;
+    CK_ULONG cls, type;
+    if (!pub || !out || !len)
+        return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "crypto_wrap_format: missing argument");
+    *out = NULL;
+    *len = 0;
+    if ((rv = need_init()) != CKR_OK)
+        return rv;
+    ERR_set_mark();
+    const struct attr *v = pick(secret, pub, CKA_VALUE);
+    if (!get_ulong(pick(pub, secret, CKA_CLASS), &cls) ||
+        !get_ulong(pick(pub, secret, CKA_KEY_TYPE), &type))
+        FAIL(CKR_KEY_NOT_WRAPPABLE, "not a key");
+    if (cls == CKO_SECRET_KEY) {
+        if (!v || v->len == 0)
+            FAIL(CKR_KEY_NOT_WRAPPABLE, "the secret key has no value");
+        if (!(*out = OPENSSL_secure_malloc(v->len)))
+            FAIL(CKR_HOST_MEMORY, "out of memory for a wrapped key");
+        memcpy(*out, v->val, v->len);
+        *len = v->len;
+    } else if (cls == CKO_PRIVATE_KEY) {
+        if ((rv = crypto_private_key_pkcs8(pub, secret, out, len)) == CKR_KEY_TYPE_INCONSISTENT)
+            FAIL(CKR_KEY_NOT_WRAPPABLE, "private keys of type %lu have no wrapped form",
+                 (unsigned long)type);
+    } else {
+        FAIL(CKR_KEY_NOT_WRAPPABLE, "keys of class %lu type %lu have no wrapped form",
+             (unsigned long)cls, (unsigned long)type);
+    }
+out:
+    ERR_pop_to_mark();
+    return rv;
+}
+
+/* Give the secret key of template a the value val: CKA_VALUE, CKA_VALUE_LEN and (AES) its check
+ * value, all or nothing. */
+static CK_RV set_secret_value(struct attrs *a, CK_KEY_TYPE type, const uint8_t *val, size_t n)
+{
+    CK_RV rv;
+    struct attrs *add = attrs_new(), *tmp = attrs_dup(a);
+    if (!add || !tmp)
+        FAIL(CKR_HOST_MEMORY, "out of memory for key attributes");
+    if ((rv = attrs_set_secret(add, CKA_VALUE, val, n)) != CKR_OK ||
+        (rv = attrs_merge(tmp, add)) != CKR_OK)
+        FAIL(rv, "out of memory for key attributes");
+    if ((rv = import_secret(tmp, type, add)) != CKR_OK)
+        goto out;
+    struct attrs *dst[] = {a};
+    const struct attrs *src[] = {add};
+    rv = commit(dst, src, 1);
+out:
+    attrs_unref(add);
+    attrs_unref(tmp);
+    return rv;
+}
+
+/* A private key from its PKCS#8 form into template a: the parsed key's attributes (the class
+ * and key type must be the template's; what else the template names must agree), then the
+ * checks and computed attributes of an import. */
+static CK_RV unwrap_private(struct attrs *a, CK_KEY_TYPE type, const uint8_t *in, size_t len)
+{
+    CK_RV rv = CKR_OK;
+    struct attrs *pub = attrs_new(), *priv = attrs_new(), *tmp = NULL;
+    if (!pub || !priv)
+        FAIL(CKR_HOST_MEMORY, "out of memory for key attributes");
+    if ((rv = crypto_parse_private_key(in, len, pub, priv)) != CKR_OK)
+        FAIL(rv == CKR_HOST_MEMORY ? rv : CKR_WRAPPED_KEY_INVALID,
+             "the unwrapped data is not a private key in PKCS#8");
+    if (attrs_get_ulong(priv, CKA_KEY_TYPE, CK_UNAVAILABLE_INFORMATION) != type)
+        FAIL(CKR_WRAPPED_KEY_INVALID, "the wrapped key is not of the template's key type");
+    for (size_t i = 0; i < priv->n; i++) {
+        const struct attr *x = &priv->v[i], *y = attrs_find(a, x->type);
+        if (y && (y->len != x->len || memcmp(y->val, x->val, x->len) != 0))
+            FAIL(CKR_TEMPLATE_INCONSISTENT, "attribute 0x%lx of the template contradicts the key",
+                 (unsigned long)x->type);
+    }
+    if (!(tmp = attrs_dup(a)) || (rv = attrs_merge(tmp, priv)) != CKR_OK)
+        FAIL(rv == CKR_OK ? CKR_HOST_MEMORY : rv, "out of memory for key attributes");
+    if ((rv = crypto_complete_import(tmp)) != CKR_OK)
+        FAIL(rv == CKR_HOST_MEMORY ? rv : CKR_WRAPPED_KEY_INVALID,
+             "the unwrapped key is not acceptable");
+    struct attrs *dst[] = {a};
+    const struct attrs *src[] = {tmp};
+    rv = commit(dst, src, 1);
+out:
+    attrs_unref(pub);
+    attrs_unref(priv);
+    attrs_unref(tmp);
+    return rv;
+}
+
+CK_RV crypto_unwrap_format(struct attrs *a, const uint8_t *in, size_t len)
+{
+    CK_RV rv = CKR_OK;
+    CK_ULONG cls, type;
+    if (!a || (!in && len))
+        return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "crypto_unwrap_format: missing argument");
+    if ((rv = need_init()) != CKR_OK)
+        return rv;
+    ERR_set_mark();
+    if (!get_ulong(attrs_find(a, CKA_CLASS), &cls) || !get_ulong(attrs_find(a, CKA_KEY_TYPE), &type))
+        FAIL(CKR_TEMPLATE_INCOMPLETE, "the unwrap template names no class or key type");
+    if (len == 0)
+        FAIL(CKR_WRAPPED_KEY_LEN_RANGE, "nothing was unwrapped");
+    if (cls == CKO_SECRET_KEY) {
+        if (!secret_len_ok(type, len))
+            FAIL(CKR_WRAPPED_KEY_LEN_RANGE, "a key of %zu bytes is not allowed for key type %lu",
+                 len, (unsigned long)type);
+        rv = set_secret_value(a, type, in, len);
+    } else if (cls == CKO_PRIVATE_KEY) {
+        rv = unwrap_private(a, type, in, len);
+    } else {
+        FAIL(CKR_TEMPLATE_INCONSISTENT, "keys of class %lu type %lu cannot be unwrapped",
+             (unsigned long)cls, (unsigned long)type);
+    }
+out:
+    ERR_pop_to_mark();
+    return rv;
+}
+
+/* ANSI X9.63 KDF (SEC 1 3.6.1): K = H(Z || 1 || shared) || H(Z || 2 || shared) || ... */
+static CK_RV x963(const struct md_impl *md, const uint8_t *z, size_t zlen, const uint8_t *shared,
+                  size_t slen, uint8_t *out, size_t len)
+{
+    CK_RV rv = CKR_OK;
+    uint8_t blk[MD_MAX];
+    void *c = NULL;
+    for (uint32_t i = 1, done = 0; done < len; i++) {
+        const uint8_t be[4] = {(uint8_t)(i >> 24), (uint8_t)(i >> 16), (uint8_t)(i >> 8),
+                               (uint8_t)i};
+        if (!(c = md_start(md)) || !md_add(md, c, z, zlen) || !md_add(md, c, be, 4) ||
+            !md_add(md, c, shared, slen) || !md_finish(md, c, blk))
+            FAIL(CKR_FUNCTION_FAILED, "the X9.63 KDF failed");
+        md->freectx(c);
+        c = NULL;
+        size_t n = len - done < md->size ? len - done : md->size;
+        memcpy(out + done, blk, n);
+        done += (uint32_t)n;
+    }
+out:
+    if (c)
+        md->freectx(c);
+    OPENSSL_cleanse(blk, sizeof(blk));
+    return rv;
+}
+
+static const struct md_impl *ecdh_kdf(CK_EC_KDF_TYPE kdf, bool *ok)
+{
+    static const struct {
+        CK_EC_KDF_TYPE kdf;
+        CK_MECHANISM_TYPE md;
+    } map[] = {{CKD_SHA1_KDF, CKM_SHA_1},     {CKD_SHA224_KDF, CKM_SHA224},
+               {CKD_SHA256_KDF, CKM_SHA256}, {CKD_SHA384_KDF, CKM_SHA384},
+               {CKD_SHA512_KDF, CKM_SHA512}};
+    *ok = kdf == CKD_NULL;
+    for (size_t i = 0; i < ARRAY_SIZE(map); i++)
+        if (map[i].kdf == kdf) {
+            *ok = true;
+            return md_of(map[i].md);
+        }
+    return NULL;
+}
+
+/* CKM_ECDH1_DERIVE: Z = x-coordinate of d * Q (the provider's ECDH), then CKD_NULL (Z itself,
+ * its trailing *len bytes when shorter) or the X9.63 KDF with the SHA named by kdf. */
+static CK_RV ecdh_derive(struct keymat *base, const CK_MECHANISM *m, size_t *len, uint8_t **out)
+{
+    CK_RV rv = CKR_OK;
+    const CK_ECDH1_DERIVE_PARAMS *p = m->pParameter;
+    struct eckey peer = {0};
+    void *peer_kd = NULL, *ctx = NULL;
+    uint8_t z[EC_MAX_BYTES];
+    size_t zlen = 0;
+    bool kdf_ok;
+    if (!p || m->ulParameterLen != sizeof(*p))
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "CKM_ECDH1_DERIVE needs a CK_ECDH1_DERIVE_PARAMS");
+    const struct md_impl *md = ecdh_kdf(p->kdf, &kdf_ok);
+    if (!kdf_ok)
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "KDF 0x%lx is not supported", (unsigned long)p->kdf);
+    if ((!p->pSharedData && p->ulSharedDataLen) || (!md && p->ulSharedDataLen))
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "shared data %s",
+             md ? "has a length but no bytes" : "is not taken with CKD_NULL");
+    if (!p->pPublicData || p->ulPublicDataLen == 0)
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "no public data (the peer's point)");
+    if (base->cls != CKO_PRIVATE_KEY || base->type != CKK_EC || !base->keydata)
+        FAIL(CKR_KEY_TYPE_INCONSISTENT, "ECDH needs an EC private key");
+    for (size_t i = 0; i < ARRAY_SIZE(curves); i++)
+        if (curves[i].bits == base->bits)
+            peer.cv = &curves[i];
+    if (!peer.cv || !(peer.grp = EC_GROUP_new_by_curve_name_ex(g.ctx, NULL, peer.cv->nid)))
+        FAIL(CKR_FUNCTION_FAILED, "cannot set up the base key's curve");
+    /* raw or DER OCTET STRING, compressed or not; off the curve is a bad parameter */
+    if (eckey_set_point(&peer, p->pPublicData, p->ulPublicDataLen) != CKR_OK)
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "the public data is not a point on %s", peer.cv->name);
+    if ((rv = eckey_keydata(&peer, &peer_kd)) != CKR_OK)
+        goto out;
+    if (!(ctx = g.ecdh.newctx(g.provctx)) || !g.ecdh.init(ctx, base->keydata, NULL) ||
+        !g.ecdh.set_peer(ctx, peer_kd) || !g.ecdh.derive(ctx, z, &zlen, sizeof(z)) ||
+        zlen != peer.cv->len)
+        FAIL(CKR_FUNCTION_FAILED, "ECDH failed");
+    if (*len == 0 && md)
+        FAIL(CKR_TEMPLATE_INCOMPLETE, "CKA_VALUE_LEN is needed with a KDF");
+    if (*len == 0)
+        *len = zlen;
+    if (!md && *len > zlen)
+        FAIL(CKR_TEMPLATE_INCONSISTENT, "CKD_NULL gives at most %zu bytes", zlen);
+    if (!(*out = OPENSSL_secure_malloc(*len)))
+        FAIL(CKR_HOST_MEMORY, "out of memory for a derived key");
+    if (md)
+        rv = x963(md, z, zlen, p->pSharedData, p->ulSharedDataLen, *out, *len);
+    else
+        memcpy(*out, z + zlen - *len, *len);
+out:
+    if (ctx)
+        g.ecdh.freectx(ctx);
+    if (peer_kd)
+        g.km[KM_EC].free(peer_kd);
+    eckey_clear(&peer);
+    OPENSSL_cleanse(z, sizeof(z));
+    return rv;
+}
+
+static bool hmac_once(const struct md_impl *md, const uint8_t *key, size_t klen,
+                      const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, uint8_t *out)
+{
+    struct hmac h;
+    bool ok = hmac_start(&h, md, key, klen) && md_add(md, h.inner, a, alen) &&
+              md_add(md, h.inner, b, blen) && hmac_finish(&h, out);
+    hmac_clear(&h);
+    return ok;
+}
+
+/* CKM_HKDF_DERIVE and CKM_HKDF_DATA (RFC 5869): extract, expand or both. */
+static CK_RV hkdf_derive(struct keymat *base, const CK_MECHANISM *m, struct keymat *salt_key,
+                         size_t *len, uint8_t **out)
+{
+    CK_RV rv = CKR_OK;
+    const CK_HKDF_PARAMS *p = m->pParameter;
+    static const uint8_t zeros[MD_MAX];
+    uint8_t prk[MD_MAX], t[MD_MAX];
+    const struct md_impl *md = NULL;
+    if (!p || m->ulParameterLen != sizeof(*p))
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "HKDF needs a CK_HKDF_PARAMS");
+    if (!p->bExtract && !p->bExpand)
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "HKDF with neither extract nor expand");
+    if (p->prfHashMechanism == CKM_SHA_1 || p->prfHashMechanism == CKM_SHA224 ||
+        p->prfHashMechanism == CKM_SHA256 || p->prfHashMechanism == CKM_SHA384 ||
+        p->prfHashMechanism == CKM_SHA512)
+        md = md_of(p->prfHashMechanism);
+    if (!md)
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "HKDF hash 0x%lx is not supported",
+             (unsigned long)p->prfHashMechanism);
+    if (!p->pInfo && p->ulInfoLen)
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "HKDF info has a length but no bytes");
+    const uint8_t *salt = zeros;
+    size_t salt_len = md->size;
+    switch (p->ulSaltType) {
+    case CKF_HKDF_SALT_NULL:
+        break;
+    case CKF_HKDF_SALT_DATA:
+        if (!p->pSalt || p->ulSaltLen == 0)
+            FAIL(CKR_MECHANISM_PARAM_INVALID, "CKF_HKDF_SALT_DATA without salt");
+        salt = p->pSalt;
+        salt_len = p->ulSaltLen;
+        break;
+    case CKF_HKDF_SALT_KEY:
+        if (!salt_key || !salt_key->secret)
+            FAIL(CKR_MECHANISM_PARAM_INVALID, "CKF_HKDF_SALT_KEY without a secret salt key");
+        salt = salt_key->secret;
+        salt_len = salt_key->secret_len;
+        break;
+    default:
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "HKDF salt type 0x%lx", (unsigned long)p->ulSaltType);
+    }
+    if (!base->secret)
+        FAIL(CKR_KEY_TYPE_INCONSISTENT, "HKDF needs a secret base key");
+    const uint8_t *key = base->secret;
+    size_t key_len = base->secret_len;
+    if (p->bExtract) {
+        if (!hmac_once(md, salt, salt_len, base->secret, base->secret_len, NULL, 0, prk))
+            FAIL(CKR_FUNCTION_FAILED, "HKDF-Extract failed");
+        key = prk;
+        key_len = md->size;
+    }
+    if (!p->bExpand) {
+        if (*len == 0)
+            *len = md->size;
+        if (*len != md->size)
+            FAIL(CKR_TEMPLATE_INCONSISTENT, "HKDF-Extract gives exactly %zu bytes", md->size);
+    } else if (*len == 0) {
+        FAIL(CKR_TEMPLATE_INCOMPLETE, "CKA_VALUE_LEN is needed for HKDF-Expand");
+    } else if (*len > 255 * md->size) {
+        FAIL(CKR_TEMPLATE_INCONSISTENT, "HKDF-Expand gives at most %zu bytes", 255 * md->size);
+    }
+    if (!(*out = OPENSSL_secure_malloc(*len)))
+        FAIL(CKR_HOST_MEMORY, "out of memory for a derived key");
+    if (!p->bExpand) {
+        memcpy(*out, prk, md->size);
+        goto out;
+    }
+    size_t tlen = 0;
+    for (size_t done = 0, i = 1; done < *len; i++) {
+        struct hmac h;
+        const uint8_t ctr = (uint8_t)i;
+        bool ok = hmac_start(&h, md, key, key_len) && md_add(md, h.inner, t, tlen) &&
+                  md_add(md, h.inner, p->pInfo, p->ulInfoLen) && md_add(md, h.inner, &ctr, 1) &&
+                  hmac_finish(&h, t);
+        hmac_clear(&h);
+        if (!ok)
+            FAIL(CKR_FUNCTION_FAILED, "HKDF-Expand failed");
+        tlen = md->size;
+        size_t n = *len - done < tlen ? *len - done : tlen;
+        memcpy(*out + done, t, n);
+        done += n;
+    }
+out:
+    OPENSSL_cleanse(prk, sizeof(prk));
+    OPENSSL_cleanse(t, sizeof(t));
+    return rv;
+}
+
+/* AES-CMAC (NIST SP 800-38B, RFC 4493) of one message, on the provider's AES-ECB. */
+static bool cmac_once(const uint8_t *key, size_t klen, const uint8_t *msg, size_t mlen,
+                      uint8_t mac[16])
+{
+    int i = aes_index(klen);
+    const struct cipher_impl *ci = i >= 0 ? &g.ecb[i] : NULL;
+    unsigned padding = 0;
+    OSSL_PARAM q[] = {OSSL_PARAM_construct_uint(OSSL_CIPHER_PARAM_PADDING, &padding),
+                      OSSL_PARAM_END};
+    uint8_t k1[16] = {0}, k2[16], x[16] = {0}, blk[16], y[32];
+    size_t got = 0;
+    bool ok = false;
+    void *cc = ci ? ci->newctx(g.provctx) : NULL;
+    if (!cc || !ci->encrypt_init(cc, key, klen, NULL, 0, q) ||
+        !ci->update(cc, y, &got, sizeof(y), k1, 16) || got != 16)
+        goto out;
+    /* subkeys: doubling in GF(2^128) */
+    for (int s = 0; s < 2; s++) {
+        uint8_t *src = s == 0 ? y : k1, *dst = s == 0 ? k1 : k2;
+        uint8_t carry = src[0] & 0x80;
+        for (int j = 0; j < 15; j++)
+            dst[j] = (uint8_t)(src[j] << 1 | src[j + 1] >> 7);
+        dst[15] = (uint8_t)(src[15] << 1) ^ (carry ? 0x87 : 0);
+    }
+    size_t nblk = mlen == 0 ? 1 : (mlen + 15) / 16;
+    for (size_t b = 0; b < nblk; b++) {
+        size_t off = b * 16, n = mlen - off < 16 ? mlen - off : 16;
+        if (mlen == 0)
+            n = 0;
+        memset(blk, 0, 16);
+        if (n)
+            memcpy(blk, msg + off, n);
+        if (b == nblk - 1) {
+            if (n < 16)
+                blk[n] = 0x80;
+            for (int j = 0; j < 16; j++)
+                blk[j] ^= n == 16 ? k1[j] : k2[j];
+        }
+        for (int j = 0; j < 16; j++)
+            blk[j] ^= x[j];
+        if (!ci->update(cc, y, &got, sizeof(y), blk, 16) || got != 16)
+            goto out;
+        memcpy(x, y, 16);
+    }
+    memcpy(mac, x, 16);
+    ok = true;
+out:
+    if (cc)
+        ci->freectx(cc);
+    OPENSSL_cleanse(k1, sizeof(k1));
+    OPENSSL_cleanse(k2, sizeof(k2));
+    OPENSSL_cleanse(x, sizeof(x));
+    OPENSSL_cleanse(blk, sizeof(blk));
+    OPENSSL_cleanse(y, sizeof(y));
+    return ok;
+}
+
+/* An unsigned integer as `width` bits, big- or little-endian. */
+static size_t put_uint(uint8_t *p, uint64_t v, CK_ULONG width, bool little)
+{
+    size_t n = width / 8;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t b = (uint8_t)(v >> (8 * (n - 1 - i)));
+        p[little ? n - 1 - i : i] = b;
+    }
+    return n;
+}
+
+/* The data parameters of an SP 800-108 counter-mode derivation, checked. */
+static CK_RV kbkdf_check(const CK_SP800_108_KDF_PARAMS *p, size_t *msg_len)
+{
+    size_t iter = 0, dkm = 0, total = 0;
+    if (!p->pDataParams || p->ulNumberOfDataParams == 0 ||
+        p->ulNumberOfDataParams > KBKDF_MAX_PARAM)
+        return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID, "SP 800-108: 1..%d data parameters",
+                       KBKDF_MAX_PARAM);
+    for (CK_ULONG i = 0; i < p->ulNumberOfDataParams; i++) {
+        const CK_PRF_DATA_PARAM *d = &p->pDataParams[i];
+        if (d->type == CK_SP800_108_ITERATION_VARIABLE) {
+            const CK_SP800_108_COUNTER_FORMAT *f = d->pValue;
+            if (!f || d->ulValueLen != sizeof(*f) ||
+                (f->ulWidthInBits != 8 && f->ulWidthInBits != 16 && f->ulWidthInBits != 24 &&
+                 f->ulWidthInBits != 32))
+                return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID,
+                               "SP 800-108: bad counter format");
+            iter++;
+            total += f->ulWidthInBits / 8;
+        } else if (d->type == CK_SP800_108_DKM_LENGTH) {
+            const CK_SP800_108_DKM_LENGTH_FORMAT *f = d->pValue;
+            if (!f || d->ulValueLen != sizeof(*f) || f->ulWidthInBits < 8 ||
+                f->ulWidthInBits > 64 || f->ulWidthInBits % 8 ||
+                (f->dkmLengthMethod != CK_SP800_108_DKM_LENGTH_SUM_OF_KEYS &&
+                 f->dkmLengthMethod != CK_SP800_108_DKM_LENGTH_SUM_OF_SEGMENTS))
+                return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID,
+                               "SP 800-108: bad DKM length format");
+            dkm++;
+            total += f->ulWidthInBits / 8;
+        } else if (d->type == CK_SP800_108_BYTE_ARRAY) {
+            if (!d->pValue || d->ulValueLen == 0 || d->ulValueLen > SEA_MAX_ATTR_LEN)
+                return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID,
+                               "SP 800-108: byte array without bytes");
+            total += d->ulValueLen;
+        } else {
+            /* CK_SP800_108_OPTIONAL_COUNTER belongs to the feedback and pipeline modes */
+            return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID,
+                           "SP 800-108: data parameter type 0x%lx not allowed in counter mode",
+                           (unsigned long)d->type);
+        }
+        if (total > KBKDF_MAX_PARAM * (size_t)SEA_MAX_ATTR_LEN)
+            return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID, "SP 800-108: too much data");
+    }
+    if (iter != 1 || dkm > 1)
+        return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID,
+                       "SP 800-108: one iteration variable and at most one DKM length");
+    *msg_len = total;
+    return CKR_OK;
+}
+
+/* CKM_SP800_108_COUNTER_KDF: K(i) = PRF(KI, the data parameters in order, with the counter i
+ * and the DKM length in their formats). Additional derived keys are refused. */
+static CK_RV kbkdf_derive(struct keymat *base, const CK_MECHANISM *m, size_t *len, uint8_t **out)
+{
+    CK_RV rv = CKR_OK;
+    const CK_SP800_108_KDF_PARAMS *p = m->pParameter;
+    const struct md_impl *md = NULL;
+    uint8_t *msg = NULL, blk[MD_MAX];
+    size_t msg_len = 0, h;
+    if (!p || m->ulParameterLen != sizeof(*p))
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "SP 800-108 needs a CK_SP800_108_KDF_PARAMS");
+    if (p->ulAdditionalDerivedKeys || p->pAdditionalDerivedKeys)
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "additional derived keys are not supported");
+    switch (p->prfType) {
+    case CKM_SHA_1_HMAC:
+        md = md_of(CKM_SHA_1);
+        break;
+    case CKM_SHA224_HMAC:
+        md = md_of(CKM_SHA224);
+        break;
+    case CKM_SHA256_HMAC:
+        md = md_of(CKM_SHA256);
+        break;
+    case CKM_SHA384_HMAC:
+        md = md_of(CKM_SHA384);
+        break;
+    case CKM_SHA512_HMAC:
+        md = md_of(CKM_SHA512);
+        break;
+    case CKM_AES_CMAC:
+        break;
+    default:
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "SP 800-108 PRF 0x%lx is not supported",
+             (unsigned long)p->prfType);
+    }
+    if ((rv = kbkdf_check(p, &msg_len)) != CKR_OK)
+        goto out;
+    if (!base->secret || (md ? base->type == CKK_AES
+                             : base->type != CKK_AES || aes_index(base->secret_len) < 0))
+        FAIL(CKR_KEY_TYPE_INCONSISTENT, "the base key does not suit the PRF");
+    if (*len == 0)
+        FAIL(CKR_TEMPLATE_INCOMPLETE, "CKA_VALUE_LEN is needed for SP 800-108");
+    h = md ? md->size : 16;
+    size_t blocks = (*len + h - 1) / h;
+    for (CK_ULONG i = 0; i < p->ulNumberOfDataParams; i++) {
+        const CK_PRF_DATA_PARAM *d = &p->pDataParams[i];
+        const CK_SP800_108_COUNTER_FORMAT *f = d->pValue;
+        if (d->type == CK_SP800_108_ITERATION_VARIABLE && f->ulWidthInBits < 32 &&
+            blocks >= (1ul << f->ulWidthInBits))
+            FAIL(CKR_TEMPLATE_INCONSISTENT, "the counter is too narrow for %zu bytes", *len);
+    }
+    if (!(msg = OPENSSL_malloc(msg_len ? msg_len : 1)) ||
+        !(*out = OPENSSL_secure_malloc(*len)))
+        FAIL(CKR_HOST_MEMORY, "out of memory for a derivation");
+    for (size_t i = 1, done = 0; done < *len; i++) {
+        size_t k = 0;
+        for (CK_ULONG j = 0; j < p->ulNumberOfDataParams; j++) {
+            const CK_PRF_DATA_PARAM *d = &p->pDataParams[j];
+            if (d->type == CK_SP800_108_ITERATION_VARIABLE) {
+                const CK_SP800_108_COUNTER_FORMAT *f = d->pValue;
+                k += put_uint(msg + k, i, f->ulWidthInBits, f->bLittleEndian);
+            } else if (d->type == CK_SP800_108_DKM_LENGTH) {
+                const CK_SP800_108_DKM_LENGTH_FORMAT *f = d->pValue;
+                uint64_t bits = f->dkmLengthMethod == CK_SP800_108_DKM_LENGTH_SUM_OF_KEYS
+                                    ? (uint64_t)*len * 8
+                                    : (uint64_t)blocks * h * 8;
+                k += put_uint(msg + k, bits, f->ulWidthInBits, f->bLittleEndian);
+            } else {
+                memcpy(msg + k, d->pValue, d->ulValueLen);
+                k += d->ulValueLen;
+            }
+        }
+        bool ok = md ? hmac_once(md, base->secret, base->secret_len, msg, k, NULL, 0, blk)
+                     : cmac_once(base->secret, base->secret_len, msg, k, blk);
+        if (!ok)
+            FAIL(CKR_FUNCTION_FAILED, "the SP 800-108 PRF failed");
+        size_t n = *len - done < h ? *len - done : h;
+        memcpy(*out + done, blk, n);
+        done += n;
+    }
+out:
+    OPENSSL_free(msg);
+    OPENSSL_cleanse(blk, sizeof(blk));
+    return rv;
+}
+
+CK_RV crypto_derive(struct keymat *base, const CK_MECHANISM *m, struct keymat *salt, size_t len,
+                    struct attrs *a)
+{
+    CK_RV rv = CKR_OK;
+    uint8_t *val = NULL;
+    CK_ULONG cls, type = CK_UNAVAILABLE_INFORMATION;
+    if (!base || !m || !a)
+        return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "crypto_derive: missing argument");
+    if ((rv = need_init()) != CKR_OK)
+        return rv;
+    ERR_set_mark();
+    if (!get_ulong(attrs_find(a, CKA_CLASS), &cls) ||
+        (cls != CKO_DATA && !get_ulong(attrs_find(a, CKA_KEY_TYPE), &type)))
+        FAIL(CKR_TEMPLATE_INCOMPLETE, "the derived object has no class or key type");
+    if (cls != CKO_DATA && cls != CKO_SECRET_KEY)
+        FAIL(CKR_TEMPLATE_INCONSISTENT, "derivations make secret keys or data objects");
+    if (len > DERIVE_MAX || (cls == CKO_SECRET_KEY && len && !secret_len_ok(type, len)))
+        FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "%zu bytes are not allowed for this object", len);
+    size_t want = len;
+    switch (m->mechanism) {
+    case CKM_ECDH1_DERIVE:
+        rv = ecdh_derive(base, m, &len, &val);
+        break;
+    case CKM_HKDF_DERIVE:
+    case CKM_HKDF_DATA:
+        if ((m->mechanism == CKM_HKDF_DATA) != (cls == CKO_DATA))
+            FAIL(CKR_TEMPLATE_INCONSISTENT, "CKM_HKDF_DATA makes data objects, HKDF_DERIVE keys");
+        rv = hkdf_derive(base, m, salt, &len, &val);
+        break;
+    case CKM_SP800_108_COUNTER_KDF:
+        rv = kbkdf_derive(base, m, &len, &val);
+        break;
+    default:
+        FAIL(CKR_MECHANISM_INVALID, "mechanism 0x%lx derives nothing",
+             (unsigned long)m->mechanism);
+    }
+    if (rv != CKR_OK)
+        goto out;
+    if (cls == CKO_SECRET_KEY && want == 0 && !secret_len_ok(type, len))
+        FAIL(CKR_TEMPLATE_INCOMPLETE, "give CKA_VALUE_LEN: %zu bytes do not suit key type %lu",
+             len, (unsigned long)type);
+    if (cls == CKO_SECRET_KEY) {
+        rv = set_secret_value(a, type, val, len);
+    } else {
+        struct attrs *add = attrs_new();
+        rv = !add ? CKR_HOST_MEMORY
+             : attrs_get_bool(a, CKA_PRIVATE, false) ? attrs_set_secret(add, CKA_VALUE, val, len)
+                                                     : attrs_set(add, CKA_VALUE, val, len);
+        if (rv == CKR_OK) {
+            struct attrs *dst[] = {a};
+            const struct attrs *src[] = {add};
+            rv = commit(dst, src, 1);
+        } else {
+            err_set(ORIGIN, rv, "out of memory for a derived value");
+        }
+        attrs_unref(add);
+    }
+out:
+    if (val)
+        OPENSSL_secure_clear_free(val, len);
+    ERR_pop_to_mark();
+    return rv;
 }

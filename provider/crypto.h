@@ -87,7 +87,11 @@ void keymat_unref(struct keymat *k); /* wipes the secret at zero */
  * CKA_VALUE (secret) and CKA_CHECK_VALUE for AES. For CKM_EC_KEY_PAIR_GEN, `pub` carries
  * CKA_EC_PARAMS; both get CKA_EC_POINT (DER OCTET STRING, uncompressed) and
  * CKA_PUBLIC_KEY_INFO (SubjectPublicKeyInfo DER); priv also gets CKA_EC_PARAMS and CKA_VALUE
- * (secret scalar, big-endian, field-size bytes). */
+ * (secret scalar, big-endian, field-size bytes). CKM_EC_EDWARDS_KEY_PAIR_GEN (Ed25519, `pub`
+ * has CKA_EC_PARAMS: OID or "edwards25519") likewise, CKA_VALUE being the 32-byte seed.
+ * CKM_RSA_PKCS_KEY_PAIR_GEN: `pub` has CKA_MODULUS_BITS (2048..4096, else CKR_KEY_SIZE_RANGE)
+ * and optionally CKA_PUBLIC_EXPONENT (default 65537); both get CKA_MODULUS,
+ * CKA_PUBLIC_EXPONENT and CKA_PUBLIC_KEY_INFO, priv the private and CRT parts (secret). */
 CK_RV crypto_generate_key(const CK_MECHANISM *m, struct attrs *priv);
 CK_RV crypto_generate_key_pair(const CK_MECHANISM *m, struct attrs *pub, struct attrs *priv);
 
@@ -95,21 +99,36 @@ CK_RV crypto_generate_key_pair(const CK_MECHANISM *m, struct attrs *pub, struct 
  * private key, check the scalar is in range and add CKA_EC_POINT and CKA_PUBLIC_KEY_INFO; for
  * an EC public key, check the point is on the curve (accepting raw or DER-wrapped CKA_EC_POINT,
  * normalising to DER) and add CKA_PUBLIC_KEY_INFO; for AES, check 16/24/32 bytes and add
- * CKA_CHECK_VALUE. `a` holds the full template including secret values. */
+ * CKA_CHECK_VALUE. RSA: checks the parts belong together (CKA_PUBLIC_EXPONENT is required on
+ * private keys too; the CRT parts all or none) and adds CKA_PUBLIC_KEY_INFO, and
+ * CKA_MODULUS_BITS to a public key. Ed25519 (CKK_EC_EDWARDS): a 32-byte seed or public key
+ * (raw or DER), adds CKA_EC_POINT (DER) and CKA_PUBLIC_KEY_INFO.
+ * `a` holds the full template including secret values. */
 CK_RV crypto_complete_import(struct attrs *a);
 
 /* Parse a private key in PEM or DER (PKCS#8, SEC1, traditional; unencrypted) into the
  * attributes an imported key of that type has (pub: a CKO_PUBLIC_KEY set, priv: a
- * CKO_PRIVATE_KEY set with CKA_VALUE secret). Supported: EC on the curves above. */
+ * CKO_PRIVATE_KEY set with CKA_VALUE secret). Supported: EC on the curves above, RSA (two
+ * primes) and Ed25519. */
 CK_RV crypto_parse_private_key(const uint8_t *data, size_t len, struct attrs *pub,
                                struct attrs *priv);
+
+/* A private key (its public attributes and its secret ones, as keymat_from_attrs takes them)
+ * as DER PKCS#8 PrivateKeyInfo (RFC 5208), for wrapping: RSA (RFC 8017 A.1.2, needs the CRT
+ * parts), Ed25519 (RFC 8410) and EC (RFC 5915, with the public key). *der is in the secure
+ * heap, exactly *len bytes: free it with OPENSSL_secure_clear_free(*der, *len).
+ * CKR_KEY_TYPE_INCONSISTENT for anything else. */
+CK_RV crypto_private_key_pkcs8(const struct attrs *pub, const struct attrs *secret, uint8_t **der,
+                               size_t *len);
 
 /* ---- mechanisms on key material ---- */
 
 struct cop;
 
 /* Start an operation. Base mechanisms: CKM_ECDSA (sign/verify over a caller-supplied digest,
- * raw r||s signature), CKM_AES_GCM (CK_GCM_PARAMS; encrypt streams, decrypt buffers until the
+ * raw r||s signature), CKM_RSA_PKCS (sign/verify over a caller-made DigestInfo, encrypt/
+ * decrypt), CKM_RSA_PKCS_PSS (input: the hash), CKM_RSA_PKCS_OAEP, CKM_EDDSA (Ed25519, the
+ * whole message), CKM_AES_GCM (CK_GCM_PARAMS; encrypt streams, decrypt buffers until the
  * tag is verified), CKM_SHA256_HMAC (sign/verify), CKM_SHA_1/SHA224/SHA256/SHA384/SHA512 with
  * k == NULL and op == OP_DIGEST. CKR_MECHANISM_INVALID, CKR_MECHANISM_PARAM_INVALID,
  * CKR_KEY_TYPE_INCONSISTENT, CKR_KEY_SIZE_RANGE on bad input. */
@@ -118,6 +137,35 @@ size_t cop_outlen(struct cop *c, int phase, size_t inlen);
 CK_RV cop_update(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
 CK_RV cop_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
 void cop_free(struct cop *c);
+
+/* ---- wrapping formats and derivations (C_WrapKey, C_UnwrapKey, C_DeriveKey) ---- */
+
+/* The bytes C_WrapKey encrypts for a key: a secret key's CKA_VALUE; a private key's PKCS#8
+ * PrivateKeyInfo DER (crypto_private_key_pkcs8: RSA, Ed25519, EC). `pub` is the key's public
+ * attribute set, `secret` its secret attributes. *out is in the secure
+ * heap: free it with OPENSSL_secure_clear_free(*out, *len). CKR_KEY_NOT_WRAPPABLE for keys with
+ * no wrapped form. */
+CK_RV crypto_wrap_format(const struct attrs *pub, const struct attrs *secret, uint8_t **out,
+                         size_t *len);
+
+/* The inverse (C_UnwrapKey): give the complete template `a` (class and key type set) the key
+ * in `in` (a private key through crypto_parse_private_key): its value attributes (secret) and
+ * what crypto_complete_import adds. CKR_WRAPPED_KEY_LEN_RANGE
+ * for a secret of a length the key type does not take, CKR_WRAPPED_KEY_INVALID for a private
+ * key that does not parse, CKR_TEMPLATE_INCONSISTENT where the template contradicts the key. */
+CK_RV crypto_unwrap_format(struct attrs *a, const uint8_t *in, size_t len);
+
+/* C_DeriveKey from base key material: CKM_ECDH1_DERIVE (CK_ECDH1_DERIVE_PARAMS, CKD_NULL and
+ * CKD_SHA1/224/256/384/512_KDF), CKM_HKDF_DERIVE and CKM_HKDF_DATA (CK_HKDF_PARAMS; `salt` is
+ * the key material of hSaltKey for CKF_HKDF_SALT_KEY, else NULL), CKM_SP800_108_COUNTER_KDF
+ * (CK_SP800_108_KDF_PARAMS, HMAC-SHA-1/2 or AES-CMAC PRF, no additional derived keys). `len`:
+ * bytes to derive, 0 for the mechanism's own length (ECDH with CKD_NULL: the shared secret;
+ * HKDF extract only: the hash size). `a` is the complete template of the new secret key or
+ * data object; it gets CKA_VALUE (and for keys CKA_VALUE_LEN, CKA_CHECK_VALUE for AES).
+ * CKR_MECHANISM_PARAM_INVALID for bad parameters (a peer point off the curve included),
+ * CKR_TEMPLATE_INCOMPLETE when a length is needed and missing. */
+CK_RV crypto_derive(struct keymat *base, const CK_MECHANISM *m, struct keymat *salt, size_t len,
+                    struct attrs *a);
 
 /* The mechanisms cop_new implements, as a backend declares them (soft and mock use this). */
 extern const struct bmech crypto_mechs[];

@@ -71,6 +71,50 @@ static const struct mech_desc table[] = {
      CKM_SHA512_HMAC, MF_NO_PARAMS},
     {CKM_SHA512_HMAC_GENERAL, "CKM_SHA512_HMAC_GENERAL", SIGVER,
      {CKK_GENERIC_SECRET, CKK_SHA512_HMAC}, 2, 0, CKM_SHA512_HMAC_GENERAL, 0},
+    /* derivations (C_DeriveKey; keyops.c) */
+    {CKM_ECDH1_DERIVE, "CKM_ECDH1_DERIVE", CKF_DERIVE, {CKK_EC}, 1, 0, CKM_ECDH1_DERIVE, 0},
+    {CKM_HKDF_DERIVE, "CKM_HKDF_DERIVE", CKF_DERIVE, {CKK_GENERIC_SECRET, CKK_HKDF}, 2, 0,
+     CKM_HKDF_DERIVE, 0},
+    {CKM_HKDF_DATA, "CKM_HKDF_DATA", CKF_DERIVE, {CKK_GENERIC_SECRET, CKK_HKDF}, 2, 0,
+     CKM_HKDF_DATA, 0},
+    {CKM_SP800_108_COUNTER_KDF, "CKM_SP800_108_COUNTER_KDF", CKF_DERIVE,
+     {CKK_GENERIC_SECRET, CKK_SHA256_HMAC, CKK_AES}, 3, 0, CKM_SP800_108_COUNTER_KDF, 0},
+    /* RSA: raw mechanisms on the device, hashed variants composed (a DigestInfo for PKCS#1
+     * v1.5, the caller's PSS parameters for PSS) */
+    {CKM_RSA_PKCS_KEY_PAIR_GEN, "CKM_RSA_PKCS_KEY_PAIR_GEN", CKF_GENERATE_KEY_PAIR, {CKK_RSA}, 1,
+     0, CKM_RSA_PKCS_KEY_PAIR_GEN, MF_NO_PARAMS},
+    {CKM_RSA_PKCS, "CKM_RSA_PKCS", SIGVER | ENCDEC | CKF_WRAP | CKF_UNWRAP, {CKK_RSA}, 1, 0,
+     CKM_RSA_PKCS, MF_SINGLE_PART | MF_NO_PARAMS},
+    {CKM_RSA_PKCS_PSS, "CKM_RSA_PKCS_PSS", SIGVER, {CKK_RSA}, 1, 0, CKM_RSA_PKCS_PSS,
+     MF_SINGLE_PART},
+    {CKM_RSA_PKCS_OAEP, "CKM_RSA_PKCS_OAEP", ENCDEC | CKF_WRAP | CKF_UNWRAP, {CKK_RSA}, 1, 0,
+     CKM_RSA_PKCS_OAEP, MF_SINGLE_PART},
+    {CKM_RSA_X_509, "CKM_RSA_X_509", SIGVER | ENCDEC | CKF_WRAP | CKF_UNWRAP, {CKK_RSA}, 1, 0,
+     CKM_RSA_X_509, MF_SINGLE_PART | MF_NO_PARAMS},
+    {CKM_SHA1_RSA_PKCS, "CKM_SHA1_RSA_PKCS", SIGVER, {CKK_RSA}, 1, CKM_SHA_1, CKM_RSA_PKCS,
+     MF_NO_PARAMS | MF_DIGESTINFO},
+    {CKM_SHA224_RSA_PKCS, "CKM_SHA224_RSA_PKCS", SIGVER, {CKK_RSA}, 1, CKM_SHA224, CKM_RSA_PKCS,
+     MF_NO_PARAMS | MF_DIGESTINFO},
+    {CKM_SHA256_RSA_PKCS, "CKM_SHA256_RSA_PKCS", SIGVER, {CKK_RSA}, 1, CKM_SHA256, CKM_RSA_PKCS,
+     MF_NO_PARAMS | MF_DIGESTINFO},
+    {CKM_SHA384_RSA_PKCS, "CKM_SHA384_RSA_PKCS", SIGVER, {CKK_RSA}, 1, CKM_SHA384, CKM_RSA_PKCS,
+     MF_NO_PARAMS | MF_DIGESTINFO},
+    {CKM_SHA512_RSA_PKCS, "CKM_SHA512_RSA_PKCS", SIGVER, {CKK_RSA}, 1, CKM_SHA512, CKM_RSA_PKCS,
+     MF_NO_PARAMS | MF_DIGESTINFO},
+    {CKM_SHA1_RSA_PKCS_PSS, "CKM_SHA1_RSA_PKCS_PSS", SIGVER, {CKK_RSA}, 1, CKM_SHA_1,
+     CKM_RSA_PKCS_PSS, MF_PASS_PARAMS},
+    {CKM_SHA224_RSA_PKCS_PSS, "CKM_SHA224_RSA_PKCS_PSS", SIGVER, {CKK_RSA}, 1, CKM_SHA224,
+     CKM_RSA_PKCS_PSS, MF_PASS_PARAMS},
+    {CKM_SHA256_RSA_PKCS_PSS, "CKM_SHA256_RSA_PKCS_PSS", SIGVER, {CKK_RSA}, 1, CKM_SHA256,
+     CKM_RSA_PKCS_PSS, MF_PASS_PARAMS},
+    {CKM_SHA384_RSA_PKCS_PSS, "CKM_SHA384_RSA_PKCS_PSS", SIGVER, {CKK_RSA}, 1, CKM_SHA384,
+     CKM_RSA_PKCS_PSS, MF_PASS_PARAMS},
+    {CKM_SHA512_RSA_PKCS_PSS, "CKM_SHA512_RSA_PKCS_PSS", SIGVER, {CKK_RSA}, 1, CKM_SHA512,
+     CKM_RSA_PKCS_PSS, MF_PASS_PARAMS},
+    /* Ed25519 */
+    {CKM_EC_EDWARDS_KEY_PAIR_GEN, "CKM_EC_EDWARDS_KEY_PAIR_GEN", CKF_GENERATE_KEY_PAIR,
+     {CKK_EC_EDWARDS}, 1, 0, CKM_EC_EDWARDS_KEY_PAIR_GEN, MF_NO_PARAMS},
+    {CKM_EDDSA, "CKM_EDDSA", SIGVER, {CKK_EC_EDWARDS}, 1, 0, CKM_EDDSA, MF_SINGLE_PART},
 };
 /* clang-format on */
 
@@ -94,6 +138,50 @@ CK_MECHANISM_TYPE mech_by_name(const char *name)
         if (strcasecmp(table[i].name, name) == 0 || strcasecmp(table[i].name + 4, name) == 0)
             return table[i].type;
     return CK_UNAVAILABLE_INFORMATION;
+}
+
+CK_RV mech_base(const struct mech_desc *d, const CK_MECHANISM *m, CK_MECHANISM *base)
+{
+    *base = (CK_MECHANISM){d->base, NULL, 0};
+    if (!(d->flags & MF_PASS_PARAMS))
+        return CKR_OK;
+    const CK_RSA_PKCS_PSS_PARAMS *pp = m->pParameter;
+    if (!pp || m->ulParameterLen != sizeof(*pp))
+        return err_set(ORIGIN_API, CKR_MECHANISM_PARAM_INVALID,
+                       "%s needs a CK_RSA_PKCS_PSS_PARAMS", d->name);
+    if (pp->hashAlg != d->prehash)
+        return err_set(ORIGIN_API, CKR_MECHANISM_PARAM_INVALID,
+                       "the PSS hashAlg is not the hash %s uses", d->name);
+    base->pParameter = m->pParameter;
+    base->ulParameterLen = m->ulParameterLen;
+    return CKR_OK;
+}
+
+const uint8_t *mech_digest_info(CK_MECHANISM_TYPE digest, size_t *len)
+{
+    /* RFC 8017 9.2 note 1: DER of DigestInfo up to the digest itself */
+    static const struct {
+        CK_MECHANISM_TYPE mech;
+        uint8_t len;
+        uint8_t der[MECH_DIGEST_INFO_MAX];
+    } prefixes[] = {
+        {CKM_SHA_1, 15, {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05,
+                         0x00, 0x04, 0x14}},
+        {CKM_SHA224, 19, {0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03,
+                          0x04, 0x02, 0x04, 0x05, 0x00, 0x04, 0x1c}},
+        {CKM_SHA256, 19, {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03,
+                          0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}},
+        {CKM_SHA384, 19, {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03,
+                          0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30}},
+        {CKM_SHA512, 19, {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03,
+                          0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40}},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++)
+        if (prefixes[i].mech == digest) {
+            *len = prefixes[i].len;
+            return prefixes[i].der;
+        }
+    return NULL;
 }
 
 const struct bmech *mech_device(const struct dev_caps *caps, CK_MECHANISM_TYPE t)

@@ -13,6 +13,8 @@ enum {
     MF_CORE = 1u << 1,        /* run by the core itself (digests) */
     MF_NO_PARAMS = 1u << 2,   /* pParameter must be NULL / ulParameterLen 0 */
     MF_MESSAGE = 1u << 3,     /* also offered by the message-based functions (msgops.c) */
+    MF_DIGESTINFO = 1u << 4,  /* composed: the digest goes to the base in a DigestInfo */
+    MF_PASS_PARAMS = 1u << 5, /* composed: the caller's parameters go to the base (RSA-PSS) */
 };
 
 #define MECH_MAX_KEY_TYPES 3
@@ -40,6 +42,15 @@ const struct bmech *mech_device(const struct dev_caps *caps, CK_MECHANISM_TYPE t
  * device can't. */
 const struct bmech *mech_resolve(const struct dev_caps *caps, const struct mech_desc *d,
                                  CK_FLAGS op, bool *composed);
+
+/* The mechanism a device runs for a composed row d called with m: the base mechanism, with
+ * m's parameters for MF_PASS_PARAMS rows (RSA-PSS: hashAlg must be d's digest, else
+ * CKR_MECHANISM_PARAM_INVALID). */
+CK_RV mech_base(const struct mech_desc *d, const CK_MECHANISM *m, CK_MECHANISM *base);
+
+/* The DER DigestInfo prefix (RFC 8017 9.2) for a digest mechanism, or NULL. */
+const uint8_t *mech_digest_info(CK_MECHANISM_TYPE digest, size_t *len);
+#define MECH_DIGEST_INFO_MAX 19
 
 /* C_GetMechanismList / C_GetMechanismInfo for a device. */
 CK_RV mech_list(const struct dev_caps *caps, CK_MECHANISM_TYPE *out, CK_ULONG *count);

@@ -16,6 +16,7 @@ static const char *const op_names[OP__COUNT] = {"encryption", "decryption", "sig
                                                 "verification", "digest"};
 
 #define MAX_DIGEST 64
+#define MAX_PREHASH (MECH_DIGEST_INFO_MAX + MAX_DIGEST) /* a digest in its DigestInfo */
 
 static bool class_fits(enum sea_op op, CK_OBJECT_CLASS cls)
 {
@@ -41,6 +42,19 @@ static CK_ULONG key_size(const struct attrs *a)
         CK_ULONG bits = 0;
         return p && crypto_ec_curve(p->val, p->len, &bits) ? bits : 0;
     }
+    if (kt == CKK_RSA) { /* a private key has no CKA_MODULUS_BITS: count the modulus */
+        const struct attr *n = attrs_find(a, CKA_MODULUS);
+        const uint8_t *v = n ? n->val : NULL;
+        size_t len = n ? n->len : 0;
+        while (len && !*v)
+            v++, len--;
+        CK_ULONG bits = len ? 8 * (CK_ULONG)len : 0;
+        for (uint8_t top = len ? v[0] : 0xff; !(top & 0x80); top <<= 1)
+            bits--;
+        return bits;
+    }
+    if (kt == CKK_EC_EDWARDS)
+        return 0; /* one curve: crypto checks it */
     return attrs_get_ulong(a, CKA_VALUE_LEN, 0);
 }
 
@@ -150,7 +164,9 @@ CK_RV core_op_init(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, const CK
     }
     if ((rv = check_key(c, s, op, md, b, key, &ka)) != CKR_OK)
         goto out;
-    CK_MECHANISM base = composed ? (CK_MECHANISM){md->base, NULL, 0} : *m;
+    CK_MECHANISM base = *m;
+    if (composed && (rv = mech_base(md, m, &base)) != CKR_OK)
+        goto out;
     if (composed) {
         CK_MECHANISM dm = {md->prehash, NULL, 0};
         if ((rv = cop_new(NULL, OP_DIGEST, &dm, &o->digest)) != CKR_OK) {
@@ -199,11 +215,21 @@ static CK_RV digest_update(struct opstate *o, const uint8_t *in, size_t inlen)
     return cop_update(o->digest, in, inlen, NULL, &none);
 }
 
-/* Finish the composed prehash into d; returns its length. */
-static CK_RV prehash_final(struct opstate *o, uint8_t d[MAX_DIGEST], size_t *dlen)
+/* Finish the composed prehash into d (in its DigestInfo for MF_DIGESTINFO rows); returns its
+ * length. */
+static CK_RV prehash_final(struct opstate *o, uint8_t d[MAX_PREHASH], size_t *dlen)
 {
+    size_t pre = 0;
+    const uint8_t *info =
+        (o->md->flags & MF_DIGESTINFO) ? mech_digest_info(o->md->prehash, &pre) : NULL;
+    if ((o->md->flags & MF_DIGESTINFO) && !info)
+        return err_set(ORIGIN_CORE, CKR_GENERAL_ERROR, "no DigestInfo for %s", o->md->name);
+    if (info)
+        memcpy(d, info, pre);
     *dlen = MAX_DIGEST;
-    return cop_final(o->digest, NULL, 0, d, dlen);
+    CK_RV rv = cop_final(o->digest, NULL, 0, d + pre, dlen);
+    *dlen += pre;
+    return rv;
 }
 
 /* Output size of the whole operation given inlen more input bytes. */
@@ -260,7 +286,7 @@ static CK_RV complete(struct session *s, enum sea_op op, bool single, const uint
                       size_t inlen, uint8_t *out, CK_ULONG *outlen)
 {
     struct opstate *o = NULL;
-    uint8_t d[MAX_DIGEST];
+    uint8_t d[MAX_PREHASH];
     size_t dlen = 0, written = 0;
     CK_RV rv = active_op(s, op, &o);
     if (rv != CKR_OK)
@@ -374,7 +400,7 @@ static CK_RV verify_common(struct core *c, CK_SESSION_HANDLE h, bool single, con
 {
     struct session *s;
     struct opstate *o = NULL;
-    uint8_t d[MAX_DIGEST];
+    uint8_t d[MAX_PREHASH];
     size_t dlen = 0, w = 0;
     CK_RV rv = sess_acquire(c, h, &s);
     if (rv != CKR_OK)
@@ -508,6 +534,12 @@ CK_RV core_generate_key_pair(struct core *c, CK_SESSION_HANDLE h, const CK_MECHA
         goto out;
     if (m->mechanism == CKM_EC_KEY_PAIR_GEN && (rv = check_ec_pair(b, pub, priv)) != CKR_OK)
         goto out;
+    CK_ULONG bits = attrs_get_ulong(pub, CKA_MODULUS_BITS, 0);
+    if (m->mechanism == CKM_RSA_PKCS_KEY_PAIR_GEN && (bits < b->min_key || bits > b->max_key)) {
+        rv = err_set(ORIGIN_CORE, CKR_KEY_SIZE_RANGE, "RSA keys of %lu bits: %s makes %lu..%lu",
+                     bits, s->se->dev->name, b->min_key, b->max_key);
+        goto out;
+    }
     if ((rv = obj_check_write(c, s, pub)) != CKR_OK || (rv = obj_check_write(c, s, priv)) != CKR_OK)
         goto out;
     bool tpub = attrs_get_bool(pub, CKA_TOKEN, false);

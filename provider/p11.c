@@ -696,40 +696,32 @@ static CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_ATTRI
 static CK_RV C_WrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE wk,
                        CK_OBJECT_HANDLE k, CK_BYTE_PTR out, CK_ULONG_PTR outlen)
 {
-    (void)h;
-    (void)m;
-    (void)wk;
-    (void)k;
-    (void)out;
-    (void)outlen;
-    UNSUPPORTED();
+    ENTER();
+    CHECK(m, "pMechanism is NULL");
+    CHECK(outlen, "pulWrappedKeyLen is NULL");
+    RET(core_wrap_key(c, h, m, wk, k, out, outlen));
 }
 
 static CK_RV C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE uk,
                          CK_BYTE_PTR in, CK_ULONG inlen, CK_ATTRIBUTE_PTR t, CK_ULONG n,
                          CK_OBJECT_HANDLE_PTR phKey)
 {
-    (void)h;
-    (void)m;
-    (void)uk;
-    (void)in;
-    (void)inlen;
-    (void)t;
-    (void)n;
-    (void)phKey;
-    UNSUPPORTED();
+    ENTER();
+    CHECK(m, "pMechanism is NULL");
+    CHECK(DATA_OK(in, inlen), "pWrappedKey is NULL");
+    CHECK(DATA_OK(t, n), "pTemplate is NULL");
+    CHECK(phKey, "phKey is NULL");
+    RET(core_unwrap_key(c, h, m, uk, in, inlen, t, n, phKey));
 }
 
 static CK_RV C_DeriveKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE base,
                          CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR phKey)
 {
-    (void)h;
-    (void)m;
-    (void)base;
-    (void)t;
-    (void)n;
-    (void)phKey;
-    UNSUPPORTED();
+    ENTER();
+    CHECK(m, "pMechanism is NULL");
+    CHECK(DATA_OK(t, n), "pTemplate is NULL");
+    CHECK(phKey, "phKey is NULL");
+    RET(core_derive_key(c, h, m, base, t, n, phKey));
 }
 
 static CK_RV C_SeedRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR seed, CK_ULONG len)

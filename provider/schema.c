@@ -133,6 +133,26 @@ static const struct adesc ec_private_attrs[] = {
     {CKA_EC_POINT, A_COMPUTED},
 };
 
+/* RSA (PKCS#11 3.0 2.1.2, 2.1.3). CKA_MODULUS_BITS is computed on import; the private parts
+ * are secret (schema_is_secret). libsea also requires CKA_PUBLIC_EXPONENT on a private key
+ * (blinding and CKA_PUBLIC_KEY_INFO need it) and takes the CRT parts all or none. */
+static const struct adesc rsa_public_attrs[] = {
+    {CKA_MODULUS, A_REQ_CREATE | A_NO_GEN},
+    {CKA_MODULUS_BITS, A_REQ_GEN | A_COMPUTED},
+    {CKA_PUBLIC_EXPONENT, A_REQ_CREATE},
+};
+
+static const struct adesc rsa_private_attrs[] = {
+    {CKA_MODULUS, A_REQ_CREATE | A_NO_GEN},
+    {CKA_PUBLIC_EXPONENT, A_REQ_CREATE | A_NO_GEN},
+    {CKA_PRIVATE_EXPONENT, A_REQ_CREATE | A_NO_GEN},
+    {CKA_PRIME_1, A_NO_GEN},
+    {CKA_PRIME_2, A_NO_GEN},
+    {CKA_EXPONENT_1, A_NO_GEN},
+    {CKA_EXPONENT_2, A_NO_GEN},
+    {CKA_COEFFICIENT, A_NO_GEN},
+};
+
 static const struct adesc sym_attrs[] = {
     {CKA_VALUE, A_REQ_CREATE | A_NO_GEN},
     {CKA_VALUE_LEN, A_REQ_GEN | A_COMPUTED},
@@ -158,6 +178,8 @@ static bool key_type_supported(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt)
 {
     switch (kt) {
     case CKK_EC:
+    case CKK_EC_EDWARDS: /* Ed25519 */
+    case CKK_RSA:
         return cls == CKO_PUBLIC_KEY || cls == CKO_PRIVATE_KEY;
     case CKK_AES:
     case CKK_GENERIC_SECRET:
@@ -166,6 +188,7 @@ static bool key_type_supported(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt)
     case CKK_SHA256_HMAC:
     case CKK_SHA384_HMAC:
     case CKK_SHA512_HMAC:
+    case CKK_HKDF:
         return cls == CKO_SECRET_KEY;
     default:
         return false;
@@ -187,14 +210,18 @@ static size_t groups_for(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt, struct group g[4])
     case CKO_PUBLIC_KEY:
         g[n++] = (struct group)GROUP(key_attrs);
         g[n++] = (struct group)GROUP(public_attrs);
-        if (kt == CKK_EC)
+        if (kt == CKK_EC || kt == CKK_EC_EDWARDS) /* the same attributes (PKCS#11 3.0 2.3.6) */
             g[n++] = (struct group)GROUP(ec_public_attrs);
+        else if (kt == CKK_RSA)
+            g[n++] = (struct group)GROUP(rsa_public_attrs);
         break;
     case CKO_PRIVATE_KEY:
         g[n++] = (struct group)GROUP(key_attrs);
         g[n++] = (struct group)GROUP(private_attrs);
-        if (kt == CKK_EC)
+        if (kt == CKK_EC || kt == CKK_EC_EDWARDS)
             g[n++] = (struct group)GROUP(ec_private_attrs);
+        else if (kt == CKK_RSA)
+            g[n++] = (struct group)GROUP(rsa_private_attrs);
         break;
     case CKO_SECRET_KEY:
         g[n++] = (struct group)GROUP(key_attrs);
@@ -529,6 +556,10 @@ static CK_KEY_TYPE keygen_key_type(CK_MECHANISM_TYPE mech, CK_OBJECT_CLASS cls)
         return cls == CKO_SECRET_KEY ? CKK_GENERIC_SECRET : CK_UNAVAILABLE_INFORMATION;
     case CKM_EC_KEY_PAIR_GEN:
         return cls != CKO_SECRET_KEY ? CKK_EC : CK_UNAVAILABLE_INFORMATION;
+    case CKM_EC_EDWARDS_KEY_PAIR_GEN:
+        return cls != CKO_SECRET_KEY ? CKK_EC_EDWARDS : CK_UNAVAILABLE_INFORMATION;
+    case CKM_RSA_PKCS_KEY_PAIR_GEN:
+        return cls != CKO_SECRET_KEY ? CKK_RSA : CK_UNAVAILABLE_INFORMATION;
     default:
         return CK_UNAVAILABLE_INFORMATION;
     }
@@ -587,7 +618,8 @@ CK_RV schema_generate(CK_MECHANISM_TYPE mech, CK_OBJECT_CLASS cls, const CK_ATTR
         goto out;
     for (size_t i = 0; i < a->n; i++) {
         int f = flags_of(cls, given_kt, a->v[i].type);
-        if (f >= 0 && (f & A_COMPUTED) && a->v[i].type != CKA_VALUE_LEN) {
+        if (f >= 0 && (f & A_COMPUTED) && a->v[i].type != CKA_VALUE_LEN &&
+            a->v[i].type != CKA_MODULUS_BITS) {
             rv = err_set(ORIGIN_CORE, CKR_TEMPLATE_INCONSISTENT,
                          "attribute 0x%lx is made by the key generation", a->v[i].type);
             goto out;
@@ -740,4 +772,57 @@ enum reveal schema_reveal(const struct attrs *obj, CK_ATTRIBUTE_TYPE t)
     if (attrs_get_bool(obj, CKA_SENSITIVE, true) || !attrs_get_bool(obj, CKA_EXTRACTABLE, false))
         return REVEAL_SENSITIVE;
     return REVEAL_SECRET;
+}
+
+/* ---- C_UnwrapKey and C_DeriveKey ---- */
+
+CK_RV schema_unwrap_derive(const struct attrs *given, bool so, bool always_sensitive,
+                           bool never_extractable, struct attrs **out)
+{
+    CK_OBJECT_CLASS cls;
+    CK_KEY_TYPE kt;
+    struct attrs *a = NULL;
+    CK_RV rv = template_class(given, &cls, &kt);
+    if (rv != CKR_OK)
+        return rv;
+    if (cls != CKO_SECRET_KEY && cls != CKO_PRIVATE_KEY && cls != CKO_DATA)
+        return err_set(ORIGIN_CORE, CKR_TEMPLATE_INCONSISTENT,
+                       "objects of class 0x%lx cannot be made this way", cls);
+    for (size_t i = 0; i < given->n; i++) {
+        CK_ATTRIBUTE_TYPE t = given->v[i].type;
+        int f = flags_of(cls, kt, t);
+        if (f < 0)
+            return err_set(ORIGIN_CORE, CKR_ATTRIBUTE_TYPE_INVALID,
+                           "attribute 0x%lx is not valid for this kind of object", t);
+        if (f & A_RO)
+            return err_set(ORIGIN_CORE, CKR_ATTRIBUTE_READ_ONLY,
+                           "attribute 0x%lx is set by the library and cannot be given", t);
+        if (t == CKA_VALUE || (f & A_NO_GEN) || ((f & A_COMPUTED) && t != CKA_VALUE_LEN))
+            return err_set(ORIGIN_CORE, CKR_TEMPLATE_INCONSISTENT,
+                           "attribute 0x%lx comes from the unwrapped or derived value", t);
+        if ((f & A_SO_ONLY) && !so && attrs_get_bool(given, t, false))
+            return err_set(ORIGIN_CORE, CKR_ATTRIBUTE_READ_ONLY,
+                           "only the security officer can set attribute 0x%lx", t);
+    }
+    if (!(a = attrs_dup(given)))
+        return CKR_HOST_MEMORY;
+    if ((rv = fill_defaults(a, cls)) != CKR_OK)
+        goto out;
+    if (cls != CKO_DATA &&
+        ((rv = attrs_set_bool(a, CKA_LOCAL, false)) != CKR_OK ||
+         (rv = attrs_set_ulong(a, CKA_KEY_GEN_MECHANISM, CK_UNAVAILABLE_INFORMATION)) != CKR_OK ||
+         (rv = attrs_set_bool(a, CKA_ALWAYS_SENSITIVE,
+                              always_sensitive && attrs_get_bool(a, CKA_SENSITIVE, true))) !=
+             CKR_OK ||
+         (rv = attrs_set_bool(a, CKA_NEVER_EXTRACTABLE,
+                              never_extractable && !attrs_get_bool(a, CKA_EXTRACTABLE, false))) !=
+             CKR_OK))
+        goto out;
+    rv = stamp_new(a);
+out:
+    if (rv == CKR_OK)
+        *out = a;
+    else
+        attrs_unref(a);
+    return rv;
 }

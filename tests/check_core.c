@@ -1967,6 +1967,12 @@ START_TEST(the_mechanism_list_follows_the_device_capabilities)
         CKM_AES_CMAC_GENERAL, CKM_SHA_1_HMAC, CKM_SHA_1_HMAC_GENERAL, CKM_SHA224_HMAC,
         CKM_SHA224_HMAC_GENERAL, CKM_SHA256_HMAC_GENERAL, CKM_SHA384_HMAC,
         CKM_SHA384_HMAC_GENERAL, CKM_SHA512_HMAC, CKM_SHA512_HMAC_GENERAL,
+        /* RSA and Ed25519: the device's rows and the hashed variants composed on them */
+        CKM_RSA_PKCS_KEY_PAIR_GEN, CKM_RSA_PKCS, CKM_RSA_PKCS_PSS, CKM_RSA_PKCS_OAEP,
+        CKM_SHA1_RSA_PKCS, CKM_SHA224_RSA_PKCS, CKM_SHA256_RSA_PKCS, CKM_SHA384_RSA_PKCS,
+        CKM_SHA512_RSA_PKCS, CKM_SHA1_RSA_PKCS_PSS, CKM_SHA224_RSA_PKCS_PSS,
+        CKM_SHA256_RSA_PKCS_PSS, CKM_SHA384_RSA_PKCS_PSS, CKM_SHA512_RSA_PKCS_PSS,
+        CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA, CKM_RSA_X_509,
     };
     CK_MECHANISM_TYPE v[64];
     CK_MECHANISM_INFO mi;
@@ -1982,13 +1988,21 @@ START_TEST(the_mechanism_list_follows_the_device_capabilities)
     for (size_t i = 0; i < ARRAY_SIZE(expected); i++)
         ck_assert_msg(listed(v, n, expected[i]), "mechanism 0x%lx missing", expected[i]);
 
-    /* the device's rows give sizes and flags */
+    /* the device's rows give sizes and flags, less wrapping and derivation: the mock backend
+     * has no wrap, unwrap or derive op, so nothing of them is offered */
     for (size_t i = 0; i < crypto_nmechs; i++) {
+        const CK_FLAGS key_ops = CKF_WRAP | CKF_UNWRAP | CKF_DERIVE;
+        if (!(crypto_mechs[i].flags & ~key_ops & ~EC_CAPS)) {
+            ck_assert_rv(core_mech_info(w.c, slot, crypto_mechs[i].type, &mi),
+                         CKR_MECHANISM_INVALID);
+            continue;
+        }
         ck_assert_rv(core_mech_info(w.c, slot, crypto_mechs[i].type, &mi), CKR_OK);
         ck_assert_uint_eq(mi.ulMinKeySize, crypto_mechs[i].min_key);
         ck_assert_uint_eq(mi.ulMaxKeySize, crypto_mechs[i].max_key);
-        /* the core adds the message-based flags of the mechanisms it offers that way */
-        ck_assert_uint_eq(mi.flags & ~MSG_FLAGS, crypto_mechs[i].flags);
+        /* the core adds the message-based flags of the mechanisms it offers that way and
+         * masks the key operations the mock device lacks */
+        ck_assert_uint_eq(mi.flags & ~MSG_FLAGS, crypto_mechs[i].flags & ~key_ops);
     }
     ck_assert_rv(core_mech_info(w.c, slot, CKM_ECDSA, &mi), CKR_OK);
     ck_assert_uint_eq(mi.flags, CKF_SIGN | CKF_VERIFY | EC_CAPS);
@@ -1998,15 +2012,39 @@ START_TEST(the_mechanism_list_follows_the_device_capabilities)
     ck_assert_uint_eq(mi.flags, CKF_SIGN | CKF_VERIFY | EC_CAPS);
     ck_assert_uint_eq(mi.ulMinKeySize, 256);
     ck_assert_rv(core_mech_info(w.c, slot, CKM_AES_GCM, &mi), CKR_OK);
-    ck_assert_uint_eq(mi.flags, CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP | MSG_FLAGS);
+    /* no wrap/unwrap op in the mock backend: CKF_WRAP and CKF_UNWRAP are masked */
+    ck_assert_uint_eq(mi.flags, CKF_ENCRYPT | CKF_DECRYPT | MSG_FLAGS);
     ck_assert_uint_eq(mi.ulMinKeySize, 16);
     ck_assert_uint_eq(mi.ulMaxKeySize, 32);
     ck_assert_rv(core_mech_info(w.c, slot, CKM_SHA256, &mi), CKR_OK);
     ck_assert_uint_eq(mi.flags, CKF_DIGEST);
     err_clear();
-    ck_assert_rv(core_mech_info(w.c, slot, CKM_RSA_PKCS, &mi), CKR_MECHANISM_INVALID);
+    ck_assert_rv(core_mech_info(w.c, slot, CKM_DSA, &mi), CKR_MECHANISM_INVALID);
     expect_origin(ORIGIN_CORE, NULL);
     ck_assert_rv(core_mech_list(w.c, 0x7FFFFFFF, NULL, &n), CKR_SLOT_ID_INVALID);
+}
+END_TEST
+
+/* The mock backend has no wrap, unwrap or derive op: the core neither offers nor runs them. */
+START_TEST(a_device_without_key_ops_refuses_wrapping_and_derivation)
+{
+    CK_HKDF_PARAMS hp = {CK_TRUE, CK_TRUE, CKM_SHA256, CKF_HKDF_SALT_NULL, NULL, 0, 0, NULL, 0};
+    CK_MECHANISM hkdf = {CKM_HKDF_DERIVE, &hp, sizeof(hp)}, kw = {CKM_AES_GCM, NULL, 0};
+    CK_ATTRIBUTE t[] = {A(CKA_CLASS, c_secret)};
+    CK_OBJECT_HANDLE k, out = 0;
+    CK_MECHANISM_INFO mi;
+    CK_ULONG len = 0;
+    uint8_t blob[40] = {0};
+    world();
+    login_user(w.h);
+    k = hmac_key(w.h);
+    ck_assert_rv(core_derive_key(w.c, w.h, &hkdf, k, t, 1, &out), CKR_FUNCTION_NOT_SUPPORTED);
+    ck_assert_rv(core_wrap_key(w.c, w.h, &kw, k, k, NULL, &len), CKR_FUNCTION_NOT_SUPPORTED);
+    ck_assert_rv(core_unwrap_key(w.c, w.h, &kw, k, blob, sizeof(blob), t, 1, &out),
+                 CKR_FUNCTION_NOT_SUPPORTED);
+    ck_assert_rv(core_mech_info(w.c, w.slot, CKM_HKDF_DERIVE, &mi), CKR_MECHANISM_INVALID);
+    ck_assert_rv(core_mech_info(w.c, w.slot, CKM_AES_GCM, &mi), CKR_OK);
+    ck_assert_uint_eq(mi.flags & (CKF_WRAP | CKF_UNWRAP | CKF_DERIVE), 0);
 }
 END_TEST
 
@@ -2409,6 +2447,7 @@ static Suite *core_suite(void)
 
     t = tcase(s, "mechanisms");
     tcase_add_test(t, the_mechanism_list_follows_the_device_capabilities);
+    tcase_add_test(t, a_device_without_key_ops_refuses_wrapping_and_derivation);
     tcase_add_test(t, a_raw_ecdsa_device_offers_the_composed_ecdsa_mechanisms_only);
     tcase_add_test(t, a_device_without_a_token_has_no_mechanisms);
 

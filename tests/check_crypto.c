@@ -276,6 +276,20 @@ START_TEST(mechanism_list_declares_what_is_implemented)
         {CKM_SHA384_HMAC_GENERAL, 16, 512, CKF_SIGN | CKF_VERIFY},
         {CKM_SHA512_HMAC, 16, 512, CKF_SIGN | CKF_VERIFY},
         {CKM_SHA512_HMAC_GENERAL, 16, 512, CKF_SIGN | CKF_VERIFY},
+        {CKM_ECDH1_DERIVE, 256, 521,
+         CKF_DERIVE | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS},
+        {CKM_HKDF_DERIVE, 1, 512, CKF_DERIVE},
+        {CKM_HKDF_DATA, 1, 512, CKF_DERIVE},
+        {CKM_SP800_108_COUNTER_KDF, 1, 512, CKF_DERIVE},
+        {CKM_RSA_PKCS_KEY_PAIR_GEN, 2048, 4096, CKF_GENERATE_KEY_PAIR},
+        {CKM_RSA_PKCS, 2048, 4096,
+         CKF_SIGN | CKF_VERIFY | CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
+        {CKM_RSA_PKCS_PSS, 2048, 4096, CKF_SIGN | CKF_VERIFY},
+        {CKM_RSA_PKCS_OAEP, 2048, 4096, CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
+        {CKM_RSA_X_509, 2048, 4096,
+         CKF_SIGN | CKF_VERIFY | CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
+        {CKM_EC_EDWARDS_KEY_PAIR_GEN, 255, 255, CKF_GENERATE_KEY_PAIR},
+        {CKM_EDDSA, 255, 255, CKF_SIGN | CKF_VERIFY},
     };
     ck_assert_uint_eq(crypto_nmechs, ARRAY_SIZE(want));
     for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
@@ -1062,7 +1076,7 @@ START_TEST(unknown_mechanisms_operations_and_arguments_are_refused)
 {
     uint8_t key[32] = {4}, out[64];
     size_t n = 0;
-    CK_MECHANISM rsa = {CKM_RSA_PKCS, NULL, 0}, ecdsa = {CKM_ECDSA, NULL, 0},
+    CK_MECHANISM rsa = {CKM_DSA, NULL, 0}, ecdsa = {CKM_ECDSA, NULL, 0},
                  sha = {CKM_SHA256, NULL, 0}, hmac = {CKM_SHA256_HMAC, key, 4};
     struct keymat *k = secret_key(CKK_GENERIC_SECRET, key, 32);
     struct attrs *priv = rfc_private_attrs();
@@ -1795,7 +1809,7 @@ START_TEST(keymat_from_attrs_refuses_mismatched_sets)
     attrs_unref(pub);
 
     /* key types and classes without material here */
-    pub = mk(CKO_PRIVATE_KEY, CKK_RSA);
+    pub = mk(CKO_PRIVATE_KEY, CKK_DSA);
     ck_assert_int_eq(keymat_from_attrs(pub, sec, &k), CKR_KEY_TYPE_INCONSISTENT);
     attrs_unref(pub);
     pub = mk(CKO_SECRET_KEY, CKK_EC);
@@ -2013,7 +2027,7 @@ START_TEST(import_completes_secret_keys_and_checks_them)
     ck_assert_int_eq(crypto_complete_import(a), CKR_OK);
     ck_assert_uint_eq(a->n, 1);
     attrs_unref(a);
-    a = mk(CKO_PRIVATE_KEY, CKK_RSA);
+    a = mk(CKO_PRIVATE_KEY, CKK_DSA);
     ck_assert_int_eq(crypto_complete_import(a), CKR_ATTRIBUTE_VALUE_INVALID);
     attrs_unref(a);
     a = attrs_new();
@@ -2113,12 +2127,12 @@ START_TEST(parse_private_key_refuses_other_keys_and_garbage)
 {
     uint8_t *data = NULL;
     size_t len;
-    EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
-    ck_assert_ptr_nonnull(rsa);
-    len = encode(rsa, "PEM", "PrivateKeyInfo", &data);
+    EVP_PKEY *ed448 = EVP_PKEY_Q_keygen(NULL, NULL, "ED448");
+    ck_assert_ptr_nonnull(ed448);
+    len = encode(ed448, "PEM", "PrivateKeyInfo", &data);
     parse_fails(data, len, CKR_KEY_TYPE_INCONSISTENT);
     OPENSSL_free(data);
-    EVP_PKEY_free(rsa);
+    EVP_PKEY_free(ed448);
 
     EVP_PKEY *k1 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "secp256k1");
     ck_assert_ptr_nonnull(k1);

@@ -161,7 +161,7 @@ expect 2 "an unknown command option is a usage error" list --frob
 expect 2 "a stray argument is a usage error" list extra
 expect 2 "a missing option value is a usage error" keygen --label
 expect 2 "keygen without --type is a usage error" keygen --label x
-expect 2 "keygen with an unknown type is a usage error" keygen --type rsa-2048 --label x
+expect 2 "keygen with an unknown type is a usage error" keygen --type rsa-1024 --label x
 expect 2 "keygen generic with bits not a multiple of 8 is a usage error" keygen --type generic-12 --label x
 expect 2 "keygen with a bad --id is a usage error" keygen --type ec-p256 --label x --id 0g
 expect 2 "keygen with an unknown usage is a usage error" keygen --type ec-p256 --label x --usage sign,fly
@@ -391,6 +391,31 @@ expect 0 "sign a digest with --alg ecdsa" sign --key ec1 --alg ecdsa --in "$T/ms
 check "openssl verifies the digest signature over the message" \
     ossl_verifies sha256 "$T/ec1.pub" "$T/sigd.der" "$T/msg"
 expect 2 "--alg hmac-sha256 with an EC key is a usage error" sign --key ec1 --alg hmac-sha256 --in "$T/msg" --out "$T/x"
+
+# RSA and Ed25519 keys: generated and imported, signatures checked by openssl
+expect 0 "keygen rsa-2048" keygen --type rsa-2048 --label rsa1
+expect 0 "pubkey of rsa1" pubkey --key rsa1 --out "$T/rsa1.pub"
+expect 0 "sign with rsa1 (default rsa-pss-sha256)" sign --key rsa1 --in "$T/msg" --out "$T/rsa1.sig"
+check "openssl verifies the RSA-PSS signature" \
+    sh -c 'openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 -verify "$1" -signature "$2" "$3" | grep -q "Verified OK"' \
+    _ "$T/rsa1.pub" "$T/rsa1.sig" "$T/msg"
+expect 0 "sign with rsa1 rsa-pkcs1-sha256" sign --key rsa1 --alg rsa-pkcs1-sha256 --in "$T/msg" --out "$T/rsa1p.sig"
+check "openssl verifies the RSA PKCS#1 v1.5 signature" ossl_verifies sha256 "$T/rsa1.pub" "$T/rsa1p.sig" "$T/msg"
+expect 0 "verify the RSA signature" verify --key rsa1 --in "$T/msg" --sig "$T/rsa1.sig"
+expect 2 "--alg ed25519 with an RSA key is a usage error" sign --key rsa1 --alg ed25519 --in "$T/msg" --out "$T/x"
+expect 0 "keygen ed25519" keygen --type ed25519 --label ed1
+expect 0 "pubkey of ed1" pubkey --key ed1 --out "$T/ed1.pub"
+expect 0 "sign with ed1" sign --key ed1 --in "$T/msg" --out "$T/ed1.sig"
+check "openssl verifies the Ed25519 signature" \
+    sh -c 'openssl pkeyutl -verify -pubin -inkey "$1" -rawin -in "$3" -sigfile "$2" | grep -q "Signature Verified Successfully"' \
+    _ "$T/ed1.pub" "$T/ed1.sig" "$T/msg"
+openssl genpkey -algorithm ed25519 -out "$T/ed-openssl.pem" 2>/dev/null
+openssl pkey -in "$T/ed-openssl.pem" -pubout -out "$T/ed-openssl.pub" 2>/dev/null
+expect 0 "import an Ed25519 key file" import --label edimp --key-file "$T/ed-openssl.pem"
+expect 0 "sign with the imported Ed25519 key" sign --key edimp --in "$T/msg" --out "$T/edimp.sig"
+check "openssl verifies it with its own public key" \
+    sh -c 'openssl pkeyutl -verify -pubin -inkey "$1" -rawin -in "$3" -sigfile "$2" | grep -q "Signature Verified Successfully"' \
+    _ "$T/ed-openssl.pub" "$T/edimp.sig" "$T/msg"
 expect 1 "sign with a key that does not exist fails" sign --key nosuchkey --in "$T/msg" --out "$T/x"
 expect 1 "sign with an AES key fails" sign --key aes1 --in "$T/msg" --out "$T/x"
 

@@ -40,6 +40,12 @@ static const char *key_type_name(int type)
         return "aes";
     case SEA_KEY_GENERIC_SECRET:
         return "generic";
+    case SEA_KEY_RSA_2048:
+    case SEA_KEY_RSA_3072:
+    case SEA_KEY_RSA_4096:
+        return "rsa";
+    case SEA_KEY_ED25519:
+        return "ed25519";
     default:
         return NULL;
     }
@@ -62,6 +68,9 @@ static const struct {
     {"ecdsa-sha256", SEA_ALG_ECDSA_SHA256},
     {"ecdsa-sha384", SEA_ALG_ECDSA_SHA384},
     {"hmac-sha256", SEA_ALG_HMAC_SHA256},
+    {"rsa-pkcs1-sha256", SEA_ALG_RSA_PKCS1_SHA256},
+    {"rsa-pss-sha256", SEA_ALG_RSA_PSS_SHA256},
+    {"ed25519", SEA_ALG_ED25519},
 };
 #define NALG (sizeof(alg_names) / sizeof(alg_names[0]))
 
@@ -166,10 +175,21 @@ static bool parse_alg(const char *s, sea_alg *out)
     return false;
 }
 
-/* ec-p256 | ec-p384 | aes-128|192|256 | generic-BITS */
+/* ec-p256 | ec-p384 | rsa-2048|3072|4096 | ed25519 | aes-128|192|256 | generic-BITS */
 static bool parse_key_type(const char *s, sea_key_type *type, unsigned *bits)
 {
     unsigned long v;
+    if (strncmp(s, "rsa-", 4) == 0 && tool_parse_ulong(s + 4, 4096, &v) &&
+        (v == 2048 || v == 3072 || v == 4096)) {
+        *type = v == 2048 ? SEA_KEY_RSA_2048 : v == 3072 ? SEA_KEY_RSA_3072 : SEA_KEY_RSA_4096;
+        *bits = (unsigned)v;
+        return true;
+    }
+    if (strcmp(s, "ed25519") == 0) {
+        *type = SEA_KEY_ED25519;
+        *bits = 255;
+        return true;
+    }
     if (strcmp(s, "ec-p256") == 0) {
         *type = SEA_KEY_EC_P256;
         *bits = 256;
@@ -260,12 +280,14 @@ static const char keygen_help[] =
     "Usage: sea-tool keygen --type TYPE --label LABEL [--id HEX] [--usage LIST] [--extractable]\n"
     "                       [--suid N]\n"
     "Generate a key in the SE (user PIN needed) and print its PKCS#11 URI.\n\n"
-    "  --type TYPE        ec-p256, ec-p384, aes-128, aes-192, aes-256 or generic-BITS\n"
+    "  --type TYPE        ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096, ed25519, aes-128,\n"
+    "                     aes-192, aes-256 or generic-BITS\n"
     "                     (a generic secret, e.g. generic-256 for HMAC-SHA256)\n"
     "  --label LABEL      the key's label (CKA_LABEL), unique in the SE for its class\n"
     "  --id HEX           the key's CKA_ID (1 to 64 bytes)\n"
     "  --usage LIST       comma-separated: sign,verify,encrypt,decrypt,derive (default: what\n"
-    "                     the key type does: sign,verify for EC; encrypt,decrypt for AES;\n"
+    "                     the key type does: sign,verify for EC, RSA and Ed25519;\n"
+    "                     encrypt,decrypt for AES;\n"
     "                     sign,verify,derive for generic secrets)\n"
     "  --extractable      allow the key to leave the SE wrapped (default: never)\n"
     "  --suid N           the oneM2M SUID usage constraint of the key\n\n";
@@ -296,8 +318,9 @@ int cmd_keygen(struct tool *t, int argc, char **argv)
         }
         if (c == OPT_TYPE) {
             if (!parse_key_type(optarg, &p.type, &p.bits))
-                return tool_usage(t, "--type takes ec-p256, ec-p384, aes-128, aes-192, "
-                                     "aes-256 or generic-BITS (BITS a multiple of 8)");
+                return tool_usage(t, "--type takes ec-p256, ec-p384, rsa-2048, rsa-3072, "
+                                     "rsa-4096, ed25519, aes-128, aes-192, aes-256 or "
+                                     "generic-BITS (BITS a multiple of 8)");
             has_type = true;
             continue;
         }
@@ -311,7 +334,7 @@ int cmd_keygen(struct tool *t, int argc, char **argv)
         return tool_usage(t, "--label is required");
     if ((rc = tool_open_se(t, true, &se, &info)) != TOOL_OK)
         goto out;
-    bool pair = p.type == SEA_KEY_EC_P256 || p.type == SEA_KEY_EC_P384;
+    bool pair = p.type != SEA_KEY_AES && p.type != SEA_KEY_GENERIC_SECRET;
     sea_rv rv = sea_key_generate(se, &p, &key, pair ? &pub : NULL);
     if (rv != SEA_OK) {
         rc = tool_fail(t, rv, "generating the key '%s'", p.label);
@@ -332,7 +355,8 @@ static const char import_help[] =
     "                       [--extractable] [--suid N]\n"
     "Import a private key, or a pre-provisioned secret key, into the SE (user PIN needed) and\n"
     "print its PKCS#11 URI. The tool wipes its copies of the key. FILE may be - (stdin).\n\n"
-    "  --key-file FILE    an unencrypted EC private key, PEM or DER (PKCS#8 or SEC1);\n"
+    "  --key-file FILE    an unencrypted EC, RSA or Ed25519 private key, PEM or DER\n"
+    "                     (PKCS#8, SEC1 or PKCS#1);\n"
     "                     its public key is stored too\n"
     "  --secret-file FILE the raw bytes of a secret key\n"
     "  --secret-hex-file FILE\n"
@@ -734,8 +758,8 @@ static int sig_options(struct tool *t, int argc, char **argv, bool verify, struc
             break;
         case OPT_ALG:
             if (!parse_alg(optarg, &a->alg))
-                return tool_usage(t, "--alg takes ecdsa-sha256, ecdsa-sha384, ecdsa or "
-                                     "hmac-sha256");
+                return tool_usage(t, "--alg takes ecdsa-sha256, ecdsa-sha384, ecdsa, "
+                                     "hmac-sha256, rsa-pkcs1-sha256, rsa-pss-sha256 or ed25519");
             a->has_alg = true;
             break;
         case OPT_IN:
@@ -781,12 +805,19 @@ static int sig_options(struct tool *t, int argc, char **argv, bool verify, struc
 static int key_alg(struct tool *t, const sea_object_info *oi, struct sig_args *a, size_t *half)
 {
     bool ec = oi->key_type == SEA_KEY_EC_P256 || oi->key_type == SEA_KEY_EC_P384;
+    bool rsa = oi->key_type == SEA_KEY_RSA_2048 || oi->key_type == SEA_KEY_RSA_3072 ||
+               oi->key_type == SEA_KEY_RSA_4096;
+    bool ed = oi->key_type == SEA_KEY_ED25519;
     *half = oi->key_type == SEA_KEY_EC_P384 ? 48 : 32;
     if (!a->has_alg)
-        a->alg = ec ? SEA_ALG_ECDSA_SHA256 : SEA_ALG_HMAC_SHA256;
-    if (is_ecdsa(a->alg) != ec)
+        a->alg = ec    ? SEA_ALG_ECDSA_SHA256
+                 : rsa ? SEA_ALG_RSA_PSS_SHA256
+                 : ed  ? SEA_ALG_ED25519
+                       : SEA_ALG_HMAC_SHA256;
+    bool rsa_alg = a->alg == SEA_ALG_RSA_PKCS1_SHA256 || a->alg == SEA_ALG_RSA_PSS_SHA256;
+    if (is_ecdsa(a->alg) != ec || rsa_alg != rsa || (a->alg == SEA_ALG_ED25519) != ed)
         return tool_usage(t, "--alg %s does not fit the %s key '%s'", alg_name(a->alg),
-                          ec ? "EC" : "secret", oi->label);
+                          ec ? "EC" : rsa ? "RSA" : ed ? "Ed25519" : "secret", oi->label);
     if (a->format == FMT_DER && !ec)
         return tool_usage(t, "--format der is for ECDSA signatures only");
     return TOOL_OK;
@@ -796,7 +827,8 @@ static const char sign_help[] =
     "Usage: sea-tool sign --key LABEL|URI [--alg ALG] --in FILE|- --out FILE|- [--format raw|der]\n"
     "Sign (ECDSA) or MAC (HMAC) a file with a key of the SE (user PIN needed).\n\n"
     "  --alg ALG          ecdsa-sha256 (default for EC keys), ecdsa-sha384, ecdsa (FILE holds a\n"
-    "                     digest), hmac-sha256 (default for secret keys)\n"
+    "                     digest), rsa-pss-sha256 (default for RSA keys), rsa-pkcs1-sha256,\n"
+    "                     ed25519 (for Ed25519 keys), hmac-sha256 (default for secret keys)\n"
     "  --format raw|der   ECDSA: raw r||s (default) or DER ECDSA-Sig-Value, the form that\n"
     "                     'openssl dgst -verify' takes\n"
     "  --out FILE         the signature (with --json it is also in the output, base64)\n\n";

@@ -201,6 +201,10 @@ typedef enum sea_key_type {
     SEA_KEY_EC_P384 = 2,
     SEA_KEY_AES = 3,            /* 128, 192 or 256 bits */
     SEA_KEY_GENERIC_SECRET = 4, /* HMAC keys, oneM2M Kpsa/Km/Ke... */
+    SEA_KEY_RSA_2048 = 5,       /* public exponent 65537 */
+    SEA_KEY_RSA_3072 = 6,
+    SEA_KEY_RSA_4096 = 7,
+    SEA_KEY_ED25519 = 8,
 } sea_key_type;
 
 /* What a key may be used for. */
@@ -214,7 +218,7 @@ enum {
 
 typedef struct sea_key_params {
     sea_key_type type;
-    unsigned bits;     /* AES and generic secrets; ignored for EC */
+    unsigned bits;     /* AES and generic secrets; ignored for EC, RSA and Ed25519 */
     const char *label; /* name of the key (CKA_LABEL); required */
     const uint8_t *id; /* CKA_ID, optional (links a key pair and its certificate) */
     size_t id_len;
@@ -224,8 +228,8 @@ typedef struct sea_key_params {
                          * not yet enforced (see doc/design.md) */
 } sea_key_params;
 
-/* Generate a key in the SE. For EC keys *key is the private key and *pub (optional) the
- * public one; for secret keys *pub is left alone. */
+/* Generate a key in the SE. For key pairs (EC, RSA, Ed25519) *key is the private key and *pub
+ * (optional) the public one; for secret keys *pub is left alone. */
 sea_rv sea_key_generate(sea_se *se, const sea_key_params *p, sea_obj *key, sea_obj *pub);
 
 /* Import a pre-provisioned secret key value (AES or generic secret). The copy made here is
@@ -233,8 +237,9 @@ sea_rv sea_key_generate(sea_se *se, const sea_key_params *p, sea_obj *key, sea_o
 sea_rv sea_key_import_secret(sea_se *se, const sea_key_params *p, const uint8_t *value, size_t len,
                              sea_obj *key);
 
-/* Import a private key in PEM or DER (PKCS#8, SEC1; unencrypted). p->type is ignored (taken
- * from the key). Creates the private key and its public key. */
+/* Import a private key in PEM or DER (PKCS#8, SEC1, PKCS#1; unencrypted): EC P-256/384/521,
+ * RSA, Ed25519. p->type is ignored (taken from the key). Creates the private key and its
+ * public key. */
 sea_rv sea_key_import_private(sea_se *se, const sea_key_params *p, const uint8_t *pem_or_der,
                               size_t len, sea_obj *key, sea_obj *pub);
 
@@ -275,6 +280,10 @@ typedef enum sea_alg {
     SEA_ALG_SHA256 = 6,
     SEA_ALG_SHA384 = 7,
     SEA_ALG_SHA512 = 8,
+    /* RSA and Ed25519 signatures (input: the message) */
+    SEA_ALG_RSA_PKCS1_SHA256 = 16, /* RSASSA-PKCS1-v1_5 with SHA-256 */
+    SEA_ALG_RSA_PSS_SHA256 = 17,   /* RSASSA-PSS, SHA-256, MGF1-SHA-256, 32-byte salt */
+    SEA_ALG_ED25519 = 18,          /* pure Ed25519 (RFC 8032) */
 } sea_alg;
 
 /* Sign or MAC. Signatures are raw r||s for ECDSA. With sig == NULL, *sig_len gets the size. */
