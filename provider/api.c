@@ -1007,7 +1007,8 @@ sea_rv sea_object_info_get(sea_se *se, sea_obj obj, sea_object_info *info)
     } else if (kt == CKK_AES) {
         info->key_type = SEA_KEY_AES;
         bits = 8 * get_ulong(c, se->h, obj, CKA_VALUE_LEN, 0);
-    } else if (kt == CKK_GENERIC_SECRET || kt == CKK_SHA256_HMAC) {
+    } else if (kt == CKK_GENERIC_SECRET || kt == CKK_SHA_1_HMAC || kt == CKK_SHA224_HMAC ||
+               kt == CKK_SHA256_HMAC || kt == CKK_SHA384_HMAC || kt == CKK_SHA512_HMAC) {
         info->key_type = SEA_KEY_GENERIC_SECRET;
         bits = 8 * get_ulong(c, se->h, obj, CKA_VALUE_LEN, 0);
     }

@@ -209,6 +209,44 @@ struct sea_backend_ops {
 
     /* Random bytes from the device (DEVCAP_RNG). */
     CK_RV (*random)(struct bdev *dev, uint8_t *out, size_t len);
+
+    /* Wrapping and derivation: optional (NULL: the core answers CKR_FUNCTION_NOT_SUPPORTED for
+     * C_WrapKey, C_UnwrapKey or C_DeriveKey on this device). Key material never reaches the
+     * core: the backend reads the keys, runs the mechanism and stores the result itself. The
+     * core has already checked the session (RO/RW), the login, every key's handle, class, type,
+     * purpose (CKA_WRAP, CKA_UNWRAP, CKA_DERIVE), CKA_EXTRACTABLE, CKA_WRAP_WITH_TRUSTED against
+     * CKA_TRUSTED, CKA_WRAP_TEMPLATE, CKA_ALLOWED_MECHANISMS and size, and the mechanism
+     * against the device's rows (CKF_WRAP, CKF_UNWRAP, CKF_DERIVE); a backend checks only what
+     * the device itself must. Private keys and the user login are as for op_init.
+     *
+     * wrap: encrypt the wrapped form of key hk (a secret key's CKA_VALUE, a private key's
+     * PKCS#8 PrivateKeyInfo DER: crypto_wrap_format) in one part with mechanism m under key hw.
+     * out == NULL: *outlen = the size (exact or an upper bound). *outlen too small:
+     * CKR_BUFFER_TOO_SMALL with *outlen the size, nothing written. Else the wrapped key and its
+     * length. CKR_WRAPPING_KEY_TYPE_INCONSISTENT, CKR_WRAPPING_KEY_SIZE_RANGE,
+     * CKR_KEY_NOT_WRAPPABLE, CKR_MECHANISM_PARAM_INVALID. */
+    CK_RV (*wrap)
+    (struct bdev *dev, uint32_t seq, CK_OBJECT_HANDLE hw, const CK_MECHANISM *m,
+     CK_OBJECT_HANDLE hk, uint8_t *out, size_t *outlen);
+    /* unwrap: decrypt `in` in one part with mechanism m under key hu and store the key it holds
+     * as a new object. `tmpl` is complete (class, key type, defaults, unwrap template merged,
+     * LOCAL, ALWAYS_SENSITIVE and NEVER_EXTRACTABLE false) but for the value attributes, which
+     * the backend adds (crypto_unwrap_format) before storing with `flags` as obj_create does.
+     * CKR_WRAPPED_KEY_INVALID (does not decrypt or authenticate; not a key of the template's
+     * type), CKR_WRAPPED_KEY_LEN_RANGE, CKR_TEMPLATE_INCONSISTENT (the key contradicts the
+     * template), CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT, CKR_UNWRAPPING_KEY_SIZE_RANGE. */
+    CK_RV (*unwrap)
+    (struct bdev *dev, uint32_t seq, CK_OBJECT_HANDLE hu, const CK_MECHANISM *m,
+     const uint8_t *in, size_t inlen, struct attrs *tmpl, unsigned flags, CK_OBJECT_HANDLE *out);
+    /* derive: derive `len` bytes (0: the mechanism's own length) from base key hb with
+     * mechanism m (parameters as the caller gave them; a salt key they name, CK_HKDF_PARAMS
+     * hSaltKey, was checked by the core to be a secret key of the SE the session may use) into
+     * tmpl, complete but for the value (a secret key, or for CKM_HKDF_DATA a data object, whose
+     * template carries no CKA_VALUE_LEN), and store it with `flags`: crypto_derive.
+     * CKR_MECHANISM_PARAM_INVALID, CKR_TEMPLATE_INCOMPLETE, CKR_TEMPLATE_INCONSISTENT. */
+    CK_RV (*derive)
+    (struct bdev *dev, uint32_t seq, CK_OBJECT_HANDLE hb, const CK_MECHANISM *m, size_t len,
+     struct attrs *tmpl, unsigned flags, CK_OBJECT_HANDLE *out);
 };
 
 /* The registered backends (core.c). */

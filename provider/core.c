@@ -157,6 +157,25 @@ static CK_RV global_options(struct core *c, size_t *secure_heap)
     return CKR_OK;
 }
 
+/* A backend without the wrap, unwrap or derive op offers no mechanism for it, whatever its rows
+ * say (soft and mock share crypto_mechs): the core keeps its own copy of the rows without
+ * those flags, so C_GetMechanismList/Info tell the truth. */
+static void mask_key_ops(struct device *d)
+{
+    CK_FLAGS gone = (d->ops->wrap ? 0 : CKF_WRAP) | (d->ops->unwrap ? 0 : CKF_UNWRAP) |
+                    (d->ops->derive ? 0 : CKF_DERIVE);
+    bool any = false;
+    for (size_t i = 0; i < d->caps.nmechs; i++)
+        any = any || (d->caps.mechs[i].flags & gone);
+    if (!any || !(d->own_mechs = calloc(d->caps.nmechs, sizeof(*d->own_mechs))))
+        return; /* without the copy the core still refuses the calls themselves */
+    for (size_t i = 0; i < d->caps.nmechs; i++) {
+        d->own_mechs[i] = d->caps.mechs[i];
+        d->own_mechs[i].flags &= ~gone;
+    }
+    d->caps.mechs = d->own_mechs;
+}
+
 static void open_device(struct device *d, const struct config_section *sec)
 {
     const char *bname = config_get(sec, "backend");
@@ -185,6 +204,7 @@ static void open_device(struct device *d, const struct config_section *sec)
         return;
     }
     d->ops->dev_caps(d->bdev, &d->caps);
+    mask_key_ops(d);
 }
 
 CK_RV core_new(struct config *cfg, struct core **out)
@@ -272,6 +292,7 @@ void core_free(struct core *c)
             d->ops->dev_close(d->bdev);
         }
         free_ses(d);
+        free(d->own_mechs);
     }
     free(c->devs);
     free(c->snap);
@@ -299,9 +320,12 @@ void core_abandon(struct core *c)
     /* Operations the parent's sessions had running hold key material: free it (this is the
      * child's copy of the memory; nothing shared is touched). */
     for (size_t b = 0; b < SESS_BUCKETS; b++)
-        for (struct session *s = c->buckets[b]; s; s = s->next)
+        for (struct session *s = c->buckets[b]; s; s = s->next) {
             for (int i = 0; i < OP__COUNT; i++)
                 op_reset(s, (enum sea_op)i);
+            for (int i = 0; i < MSG__COUNT; i++)
+                msg_reset(s, i);
+        }
     for (size_t i = 0; i < c->ndevs; i++)
         if (c->devs[i].bdev && c->devs[i].ops->dev_abandon)
             c->devs[i].ops->dev_abandon(c->devs[i].bdev);

@@ -123,6 +123,21 @@ CK_RV core_generate_key_pair(struct core *c, CK_SESSION_HANDLE h, const CK_MECHA
                              const CK_ATTRIBUTE *pub, CK_ULONG npub, const CK_ATTRIBUTE *priv,
                              CK_ULONG npriv, CK_OBJECT_HANDLE *hpub, CK_OBJECT_HANDLE *hpriv);
 
+/* C_WrapKey (keyops.c): out == NULL asks for the size; too small a buffer is
+ * CKR_BUFFER_TOO_SMALL with *outlen set and nothing written. A device without the backend's
+ * wrap, unwrap or derive op answers CKR_FUNCTION_NOT_SUPPORTED. */
+CK_RV core_wrap_key(struct core *c, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
+                    CK_OBJECT_HANDLE hw, CK_OBJECT_HANDLE hk, uint8_t *out, CK_ULONG *outlen);
+/* C_UnwrapKey: the template must name CKA_CLASS and CKA_KEY_TYPE. */
+CK_RV core_unwrap_key(struct core *c, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
+                      CK_OBJECT_HANDLE hu, const uint8_t *in, size_t inlen, const CK_ATTRIBUTE *t,
+                      CK_ULONG n, CK_OBJECT_HANDLE *key);
+/* C_DeriveKey: a secret key (generic secret unless CKA_KEY_TYPE says otherwise), or a data
+ * object for CKM_HKDF_DATA (its length in CKA_VALUE_LEN). */
+CK_RV core_derive_key(struct core *c, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
+                      CK_OBJECT_HANDLE hb, const CK_ATTRIBUTE *t, CK_ULONG n,
+                      CK_OBJECT_HANDLE *key);
+
 /* C_xxxInit for encrypt, decrypt, sign, verify (key) and digest (key ignored). m == NULL ends
  * an active operation of that kind (PKCS#11 3.0). */
 CK_RV core_op_init(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, const CK_MECHANISM *m,
@@ -141,6 +156,27 @@ CK_RV core_op_final(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, uint8_t
 CK_RV core_verify(struct core *c, CK_SESSION_HANDLE h, const uint8_t *data, size_t len,
                   const uint8_t *sig, size_t siglen);
 CK_RV core_verify_final(struct core *c, CK_SESSION_HANDLE h, const uint8_t *sig, size_t siglen);
+
+/* ---- message-based encryption and decryption (PKCS#11 3.0; msgops.c) ----
+ * op is OP_ENCRYPT or OP_DECRYPT. Each message runs as one device operation of the base
+ * mechanism (CKM_AES_GCM with a CK_GCM_PARAMS built from the CK_GCM_MESSAGE_PARAMS). */
+
+/* C_MessageEncryptInit / C_MessageDecryptInit; m == NULL ends the process. */
+CK_RV core_msg_init(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, const CK_MECHANISM *m,
+                    CK_OBJECT_HANDLE key);
+/* C_EncryptMessage / C_DecryptMessage: one whole message, size-query rules of 5.2. */
+CK_RV core_msg_single(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, void *param,
+                      CK_ULONG plen, const uint8_t *aad, size_t aadlen, const uint8_t *in,
+                      size_t inlen, uint8_t *out, CK_ULONG *outlen);
+/* C_EncryptMessageBegin / C_DecryptMessageBegin. */
+CK_RV core_msg_begin(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, void *param,
+                     CK_ULONG plen, const uint8_t *aad, size_t aadlen);
+/* C_EncryptMessageNext / C_DecryptMessageNext (flags: 0 or CKF_END_OF_MESSAGE). */
+CK_RV core_msg_next(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, void *param, CK_ULONG plen,
+                    const uint8_t *in, size_t inlen, uint8_t *out, CK_ULONG *outlen,
+                    CK_FLAGS flags);
+/* C_MessageEncryptFinal / C_MessageDecryptFinal. */
+CK_RV core_msg_final(struct core *c, CK_SESSION_HANDLE h, enum sea_op op);
 
 CK_RV core_random(struct core *c, CK_SESSION_HANDLE h, uint8_t *out, size_t len);
 CK_RV core_seed(struct core *c, CK_SESSION_HANDLE h, const uint8_t *seed, size_t len);

@@ -37,6 +37,7 @@ struct device {
     const struct sea_backend_ops *ops;
     struct bdev *bdev; /* NULL when the device failed to open */
     struct dev_caps caps;
+    struct bmech *own_mechs; /* caps.mechs less what the backend has no op for, or NULL */
     CK_RV open_rv;
     char open_err[256];
     CK_SLOT_ID slot_base;
@@ -55,6 +56,19 @@ struct opstate {
     struct cop *digest; /* core-side digest: C_Digest, or the prehash of a composed mechanism */
 };
 
+/* A message-based encryption or decryption process (PKCS#11 3.0 C_MessageEncryptInit ...):
+ * the key is checked once at init; each message then runs as one device operation. */
+enum { MSG_ENCRYPT = 0, MSG_DECRYPT, MSG__COUNT };
+
+struct msgstate {
+    bool active;
+    const struct mech_desc *md;
+    CK_OBJECT_HANDLE key;
+    uint64_t counter;  /* CKG_GENERATE_COUNTER: the next value (starts at zero) */
+    struct bop *bop;   /* the message of a Begin/Next sequence in progress, or NULL */
+    CK_ULONG tag_bits; /* that message's tag length */
+};
+
 struct findstate {
     bool active;
     CK_OBJECT_HANDLE *h;
@@ -70,6 +84,7 @@ struct session {
     bool closed;
     struct opstate op[OP__COUNT];
     struct findstate find;
+    struct msgstate msg[MSG__COUNT];
     CK_OBJECT_HANDLE *objs; /* session objects this session created */
     size_t nobjs, capobjs;
     struct session *next;
@@ -113,6 +128,13 @@ CK_RV sess_sync_login(struct core *c, struct session *s, CK_RV rv);
 CK_RV sess_check_writable(struct core *c, struct session *s);
 void op_reset(struct session *s, enum sea_op op);
 void sessions_free_all(struct core *c);
+
+/* msgops.c: end a message-based process (and the message in progress). */
+void msg_reset(struct session *s, int kind);
+
+/* ops.c: the key checks of C_xxxInit, for the message-based functions. */
+CK_RV op_check_key(struct core *c, struct session *s, enum sea_op op, const struct mech_desc *md,
+                   const struct bmech *b, CK_OBJECT_HANDLE key, struct attrs **out);
 
 /* object.c */
 /* Is the object visible to this session (private objects need the user logged in)? */

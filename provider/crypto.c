@@ -116,6 +116,14 @@ struct asym_impl {
     OSSL_FUNC_asym_cipher_freectx_fn *freectx;
 };
 
+struct kex_impl {
+    OSSL_FUNC_keyexch_newctx_fn *newctx;
+    OSSL_FUNC_keyexch_init_fn *init;
+    OSSL_FUNC_keyexch_set_peer_fn *set_peer;
+    OSSL_FUNC_keyexch_derive_fn *derive;
+    OSSL_FUNC_keyexch_freectx_fn *freectx;
+};
+
 static const struct digest {
     CK_MECHANISM_TYPE mech;
     const char *name;
@@ -129,6 +137,12 @@ static const struct digest {
 static const size_t aes_sizes[] = {16, 24, 32};
 static const char *const gcm_names[] = {"AES-128-GCM", "AES-192-GCM", "AES-256-GCM"};
 static const char *const ecb_names[] = {"AES-128-ECB", "AES-192-ECB", "AES-256-ECB"};
+/* The other AES modes: CBC (also the engine of CMAC), CTR, and the key wraps of RFC 3394 and
+ * RFC 5649, whose providers call AES directly (no EVP inside, so no ENGINE either). */
+static const char *const cbc_names[] = {"AES-128-CBC", "AES-192-CBC", "AES-256-CBC"};
+static const char *const ctr_names[] = {"AES-128-CTR", "AES-192-CTR", "AES-256-CTR"};
+static const char *const kw_names[] = {"AES-128-WRAP", "AES-192-WRAP", "AES-256-WRAP"};
+static const char *const kwp_names[] = {"AES-128-WRAP-PAD", "AES-192-WRAP-PAD", "AES-256-WRAP-PAD"};
 
 /* Key types and signature schemes. */
 enum { KM_EC, KM_RSA, KM_ED25519, KM__COUNT };
@@ -149,8 +163,13 @@ static struct {
     struct md_impl md[ARRAY_SIZE(digests)];
     struct cipher_impl gcm[ARRAY_SIZE(aes_sizes)];
     struct cipher_impl ecb[ARRAY_SIZE(aes_sizes)];
+    struct cipher_impl cbc[ARRAY_SIZE(aes_sizes)];
+    struct cipher_impl ctr[ARRAY_SIZE(aes_sizes)];
+    struct cipher_impl kw[ARRAY_SIZE(aes_sizes)];
+    struct cipher_impl kwp[ARRAY_SIZE(aes_sizes)];
     struct keymgmt_impl km[KM__COUNT];
     struct sig_impl sig[SIG__COUNT];
+    struct kex_impl ecdh; /* CKM_ECDH1_DERIVE */
     struct asym_impl rsa_cipher;
 } g = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -339,6 +358,32 @@ static void take_asym(void *dst, const OSSL_DISPATCH *f)
     }
 }
 
+static void take_kex(void *dst, const OSSL_DISPATCH *f)
+{
+    struct kex_impl *x = dst;
+    for (; f->function_id != 0; f++) {
+        switch (f->function_id) {
+        case OSSL_FUNC_KEYEXCH_NEWCTX:
+            x->newctx = OSSL_FUNC_keyexch_newctx(f);
+            break;
+        case OSSL_FUNC_KEYEXCH_INIT:
+            x->init = OSSL_FUNC_keyexch_init(f);
+            break;
+        case OSSL_FUNC_KEYEXCH_SET_PEER:
+            x->set_peer = OSSL_FUNC_keyexch_set_peer(f);
+            break;
+        case OSSL_FUNC_KEYEXCH_DERIVE:
+            x->derive = OSSL_FUNC_keyexch_derive(f);
+            break;
+        case OSSL_FUNC_KEYEXCH_FREECTX:
+            x->freectx = OSSL_FUNC_keyexch_freectx(f);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
 /* Copy the functions of the algorithm the default provider offers as `name` for operation op
  * into dst. Only a query, no fetch: nothing here goes through the EVP method stores. */
 static bool resolve(int op, const char *name, void (*take)(void *, const OSSL_DISPATCH *),
@@ -461,6 +506,19 @@ static int os_rng_uninstantiate(void *vctx)
     return 1;
 }
 
+/* C_SeedRandom (crypto_seed): a caller's seed is additional input, never a replacement for the
+ * kernel's entropy. Seeds are folded into a 32-byte pool with SHA-256; once there is one,
+ * every draw is the kernel's bytes XOR SHA-256(pool || draw number || block number), which is
+ * as uniform as the kernel's bytes whatever the seeds were. */
+static struct {
+    pthread_mutex_t lock;
+    atomic_bool set;
+    uint8_t pool[32];
+    uint64_t draws;
+} seed_pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static bool seed_mix(uint8_t *out, size_t len);
+
 static int os_rng_generate(void *vctx, unsigned char *out, size_t outlen, unsigned int strength,
                            int prediction_resistance, const unsigned char *addin, size_t addin_len)
 {
@@ -469,7 +527,7 @@ static int os_rng_generate(void *vctx, unsigned char *out, size_t outlen, unsign
     struct os_rng *r = vctx;
     if (atomic_load(&r->state) != EVP_RAND_STATE_READY || strength > OS_RNG_STRENGTH)
         return 0;
-    if (!kernel_random(out, outlen)) {
+    if (!kernel_random(out, outlen) || (atomic_load(&seed_pool.set) && !seed_mix(out, outlen))) {
         OPENSSL_cleanse(out, outlen);
         return 0;
     }
@@ -602,6 +660,10 @@ static void teardown(void)
     OSSL_PROVIDER_unload(g.prov);
     OSSL_PROVIDER_unload(g.rand_prov);
     OSSL_LIB_CTX_free(g.ctx);
+    pthread_mutex_lock(&seed_pool.lock); /* seeds given to this setup end with it */
+    atomic_store(&seed_pool.set, false);
+    OPENSSL_cleanse(seed_pool.pool, sizeof(seed_pool.pool));
+    pthread_mutex_unlock(&seed_pool.lock);
     g.ctx = NULL;
     g.prov = NULL;
     g.rand_prov = NULL;
@@ -629,6 +691,16 @@ static bool setup(void)
             !resolve(OSSL_OP_CIPHER, ecb_names[i], take_cipher, &g.ecb[i]) ||
             !cipher_ready(&g.ecb[i], ecb_names[i]))
             return false;
+    for (size_t i = 0; i < ARRAY_SIZE(aes_sizes); i++)
+        if (!resolve(OSSL_OP_CIPHER, cbc_names[i], take_cipher, &g.cbc[i]) ||
+            !cipher_ready(&g.cbc[i], cbc_names[i]) ||
+            !resolve(OSSL_OP_CIPHER, ctr_names[i], take_cipher, &g.ctr[i]) ||
+            !cipher_ready(&g.ctr[i], ctr_names[i]) ||
+            !resolve(OSSL_OP_CIPHER, kw_names[i], take_cipher, &g.kw[i]) ||
+            !cipher_ready(&g.kw[i], kw_names[i]) ||
+            !resolve(OSSL_OP_CIPHER, kwp_names[i], take_cipher, &g.kwp[i]) ||
+            !cipher_ready(&g.kwp[i], kwp_names[i]))
+            return false;
     for (size_t i = 0; i < KM__COUNT; i++) {
         const struct keymgmt_impl *k = &g.km[i];
         if (!resolve(OSSL_OP_KEYMGMT, keymgmt_names[i], take_keymgmt, &g.km[i]) ||
@@ -648,6 +720,10 @@ static bool setup(void)
                       sig_names[i]))
             return false;
     }
+    const struct kex_impl *x = &g.ecdh;
+    if (!resolve(OSSL_OP_KEYEXCH, "ECDH", take_kex, &g.ecdh) ||
+        !complete(x->newctx && x->init && x->set_peer && x->derive && x->freectx, "ECDH"))
+        return false;
     const struct asym_impl *a = &g.rsa_cipher;
     if (!resolve(OSSL_OP_ASYM_CIPHER, "RSA", take_asym, &g.rsa_cipher) ||
         !complete(a->newctx && a->encrypt_init && a->encrypt && a->decrypt_init && a->decrypt &&
@@ -788,6 +864,63 @@ static bool md_finish(const struct md_impl *md, void *c, uint8_t *out)
 {
     size_t got = 0;
     return md->final(c, out, &got, md->size) && got == md->size;
+}
+
+/* XOR the seed pool's stream into out (see seed_pool). */
+static bool seed_mix(uint8_t *out, size_t len)
+{
+    const struct md_impl *md = md_of(CKM_SHA256);
+    uint8_t key[32], pad[32], ctr[16];
+    bool ok = md != NULL;
+    pthread_mutex_lock(&seed_pool.lock);
+    memcpy(key, seed_pool.pool, sizeof(key));
+    uint64_t draw = seed_pool.draws++;
+    pthread_mutex_unlock(&seed_pool.lock);
+    for (uint64_t blk = 0; ok && len > 0; blk++) {
+        void *c = md_start(md);
+        for (int i = 0; i < 8; i++) {
+            ctr[i] = (uint8_t)(draw >> (56 - 8 * i));
+            ctr[8 + i] = (uint8_t)(blk >> (56 - 8 * i));
+        }
+        ok = c && md_add(md, c, key, sizeof(key)) && md_add(md, c, ctr, sizeof(ctr)) &&
+             md_finish(md, c, pad);
+        if (c)
+            md->freectx(c);
+        size_t n = len < sizeof(pad) ? len : sizeof(pad);
+        for (size_t i = 0; ok && i < n; i++)
+            out[i] ^= pad[i];
+        out += n;
+        len -= n;
+    }
+    OPENSSL_cleanse(key, sizeof(key));
+    OPENSSL_cleanse(pad, sizeof(pad));
+    return ok;
+}
+
+CK_RV crypto_seed(const uint8_t *seed, size_t len)
+{
+    static const char label[] = "libsea C_SeedRandom pool v1";
+    CK_RV rv;
+    if (!seed && len)
+        return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "no seed");
+    if ((rv = need_init()) != CKR_OK)
+        return rv;
+    const struct md_impl *md = md_of(CKM_SHA256);
+    void *c = md ? md_start(md) : NULL;
+    uint8_t next[32];
+    pthread_mutex_lock(&seed_pool.lock);
+    bool ok = c && md_add(md, c, (const uint8_t *)label, sizeof(label)) &&
+              md_add(md, c, seed_pool.pool, sizeof(seed_pool.pool)) && md_add(md, c, seed, len) &&
+              md_finish(md, c, next);
+    if (ok) {
+        memcpy(seed_pool.pool, next, sizeof(next));
+        atomic_store(&seed_pool.set, true);
+    }
+    pthread_mutex_unlock(&seed_pool.lock);
+    if (c)
+        md->freectx(c);
+    OPENSSL_cleanse(next, sizeof(next));
+    return ok ? CKR_OK : err_set(ORIGIN, CKR_FUNCTION_FAILED, "SHA-256 failed on the seed");
 }
 
 /* ---- HMAC (RFC 2104) on the digests above ----
@@ -1884,17 +2017,28 @@ out:
 
 /* ---- key material ---- */
 
-static bool secret_len_ok(CK_KEY_TYPE type, size_t len)
+/* Generic secrets and the HMAC-specific types, which are generic secrets in all but name. */
+static bool generic_secret_type(CK_KEY_TYPE type)
 {
     switch (type) {
-    case CKK_AES:
-        return aes_index(len) >= 0;
     case CKK_GENERIC_SECRET:
+    case CKK_SHA_1_HMAC:
+    case CKK_SHA224_HMAC:
     case CKK_SHA256_HMAC:
-        return len >= 1 && len <= 512;
+    case CKK_SHA384_HMAC:
+    case CKK_SHA512_HMAC:
+    case CKK_HKDF:
+        return true;
     default:
         return false;
     }
+}
+
+static bool secret_len_ok(CK_KEY_TYPE type, size_t len)
+{
+    if (type == CKK_AES)
+        return aes_index(len) >= 0;
+    return generic_secret_type(type) && len >= 1 && len <= 512;
 }
 
 CK_RV keymat_from_attrs(const struct attrs *pub, const struct attrs *secret, struct keymat **out)
@@ -1917,8 +2061,7 @@ CK_RV keymat_from_attrs(const struct attrs *pub, const struct attrs *secret, str
     k->refs = 1;
     k->cls = cls;
     k->type = type;
-    if (cls == CKO_SECRET_KEY &&
-        (type == CKK_AES || type == CKK_GENERIC_SECRET || type == CKK_SHA256_HMAC)) {
+    if (cls == CKO_SECRET_KEY && (type == CKK_AES || generic_secret_type(type))) {
         /* Lengths are the mechanisms' business (CKR_KEY_SIZE_RANGE at cop_new). */
         const struct attr *v = pick(secret, pub, CKA_VALUE);
         if (!v)
@@ -2055,7 +2198,7 @@ CK_RV crypto_generate_key(const CK_MECHANISM *m, struct attrs *priv)
     if (get_ulong(attrs_find(priv, CKA_CLASS), &cls) && cls != CKO_SECRET_KEY)
         FAIL(CKR_TEMPLATE_INCONSISTENT, "secret key generation for another class");
     type = attrs_get_ulong(priv, CKA_KEY_TYPE, aes ? CKK_AES : CKK_GENERIC_SECRET);
-    if (aes ? type != CKK_AES : (type != CKK_GENERIC_SECRET && type != CKK_SHA256_HMAC))
+    if (aes ? type != CKK_AES : !generic_secret_type(type))
         FAIL(CKR_TEMPLATE_INCONSISTENT, "key type %lu does not suit the mechanism",
              (unsigned long)type);
     if (!attrs_has(priv, CKA_VALUE_LEN))
@@ -2227,8 +2370,7 @@ CK_RV crypto_complete_import(struct attrs *a)
         FAIL(CKR_TEMPLATE_INCOMPLETE, "key without CKA_KEY_TYPE");
     if (!(add = attrs_new()))
         FAIL(CKR_HOST_MEMORY, "out of memory for key attributes");
-    if (cls == CKO_SECRET_KEY &&
-        (type == CKK_AES || type == CKK_GENERIC_SECRET || type == CKK_SHA256_HMAC))
+    if (cls == CKO_SECRET_KEY && (type == CKK_AES || generic_secret_type(type)))
         rv = import_secret(a, type, add);
     else if (cls != CKO_SECRET_KEY && type == CKK_EC)
         rv = import_ec(a, cls, add);
@@ -2718,6 +2860,12 @@ struct cop {
     struct hmac mac;
     uint8_t *held; /* input kept until final */
     size_t held_len, held_cap;
+    /* AES block modes, CTR and CMAC */
+    bool pad;           /* CBC_PAD: the provider pads and unpads */
+    size_t buffered;    /* block modes: bytes the provider holds; CMAC: bytes in last[] */
+    uint64_t ctr_left;  /* CTR: bytes left before the counter wraps (saturating) */
+    uint8_t last[16];   /* CMAC: the block that may turn out to be the last one */
+    uint8_t sub[2][16]; /* CMAC: the subkeys K1 and K2 */
 };
 
 static CK_RV hold(struct cop *c, const uint8_t *in, size_t n, size_t max, CK_RV too_long)
@@ -2965,13 +3113,48 @@ static CK_RV gcm_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *
 
 static const struct family fam_gcm = {gcm_init, gcm_outlen, gcm_update, gcm_final};
 
-/* HMAC-SHA256: streams; verify compares in constant time. */
+/* HMAC on SHA-1 and SHA-2: streams; verify compares in constant time. The _GENERAL variants
+ * truncate the MAC to the length their CK_MAC_GENERAL_PARAMS asks for. */
+
+static const struct hmac_kind {
+    CK_MECHANISM_TYPE mech, digest;
+    bool general;
+} hmac_kinds[] = {
+    {CKM_SHA_1_HMAC, CKM_SHA_1, false},   {CKM_SHA_1_HMAC_GENERAL, CKM_SHA_1, true},
+    {CKM_SHA224_HMAC, CKM_SHA224, false}, {CKM_SHA224_HMAC_GENERAL, CKM_SHA224, true},
+    {CKM_SHA256_HMAC, CKM_SHA256, false}, {CKM_SHA256_HMAC_GENERAL, CKM_SHA256, true},
+    {CKM_SHA384_HMAC, CKM_SHA384, false}, {CKM_SHA384_HMAC_GENERAL, CKM_SHA384, true},
+    {CKM_SHA512_HMAC, CKM_SHA512, false}, {CKM_SHA512_HMAC_GENERAL, CKM_SHA512, true},
+};
+
+/* The MAC length a CK_MAC_GENERAL_PARAMS asks for: 1..max bytes. */
+static CK_RV mac_general_len(const CK_MECHANISM *m, size_t max, size_t *len)
+{
+    CK_MAC_GENERAL_PARAMS v = 0;
+    if (!m->pParameter || m->ulParameterLen != sizeof(v))
+        return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID,
+                       "a _GENERAL MAC needs a CK_MAC_GENERAL_PARAMS");
+    memcpy(&v, m->pParameter, sizeof(v));
+    if (v < 1 || v > max)
+        return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID, "MAC length %lu outside 1..%zu",
+                       (unsigned long)v, max);
+    *len = v;
+    return CKR_OK;
+}
 
 static CK_RV hmac_init(struct cop *c, const CK_MECHANISM *m)
 {
     CK_RV rv = CKR_OK;
-    const struct md_impl *md = md_of(CKM_SHA256);
+    const struct hmac_kind *hk = NULL;
+    for (size_t i = 0; i < ARRAY_SIZE(hmac_kinds); i++)
+        if (hmac_kinds[i].mech == c->im->type)
+            hk = &hmac_kinds[i];
+    const struct md_impl *md = hk ? md_of(hk->digest) : NULL;
+    if (!md)
+        FAIL(CKR_MECHANISM_INVALID, "no HMAC for mechanism 0x%lx", (unsigned long)c->im->type);
     c->size = md->size;
+    if (hk->general && (rv = mac_general_len(m, md->size, &c->size)) != CKR_OK)
+        goto out;
     if (!hmac_start(&c->mac, md, c->k->secret, c->k->secret_len))
         FAIL(CKR_FUNCTION_FAILED, "cannot start HMAC");
 out:
@@ -3012,6 +3195,352 @@ out:
 }
 
 static const struct family fam_hmac = {hmac_init, tail_outlen, hmac_update, hmac_final};
+
+/* ---- AES block modes (ECB, CBC, CBC_PAD), CTR, key wrap, CMAC ----
+ * The provider's ciphers do the work; libsea checks parameters and lengths first so that the
+ * output sizes it promises (cop_outlen) are exact and a bad length fails before any output. */
+
+#define AES_BLOCK   16
+#define KW_MAX_HELD (1ul << 20) /* what a key wrap holds until its single call ends */
+#define CMAC_CHUNK  1024        /* CBC-MAC input per provider call */
+
+/* Start the provider's AES in the table matching the key size. */
+static CK_RV aes_start(struct cop *c, const struct cipher_impl *table, bool enc, const uint8_t *iv,
+                       size_t ivlen, const OSSL_PARAM *params)
+{
+    c->ci = &table[aes_index(c->k->secret_len)];
+    if (!(c->cctx = c->ci->newctx(g.provctx)) ||
+        !(enc ? c->ci->encrypt_init : c->ci->decrypt_init)(c->cctx, c->k->secret, c->k->secret_len,
+                                                           iv, ivlen, params))
+        return err_set(ORIGIN, CKR_FUNCTION_FAILED, "cannot start AES");
+    return CKR_OK;
+}
+
+/* Whole blocks through the provider (n a multiple of 16, out room for n). */
+static bool aes_run(struct cop *c, const uint8_t *in, size_t n, uint8_t *out)
+{
+    size_t got = 0;
+    return n == 0 || (c->ci->update(c->cctx, out, &got, n, in, n) && got == n);
+}
+
+/* ECB, CBC, CBC_PAD. The provider buffers partial blocks (and, decrypting with padding, the
+ * last whole block, whose padding is known only at the end); `buffered` mirrors what it holds
+ * so that every phase's output size is known in advance. */
+
+static CK_RV block_init(struct cop *c, const CK_MECHANISM *m)
+{
+    unsigned int pad = c->im->type == CKM_AES_CBC_PAD;
+    OSSL_PARAM p[] = {OSSL_PARAM_construct_uint(OSSL_CIPHER_PARAM_PADDING, &pad), OSSL_PARAM_END};
+    bool ecb = c->im->type == CKM_AES_ECB;
+    c->pad = pad;
+    if (!ecb && (!m->pParameter || m->ulParameterLen != AES_BLOCK))
+        return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID, "AES-CBC needs a 16-byte IV");
+    return aes_start(c, ecb ? g.ecb : g.cbc, c->op == OP_ENCRYPT, ecb ? NULL : m->pParameter,
+                     ecb ? 0 : AES_BLOCK, p);
+}
+
+static size_t block_outlen(const struct cop *c, int phase, size_t inlen)
+{
+    if (inlen > SIZE_MAX - 2 * AES_BLOCK)
+        return SIZE_MAX;
+    size_t total = c->buffered + inlen;
+    bool keep_last = c->pad && c->op == OP_DECRYPT;
+    if (phase == PHASE_UPDATE)
+        return keep_last ? (total ? (total - 1) / AES_BLOCK * AES_BLOCK : 0)
+                         : total / AES_BLOCK * AES_BLOCK;
+    if (c->pad && c->op == OP_ENCRYPT)
+        return total / AES_BLOCK * AES_BLOCK + AES_BLOCK;
+    return total; /* exact, or at most 16 more than the unpadded plaintext */
+}
+
+static CK_RV block_update(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                          size_t *outlen)
+{
+    size_t emit = block_outlen(c, PHASE_UPDATE, inlen), got = 0;
+    *outlen = 0;
+    if (inlen > SIZE_MAX - 2 * AES_BLOCK)
+        return err_set(ORIGIN,
+                       c->op == OP_ENCRYPT ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE,
+                       "input too long");
+    if (inlen && (!c->ci->update(c->cctx, out, &got, emit, in, inlen) || got != emit))
+        return err_set(ORIGIN, CKR_FUNCTION_FAILED, "AES failed");
+    c->buffered = c->buffered + inlen - emit;
+    *outlen = emit;
+    return CKR_OK;
+}
+
+static CK_RV block_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                         size_t *outlen)
+{
+    CK_RV rv = CKR_OK;
+    bool enc = c->op == OP_ENCRYPT;
+    size_t total = c->buffered + inlen, need = block_outlen(c, PHASE_FINAL, inlen), got = 0,
+           last = 0;
+    *outlen = 0;
+    /* Lengths first: nothing is written for input that cannot be right. */
+    if (inlen > SIZE_MAX - 2 * AES_BLOCK)
+        FAIL(enc ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE, "input too long");
+    if (!(enc && c->pad) && (total % AES_BLOCK || (c->pad && total == 0)))
+        FAIL(enc ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE,
+             "%zu bytes are not a whole number of AES blocks", total);
+    if ((rv = block_update(c, in, inlen, out, &got)) != CKR_OK)
+        goto out;
+    if (c->pad && !c->ci->final(c->cctx, out + got, &last, need - got)) {
+        sea_wipe(out, got); /* no plaintext from a message whose padding is wrong */
+        got = 0;
+        FAIL(enc ? CKR_FUNCTION_FAILED : CKR_ENCRYPTED_DATA_INVALID,
+             enc ? "AES-CBC padding failed" : "the CBC padding is not valid");
+    }
+    *outlen = got + last;
+out:
+    return rv;
+}
+
+static const struct family fam_block = {block_init, block_outlen, block_update, block_final};
+
+/* CTR (CK_AES_CTR_PARAMS): the low ulCounterBits of cb count blocks; a message that would
+ * take the counter past its last value is refused rather than wrapped. */
+
+/* Bytes that can be encrypted before the counter in the low `bits` bits of cb wraps:
+ * 16 * (2^bits - counter), saturating. */
+static uint64_t ctr_room(const uint8_t cb[16], unsigned bits)
+{
+    uint8_t inv[16];
+    uint64_t high = 0, low = 0;
+    for (unsigned i = 0; i < 16; i++) {
+        unsigned lsb = (15 - i) * 8; /* the position of this byte's lowest bit */
+        inv[i] = (uint8_t)~cb[i];
+        if (lsb >= bits)
+            inv[i] = 0;
+        else if (bits - lsb < 8)
+            inv[i] &= (uint8_t)((1u << (bits - lsb)) - 1);
+    }
+    for (unsigned i = 0; i < 8; i++) {
+        high |= inv[i];
+        low = low << 8 | inv[8 + i];
+    }
+    /* blocks left = ~counter + 1 */
+    if (high || low >= (UINT64_MAX >> 4))
+        return UINT64_MAX;
+    return (low + 1) * AES_BLOCK;
+}
+
+static CK_RV ctr_init(struct cop *c, const CK_MECHANISM *m)
+{
+    const CK_AES_CTR_PARAMS *cp = m->pParameter;
+    if (!cp || m->ulParameterLen != sizeof(*cp))
+        return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID, "CKM_AES_CTR needs CK_AES_CTR_PARAMS");
+    if (cp->ulCounterBits < 1 || cp->ulCounterBits > 128)
+        return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID, "counter of %lu bits (1..128)",
+                       (unsigned long)cp->ulCounterBits);
+    c->ctr_left = ctr_room(cp->cb, (unsigned)cp->ulCounterBits);
+    /* CTR is its own inverse: the provider encrypts either way. */
+    return aes_start(c, g.ctr, true, cp->cb, AES_BLOCK, NULL);
+}
+
+static size_t ctr_outlen(const struct cop *c, int phase, size_t inlen)
+{
+    return inlen;
+}
+
+static CK_RV ctr_update(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                        size_t *outlen)
+{
+    size_t got = 0;
+    *outlen = 0;
+    if ((uint64_t)inlen > c->ctr_left)
+        return err_set(ORIGIN,
+                       c->op == OP_ENCRYPT ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE,
+                       "the message would wrap the %s counter", "CTR");
+    if (inlen && (!c->ci->update(c->cctx, out, &got, inlen, in, inlen) || got != inlen))
+        return err_set(ORIGIN, CKR_FUNCTION_FAILED, "AES-CTR failed");
+    c->ctr_left -= inlen;
+    *outlen = inlen;
+    return CKR_OK;
+}
+
+static const struct family fam_ctr = {ctr_init, ctr_outlen, ctr_update, ctr_update};
+
+/* Key wrap, RFC 3394 (CKM_AES_KEY_WRAP, optional 8-byte IV) and RFC 5649 (CKM_AES_KEY_WRAP_KWP
+ * and CKM_AES_KEY_WRAP_PAD, optional 4-byte alternative IV): single-part, the input is held
+ * until the call ends. */
+
+static CK_RV kw_init(struct cop *c, const CK_MECHANISM *m)
+{
+    bool padded = c->im->type != CKM_AES_KEY_WRAP;
+    size_t ivlen = padded ? 4 : 8;
+    c->pad = padded;
+    if (m->pParameter && m->ulParameterLen != ivlen)
+        return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID,
+                       "the key wrap IV has %zu bytes, or none for the default", ivlen);
+    return aes_start(c, padded ? g.kwp : g.kw, c->op == OP_ENCRYPT,
+                     m->pParameter ? m->pParameter : NULL, m->pParameter ? ivlen : 0, NULL);
+}
+
+static size_t kw_outlen(const struct cop *c, int phase, size_t inlen)
+{
+    if (phase == PHASE_UPDATE)
+        return 0;
+    if (inlen > KW_MAX_HELD)
+        return SIZE_MAX;
+    size_t total = c->held_len + inlen;
+    if (c->op == OP_DECRYPT)
+        return total > 8 ? total - 8 : 0; /* exact for KW, at most 7 more for KWP */
+    return (c->pad ? (total + 7) / 8 * 8 : total) + 8;
+}
+
+static CK_RV kw_update(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
+{
+    *outlen = 0;
+    return hold(c, in, inlen, KW_MAX_HELD,
+                c->op == OP_ENCRYPT ? CKR_DATA_LEN_RANGE : CKR_ENCRYPTED_DATA_LEN_RANGE);
+}
+
+static CK_RV kw_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
+{
+    CK_RV rv = CKR_OK;
+    uint8_t *pt = NULL;
+    size_t n = 0, got = 0, need;
+    *outlen = 0;
+    if ((rv = kw_update(c, in, inlen, out, outlen)) != CKR_OK)
+        goto out;
+    n = c->held_len;
+    need = kw_outlen(c, PHASE_FINAL, 0);
+    if (c->op == OP_ENCRYPT) {
+        /* RFC 3394: two or more 64-bit blocks; RFC 5649: at least a byte (KW_MAX_HELD keeps
+         * it far below its 2^32 limit) */
+        if (c->pad ? n == 0 : n < 16 || n % 8)
+            FAIL(CKR_DATA_LEN_RANGE, "%zu bytes cannot be wrapped by %s", n,
+                 c->pad ? "RFC 5649" : "RFC 3394 (a multiple of 8, at least 16)");
+        if (!c->ci->update(c->cctx, out, &got, need, c->held, n) || got != need)
+            FAIL(CKR_FUNCTION_FAILED, "AES key wrap failed");
+        *outlen = got;
+        goto out;
+    }
+    if (n % 8 || n < (c->pad ? 16u : 24u))
+        FAIL(CKR_ENCRYPTED_DATA_LEN_RANGE, "%zu bytes are not a wrapped key", n);
+    /* The provider wants room for the whole input; the plaintext stays here until it checks. */
+    if (!(pt = OPENSSL_malloc(n)))
+        FAIL(CKR_HOST_MEMORY, "out of memory for an unwrapped key");
+    if (!c->ci->update(c->cctx, pt, &got, n, c->held, n) || got > need)
+        FAIL(CKR_ENCRYPTED_DATA_INVALID, "the wrapped key does not verify");
+    if (got)
+        memcpy(out, pt, got);
+    *outlen = got;
+out:
+    OPENSSL_clear_free(pt, pt ? n : 0);
+    return rv;
+}
+
+static const struct family fam_kw = {kw_init, kw_outlen, kw_update, kw_final};
+
+/* CMAC (SP 800-38B) on AES-CBC with a zero IV, whose last output block is the CBC-MAC so far;
+ * built here like HMAC, from the cipher itself. The block that may be the message's last is
+ * kept back until the end, when it is masked with K1 (whole) or padded and masked with K2. */
+
+static void cmac_double(const uint8_t in[16], uint8_t out[16])
+{
+    uint8_t carry = in[0] >> 7;
+    for (unsigned i = 0; i < 15; i++)
+        out[i] = (uint8_t)(in[i] << 1 | in[i + 1] >> 7);
+    out[15] = (uint8_t)(in[15] << 1) ^ (uint8_t)(0x87 & -carry);
+}
+
+static CK_RV cmac_init(struct cop *c, const CK_MECHANISM *m)
+{
+    CK_RV rv = CKR_OK;
+    static const uint8_t zero[AES_BLOCK];
+    uint8_t l[AES_BLOCK];
+    unsigned int pad = 0;
+    OSSL_PARAM p[] = {OSSL_PARAM_construct_uint(OSSL_CIPHER_PARAM_PADDING, &pad), OSSL_PARAM_END};
+    c->size = AES_BLOCK;
+    if (c->im->type == CKM_AES_CMAC_GENERAL &&
+        (rv = mac_general_len(m, AES_BLOCK, &c->size)) != CKR_OK)
+        goto out;
+    if ((rv = aes_start(c, g.cbc, true, zero, AES_BLOCK, p)) != CKR_OK)
+        goto out;
+    /* L = AES(K, 0), then the chain starts again from a zero IV */
+    if (!aes_run(c, zero, AES_BLOCK, l) ||
+        !c->ci->encrypt_init(c->cctx, NULL, 0, zero, AES_BLOCK, p))
+        FAIL(CKR_FUNCTION_FAILED, "cannot start AES-CMAC");
+    cmac_double(l, c->sub[0]);
+    cmac_double(c->sub[0], c->sub[1]);
+out:
+    OPENSSL_cleanse(l, sizeof(l));
+    return rv;
+}
+
+/* Chain the input in, always keeping 1..16 bytes back in last[]. */
+static CK_RV cmac_absorb(struct cop *c, const uint8_t *in, size_t inlen)
+{
+    CK_RV rv = CKR_OK;
+    uint8_t scratch[CMAC_CHUNK];
+    while (inlen > 0) {
+        if (c->buffered == AES_BLOCK) { /* more follows: that block was not the last */
+            if (!aes_run(c, c->last, AES_BLOCK, scratch))
+                FAIL(CKR_FUNCTION_FAILED, "AES-CMAC failed");
+            c->buffered = 0;
+        }
+        if (c->buffered > 0 || inlen <= AES_BLOCK) {
+            size_t take = AES_BLOCK - c->buffered < inlen ? AES_BLOCK - c->buffered : inlen;
+            memcpy(c->last + c->buffered, in, take);
+            c->buffered += take;
+            in += take;
+            inlen -= take;
+            continue;
+        }
+        size_t bulk = (inlen - 1) / AES_BLOCK * AES_BLOCK;
+        if (bulk > sizeof(scratch))
+            bulk = sizeof(scratch);
+        if (!aes_run(c, in, bulk, scratch))
+            FAIL(CKR_FUNCTION_FAILED, "AES-CMAC failed");
+        in += bulk;
+        inlen -= bulk;
+    }
+out:
+    OPENSSL_cleanse(scratch, sizeof(scratch));
+    return rv;
+}
+
+static CK_RV cmac_update(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                         size_t *outlen)
+{
+    *outlen = 0;
+    return cmac_absorb(c, in, inlen);
+}
+
+static CK_RV cmac_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out,
+                        size_t *outlen)
+{
+    CK_RV rv = CKR_OK;
+    uint8_t blk[AES_BLOCK] = {0}, mac[AES_BLOCK];
+    *outlen = 0;
+    if (c->op == OP_VERIFY && inlen != c->size)
+        FAIL(CKR_SIGNATURE_LEN_RANGE, "CMAC of %zu bytes, expected %zu", inlen, c->size);
+    if (c->op == OP_SIGN && (rv = cmac_absorb(c, in, inlen)) != CKR_OK)
+        goto out;
+    const uint8_t *k = c->sub[c->buffered == AES_BLOCK ? 0 : 1];
+    memcpy(blk, c->last, c->buffered);
+    if (c->buffered < AES_BLOCK)
+        blk[c->buffered] = 0x80;
+    for (unsigned i = 0; i < AES_BLOCK; i++)
+        blk[i] ^= k[i];
+    if (!aes_run(c, blk, AES_BLOCK, mac))
+        FAIL(CKR_FUNCTION_FAILED, "AES-CMAC failed");
+    if (c->op == OP_VERIFY) {
+        if (CRYPTO_memcmp(mac, in, c->size) != 0)
+            FAIL(CKR_SIGNATURE_INVALID, "CMAC does not verify");
+    } else {
+        memcpy(out, mac, c->size);
+        *outlen = c->size;
+    }
+out:
+    OPENSSL_cleanse(blk, sizeof(blk));
+    OPENSSL_cleanse(mac, sizeof(mac));
+    return rv;
+}
+
+static const struct family fam_cmac = {cmac_init, tail_outlen, cmac_update, cmac_final};
 
 /* Digests. */
 
@@ -3345,6 +3874,33 @@ static const struct impl impls[] = {
     {CKM_AES_GCM,     ENCDEC,         {CKK_AES}, 1, false, false, &fam_gcm},
     {CKM_SHA256_HMAC, SIGVER,         {CKK_GENERIC_SECRET, CKK_SHA256_HMAC}, 2, false, true,
      &fam_hmac},
+    {CKM_AES_ECB,          ENCDEC, {CKK_AES}, 1, false, true,  &fam_block},
+    {CKM_AES_CBC,          ENCDEC, {CKK_AES}, 1, false, false, &fam_block},
+    {CKM_AES_CBC_PAD,      ENCDEC, {CKK_AES}, 1, false, false, &fam_block},
+    {CKM_AES_CTR,          ENCDEC, {CKK_AES}, 1, false, false, &fam_ctr},
+    {CKM_AES_KEY_WRAP,     ENCDEC, {CKK_AES}, 1, false, false, &fam_kw},
+    {CKM_AES_KEY_WRAP_PAD, ENCDEC, {CKK_AES}, 1, false, false, &fam_kw},
+    {CKM_AES_KEY_WRAP_KWP, ENCDEC, {CKK_AES}, 1, false, false, &fam_kw},
+    {CKM_AES_CMAC,         SIGVER, {CKK_AES}, 1, false, true,  &fam_cmac},
+    {CKM_AES_CMAC_GENERAL, SIGVER, {CKK_AES}, 1, false, false, &fam_cmac},
+    {CKM_SHA_1_HMAC,          SIGVER, {CKK_GENERIC_SECRET, CKK_SHA_1_HMAC},  2, false, true,
+     &fam_hmac},
+    {CKM_SHA_1_HMAC_GENERAL,  SIGVER, {CKK_GENERIC_SECRET, CKK_SHA_1_HMAC},  2, false, false,
+     &fam_hmac},
+    {CKM_SHA224_HMAC,         SIGVER, {CKK_GENERIC_SECRET, CKK_SHA224_HMAC}, 2, false, true,
+     &fam_hmac},
+    {CKM_SHA224_HMAC_GENERAL, SIGVER, {CKK_GENERIC_SECRET, CKK_SHA224_HMAC}, 2, false, false,
+     &fam_hmac},
+    {CKM_SHA256_HMAC_GENERAL, SIGVER, {CKK_GENERIC_SECRET, CKK_SHA256_HMAC}, 2, false, false,
+     &fam_hmac},
+    {CKM_SHA384_HMAC,         SIGVER, {CKK_GENERIC_SECRET, CKK_SHA384_HMAC}, 2, false, true,
+     &fam_hmac},
+    {CKM_SHA384_HMAC_GENERAL, SIGVER, {CKK_GENERIC_SECRET, CKK_SHA384_HMAC}, 2, false, false,
+     &fam_hmac},
+    {CKM_SHA512_HMAC,         SIGVER, {CKK_GENERIC_SECRET, CKK_SHA512_HMAC}, 2, false, true,
+     &fam_hmac},
+    {CKM_SHA512_HMAC_GENERAL, SIGVER, {CKK_GENERIC_SECRET, CKK_SHA512_HMAC}, 2, false, false,
+     &fam_hmac},
     {CKM_SHA_1,       OPB(OP_DIGEST), {0},       0, false, true,  &fam_digest},
     {CKM_SHA224,      OPB(OP_DIGEST), {0},       0, false, true,  &fam_digest},
     {CKM_SHA256,      OPB(OP_DIGEST), {0},       0, false, true,  &fam_digest},
@@ -3369,9 +3925,32 @@ const struct bmech crypto_mechs[] = {
     {CKM_EC_KEY_PAIR_GEN,        256, 521, CKF_GENERATE_KEY_PAIR | EC_FLAGS},
     {CKM_ECDSA,                  256, 521, CKF_SIGN | CKF_VERIFY | EC_FLAGS},
     {CKM_AES_KEY_GEN,            16,  32,  CKF_GENERATE},
-    {CKM_AES_GCM,                16,  32,  CKF_ENCRYPT | CKF_DECRYPT},
+    {CKM_AES_GCM,                16,  32,  CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
     {CKM_GENERIC_SECRET_KEY_GEN, 1,   512, CKF_GENERATE},
     {CKM_SHA256_HMAC,            16,  512, CKF_SIGN | CKF_VERIFY},
+    {CKM_AES_ECB,                16,  32,  CKF_ENCRYPT | CKF_DECRYPT},
+    {CKM_AES_CBC,                16,  32,  CKF_ENCRYPT | CKF_DECRYPT},
+    {CKM_AES_CBC_PAD,            16,  32,  CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
+    {CKM_AES_CTR,                16,  32,  CKF_ENCRYPT | CKF_DECRYPT},
+    {CKM_AES_KEY_WRAP,           16,  32,  CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
+    {CKM_AES_KEY_WRAP_PAD,       16,  32,  CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
+    {CKM_AES_KEY_WRAP_KWP,       16,  32,  CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
+    {CKM_AES_CMAC,               16,  32,  CKF_SIGN | CKF_VERIFY},
+    {CKM_AES_CMAC_GENERAL,       16,  32,  CKF_SIGN | CKF_VERIFY},
+    {CKM_SHA_1_HMAC,             16,  512, CKF_SIGN | CKF_VERIFY},
+    {CKM_SHA_1_HMAC_GENERAL,     16,  512, CKF_SIGN | CKF_VERIFY},
+    {CKM_SHA224_HMAC,            16,  512, CKF_SIGN | CKF_VERIFY},
+    {CKM_SHA224_HMAC_GENERAL,    16,  512, CKF_SIGN | CKF_VERIFY},
+    {CKM_SHA256_HMAC_GENERAL,    16,  512, CKF_SIGN | CKF_VERIFY},
+    {CKM_SHA384_HMAC,            16,  512, CKF_SIGN | CKF_VERIFY},
+    {CKM_SHA384_HMAC_GENERAL,    16,  512, CKF_SIGN | CKF_VERIFY},
+    {CKM_SHA512_HMAC,            16,  512, CKF_SIGN | CKF_VERIFY},
+    {CKM_SHA512_HMAC_GENERAL,    16,  512, CKF_SIGN | CKF_VERIFY},
+    /* derivations (crypto_derive) */
+    {CKM_ECDH1_DERIVE,           256, 521, CKF_DERIVE | EC_FLAGS},
+    {CKM_HKDF_DERIVE,            1,   512, CKF_DERIVE},
+    {CKM_HKDF_DATA,              1,   512, CKF_DERIVE},
+    {CKM_SP800_108_COUNTER_KDF,  1,   512, CKF_DERIVE},
     /* RSA: 2048..4096-bit keys for every operation, verification included */
     {CKM_RSA_PKCS_KEY_PAIR_GEN,  2048, 4096, CKF_GENERATE_KEY_PAIR},
     {CKM_RSA_PKCS,               2048, 4096, CKF_SIGN | CKF_VERIFY | CKF_ENCRYPT | CKF_DECRYPT |
@@ -3522,4 +4101,606 @@ void cop_free(struct cop *c)
     OPENSSL_clear_free(c->held, c->held_cap);
     keymat_unref(c->k);
     OPENSSL_free(c);
+}
+
+/* ---- wrapping formats and key derivation (C_WrapKey, C_UnwrapKey, C_DeriveKey) ----
+ * The backend encrypts a key's wrapped form (and decrypts one) with the cop_* mechanisms
+ * above; the formats and derivations are here. ECDH runs in the default provider's key
+ * exchange. The KDFs on top of it (ANSI X9.63, HKDF, SP 800-108) are built from the digest and
+ * HMAC above rather than taken from the provider's KDFs, which start their digests through
+ * EVP_DigestInit_ex where an ENGINE the host registered takes over (the reason HMAC and PBKDF2
+ * are built here too). */
+
+#define DERIVE_MAX      (64ul << 10) /* bytes one derivation may produce (data objects) */
+#define KBKDF_MAX_PARAM 32           /* data parameters of one SP 800-108 derivation */
+
+CK_RV crypto_wrap_format(const struct attrs *pub, const struct attrs *secret, uint8_t **out,
+                         size_t *len)
+{
+    CK_RV rv = CKR_OK;
+    CK_ULONG cls, type;
+    if (!pub || !out || !len)
+        return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "crypto_wrap_format: missing argument");
+    *out = NULL;
+    *len = 0;
+    if ((rv = need_init()) != CKR_OK)
+        return rv;
+    ERR_set_mark();
+    const struct attr *v = pick(secret, pub, CKA_VALUE);
+    if (!get_ulong(pick(pub, secret, CKA_CLASS), &cls) ||
+        !get_ulong(pick(pub, secret, CKA_KEY_TYPE), &type))
+        FAIL(CKR_KEY_NOT_WRAPPABLE, "not a key");
+    if (cls == CKO_SECRET_KEY) {
+        if (!v || v->len == 0)
+            FAIL(CKR_KEY_NOT_WRAPPABLE, "the secret key has no value");
+        if (!(*out = OPENSSL_secure_malloc(v->len)))
+            FAIL(CKR_HOST_MEMORY, "out of memory for a wrapped key");
+        memcpy(*out, v->val, v->len);
+        *len = v->len;
+    } else if (cls == CKO_PRIVATE_KEY) {
+        if ((rv = crypto_private_key_pkcs8(pub, secret, out, len)) == CKR_KEY_TYPE_INCONSISTENT)
+            FAIL(CKR_KEY_NOT_WRAPPABLE, "private keys of type %lu have no wrapped form",
+                 (unsigned long)type);
+    } else {
+        FAIL(CKR_KEY_NOT_WRAPPABLE, "keys of class %lu type %lu have no wrapped form",
+             (unsigned long)cls, (unsigned long)type);
+    }
+out:
+    ERR_pop_to_mark();
+    return rv;
+}
+
+/* Give the secret key of template a the value val: CKA_VALUE, CKA_VALUE_LEN and (AES) its check
+ * value, all or nothing. */
+static CK_RV set_secret_value(struct attrs *a, CK_KEY_TYPE type, const uint8_t *val, size_t n)
+{
+    CK_RV rv;
+    struct attrs *add = attrs_new(), *tmp = attrs_dup(a);
+    if (!add || !tmp)
+        FAIL(CKR_HOST_MEMORY, "out of memory for key attributes");
+    if ((rv = attrs_set_secret(add, CKA_VALUE, val, n)) != CKR_OK ||
+        (rv = attrs_merge(tmp, add)) != CKR_OK)
+        FAIL(rv, "out of memory for key attributes");
+    if ((rv = import_secret(tmp, type, add)) != CKR_OK)
+        goto out;
+    struct attrs *dst[] = {a};
+    const struct attrs *src[] = {add};
+    rv = commit(dst, src, 1);
+out:
+    attrs_unref(add);
+    attrs_unref(tmp);
+    return rv;
+}
+
+/* A private key from its PKCS#8 form into template a: the parsed key's attributes (the class
+ * and key type must be the template's; what else the template names must agree), then the
+ * checks and computed attributes of an import. */
+static CK_RV unwrap_private(struct attrs *a, CK_KEY_TYPE type, const uint8_t *in, size_t len)
+{
+    CK_RV rv = CKR_OK;
+    struct attrs *pub = attrs_new(), *priv = attrs_new(), *tmp = NULL;
+    if (!pub || !priv)
+        FAIL(CKR_HOST_MEMORY, "out of memory for key attributes");
+    if ((rv = crypto_parse_private_key(in, len, pub, priv)) != CKR_OK)
+        FAIL(rv == CKR_HOST_MEMORY ? rv : CKR_WRAPPED_KEY_INVALID,
+             "the unwrapped data is not a private key in PKCS#8");
+    if (attrs_get_ulong(priv, CKA_KEY_TYPE, CK_UNAVAILABLE_INFORMATION) != type)
+        FAIL(CKR_WRAPPED_KEY_INVALID, "the wrapped key is not of the template's key type");
+    for (size_t i = 0; i < priv->n; i++) {
+        const struct attr *x = &priv->v[i], *y = attrs_find(a, x->type);
+        if (y && (y->len != x->len || memcmp(y->val, x->val, x->len) != 0))
+            FAIL(CKR_TEMPLATE_INCONSISTENT, "attribute 0x%lx of the template contradicts the key",
+                 (unsigned long)x->type);
+    }
+    if (!(tmp = attrs_dup(a)) || (rv = attrs_merge(tmp, priv)) != CKR_OK)
+        FAIL(rv == CKR_OK ? CKR_HOST_MEMORY : rv, "out of memory for key attributes");
+    if ((rv = crypto_complete_import(tmp)) != CKR_OK)
+        FAIL(rv == CKR_HOST_MEMORY ? rv : CKR_WRAPPED_KEY_INVALID,
+             "the unwrapped key is not acceptable");
+    struct attrs *dst[] = {a};
+    const struct attrs *src[] = {tmp};
+    rv = commit(dst, src, 1);
+out:
+    attrs_unref(pub);
+    attrs_unref(priv);
+    attrs_unref(tmp);
+    return rv;
+}
+
+CK_RV crypto_unwrap_format(struct attrs *a, const uint8_t *in, size_t len)
+{
+    CK_RV rv = CKR_OK;
+    CK_ULONG cls, type;
+    if (!a || (!in && len))
+        return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "crypto_unwrap_format: missing argument");
+    if ((rv = need_init()) != CKR_OK)
+        return rv;
+    ERR_set_mark();
+    if (!get_ulong(attrs_find(a, CKA_CLASS), &cls) || !get_ulong(attrs_find(a, CKA_KEY_TYPE), &type))
+        FAIL(CKR_TEMPLATE_INCOMPLETE, "the unwrap template names no class or key type");
+    if (len == 0)
+        FAIL(CKR_WRAPPED_KEY_LEN_RANGE, "nothing was unwrapped");
+    if (cls == CKO_SECRET_KEY) {
+        if (!secret_len_ok(type, len))
+            FAIL(CKR_WRAPPED_KEY_LEN_RANGE, "a key of %zu bytes is not allowed for key type %lu",
+                 len, (unsigned long)type);
+        rv = set_secret_value(a, type, in, len);
+    } else if (cls == CKO_PRIVATE_KEY) {
+        rv = unwrap_private(a, type, in, len);
+    } else {
+        FAIL(CKR_TEMPLATE_INCONSISTENT, "keys of class %lu type %lu cannot be unwrapped",
+             (unsigned long)cls, (unsigned long)type);
+    }
+out:
+    ERR_pop_to_mark();
+    return rv;
+}
+
+/* ANSI X9.63 KDF (SEC 1 3.6.1): K = H(Z || 1 || shared) || H(Z || 2 || shared) || ... */
+static CK_RV x963(const struct md_impl *md, const uint8_t *z, size_t zlen, const uint8_t *shared,
+                  size_t slen, uint8_t *out, size_t len)
+{
+    CK_RV rv = CKR_OK;
+    uint8_t blk[MD_MAX];
+    void *c = NULL;
+    for (uint32_t i = 1, done = 0; done < len; i++) {
+        const uint8_t be[4] = {(uint8_t)(i >> 24), (uint8_t)(i >> 16), (uint8_t)(i >> 8),
+                               (uint8_t)i};
+        if (!(c = md_start(md)) || !md_add(md, c, z, zlen) || !md_add(md, c, be, 4) ||
+            !md_add(md, c, shared, slen) || !md_finish(md, c, blk))
+            FAIL(CKR_FUNCTION_FAILED, "the X9.63 KDF failed");
+        md->freectx(c);
+        c = NULL;
+        size_t n = len - done < md->size ? len - done : md->size;
+        memcpy(out + done, blk, n);
+        done += (uint32_t)n;
+    }
+out:
+    if (c)
+        md->freectx(c);
+    OPENSSL_cleanse(blk, sizeof(blk));
+    return rv;
+}
+
+static const struct md_impl *ecdh_kdf(CK_EC_KDF_TYPE kdf, bool *ok)
+{
+    static const struct {
+        CK_EC_KDF_TYPE kdf;
+        CK_MECHANISM_TYPE md;
+    } map[] = {{CKD_SHA1_KDF, CKM_SHA_1},     {CKD_SHA224_KDF, CKM_SHA224},
+               {CKD_SHA256_KDF, CKM_SHA256}, {CKD_SHA384_KDF, CKM_SHA384},
+               {CKD_SHA512_KDF, CKM_SHA512}};
+    *ok = kdf == CKD_NULL;
+    for (size_t i = 0; i < ARRAY_SIZE(map); i++)
+        if (map[i].kdf == kdf) {
+            *ok = true;
+            return md_of(map[i].md);
+        }
+    return NULL;
+}
+
+/* CKM_ECDH1_DERIVE: Z = x-coordinate of d * Q (the provider's ECDH), then CKD_NULL (Z itself,
+ * its trailing *len bytes when shorter) or the X9.63 KDF with the SHA named by kdf. */
+static CK_RV ecdh_derive(struct keymat *base, const CK_MECHANISM *m, size_t *len, uint8_t **out)
+{
+    CK_RV rv = CKR_OK;
+    const CK_ECDH1_DERIVE_PARAMS *p = m->pParameter;
+    struct eckey peer = {0};
+    void *peer_kd = NULL, *ctx = NULL;
+    uint8_t z[EC_MAX_BYTES];
+    size_t zlen = 0;
+    bool kdf_ok;
+    if (!p || m->ulParameterLen != sizeof(*p))
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "CKM_ECDH1_DERIVE needs a CK_ECDH1_DERIVE_PARAMS");
+    const struct md_impl *md = ecdh_kdf(p->kdf, &kdf_ok);
+    if (!kdf_ok)
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "KDF 0x%lx is not supported", (unsigned long)p->kdf);
+    if ((!p->pSharedData && p->ulSharedDataLen) || (!md && p->ulSharedDataLen))
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "shared data %s",
+             md ? "has a length but no bytes" : "is not taken with CKD_NULL");
+    if (!p->pPublicData || p->ulPublicDataLen == 0)
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "no public data (the peer's point)");
+    if (base->cls != CKO_PRIVATE_KEY || base->type != CKK_EC || !base->keydata)
+        FAIL(CKR_KEY_TYPE_INCONSISTENT, "ECDH needs an EC private key");
+    for (size_t i = 0; i < ARRAY_SIZE(curves); i++)
+        if (curves[i].bits == base->bits)
+            peer.cv = &curves[i];
+    if (!peer.cv || !(peer.grp = EC_GROUP_new_by_curve_name_ex(g.ctx, NULL, peer.cv->nid)))
+        FAIL(CKR_FUNCTION_FAILED, "cannot set up the base key's curve");
+    /* raw or DER OCTET STRING, compressed or not; off the curve is a bad parameter */
+    if (eckey_set_point(&peer, p->pPublicData, p->ulPublicDataLen) != CKR_OK)
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "the public data is not a point on %s", peer.cv->name);
+    if ((rv = eckey_keydata(&peer, &peer_kd)) != CKR_OK)
+        goto out;
+    if (!(ctx = g.ecdh.newctx(g.provctx)) || !g.ecdh.init(ctx, base->keydata, NULL) ||
+        !g.ecdh.set_peer(ctx, peer_kd) || !g.ecdh.derive(ctx, z, &zlen, sizeof(z)) ||
+        zlen != peer.cv->len)
+        FAIL(CKR_FUNCTION_FAILED, "ECDH failed");
+    if (*len == 0 && md)
+        FAIL(CKR_TEMPLATE_INCOMPLETE, "CKA_VALUE_LEN is needed with a KDF");
+    if (*len == 0)
+        *len = zlen;
+    if (!md && *len > zlen)
+        FAIL(CKR_TEMPLATE_INCONSISTENT, "CKD_NULL gives at most %zu bytes", zlen);
+    if (!(*out = OPENSSL_secure_malloc(*len)))
+        FAIL(CKR_HOST_MEMORY, "out of memory for a derived key");
+    if (md)
+        rv = x963(md, z, zlen, p->pSharedData, p->ulSharedDataLen, *out, *len);
+    else
+        memcpy(*out, z + zlen - *len, *len);
+out:
+    if (ctx)
+        g.ecdh.freectx(ctx);
+    if (peer_kd)
+        g.km[KM_EC].free(peer_kd);
+    eckey_clear(&peer);
+    OPENSSL_cleanse(z, sizeof(z));
+    return rv;
+}
+
+static bool hmac_once(const struct md_impl *md, const uint8_t *key, size_t klen,
+                      const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, uint8_t *out)
+{
+    struct hmac h;
+    bool ok = hmac_start(&h, md, key, klen) && md_add(md, h.inner, a, alen) &&
+              md_add(md, h.inner, b, blen) && hmac_finish(&h, out);
+    hmac_clear(&h);
+    return ok;
+}
+
+/* CKM_HKDF_DERIVE and CKM_HKDF_DATA (RFC 5869): extract, expand or both. */
+static CK_RV hkdf_derive(struct keymat *base, const CK_MECHANISM *m, struct keymat *salt_key,
+                         size_t *len, uint8_t **out)
+{
+    CK_RV rv = CKR_OK;
+    const CK_HKDF_PARAMS *p = m->pParameter;
+    static const uint8_t zeros[MD_MAX];
+    uint8_t prk[MD_MAX], t[MD_MAX];
+    const struct md_impl *md = NULL;
+    if (!p || m->ulParameterLen != sizeof(*p))
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "HKDF needs a CK_HKDF_PARAMS");
+    if (!p->bExtract && !p->bExpand)
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "HKDF with neither extract nor expand");
+    if (p->prfHashMechanism == CKM_SHA_1 || p->prfHashMechanism == CKM_SHA224 ||
+        p->prfHashMechanism == CKM_SHA256 || p->prfHashMechanism == CKM_SHA384 ||
+        p->prfHashMechanism == CKM_SHA512)
+        md = md_of(p->prfHashMechanism);
+    if (!md)
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "HKDF hash 0x%lx is not supported",
+             (unsigned long)p->prfHashMechanism);
+    if (!p->pInfo && p->ulInfoLen)
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "HKDF info has a length but no bytes");
+    const uint8_t *salt = zeros;
+    size_t salt_len = md->size;
+    switch (p->ulSaltType) {
+    case CKF_HKDF_SALT_NULL:
+        break;
+    case CKF_HKDF_SALT_DATA:
+        if (!p->pSalt || p->ulSaltLen == 0)
+            FAIL(CKR_MECHANISM_PARAM_INVALID, "CKF_HKDF_SALT_DATA without salt");
+        salt = p->pSalt;
+        salt_len = p->ulSaltLen;
+        break;
+    case CKF_HKDF_SALT_KEY:
+        if (!salt_key || !salt_key->secret)
+            FAIL(CKR_MECHANISM_PARAM_INVALID, "CKF_HKDF_SALT_KEY without a secret salt key");
+        salt = salt_key->secret;
+        salt_len = salt_key->secret_len;
+        break;
+    default:
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "HKDF salt type 0x%lx", (unsigned long)p->ulSaltType);
+    }
+    if (!base->secret)
+        FAIL(CKR_KEY_TYPE_INCONSISTENT, "HKDF needs a secret base key");
+    const uint8_t *key = base->secret;
+    size_t key_len = base->secret_len;
+    if (p->bExtract) {
+        if (!hmac_once(md, salt, salt_len, base->secret, base->secret_len, NULL, 0, prk))
+            FAIL(CKR_FUNCTION_FAILED, "HKDF-Extract failed");
+        key = prk;
+        key_len = md->size;
+    }
+    if (!p->bExpand) {
+        if (*len == 0)
+            *len = md->size;
+        if (*len != md->size)
+            FAIL(CKR_TEMPLATE_INCONSISTENT, "HKDF-Extract gives exactly %zu bytes", md->size);
+    } else if (*len == 0) {
+        FAIL(CKR_TEMPLATE_INCOMPLETE, "CKA_VALUE_LEN is needed for HKDF-Expand");
+    } else if (*len > 255 * md->size) {
+        FAIL(CKR_TEMPLATE_INCONSISTENT, "HKDF-Expand gives at most %zu bytes", 255 * md->size);
+    }
+    if (!(*out = OPENSSL_secure_malloc(*len)))
+        FAIL(CKR_HOST_MEMORY, "out of memory for a derived key");
+    if (!p->bExpand) {
+        memcpy(*out, prk, md->size);
+        goto out;
+    }
+    size_t tlen = 0;
+    for (size_t done = 0, i = 1; done < *len; i++) {
+        struct hmac h;
+        const uint8_t ctr = (uint8_t)i;
+        bool ok = hmac_start(&h, md, key, key_len) && md_add(md, h.inner, t, tlen) &&
+                  md_add(md, h.inner, p->pInfo, p->ulInfoLen) && md_add(md, h.inner, &ctr, 1) &&
+                  hmac_finish(&h, t);
+        hmac_clear(&h);
+        if (!ok)
+            FAIL(CKR_FUNCTION_FAILED, "HKDF-Expand failed");
+        tlen = md->size;
+        size_t n = *len - done < tlen ? *len - done : tlen;
+        memcpy(*out + done, t, n);
+        done += n;
+    }
+out:
+    OPENSSL_cleanse(prk, sizeof(prk));
+    OPENSSL_cleanse(t, sizeof(t));
+    return rv;
+}
+
+/* AES-CMAC (NIST SP 800-38B, RFC 4493) of one message, on the provider's AES-ECB. */
+static bool cmac_once(const uint8_t *key, size_t klen, const uint8_t *msg, size_t mlen,
+                      uint8_t mac[16])
+{
+    int i = aes_index(klen);
+    const struct cipher_impl *ci = i >= 0 ? &g.ecb[i] : NULL;
+    unsigned padding = 0;
+    OSSL_PARAM q[] = {OSSL_PARAM_construct_uint(OSSL_CIPHER_PARAM_PADDING, &padding),
+                      OSSL_PARAM_END};
+    uint8_t k1[16] = {0}, k2[16], x[16] = {0}, blk[16], y[32];
+    size_t got = 0;
+    bool ok = false;
+    void *cc = ci ? ci->newctx(g.provctx) : NULL;
+    if (!cc || !ci->encrypt_init(cc, key, klen, NULL, 0, q) ||
+        !ci->update(cc, y, &got, sizeof(y), k1, 16) || got != 16)
+        goto out;
+    /* subkeys: doubling in GF(2^128) */
+    for (int s = 0; s < 2; s++) {
+        uint8_t *src = s == 0 ? y : k1, *dst = s == 0 ? k1 : k2;
+        uint8_t carry = src[0] & 0x80;
+        for (int j = 0; j < 15; j++)
+            dst[j] = (uint8_t)(src[j] << 1 | src[j + 1] >> 7);
+        dst[15] = (uint8_t)(src[15] << 1) ^ (carry ? 0x87 : 0);
+    }
+    size_t nblk = mlen == 0 ? 1 : (mlen + 15) / 16;
+    for (size_t b = 0; b < nblk; b++) {
+        size_t off = b * 16, n = mlen - off < 16 ? mlen - off : 16;
+        if (mlen == 0)
+            n = 0;
+        memset(blk, 0, 16);
+        if (n)
+            memcpy(blk, msg + off, n);
+        if (b == nblk - 1) {
+            if (n < 16)
+                blk[n] = 0x80;
+            for (int j = 0; j < 16; j++)
+                blk[j] ^= n == 16 ? k1[j] : k2[j];
+        }
+        for (int j = 0; j < 16; j++)
+            blk[j] ^= x[j];
+        if (!ci->update(cc, y, &got, sizeof(y), blk, 16) || got != 16)
+            goto out;
+        memcpy(x, y, 16);
+    }
+    memcpy(mac, x, 16);
+    ok = true;
+out:
+    if (cc)
+        ci->freectx(cc);
+    OPENSSL_cleanse(k1, sizeof(k1));
+    OPENSSL_cleanse(k2, sizeof(k2));
+    OPENSSL_cleanse(x, sizeof(x));
+    OPENSSL_cleanse(blk, sizeof(blk));
+    OPENSSL_cleanse(y, sizeof(y));
+    return ok;
+}
+
+/* An unsigned integer as `width` bits, big- or little-endian. */
+static size_t put_uint(uint8_t *p, uint64_t v, CK_ULONG width, bool little)
+{
+    size_t n = width / 8;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t b = (uint8_t)(v >> (8 * (n - 1 - i)));
+        p[little ? n - 1 - i : i] = b;
+    }
+    return n;
+}
+
+/* The data parameters of an SP 800-108 counter-mode derivation, checked. */
+static CK_RV kbkdf_check(const CK_SP800_108_KDF_PARAMS *p, size_t *msg_len)
+{
+    size_t iter = 0, dkm = 0, total = 0;
+    if (!p->pDataParams || p->ulNumberOfDataParams == 0 ||
+        p->ulNumberOfDataParams > KBKDF_MAX_PARAM)
+        return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID, "SP 800-108: 1..%d data parameters",
+                       KBKDF_MAX_PARAM);
+    for (CK_ULONG i = 0; i < p->ulNumberOfDataParams; i++) {
+        const CK_PRF_DATA_PARAM *d = &p->pDataParams[i];
+        if (d->type == CK_SP800_108_ITERATION_VARIABLE) {
+            const CK_SP800_108_COUNTER_FORMAT *f = d->pValue;
+            if (!f || d->ulValueLen != sizeof(*f) ||
+                (f->ulWidthInBits != 8 && f->ulWidthInBits != 16 && f->ulWidthInBits != 24 &&
+                 f->ulWidthInBits != 32))
+                return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID,
+                               "SP 800-108: bad counter format");
+            iter++;
+            total += f->ulWidthInBits / 8;
+        } else if (d->type == CK_SP800_108_DKM_LENGTH) {
+            const CK_SP800_108_DKM_LENGTH_FORMAT *f = d->pValue;
+            if (!f || d->ulValueLen != sizeof(*f) || f->ulWidthInBits < 8 ||
+                f->ulWidthInBits > 64 || f->ulWidthInBits % 8 ||
+                (f->dkmLengthMethod != CK_SP800_108_DKM_LENGTH_SUM_OF_KEYS &&
+                 f->dkmLengthMethod != CK_SP800_108_DKM_LENGTH_SUM_OF_SEGMENTS))
+                return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID,
+                               "SP 800-108: bad DKM length format");
+            dkm++;
+            total += f->ulWidthInBits / 8;
+        } else if (d->type == CK_SP800_108_BYTE_ARRAY) {
+            if (!d->pValue || d->ulValueLen == 0 || d->ulValueLen > SEA_MAX_ATTR_LEN)
+                return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID,
+                               "SP 800-108: byte array without bytes");
+            total += d->ulValueLen;
+        } else {
+            /* CK_SP800_108_OPTIONAL_COUNTER belongs to the feedback and pipeline modes */
+            return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID,
+                           "SP 800-108: data parameter type 0x%lx not allowed in counter mode",
+                           (unsigned long)d->type);
+        }
+        if (total > KBKDF_MAX_PARAM * (size_t)SEA_MAX_ATTR_LEN)
+            return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID, "SP 800-108: too much data");
+    }
+    if (iter != 1 || dkm > 1)
+        return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID,
+                       "SP 800-108: one iteration variable and at most one DKM length");
+    *msg_len = total;
+    return CKR_OK;
+}
+
+/* CKM_SP800_108_COUNTER_KDF: K(i) = PRF(KI, the data parameters in order, with the counter i
+ * and the DKM length in their formats). Additional derived keys are refused. */
+static CK_RV kbkdf_derive(struct keymat *base, const CK_MECHANISM *m, size_t *len, uint8_t **out)
+{
+    CK_RV rv = CKR_OK;
+    const CK_SP800_108_KDF_PARAMS *p = m->pParameter;
+    const struct md_impl *md = NULL;
+    uint8_t *msg = NULL, blk[MD_MAX];
+    size_t msg_len = 0, h;
+    if (!p || m->ulParameterLen != sizeof(*p))
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "SP 800-108 needs a CK_SP800_108_KDF_PARAMS");
+    if (p->ulAdditionalDerivedKeys || p->pAdditionalDerivedKeys)
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "additional derived keys are not supported");
+    switch (p->prfType) {
+    case CKM_SHA_1_HMAC:
+        md = md_of(CKM_SHA_1);
+        break;
+    case CKM_SHA224_HMAC:
+        md = md_of(CKM_SHA224);
+        break;
+    case CKM_SHA256_HMAC:
+        md = md_of(CKM_SHA256);
+        break;
+    case CKM_SHA384_HMAC:
+        md = md_of(CKM_SHA384);
+        break;
+    case CKM_SHA512_HMAC:
+        md = md_of(CKM_SHA512);
+        break;
+    case CKM_AES_CMAC:
+        break;
+    default:
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "SP 800-108 PRF 0x%lx is not supported",
+             (unsigned long)p->prfType);
+    }
+    if ((rv = kbkdf_check(p, &msg_len)) != CKR_OK)
+        goto out;
+    if (!base->secret || (md ? base->type == CKK_AES
+                             : base->type != CKK_AES || aes_index(base->secret_len) < 0))
+        FAIL(CKR_KEY_TYPE_INCONSISTENT, "the base key does not suit the PRF");
+    if (*len == 0)
+        FAIL(CKR_TEMPLATE_INCOMPLETE, "CKA_VALUE_LEN is needed for SP 800-108");
+    h = md ? md->size : 16;
+    size_t blocks = (*len + h - 1) / h;
+    for (CK_ULONG i = 0; i < p->ulNumberOfDataParams; i++) {
+        const CK_PRF_DATA_PARAM *d = &p->pDataParams[i];
+        const CK_SP800_108_COUNTER_FORMAT *f = d->pValue;
+        if (d->type == CK_SP800_108_ITERATION_VARIABLE && f->ulWidthInBits < 32 &&
+            blocks >= (1ul << f->ulWidthInBits))
+            FAIL(CKR_TEMPLATE_INCONSISTENT, "the counter is too narrow for %zu bytes", *len);
+    }
+    if (!(msg = OPENSSL_malloc(msg_len ? msg_len : 1)) ||
+        !(*out = OPENSSL_secure_malloc(*len)))
+        FAIL(CKR_HOST_MEMORY, "out of memory for a derivation");
+    for (size_t i = 1, done = 0; done < *len; i++) {
+        size_t k = 0;
+        for (CK_ULONG j = 0; j < p->ulNumberOfDataParams; j++) {
+            const CK_PRF_DATA_PARAM *d = &p->pDataParams[j];
+            if (d->type == CK_SP800_108_ITERATION_VARIABLE) {
+                const CK_SP800_108_COUNTER_FORMAT *f = d->pValue;
+                k += put_uint(msg + k, i, f->ulWidthInBits, f->bLittleEndian);
+            } else if (d->type == CK_SP800_108_DKM_LENGTH) {
+                const CK_SP800_108_DKM_LENGTH_FORMAT *f = d->pValue;
+                uint64_t bits = f->dkmLengthMethod == CK_SP800_108_DKM_LENGTH_SUM_OF_KEYS
+                                    ? (uint64_t)*len * 8
+                                    : (uint64_t)blocks * h * 8;
+                k += put_uint(msg + k, bits, f->ulWidthInBits, f->bLittleEndian);
+            } else {
+                memcpy(msg + k, d->pValue, d->ulValueLen);
+                k += d->ulValueLen;
+            }
+        }
+        bool ok = md ? hmac_once(md, base->secret, base->secret_len, msg, k, NULL, 0, blk)
+                     : cmac_once(base->secret, base->secret_len, msg, k, blk);
+        if (!ok)
+            FAIL(CKR_FUNCTION_FAILED, "the SP 800-108 PRF failed");
+        size_t n = *len - done < h ? *len - done : h;
+        memcpy(*out + done, blk, n);
+        done += n;
+    }
+out:
+    OPENSSL_free(msg);
+    OPENSSL_cleanse(blk, sizeof(blk));
+    return rv;
+}
+
+CK_RV crypto_derive(struct keymat *base, const CK_MECHANISM *m, struct keymat *salt, size_t len,
+                    struct attrs *a)
+{
+    CK_RV rv = CKR_OK;
+    uint8_t *val = NULL;
+    CK_ULONG cls, type = CK_UNAVAILABLE_INFORMATION;
+    if (!base || !m || !a)
+        return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "crypto_derive: missing argument");
+    if ((rv = need_init()) != CKR_OK)
+        return rv;
+    ERR_set_mark();
+    if (!get_ulong(attrs_find(a, CKA_CLASS), &cls) ||
+        (cls != CKO_DATA && !get_ulong(attrs_find(a, CKA_KEY_TYPE), &type)))
+        FAIL(CKR_TEMPLATE_INCOMPLETE, "the derived object has no class or key type");
+    if (cls != CKO_DATA && cls != CKO_SECRET_KEY)
+        FAIL(CKR_TEMPLATE_INCONSISTENT, "derivations make secret keys or data objects");
+    if (len > DERIVE_MAX || (cls == CKO_SECRET_KEY && len && !secret_len_ok(type, len)))
+        FAIL(CKR_ATTRIBUTE_VALUE_INVALID, "%zu bytes are not allowed for this object", len);
+    size_t want = len;
+    switch (m->mechanism) {
+    case CKM_ECDH1_DERIVE:
+        rv = ecdh_derive(base, m, &len, &val);
+        break;
+    case CKM_HKDF_DERIVE:
+    case CKM_HKDF_DATA:
+        if ((m->mechanism == CKM_HKDF_DATA) != (cls == CKO_DATA))
+            FAIL(CKR_TEMPLATE_INCONSISTENT, "CKM_HKDF_DATA makes data objects, HKDF_DERIVE keys");
+        rv = hkdf_derive(base, m, salt, &len, &val);
+        break;
+    case CKM_SP800_108_COUNTER_KDF:
+        rv = kbkdf_derive(base, m, &len, &val);
+        break;
+    default:
+        FAIL(CKR_MECHANISM_INVALID, "mechanism 0x%lx derives nothing",
+             (unsigned long)m->mechanism);
+    }
+    if (rv != CKR_OK)
+        goto out;
+    if (cls == CKO_SECRET_KEY && want == 0 && !secret_len_ok(type, len))
+        FAIL(CKR_TEMPLATE_INCOMPLETE, "give CKA_VALUE_LEN: %zu bytes do not suit key type %lu",
+             len, (unsigned long)type);
+    if (cls == CKO_SECRET_KEY) {
+        rv = set_secret_value(a, type, val, len);
+    } else {
+        struct attrs *add = attrs_new();
+        rv = !add ? CKR_HOST_MEMORY
+             : attrs_get_bool(a, CKA_PRIVATE, false) ? attrs_set_secret(add, CKA_VALUE, val, len)
+                                                     : attrs_set(add, CKA_VALUE, val, len);
+        if (rv == CKR_OK) {
+            struct attrs *dst[] = {a};
+            const struct attrs *src[] = {add};
+            rv = commit(dst, src, 1);
+        } else {
+            err_set(ORIGIN, rv, "out of memory for a derived value");
+        }
+        attrs_unref(add);
+    }
+out:
+    if (val)
+        OPENSSL_secure_clear_free(val, len);
+    ERR_pop_to_mark();
+    return rv;
 }

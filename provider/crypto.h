@@ -31,6 +31,10 @@ bool crypto_secure_heap(size_t bytes);
  * (a RAND_METHOD set by an ENGINE is never used). */
 CK_RV crypto_random(uint8_t *out, size_t len);
 
+/* C_SeedRandom: mix a caller's seed into the generator as additional input (every later draw is
+ * the kernel's bytes XOR a stream keyed by the seeds). Never replaces the kernel's entropy. */
+CK_RV crypto_seed(const uint8_t *seed, size_t len);
+
 /* ---- digests (CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384, CKM_SHA512) ---- */
 
 size_t crypto_md_len(CK_MECHANISM_TYPE digest); /* 0 if unknown */
@@ -133,6 +137,35 @@ size_t cop_outlen(struct cop *c, int phase, size_t inlen);
 CK_RV cop_update(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
 CK_RV cop_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
 void cop_free(struct cop *c);
+
+/* ---- wrapping formats and derivations (C_WrapKey, C_UnwrapKey, C_DeriveKey) ---- */
+
+/* The bytes C_WrapKey encrypts for a key: a secret key's CKA_VALUE; a private key's PKCS#8
+ * PrivateKeyInfo DER (crypto_private_key_pkcs8: RSA, Ed25519, EC). `pub` is the key's public
+ * attribute set, `secret` its secret attributes. *out is in the secure
+ * heap: free it with OPENSSL_secure_clear_free(*out, *len). CKR_KEY_NOT_WRAPPABLE for keys with
+ * no wrapped form. */
+CK_RV crypto_wrap_format(const struct attrs *pub, const struct attrs *secret, uint8_t **out,
+                         size_t *len);
+
+/* The inverse (C_UnwrapKey): give the complete template `a` (class and key type set) the key
+ * in `in` (a private key through crypto_parse_private_key): its value attributes (secret) and
+ * what crypto_complete_import adds. CKR_WRAPPED_KEY_LEN_RANGE
+ * for a secret of a length the key type does not take, CKR_WRAPPED_KEY_INVALID for a private
+ * key that does not parse, CKR_TEMPLATE_INCONSISTENT where the template contradicts the key. */
+CK_RV crypto_unwrap_format(struct attrs *a, const uint8_t *in, size_t len);
+
+/* C_DeriveKey from base key material: CKM_ECDH1_DERIVE (CK_ECDH1_DERIVE_PARAMS, CKD_NULL and
+ * CKD_SHA1/224/256/384/512_KDF), CKM_HKDF_DERIVE and CKM_HKDF_DATA (CK_HKDF_PARAMS; `salt` is
+ * the key material of hSaltKey for CKF_HKDF_SALT_KEY, else NULL), CKM_SP800_108_COUNTER_KDF
+ * (CK_SP800_108_KDF_PARAMS, HMAC-SHA-1/2 or AES-CMAC PRF, no additional derived keys). `len`:
+ * bytes to derive, 0 for the mechanism's own length (ECDH with CKD_NULL: the shared secret;
+ * HKDF extract only: the hash size). `a` is the complete template of the new secret key or
+ * data object; it gets CKA_VALUE (and for keys CKA_VALUE_LEN, CKA_CHECK_VALUE for AES).
+ * CKR_MECHANISM_PARAM_INVALID for bad parameters (a peer point off the curve included),
+ * CKR_TEMPLATE_INCOMPLETE when a length is needed and missing. */
+CK_RV crypto_derive(struct keymat *base, const CK_MECHANISM *m, struct keymat *salt, size_t len,
+                    struct attrs *a);
 
 /* The mechanisms cop_new implements, as a backend declares them (soft and mock use this). */
 extern const struct bmech crypto_mechs[];

@@ -12,8 +12,9 @@ enum {
     MF_SINGLE_PART = 1u << 0, /* no C_xxxUpdate (raw ECDSA) */
     MF_CORE = 1u << 1,        /* run by the core itself (digests) */
     MF_NO_PARAMS = 1u << 2,   /* pParameter must be NULL / ulParameterLen 0 */
-    MF_DIGESTINFO = 1u << 3,  /* composed: the digest goes to the base in a DigestInfo */
-    MF_PASS_PARAMS = 1u << 4, /* composed: the caller's parameters go to the base (RSA-PSS) */
+    MF_MESSAGE = 1u << 3,     /* also offered by the message-based functions (msgops.c) */
+    MF_DIGESTINFO = 1u << 4,  /* composed: the digest goes to the base in a DigestInfo */
+    MF_PASS_PARAMS = 1u << 5, /* composed: the caller's parameters go to the base (RSA-PSS) */
 };
 
 #define MECH_MAX_KEY_TYPES 3

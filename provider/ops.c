@@ -201,9 +201,11 @@ static CK_RV active_op(struct session *s, enum sea_op op, struct opstate **out)
     if (!o->active)
         return err_set(ORIGIN_CORE, CKR_OPERATION_NOT_INITIALIZED, "no %s is running",
                        op_names[op]);
-    if (o->need_context_login)
+    if (o->need_context_login) {
+        op_reset(s, op); /* an error ends the operation, this one too (PKCS#11 3.0, private keys) */
         return err_set(ORIGIN_CORE, CKR_USER_NOT_LOGGED_IN,
                        "the key needs C_Login(CKU_CONTEXT_SPECIFIC) for each use");
+    }
     *out = o;
     return CKR_OK;
 }
@@ -261,6 +263,8 @@ static CK_RV run_device(struct session *s, struct opstate *o, const uint8_t *in,
     rv = ops->op_final(o->bop, fin, finlen, out ? out + l1 : NULL, &l2);
     if (rv == CKR_OK)
         *written = l1 + l2;
+    else if (out)
+        sea_wipe(out, l1); /* e.g. plaintext before bad CBC padding: no partial output */
     return rv;
 }
 
@@ -289,9 +293,11 @@ static CK_RV complete(struct session *s, enum sea_op op, bool single, const uint
     CK_RV rv = active_op(s, op, &o);
     if (rv != CKR_OK)
         return rv;
-    if (single && o->multi)
+    if (single && o->multi) {
+        op_reset(s, op); /* C_Encrypt & co. end the operation on any error but a short buffer */
         return err_set(ORIGIN_CORE, CKR_OPERATION_ACTIVE,
-                       "a multi-part %s is running: finish it with the Final call", op_names[op]);
+                       "a multi-part %s was running: the single-part call ended it", op_names[op]);
+    }
     if (!single && (o->md->flags & MF_SINGLE_PART)) {
         op_reset(s, op);
         return err_set(ORIGIN_CORE, CKR_FUNCTION_NOT_SUPPORTED, "%s is single-part only",
@@ -404,8 +410,9 @@ static CK_RV verify_common(struct core *c, CK_SESSION_HANDLE h, bool single, con
     if ((rv = active_op(s, OP_VERIFY, &o)) != CKR_OK)
         goto out;
     if (single && o->multi) {
+        op_reset(s, OP_VERIFY);
         rv = err_set(ORIGIN_CORE, CKR_OPERATION_ACTIVE,
-                     "a multi-part verification is running: finish it with C_VerifyFinal");
+                     "a multi-part verification was running: C_Verify ended it");
         goto out;
     }
     if (!single && (o->md->flags & MF_SINGLE_PART)) {
@@ -579,11 +586,19 @@ CK_RV core_seed(struct core *c, CK_SESSION_HANDLE h, const uint8_t *seed, size_t
 {
     struct session *s;
     CK_RV rv = sess_acquire(c, h, &s);
-    (void)seed;
-    (void)len;
     if (rv != CKR_OK)
         return rv;
+    /* Mixed into libsea's generator as additional input; the kernel's entropy stays. A
+     * device's own generator (DEVCAP_RNG) is not reached. */
+    rv = err_default(ORIGIN_CORE, crypto_seed(seed, len), "the seed could not be mixed in");
     sess_release(c, s);
-    return err_set(ORIGIN_CORE, CKR_RANDOM_SEED_NOT_SUPPORTED,
-                   "the generator seeds itself from the operating system");
+    return rv;
+}
+
+/* ---- for the message-based functions (msgops.c) ---- */
+
+CK_RV op_check_key(struct core *c, struct session *s, enum sea_op op, const struct mech_desc *md,
+                   const struct bmech *b, CK_OBJECT_HANDLE key, struct attrs **out)
+{
+    return check_key(c, s, op, md, b, key, out);
 }

@@ -4,6 +4,7 @@
 #define SEA_PKCS11_NO_PROTOTYPES
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "config.h"
 #include "core.h"
@@ -13,6 +14,12 @@
 static struct core *g_core;
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+/* Blocking C_WaitForSlotEvent: the threads waiting (under g_lock) and the condition that wakes
+ * them (C_Finalize) and C_Finalize once they have let go of the context. */
+static pthread_cond_t g_cond;
+static unsigned g_waiters;
+
+#define SLOT_POLL_MS 200 /* how often a blocking C_WaitForSlotEvent looks at the devices */
 
 /* Keep the init lock consistent across fork: a child must be able to C_Initialize even if a
  * parent thread was inside C_Initialize when it forked. */
@@ -26,9 +33,28 @@ static void fork_parent(void)
     pthread_mutex_unlock(&g_lock);
 }
 
+static void cond_setup(void)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&g_cond, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+/* The child has none of the parent's other threads: nobody waits for slot events there, and
+ * the condition must not remember the parent's waiters (a broadcast could wait for them). */
+static void fork_child(void)
+{
+    g_waiters = 0;
+    cond_setup();
+    pthread_mutex_unlock(&g_lock);
+}
+
 static void setup_once(void)
 {
-    pthread_atfork(fork_prepare, fork_parent, fork_parent);
+    cond_setup();
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 static struct core *current(void)
@@ -48,6 +74,17 @@ static struct core *current(void)
     do {                                                                                           \
         if (!(cond))                                                                               \
             return err_set(ORIGIN_API, CKR_ARGUMENTS_BAD, "%s: %s", __func__, what);               \
+    } while (0)
+
+/* CHECK for the calls of a running operation: refusing the arguments ends the operation too,
+ * as any error but a short buffer does (PKCS#11 3.0, C_Encrypt and the others). */
+#define OPCHECK(cond, what, op, h)                                                                 \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            CK_RV r_ = err_set(ORIGIN_API, CKR_ARGUMENTS_BAD, "%s: %s", __func__, what);           \
+            core_op_init(c, (h), (op), NULL, CK_INVALID_HANDLE);                                   \
+            return r_;                                                                             \
+        }                                                                                          \
     } while (0)
 
 /* A NULL data pointer is fine only with a zero length. */
@@ -121,6 +158,11 @@ static CK_RV C_Finalize(CK_VOID_PTR pReserved)
     CHECK(!pReserved, "pReserved must be NULL");
     pthread_mutex_lock(&g_lock);
     __atomic_store_n(&g_core, NULL, __ATOMIC_RELEASE);
+    /* Wake blocked C_WaitForSlotEvent calls (they return CKR_CRYPTOKI_NOT_INITIALIZED) and
+     * free the context only once none of them uses it any more. */
+    pthread_cond_broadcast(&g_cond);
+    while (g_waiters > 0)
+        pthread_cond_wait(&g_cond, &g_lock);
     pthread_mutex_unlock(&g_lock);
     core_free(c);
     return CKR_OK;
@@ -212,11 +254,42 @@ static CK_RV C_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR pSlot, CK_VOID_PT
     ENTER();
     CHECK(pSlot, "pSlot is NULL");
     CHECK(!pReserved, "pReserved must be NULL");
-    if (!(flags & CKF_DONT_BLOCK))
-        return err_set(ORIGIN_API, CKR_FUNCTION_NOT_SUPPORTED,
-                       "C_WaitForSlotEvent only supports CKF_DONT_BLOCK");
-    CK_RV rv = core_slot_event(c, pSlot);
-    return rv == CKR_NO_EVENT ? rv : done(rv, __func__);
+    if (flags & CKF_DONT_BLOCK) {
+        CK_RV rv = core_slot_event(c, pSlot);
+        return rv == CKR_NO_EVENT ? rv : done(rv, __func__);
+    }
+    /* Blocking: look at the devices every SLOT_POLL_MS (another process may create or delete
+     * an SE at any time; there is nothing to be notified by) until an event or C_Finalize. */
+    CK_RV rv = CKR_NO_EVENT;
+    pthread_mutex_lock(&g_lock);
+    if (current() != c) {
+        pthread_mutex_unlock(&g_lock);
+        return err_set(ORIGIN_API, CKR_CRYPTOKI_NOT_INITIALIZED, "C_Finalize was called");
+    }
+    g_waiters++;
+    while (rv == CKR_NO_EVENT) {
+        pthread_mutex_unlock(&g_lock);
+        rv = core_slot_event(c, pSlot); /* C_Finalize waits for us before freeing c */
+        pthread_mutex_lock(&g_lock);
+        if (rv != CKR_NO_EVENT)
+            break;
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += SLOT_POLL_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (current() == c && pthread_cond_timedwait(&g_cond, &g_lock, &until) == 0)
+            ; /* woken for someone else: keep the poll interval */
+        if (current() != c)
+            rv = err_set(ORIGIN_API, CKR_CRYPTOKI_NOT_INITIALIZED,
+                         "C_Finalize was called while waiting for a slot event");
+    }
+    if (--g_waiters == 0)
+        pthread_cond_broadcast(&g_cond);
+    pthread_mutex_unlock(&g_lock);
+    return rv == CKR_CRYPTOKI_NOT_INITIALIZED ? rv : done(rv, __func__);
 }
 
 /* ---- sessions ---- */
@@ -395,8 +468,8 @@ static CK_RV op_single(enum sea_op op, CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_U
                        CK_BYTE_PTR out, CK_ULONG_PTR outlen, const char *func)
 {
     ENTER();
-    CHECK(DATA_OK(in, inlen), "the input is NULL");
-    CHECK(outlen, "the output length pointer is NULL");
+    OPCHECK(DATA_OK(in, inlen), "the input is NULL", op, h);
+    OPCHECK(outlen, "the output length pointer is NULL", op, h);
     CK_RV rv = core_op_single(c, h, op, in, inlen, out, outlen);
     return rv == CKR_BUFFER_TOO_SMALL ? rv : done(rv, func);
 }
@@ -405,8 +478,9 @@ static CK_RV op_update(enum sea_op op, CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_U
                        CK_BYTE_PTR out, CK_ULONG_PTR outlen, const char *func)
 {
     ENTER();
-    CHECK(DATA_OK(in, inlen), "the input is NULL");
-    CHECK(outlen || (op != OP_ENCRYPT && op != OP_DECRYPT), "the output length pointer is NULL");
+    OPCHECK(DATA_OK(in, inlen), "the input is NULL", op, h);
+    OPCHECK(outlen || (op != OP_ENCRYPT && op != OP_DECRYPT), "the output length pointer is NULL",
+            op, h);
     CK_RV rv = core_op_update(c, h, op, in, inlen, out, outlen);
     return rv == CKR_BUFFER_TOO_SMALL ? rv : done(rv, func);
 }
@@ -415,7 +489,7 @@ static CK_RV op_final(enum sea_op op, CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_U
                       const char *func)
 {
     ENTER();
-    CHECK(outlen, "the output length pointer is NULL");
+    OPCHECK(outlen, "the output length pointer is NULL", op, h);
     CK_RV rv = core_op_final(c, h, op, out, outlen);
     return rv == CKR_BUFFER_TOO_SMALL ? rv : done(rv, func);
 }
@@ -541,8 +615,8 @@ static CK_RV C_Verify(CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BY
                       CK_ULONG siglen)
 {
     ENTER();
-    CHECK(DATA_OK(data, len), "pData is NULL");
-    CHECK(DATA_OK(sig, siglen), "pSignature is NULL");
+    OPCHECK(DATA_OK(data, len), "pData is NULL", OP_VERIFY, h);
+    OPCHECK(DATA_OK(sig, siglen), "pSignature is NULL", OP_VERIFY, h);
     CK_RV rv = core_verify(c, h, data, len, sig, siglen);
     return rv == CKR_SIGNATURE_INVALID ? rv : done(rv, __func__);
 }
@@ -555,7 +629,7 @@ static CK_RV C_VerifyUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inlen)
 static CK_RV C_VerifyFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG siglen)
 {
     ENTER();
-    CHECK(DATA_OK(sig, siglen), "pSignature is NULL");
+    OPCHECK(DATA_OK(sig, siglen), "pSignature is NULL", OP_VERIFY, h);
     CK_RV rv = core_verify_final(c, h, sig, siglen);
     return rv == CKR_SIGNATURE_INVALID ? rv : done(rv, __func__);
 }
@@ -622,40 +696,32 @@ static CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_ATTRI
 static CK_RV C_WrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE wk,
                        CK_OBJECT_HANDLE k, CK_BYTE_PTR out, CK_ULONG_PTR outlen)
 {
-    (void)h;
-    (void)m;
-    (void)wk;
-    (void)k;
-    (void)out;
-    (void)outlen;
-    UNSUPPORTED();
+    ENTER();
+    CHECK(m, "pMechanism is NULL");
+    CHECK(outlen, "pulWrappedKeyLen is NULL");
+    RET(core_wrap_key(c, h, m, wk, k, out, outlen));
 }
 
 static CK_RV C_UnwrapKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE uk,
                          CK_BYTE_PTR in, CK_ULONG inlen, CK_ATTRIBUTE_PTR t, CK_ULONG n,
                          CK_OBJECT_HANDLE_PTR phKey)
 {
-    (void)h;
-    (void)m;
-    (void)uk;
-    (void)in;
-    (void)inlen;
-    (void)t;
-    (void)n;
-    (void)phKey;
-    UNSUPPORTED();
+    ENTER();
+    CHECK(m, "pMechanism is NULL");
+    CHECK(DATA_OK(in, inlen), "pWrappedKey is NULL");
+    CHECK(DATA_OK(t, n), "pTemplate is NULL");
+    CHECK(phKey, "phKey is NULL");
+    RET(core_unwrap_key(c, h, m, uk, in, inlen, t, n, phKey));
 }
 
 static CK_RV C_DeriveKey(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE base,
                          CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR phKey)
 {
-    (void)h;
-    (void)m;
-    (void)base;
-    (void)t;
-    (void)n;
-    (void)phKey;
-    UNSUPPORTED();
+    ENTER();
+    CHECK(m, "pMechanism is NULL");
+    CHECK(DATA_OK(t, n), "pTemplate is NULL");
+    CHECK(phKey, "phKey is NULL");
+    RET(core_derive_key(c, h, m, base, t, n, phKey));
 }
 
 static CK_RV C_SeedRandom(CK_SESSION_HANDLE h, CK_BYTE_PTR seed, CK_ULONG len)
@@ -688,76 +754,109 @@ static CK_RV C_CancelFunction(CK_SESSION_HANDLE h)
     return CKR_FUNCTION_NOT_PARALLEL;
 }
 
-/* ---- message-based functions (PKCS#11 3.0): not offered yet ---- */
+/* ---- message-based functions (PKCS#11 3.0): encryption and decryption with CKM_AES_GCM
+ * (msgops.c); message-based signing and verification are not offered ---- */
+
+static CK_RV msg_init(enum sea_op op, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k,
+                      const char *func)
+{
+    ENTER();
+    return done(core_msg_init(c, h, op, m, k), func);
+}
+
+static CK_RV msg_single(enum sea_op op, CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG pl,
+                        CK_BYTE_PTR aad, CK_ULONG aadl, CK_BYTE_PTR in, CK_ULONG inl,
+                        CK_BYTE_PTR out, CK_ULONG_PTR outl, const char *func)
+{
+    ENTER();
+    CHECK(DATA_OK(aad, aadl), "pAssociatedData is NULL");
+    CHECK(DATA_OK(in, inl), "the input is NULL");
+    CHECK(outl, "the output length pointer is NULL");
+    CK_RV rv = core_msg_single(c, h, op, p, pl, aad, aadl, in, inl, out, outl);
+    return rv == CKR_BUFFER_TOO_SMALL ? rv : done(rv, func);
+}
+
+static CK_RV msg_begin(enum sea_op op, CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG pl,
+                       CK_BYTE_PTR aad, CK_ULONG aadl, const char *func)
+{
+    ENTER();
+    CHECK(DATA_OK(aad, aadl), "pAssociatedData is NULL");
+    return done(core_msg_begin(c, h, op, p, pl, aad, aadl), func);
+}
+
+static CK_RV msg_next(enum sea_op op, CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG pl,
+                      CK_BYTE_PTR in, CK_ULONG inl, CK_BYTE_PTR out, CK_ULONG_PTR outl, CK_FLAGS f,
+                      const char *func)
+{
+    ENTER();
+    CHECK(DATA_OK(in, inl), "the input is NULL");
+    CHECK(outl, "the output length pointer is NULL");
+    CK_RV rv = core_msg_next(c, h, op, p, pl, in, inl, out, outl, f);
+    return rv == CKR_BUFFER_TOO_SMALL ? rv : done(rv, func);
+}
+
+static CK_RV msg_final(enum sea_op op, CK_SESSION_HANDLE h, const char *func)
+{
+    ENTER();
+    return done(core_msg_final(c, h, op), func);
+}
 
 static CK_RV C_MessageEncryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 {
-    (void)h;
-    (void)m;
-    (void)k;
-    UNSUPPORTED();
+    return msg_init(OP_ENCRYPT, h, m, k, __func__);
 }
 
 static CK_RV C_EncryptMessage(CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG pl, CK_BYTE_PTR aad,
                               CK_ULONG aadl, CK_BYTE_PTR pt, CK_ULONG ptl, CK_BYTE_PTR ct,
                               CK_ULONG_PTR ctl)
 {
-    (void)h, (void)p, (void)pl, (void)aad, (void)aadl, (void)pt, (void)ptl, (void)ct, (void)ctl;
-    UNSUPPORTED();
+    return msg_single(OP_ENCRYPT, h, p, pl, aad, aadl, pt, ptl, ct, ctl, __func__);
 }
 
 static CK_RV C_EncryptMessageBegin(CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG pl, CK_BYTE_PTR aad,
                                    CK_ULONG aadl)
 {
-    (void)h, (void)p, (void)pl, (void)aad, (void)aadl;
-    UNSUPPORTED();
+    return msg_begin(OP_ENCRYPT, h, p, pl, aad, aadl, __func__);
 }
 
 static CK_RV C_EncryptMessageNext(CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG pl, CK_BYTE_PTR pt,
                                   CK_ULONG ptl, CK_BYTE_PTR ct, CK_ULONG_PTR ctl, CK_FLAGS f)
 {
-    (void)h, (void)p, (void)pl, (void)pt, (void)ptl, (void)ct, (void)ctl, (void)f;
-    UNSUPPORTED();
+    return msg_next(OP_ENCRYPT, h, p, pl, pt, ptl, ct, ctl, f, __func__);
 }
 
 static CK_RV C_MessageEncryptFinal(CK_SESSION_HANDLE h)
 {
-    (void)h;
-    UNSUPPORTED();
+    return msg_final(OP_ENCRYPT, h, __func__);
 }
 
 static CK_RV C_MessageDecryptInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 {
-    (void)h, (void)m, (void)k;
-    UNSUPPORTED();
+    return msg_init(OP_DECRYPT, h, m, k, __func__);
 }
 
 static CK_RV C_DecryptMessage(CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG pl, CK_BYTE_PTR aad,
                               CK_ULONG aadl, CK_BYTE_PTR ct, CK_ULONG ctl, CK_BYTE_PTR pt,
                               CK_ULONG_PTR ptl)
 {
-    (void)h, (void)p, (void)pl, (void)aad, (void)aadl, (void)ct, (void)ctl, (void)pt, (void)ptl;
-    UNSUPPORTED();
+    return msg_single(OP_DECRYPT, h, p, pl, aad, aadl, ct, ctl, pt, ptl, __func__);
 }
 
 static CK_RV C_DecryptMessageBegin(CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG pl, CK_BYTE_PTR aad,
                                    CK_ULONG aadl)
 {
-    (void)h, (void)p, (void)pl, (void)aad, (void)aadl;
-    UNSUPPORTED();
+    return msg_begin(OP_DECRYPT, h, p, pl, aad, aadl, __func__);
 }
 
 static CK_RV C_DecryptMessageNext(CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG pl, CK_BYTE_PTR ct,
                                   CK_ULONG ctl, CK_BYTE_PTR pt, CK_ULONG_PTR ptl, CK_FLAGS f)
 {
-    (void)h, (void)p, (void)pl, (void)ct, (void)ctl, (void)pt, (void)ptl, (void)f;
-    UNSUPPORTED();
+    return msg_next(OP_DECRYPT, h, p, pl, ct, ctl, pt, ptl, f, __func__);
 }
 
 static CK_RV C_MessageDecryptFinal(CK_SESSION_HANDLE h)
 {
-    (void)h;
-    UNSUPPORTED();
+    return msg_final(OP_DECRYPT, h, __func__);
 }
 
 static CK_RV C_MessageSignInit(CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)

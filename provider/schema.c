@@ -183,7 +183,12 @@ static bool key_type_supported(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt)
         return cls == CKO_PUBLIC_KEY || cls == CKO_PRIVATE_KEY;
     case CKK_AES:
     case CKK_GENERIC_SECRET:
+    case CKK_SHA_1_HMAC:
+    case CKK_SHA224_HMAC:
     case CKK_SHA256_HMAC:
+    case CKK_SHA384_HMAC:
+    case CKK_SHA512_HMAC:
+    case CKK_HKDF:
         return cls == CKO_SECRET_KEY;
     default:
         return false;
@@ -584,7 +589,10 @@ CK_RV schema_generate(CK_MECHANISM_TYPE mech, CK_OBJECT_CLASS cls, const CK_ATTR
     }
     CK_KEY_TYPE given_kt = attrs_get_ulong(a, CKA_KEY_TYPE, kt);
     /* HMAC-specific secret key types are generic secrets in all but name. */
-    bool kt_ok = given_kt == kt || (kt == CKK_GENERIC_SECRET && given_kt == CKK_SHA256_HMAC);
+    bool kt_ok = given_kt == kt || (kt == CKK_GENERIC_SECRET &&
+                                    (given_kt == CKK_SHA_1_HMAC || given_kt == CKK_SHA224_HMAC ||
+                                     given_kt == CKK_SHA256_HMAC || given_kt == CKK_SHA384_HMAC ||
+                                     given_kt == CKK_SHA512_HMAC));
     if (!kt_ok) {
         rv = err_set(ORIGIN_CORE, CKR_TEMPLATE_INCONSISTENT,
                      "CKA_KEY_TYPE contradicts the generation mechanism");
@@ -764,4 +772,57 @@ enum reveal schema_reveal(const struct attrs *obj, CK_ATTRIBUTE_TYPE t)
     if (attrs_get_bool(obj, CKA_SENSITIVE, true) || !attrs_get_bool(obj, CKA_EXTRACTABLE, false))
         return REVEAL_SENSITIVE;
     return REVEAL_SECRET;
+}
+
+/* ---- C_UnwrapKey and C_DeriveKey ---- */
+
+CK_RV schema_unwrap_derive(const struct attrs *given, bool so, bool always_sensitive,
+                           bool never_extractable, struct attrs **out)
+{
+    CK_OBJECT_CLASS cls;
+    CK_KEY_TYPE kt;
+    struct attrs *a = NULL;
+    CK_RV rv = template_class(given, &cls, &kt);
+    if (rv != CKR_OK)
+        return rv;
+    if (cls != CKO_SECRET_KEY && cls != CKO_PRIVATE_KEY && cls != CKO_DATA)
+        return err_set(ORIGIN_CORE, CKR_TEMPLATE_INCONSISTENT,
+                       "objects of class 0x%lx cannot be made this way", cls);
+    for (size_t i = 0; i < given->n; i++) {
+        CK_ATTRIBUTE_TYPE t = given->v[i].type;
+        int f = flags_of(cls, kt, t);
+        if (f < 0)
+            return err_set(ORIGIN_CORE, CKR_ATTRIBUTE_TYPE_INVALID,
+                           "attribute 0x%lx is not valid for this kind of object", t);
+        if (f & A_RO)
+            return err_set(ORIGIN_CORE, CKR_ATTRIBUTE_READ_ONLY,
+                           "attribute 0x%lx is set by the library and cannot be given", t);
+        if (t == CKA_VALUE || (f & A_NO_GEN) || ((f & A_COMPUTED) && t != CKA_VALUE_LEN))
+            return err_set(ORIGIN_CORE, CKR_TEMPLATE_INCONSISTENT,
+                           "attribute 0x%lx comes from the unwrapped or derived value", t);
+        if ((f & A_SO_ONLY) && !so && attrs_get_bool(given, t, false))
+            return err_set(ORIGIN_CORE, CKR_ATTRIBUTE_READ_ONLY,
+                           "only the security officer can set attribute 0x%lx", t);
+    }
+    if (!(a = attrs_dup(given)))
+        return CKR_HOST_MEMORY;
+    if ((rv = fill_defaults(a, cls)) != CKR_OK)
+        goto out;
+    if (cls != CKO_DATA &&
+        ((rv = attrs_set_bool(a, CKA_LOCAL, false)) != CKR_OK ||
+         (rv = attrs_set_ulong(a, CKA_KEY_GEN_MECHANISM, CK_UNAVAILABLE_INFORMATION)) != CKR_OK ||
+         (rv = attrs_set_bool(a, CKA_ALWAYS_SENSITIVE,
+                              always_sensitive && attrs_get_bool(a, CKA_SENSITIVE, true))) !=
+             CKR_OK ||
+         (rv = attrs_set_bool(a, CKA_NEVER_EXTRACTABLE,
+                              never_extractable && !attrs_get_bool(a, CKA_EXTRACTABLE, false))) !=
+             CKR_OK))
+        goto out;
+    rv = stamp_new(a);
+out:
+    if (rv == CKR_OK)
+        *out = a;
+    else
+        attrs_unref(a);
+    return rv;
 }

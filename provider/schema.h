@@ -28,6 +28,16 @@ CK_RV schema_create(const CK_ATTRIBUTE *t, CK_ULONG n, bool so, struct attrs **o
 CK_RV schema_generate(CK_MECHANISM_TYPE mech, CK_OBJECT_CLASS cls, const CK_ATTRIBUTE *t,
                       CK_ULONG n, bool so, struct attrs **out);
 
+/* C_UnwrapKey and C_DeriveKey: the complete template of the new object before the device adds
+ * its value. `given` is the caller's template with the key's unwrap or derive template merged
+ * and CKA_CLASS (and for keys CKA_KEY_TYPE) set. Value attributes (CKA_VALUE and what is
+ * computed from it, CKA_VALUE_LEN excepted) cannot be given: CKR_TEMPLATE_INCONSISTENT. LOCAL
+ * false, KEY_GEN_MECHANISM unavailable; keys get ALWAYS_SENSITIVE = always_sensitive &&
+ * SENSITIVE and NEVER_EXTRACTABLE = never_extractable && !EXTRACTABLE (C_UnwrapKey passes false
+ * for both, C_DeriveKey the base key's values). */
+CK_RV schema_unwrap_derive(const struct attrs *given, bool so, bool always_sensitive,
+                           bool never_extractable, struct attrs **out);
+
 /* C_CopyObject: orig's full attributes (secret values included) changed by the template. */
 CK_RV schema_copy(const struct attrs *orig, const CK_ATTRIBUTE *t, CK_ULONG n, struct attrs **out);
 

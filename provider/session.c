@@ -22,6 +22,15 @@ void op_reset(struct session *s, enum sea_op op)
     memset(o, 0, sizeof(*o));
 }
 
+/* End every operation of the session: the classic ones and the message-based processes. */
+static void ops_reset_all(struct session *s)
+{
+    for (int i = 0; i < OP__COUNT; i++)
+        op_reset(s, (enum sea_op)i);
+    for (int i = 0; i < MSG__COUNT; i++)
+        msg_reset(s, i);
+}
+
 static void find_reset(struct session *s)
 {
     free(s->find.h);
@@ -30,8 +39,7 @@ static void find_reset(struct session *s)
 
 static void session_free(struct session *s)
 {
-    for (int i = 0; i < OP__COUNT; i++)
-        op_reset(s, (enum sea_op)i);
+    ops_reset_all(s);
     find_reset(s);
     free(s->objs);
     pthread_mutex_destroy(&s->lock);
@@ -191,8 +199,7 @@ static void close_one(struct core *c, struct session *s)
     if (mine) {
         /* Wait for a call running on the session, then tear down what it holds. */
         pthread_mutex_lock(&s->lock);
-        for (int i = 0; i < OP__COUNT; i++)
-            op_reset(s, (enum sea_op)i);
+        ops_reset_all(s);
         find_reset(s);
         struct se *se = s->se;
         for (size_t i = 0; i < s->nobjs; i++)
@@ -315,6 +322,17 @@ static CK_RV context_login(struct core *c, struct session *s, const uint8_t *pin
     pthread_mutex_lock(&se->login_lock);
     /* Logging in again while logged in re-verifies the PIN, counting failures. */
     CK_RV rv = se->dev->ops->login(se->dev->bdev, se->seq, CKU_USER, pin, len);
+    if (rv == CKR_PIN_LOCKED) {
+        /* PKCS#11 3.0, private key objects: a re-authentication that locks the PIN logs the user
+         * out. */
+        core_lock(c);
+        bool was = se->login != NO_USER;
+        se->login = NO_USER;
+        core_unlock(c);
+        if (was)
+            se->dev->ops->logout(se->dev->bdev, se->seq);
+        ops_reset_all(s);
+    }
     pthread_mutex_unlock(&se->login_lock);
     if (rv == CKR_OK)
         o->need_context_login = false;
@@ -381,8 +399,7 @@ CK_RV core_logout(struct core *c, CK_SESSION_HANDLE h)
         se->dev->ops->logout(se->dev->bdev, se->seq);
     pthread_mutex_unlock(&se->login_lock);
     /* What this session was doing with the user's keys ends with the login. */
-    for (int i = 0; i < OP__COUNT; i++)
-        op_reset(s, (enum sea_op)i);
+    ops_reset_all(s);
     sess_release(c, s);
     return was ? CKR_OK : err_set(ORIGIN_CORE, CKR_USER_NOT_LOGGED_IN, "nobody is logged in");
 }
@@ -459,6 +476,11 @@ CK_RV core_session_cancel(struct core *c, CK_SESSION_HANDLE h, CK_FLAGS flags)
     for (size_t i = 0; i < ARRAY_SIZE(map); i++)
         if (flags & map[i].flag)
             op_reset(s, map[i].op);
+    /* Message-based signing and verification never run: nothing to cancel for them. */
+    if (flags & CKF_MESSAGE_ENCRYPT)
+        msg_reset(s, MSG_ENCRYPT);
+    if (flags & CKF_MESSAGE_DECRYPT)
+        msg_reset(s, MSG_DECRYPT);
     if (flags & CKF_FIND_OBJECTS)
         find_reset(s);
     sess_release(c, s);

@@ -1554,7 +1554,11 @@ START_TEST(single_part_after_update_is_refused)
     ck_assert_rv(core_op_update(w.c, w.h, OP_SIGN, (const uint8_t *)"ab", 2, NULL, NULL), CKR_OK);
     ck_assert_rv(core_op_single(w.c, w.h, OP_SIGN, (const uint8_t *)"c", 1, sig, &n),
                  CKR_OPERATION_ACTIVE);
-    /* the multi-part operation carries on */
+    /* like any error but a short buffer, that ended the operation (PKCS#11 3.0 C_Sign) */
+    ck_assert_rv(core_op_update(w.c, w.h, OP_SIGN, (const uint8_t *)"c", 1, NULL, NULL),
+                 CKR_OPERATION_NOT_INITIALIZED);
+    ck_assert_rv(core_op_init(w.c, w.h, OP_SIGN, &m_hmac, k), CKR_OK);
+    ck_assert_rv(core_op_update(w.c, w.h, OP_SIGN, (const uint8_t *)"ab", 2, NULL, NULL), CKR_OK);
     ck_assert_rv(core_op_update(w.c, w.h, OP_SIGN, (const uint8_t *)"c", 1, NULL, NULL), CKR_OK);
     ck_assert_rv(core_op_final(w.c, w.h, OP_SIGN, sig, &n), CKR_OK);
     ck_assert_rv(core_op_init(w.c, w.h, OP_VERIFY, &m_hmac, k), CKR_OK);
@@ -1843,9 +1847,14 @@ START_TEST(an_always_authenticate_key_needs_a_context_login_for_each_use)
     err_clear();
     ck_assert_rv(core_op_single(w.c, w.h, OP_SIGN, digest, 32, sig, &n), CKR_USER_NOT_LOGGED_IN);
     expect_origin(ORIGIN_CORE, NULL);
+    /* the error ended the operation: nothing is left to authenticate for */
+    ck_assert_rv(core_login(w.c, w.h, CKU_CONTEXT_SPECIFIC, PIN(USER_PIN)),
+                 CKR_OPERATION_NOT_INITIALIZED);
+    ck_assert_rv(core_op_init(w.c, w.h, OP_SIGN, &m_ecdsa, priv), CKR_OK);
     ck_assert_rv(core_login(w.c, w.h, CKU_CONTEXT_SPECIFIC, PIN("0000")), CKR_PIN_INCORRECT);
     ck_assert_uint_ne(token_flags(w.c, w.slot) & CKF_USER_PIN_COUNT_LOW, 0);
     ck_assert_rv(core_op_single(w.c, w.h, OP_SIGN, digest, 32, sig, &n), CKR_USER_NOT_LOGGED_IN);
+    ck_assert_rv(core_op_init(w.c, w.h, OP_SIGN, &m_ecdsa, priv), CKR_OK);
     ck_assert_rv(core_login(w.c, w.h, CKU_CONTEXT_SPECIFIC, PIN(USER_PIN)), CKR_OK);
     ck_assert_uint_eq(token_flags(w.c, w.slot) & CKF_USER_PIN_COUNT_LOW, 0);
     ck_assert_rv(core_op_single(w.c, w.h, OP_SIGN, digest, 32, sig, &n), CKR_OK);
@@ -1916,7 +1925,7 @@ START_TEST(device_failures_surface_with_the_device_origin)
 }
 END_TEST
 
-START_TEST(random_comes_from_the_device_and_seeding_is_refused)
+START_TEST(random_comes_from_the_device_and_a_seed_is_accepted)
 {
     uint8_t a[32] = {0}, b[32] = {0};
     world();
@@ -1926,7 +1935,8 @@ START_TEST(random_comes_from_the_device_and_seeding_is_refused)
     ck_assert_uint_eq(mock_calls("random"), 2);
     mock_fail_next("random", CKR_DEVICE_ERROR);
     ck_assert_rv(core_random(w.c, w.h, a, sizeof(a)), CKR_DEVICE_ERROR);
-    ck_assert_rv(core_seed(w.c, w.h, a, sizeof(a)), CKR_RANDOM_SEED_NOT_SUPPORTED);
+    /* a seed is mixed into libsea's generator (not the device's): accepted */
+    ck_assert_rv(core_seed(w.c, w.h, a, sizeof(a)), CKR_OK);
 }
 END_TEST
 
@@ -1943,6 +1953,7 @@ static bool listed(const CK_MECHANISM_TYPE *v, CK_ULONG n, CK_MECHANISM_TYPE t)
 }
 
 #define EC_CAPS (CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS)
+#define MSG_FLAGS (CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT | CKF_MULTI_MESSAGE)
 
 START_TEST(the_mechanism_list_follows_the_device_capabilities)
 {
@@ -1951,6 +1962,11 @@ START_TEST(the_mechanism_list_follows_the_device_capabilities)
         CKM_SHA512,       CKM_EC_KEY_PAIR_GEN, CKM_AES_KEY_GEN,  CKM_GENERIC_SECRET_KEY_GEN,
         CKM_ECDSA,        CKM_ECDSA_SHA1,      CKM_ECDSA_SHA224, CKM_ECDSA_SHA256,
         CKM_ECDSA_SHA384, CKM_ECDSA_SHA512,    CKM_AES_GCM,      CKM_SHA256_HMAC,
+        CKM_AES_ECB,      CKM_AES_CBC,         CKM_AES_CBC_PAD,  CKM_AES_CTR,
+        CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_PAD, CKM_AES_KEY_WRAP_KWP, CKM_AES_CMAC,
+        CKM_AES_CMAC_GENERAL, CKM_SHA_1_HMAC, CKM_SHA_1_HMAC_GENERAL, CKM_SHA224_HMAC,
+        CKM_SHA224_HMAC_GENERAL, CKM_SHA256_HMAC_GENERAL, CKM_SHA384_HMAC,
+        CKM_SHA384_HMAC_GENERAL, CKM_SHA512_HMAC, CKM_SHA512_HMAC_GENERAL,
         /* RSA and Ed25519: the device's rows and the hashed variants composed on them */
         CKM_RSA_PKCS_KEY_PAIR_GEN, CKM_RSA_PKCS, CKM_RSA_PKCS_PSS, CKM_RSA_PKCS_OAEP,
         CKM_SHA1_RSA_PKCS, CKM_SHA224_RSA_PKCS, CKM_SHA256_RSA_PKCS, CKM_SHA384_RSA_PKCS,
@@ -1972,12 +1988,21 @@ START_TEST(the_mechanism_list_follows_the_device_capabilities)
     for (size_t i = 0; i < ARRAY_SIZE(expected); i++)
         ck_assert_msg(listed(v, n, expected[i]), "mechanism 0x%lx missing", expected[i]);
 
-    /* the device's rows give sizes and flags */
+    /* the device's rows give sizes and flags, less wrapping and derivation: the mock backend
+     * has no wrap, unwrap or derive op, so nothing of them is offered */
     for (size_t i = 0; i < crypto_nmechs; i++) {
+        const CK_FLAGS key_ops = CKF_WRAP | CKF_UNWRAP | CKF_DERIVE;
+        if (!(crypto_mechs[i].flags & ~key_ops & ~EC_CAPS)) {
+            ck_assert_rv(core_mech_info(w.c, slot, crypto_mechs[i].type, &mi),
+                         CKR_MECHANISM_INVALID);
+            continue;
+        }
         ck_assert_rv(core_mech_info(w.c, slot, crypto_mechs[i].type, &mi), CKR_OK);
         ck_assert_uint_eq(mi.ulMinKeySize, crypto_mechs[i].min_key);
         ck_assert_uint_eq(mi.ulMaxKeySize, crypto_mechs[i].max_key);
-        ck_assert_uint_eq(mi.flags, crypto_mechs[i].flags);
+        /* the core adds the message-based flags of the mechanisms it offers that way and
+         * masks the key operations the mock device lacks */
+        ck_assert_uint_eq(mi.flags & ~MSG_FLAGS, crypto_mechs[i].flags & ~key_ops);
     }
     ck_assert_rv(core_mech_info(w.c, slot, CKM_ECDSA, &mi), CKR_OK);
     ck_assert_uint_eq(mi.flags, CKF_SIGN | CKF_VERIFY | EC_CAPS);
@@ -1987,7 +2012,8 @@ START_TEST(the_mechanism_list_follows_the_device_capabilities)
     ck_assert_uint_eq(mi.flags, CKF_SIGN | CKF_VERIFY | EC_CAPS);
     ck_assert_uint_eq(mi.ulMinKeySize, 256);
     ck_assert_rv(core_mech_info(w.c, slot, CKM_AES_GCM, &mi), CKR_OK);
-    ck_assert_uint_eq(mi.flags, CKF_ENCRYPT | CKF_DECRYPT);
+    /* no wrap/unwrap op in the mock backend: CKF_WRAP and CKF_UNWRAP are masked */
+    ck_assert_uint_eq(mi.flags, CKF_ENCRYPT | CKF_DECRYPT | MSG_FLAGS);
     ck_assert_uint_eq(mi.ulMinKeySize, 16);
     ck_assert_uint_eq(mi.ulMaxKeySize, 32);
     ck_assert_rv(core_mech_info(w.c, slot, CKM_SHA256, &mi), CKR_OK);
@@ -1996,6 +2022,29 @@ START_TEST(the_mechanism_list_follows_the_device_capabilities)
     ck_assert_rv(core_mech_info(w.c, slot, CKM_DSA, &mi), CKR_MECHANISM_INVALID);
     expect_origin(ORIGIN_CORE, NULL);
     ck_assert_rv(core_mech_list(w.c, 0x7FFFFFFF, NULL, &n), CKR_SLOT_ID_INVALID);
+}
+END_TEST
+
+/* The mock backend has no wrap, unwrap or derive op: the core neither offers nor runs them. */
+START_TEST(a_device_without_key_ops_refuses_wrapping_and_derivation)
+{
+    CK_HKDF_PARAMS hp = {CK_TRUE, CK_TRUE, CKM_SHA256, CKF_HKDF_SALT_NULL, NULL, 0, 0, NULL, 0};
+    CK_MECHANISM hkdf = {CKM_HKDF_DERIVE, &hp, sizeof(hp)}, kw = {CKM_AES_GCM, NULL, 0};
+    CK_ATTRIBUTE t[] = {A(CKA_CLASS, c_secret)};
+    CK_OBJECT_HANDLE k, out = 0;
+    CK_MECHANISM_INFO mi;
+    CK_ULONG len = 0;
+    uint8_t blob[40] = {0};
+    world();
+    login_user(w.h);
+    k = hmac_key(w.h);
+    ck_assert_rv(core_derive_key(w.c, w.h, &hkdf, k, t, 1, &out), CKR_FUNCTION_NOT_SUPPORTED);
+    ck_assert_rv(core_wrap_key(w.c, w.h, &kw, k, k, NULL, &len), CKR_FUNCTION_NOT_SUPPORTED);
+    ck_assert_rv(core_unwrap_key(w.c, w.h, &kw, k, blob, sizeof(blob), t, 1, &out),
+                 CKR_FUNCTION_NOT_SUPPORTED);
+    ck_assert_rv(core_mech_info(w.c, w.slot, CKM_HKDF_DERIVE, &mi), CKR_MECHANISM_INVALID);
+    ck_assert_rv(core_mech_info(w.c, w.slot, CKM_AES_GCM, &mi), CKR_OK);
+    ck_assert_uint_eq(mi.flags & (CKF_WRAP | CKF_UNWRAP | CKF_DERIVE), 0);
 }
 END_TEST
 
@@ -2394,10 +2443,11 @@ static Suite *core_suite(void)
     tcase_add_test(t, digests_match_the_fips_180_answers);
     tcase_add_test(t, an_always_authenticate_key_needs_a_context_login_for_each_use);
     tcase_add_test(t, device_failures_surface_with_the_device_origin);
-    tcase_add_test(t, random_comes_from_the_device_and_seeding_is_refused);
+    tcase_add_test(t, random_comes_from_the_device_and_a_seed_is_accepted);
 
     t = tcase(s, "mechanisms");
     tcase_add_test(t, the_mechanism_list_follows_the_device_capabilities);
+    tcase_add_test(t, a_device_without_key_ops_refuses_wrapping_and_derivation);
     tcase_add_test(t, a_raw_ecdsa_device_offers_the_composed_ecdsa_mechanisms_only);
     tcase_add_test(t, a_device_without_a_token_has_no_mechanisms);
 

@@ -255,9 +255,32 @@ START_TEST(mechanism_list_declares_what_is_implemented)
         {CKM_ECDSA, 256, 521,
          CKF_SIGN | CKF_VERIFY | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS},
         {CKM_AES_KEY_GEN, 16, 32, CKF_GENERATE},
-        {CKM_AES_GCM, 16, 32, CKF_ENCRYPT | CKF_DECRYPT},
+        {CKM_AES_GCM, 16, 32, CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
         {CKM_GENERIC_SECRET_KEY_GEN, 1, 512, CKF_GENERATE},
         {CKM_SHA256_HMAC, 16, 512, CKF_SIGN | CKF_VERIFY},
+        {CKM_AES_ECB, 16, 32, CKF_ENCRYPT | CKF_DECRYPT},
+        {CKM_AES_CBC, 16, 32, CKF_ENCRYPT | CKF_DECRYPT},
+        {CKM_AES_CBC_PAD, 16, 32, CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
+        {CKM_AES_CTR, 16, 32, CKF_ENCRYPT | CKF_DECRYPT},
+        {CKM_AES_KEY_WRAP, 16, 32, CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
+        {CKM_AES_KEY_WRAP_PAD, 16, 32, CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
+        {CKM_AES_KEY_WRAP_KWP, 16, 32, CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
+        {CKM_AES_CMAC, 16, 32, CKF_SIGN | CKF_VERIFY},
+        {CKM_AES_CMAC_GENERAL, 16, 32, CKF_SIGN | CKF_VERIFY},
+        {CKM_SHA_1_HMAC, 16, 512, CKF_SIGN | CKF_VERIFY},
+        {CKM_SHA_1_HMAC_GENERAL, 16, 512, CKF_SIGN | CKF_VERIFY},
+        {CKM_SHA224_HMAC, 16, 512, CKF_SIGN | CKF_VERIFY},
+        {CKM_SHA224_HMAC_GENERAL, 16, 512, CKF_SIGN | CKF_VERIFY},
+        {CKM_SHA256_HMAC_GENERAL, 16, 512, CKF_SIGN | CKF_VERIFY},
+        {CKM_SHA384_HMAC, 16, 512, CKF_SIGN | CKF_VERIFY},
+        {CKM_SHA384_HMAC_GENERAL, 16, 512, CKF_SIGN | CKF_VERIFY},
+        {CKM_SHA512_HMAC, 16, 512, CKF_SIGN | CKF_VERIFY},
+        {CKM_SHA512_HMAC_GENERAL, 16, 512, CKF_SIGN | CKF_VERIFY},
+        {CKM_ECDH1_DERIVE, 256, 521,
+         CKF_DERIVE | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS},
+        {CKM_HKDF_DERIVE, 1, 512, CKF_DERIVE},
+        {CKM_HKDF_DATA, 1, 512, CKF_DERIVE},
+        {CKM_SP800_108_COUNTER_KDF, 1, 512, CKF_DERIVE},
         {CKM_RSA_PKCS_KEY_PAIR_GEN, 2048, 4096, CKF_GENERATE_KEY_PAIR},
         {CKM_RSA_PKCS, 2048, 4096,
          CKF_SIGN | CKF_VERIFY | CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
@@ -2168,13 +2191,15 @@ static const int hostile_pkey_nids[] = {EVP_PKEY_EC, EVP_PKEY_RSA};
 /* Not SHA-512: OpenSSL's own ECDSA derives its nonces with it through the ENGINE table, a gap
  * crypto.c documents and cannot close. */
 static const int hostile_md_nids[] = {NID_sha1, NID_sha224, NID_sha256, NID_sha384};
-/* AES-GCM and AES-ECB, which libsea's mechanisms run, and every AES mode OpenSSL's CTR-DRBG
- * can run (ECB for its derivation function and key updates, CTR for its output, with 128, 192
- * or 256-bit keys): a private context's generators set those up through the ENGINE table;
+/* AES-GCM, ECB, CBC (also under CBC_PAD and CMAC), CTR and the key wraps, which libsea's
+ * mechanisms run, and every AES mode OpenSSL's CTR-DRBG can run (ECB for its derivation
+ * function and key updates, CTR for its output, with 128, 192 or 256-bit keys): a private context's generators set those up through the ENGINE table;
  * libsea's are SEA-OS-RNG and never do. */
 static const int hostile_cipher_nids[] = {
     NID_aes_128_gcm, NID_aes_192_gcm, NID_aes_256_gcm, NID_aes_128_ecb, NID_aes_192_ecb,
     NID_aes_256_ecb, NID_aes_128_ctr, NID_aes_192_ctr, NID_aes_256_ctr,
+    NID_aes_128_cbc, NID_aes_192_cbc, NID_aes_256_cbc, NID_id_aes128_wrap, NID_id_aes192_wrap,
+    NID_id_aes256_wrap, NID_id_aes128_wrap_pad, NID_id_aes192_wrap_pad, NID_id_aes256_wrap_pad,
 };
 
 static struct {
@@ -2630,6 +2655,47 @@ START_TEST(a_hostile_default_engine_never_runs_or_changes_libsea_crypto)
                          CKR_ENCRYPTED_DATA_INVALID);
         keymat_unref(gc.k);
     }
+    /* AES-CBC (SP 800-38A F.2.1), CTR (F.5.1), CMAC (SP 800-38B D.1 example 2), key wrap
+     * (RFC 3394 4.1) and key wrap with padding (RFC 5649 section 6, 7-octet example) */
+    {
+        uint8_t k128[16], iv[16], cb[16], msg[16], kek[24], kd[16], kd7[7];
+        unhex("2b7e151628aed2a6abf7158809cf4f3c", k128);
+        unhex("000102030405060708090a0b0c0d0e0f", iv);
+        unhex("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff", cb);
+        unhex("6bc1bee22e409f96e93d7e117393172a", msg);
+        CK_AES_CTR_PARAMS cp = {128, {0}};
+        memcpy(cp.cb, cb, 16);
+        CK_MECHANISM cbc = {CKM_AES_CBC, iv, 16}, ctr = {CKM_AES_CTR, &cp, sizeof(cp)},
+                     cmac = {CKM_AES_CMAC, NULL, 0}, kw = {CKM_AES_KEY_WRAP, NULL, 0},
+                     kwp = {CKM_AES_KEY_WRAP_KWP, NULL, 0};
+        struct keymat *ka = secret_key(CKK_AES, k128, 16);
+        ck_assert_int_eq(one_shot(ka, OP_ENCRYPT, &cbc, msg, 16, got, &n), CKR_OK);
+        unhex("7649abac8119b246cee98e9b12e9197d", want);
+        ck_assert_mem_eq(got, want, 16);
+        ck_assert_int_eq(one_shot(ka, OP_ENCRYPT, &ctr, msg, 16, got, &n), CKR_OK);
+        unhex("874d6191b620e3261bef6864990db6ce", want);
+        ck_assert_mem_eq(got, want, 16);
+        ck_assert_int_eq(one_shot(ka, OP_SIGN, &cmac, msg, 16, got, &n), CKR_OK);
+        unhex("070a16b46b4d4144f79bdd9dd04a287c", want);
+        ck_assert_mem_eq(got, want, 16);
+        keymat_unref(ka);
+        unhex("000102030405060708090A0B0C0D0E0F", k128);
+        unhex("00112233445566778899AABBCCDDEEFF", kd);
+        ka = secret_key(CKK_AES, k128, 16);
+        ck_assert_int_eq(one_shot(ka, OP_ENCRYPT, &kw, kd, 16, got, &n), CKR_OK);
+        ck_assert_uint_eq(n, 24);
+        unhex("1FA68B0A8112B447AEF34BD8FB5A7B829D3E862371D2CFE5", want);
+        ck_assert_mem_eq(got, want, 24);
+        keymat_unref(ka);
+        unhex("5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8", kek);
+        unhex("466f7250617369", kd7);
+        ka = secret_key(CKK_AES, kek, 24);
+        ck_assert_int_eq(one_shot(ka, OP_ENCRYPT, &kwp, kd7, 7, got, &n), CKR_OK);
+        ck_assert_uint_eq(n, 16);
+        unhex("afbeb0f07dfbf5419200f2ccb50bb24f", want);
+        ck_assert_mem_eq(got, want, 16);
+        keymat_unref(ka);
+    }
     /* random numbers from the kernel, on this thread and on threads that first draw now */
     assert_os_rng(RAND_get0_primary(crypto_libctx()));
     assert_os_rng(RAND_get0_private(crypto_libctx()));
@@ -2771,6 +2837,66 @@ START_TEST(a_hostile_default_engine_never_runs_or_changes_libsea_crypto)
 }
 END_TEST
 
+/* ---- symmetric mechanisms as C_WrapKey/C_UnwrapKey run them ----
+ * Wrapping is one cop_final with the whole input, no update: each wrapping mechanism must give
+ * the published answer that way, within the size cop_outlen promised. */
+START_TEST(wrapping_mechanisms_work_in_one_final_call)
+{
+    static const struct {
+        CK_MECHANISM_TYPE mech;
+        const char *kek, *pt, *ct; /* RFC 3394 4.6, RFC 5649 section 6, SP 800-38A F.2.1 */
+    } v[] = {
+        {CKM_AES_KEY_WRAP, "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F",
+         "00112233445566778899AABBCCDDEEFF000102030405060708090A0B0C0D0E0F",
+         "28C9F404C4B810F4CBCCB35CFB87F8263F5786E2D80ED326CBC7F0E71A99F43BFB988B9B7A02DD21"},
+        {CKM_AES_KEY_WRAP_KWP, "5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8",
+         "c37b7e6492584340bed12207808941155068f738",
+         "138bdeaa9b8fa7fc61f97742e72248ee5ae6ae5360d1ae6a5f54f373fa543b6a"},
+        {CKM_AES_KEY_WRAP_PAD, "5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8", "466f7250617369",
+         "afbeb0f07dfbf5419200f2ccb50bb24f"},
+        {CKM_AES_CBC, "2b7e151628aed2a6abf7158809cf4f3c", "6bc1bee22e409f96e93d7e117393172a",
+         "7649abac8119b246cee98e9b12e9197d"},
+    };
+    uint8_t iv[16];
+    unhex("000102030405060708090a0b0c0d0e0f", iv);
+    for (size_t i = 0; i < ARRAY_SIZE(v); i++) {
+        uint8_t kek[32], pt[64], ct[64], out[80];
+        size_t kl = unhex(v[i].kek, kek), pl = unhex(v[i].pt, pt), cl = unhex(v[i].ct, ct), n;
+        struct keymat *k = secret_key(CKK_AES, kek, kl);
+        CK_MECHANISM m = {v[i].mech, v[i].mech == CKM_AES_CBC ? iv : NULL,
+                          v[i].mech == CKM_AES_CBC ? 16 : 0};
+        struct cop *c = NULL;
+        ck_assert_int_eq(cop_new(k, OP_ENCRYPT, &m, &c), CKR_OK);
+        ck_assert_uint_eq(cop_outlen(c, PHASE_SINGLE, pl), cl);
+        n = 0;
+        ck_assert_int_eq(cop_final(c, pt, pl, out, &n), CKR_OK);
+        ck_assert_uint_eq(n, cl);
+        ck_assert_mem_eq(out, ct, cl);
+        cop_free(c);
+        ck_assert_int_eq(cop_new(k, OP_DECRYPT, &m, &c), CKR_OK);
+        ck_assert_uint_ge(cop_outlen(c, PHASE_SINGLE, cl), pl);
+        ck_assert_int_eq(cop_final(c, ct, cl, out, &n), CKR_OK);
+        ck_assert_uint_eq(n, pl);
+        ck_assert_mem_eq(out, pt, pl);
+        cop_free(c);
+        keymat_unref(k);
+    }
+    /* CBC_PAD: a 20-byte key padded to 32, and back */
+    uint8_t kek[16], key20[20], out[48], back[48];
+    size_t n = 0;
+    unhex("2b7e151628aed2a6abf7158809cf4f3c", kek);
+    memset(key20, 0x3c, sizeof(key20));
+    struct keymat *k = secret_key(CKK_AES, kek, 16);
+    CK_MECHANISM m = {CKM_AES_CBC_PAD, iv, 16};
+    ck_assert_int_eq(one_shot(k, OP_ENCRYPT, &m, key20, 20, out, &n), CKR_OK);
+    ck_assert_uint_eq(n, 32);
+    ck_assert_int_eq(one_shot(k, OP_DECRYPT, &m, out, 32, back, &n), CKR_OK);
+    ck_assert_uint_eq(n, 20);
+    ck_assert_mem_eq(back, key20, 20);
+    keymat_unref(k);
+}
+END_TEST
+
 static Suite *crypto_suite(void)
 {
     Suite *s = suite_create("crypto");
@@ -2813,6 +2939,7 @@ static Suite *crypto_suite(void)
           parse_private_key_reads_pem_and_der_forms,
           parse_private_key_refuses_other_keys_and_garbage}},
         {"engine", {a_hostile_default_engine_never_runs_or_changes_libsea_crypto}},
+        {"sym", {wrapping_mechanisms_work_in_one_final_call}},
     };
     for (size_t i = 0; i < ARRAY_SIZE(groups); i++) {
         TCase *tc = tcase_create(groups[i].name);

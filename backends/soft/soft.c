@@ -2281,15 +2281,14 @@ static CK_RV gather(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, struct sec
     return rv;
 }
 
-static CK_RV soft_obj_secret(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE t,
-                             struct attrs **out)
+/* Every secret attribute of object h (a shared set: attrs_unref it), for obj_secret and for
+ * wrapping. */
+static CK_RV obj_secrets(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, struct attrs **out)
 {
     struct secret_ctx c = {0};
     struct attrs *sec = NULL;
     struct sobj *so = NULL;
     CK_RV rv = CKR_OK;
-    if (!d || !out)
-        return err_set(ORIGIN_BACKEND, CKR_ARGUMENTS_BAD, "soft obj_secret: bad arguments");
     if (!token_handle(h)) {
         rv = sobj_refresh(d, seq);
         lock_c(d);
@@ -2313,10 +2312,26 @@ static CK_RV soft_obj_secret(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, C
     else
         rv = open_secret(&c.row, c.pub, c.se_id, c.se_name, c.kc.sek, &sec);
 out:
+    if (rv == CKR_OK && !sec)
+        rv = err_set(ORIGIN_BACKEND, CKR_ATTRIBUTE_TYPE_INVALID, "the object has no secrets");
+    if (rv == CKR_OK)
+        *out = sec;
+    else
+        attrs_unref(sec);
+    secret_ctx_clear(&c);
+    return rv;
+}
+
+static CK_RV soft_obj_secret(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, CK_ATTRIBUTE_TYPE t,
+                             struct attrs **out)
+{
+    struct attrs *sec = NULL;
+    if (!d || !out)
+        return err_set(ORIGIN_BACKEND, CKR_ARGUMENTS_BAD, "soft obj_secret: bad arguments");
+    CK_RV rv = obj_secrets(d, seq, h, &sec);
     if (rv == CKR_OK)
         rv = one_secret(sec, t, out);
     attrs_unref(sec);
-    secret_ctx_clear(&c);
     return rv;
 }
 
@@ -2771,6 +2786,175 @@ static CK_RV soft_random(struct bdev *d, uint8_t *out, size_t len)
     return len ? crypto_random(out, len) : CKR_OK;
 }
 
+/* ---- wrapping, unwrapping and derivation ----
+ * Keys are read as op_init reads them (get_keymat) and the wrapped key's value through
+ * obj_secret; new keys are stored as generated ones are (add_objects). Nothing in clear leaves
+ * the backend: C_WrapKey's output is encrypted under the wrapping key. */
+
+/* Refuse what add_objects would refuse for a new object, before any work (as soft_generate). */
+static CK_RV can_store(struct bdev *d, uint32_t seq, const struct attrs *a, unsigned flags)
+{
+    const struct se_row *r;
+    char name[SE_NAME_MAX + 1] = "";
+    bool held = false, user = false;
+    lock_r(d);
+    CK_RV rv = fresh_se(d, seq, &r);
+    if (rv == CKR_OK) {
+        snprintf(name, sizeof(name), "%s", r->name);
+        lock_c(d);
+        held = find_sek(d, seq) != NULL;
+        user = user_holds(d, seq);
+        unlock_c(d);
+    }
+    unlock_r(d);
+    if (rv == CKR_OK && !user && is_private(a))
+        rv = not_user(name);
+    else if (rv == CKR_OK && !(flags & OBJ_SESSION) && !held)
+        rv = err_set(ORIGIN_BACKEND, CKR_USER_NOT_LOGGED_IN,
+                     "storing a new key needs the user logged in on SE %s", name);
+    return rv;
+}
+
+/* cop_new's and cop_final's codes in C_WrapKey's and C_UnwrapKey's terms. */
+static CK_RV wrap_rv(CK_RV rv, bool unwrap)
+{
+    switch (rv) {
+    case CKR_KEY_TYPE_INCONSISTENT:
+        rv = unwrap ? CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT : CKR_WRAPPING_KEY_TYPE_INCONSISTENT;
+        break;
+    case CKR_KEY_SIZE_RANGE:
+        rv = unwrap ? CKR_UNWRAPPING_KEY_SIZE_RANGE : CKR_WRAPPING_KEY_SIZE_RANGE;
+        break;
+    case CKR_ENCRYPTED_DATA_INVALID:
+        rv = unwrap ? CKR_WRAPPED_KEY_INVALID : rv;
+        break;
+    case CKR_ENCRYPTED_DATA_LEN_RANGE:
+    case CKR_DATA_LEN_RANGE:
+        rv = unwrap ? CKR_WRAPPED_KEY_LEN_RANGE : CKR_KEY_SIZE_RANGE;
+        break;
+    default:
+        return rv;
+    }
+    return err_default(ORIGIN_BACKEND, rv, "the key could not be %s", unwrap ? "unwrapped" : "wrapped");
+}
+
+static CK_RV soft_wrap(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE hw, const CK_MECHANISM *m,
+                       CK_OBJECT_HANDLE hk, uint8_t *out, size_t *outlen)
+{
+    struct keymat *wk = NULL;
+    struct attrs *pub = NULL, *sec = NULL;
+    struct cop *c = NULL;
+    uint8_t *pt = NULL;
+    size_t ptlen = 0, need = 0;
+    CK_RV rv;
+    if (!d || !m || !outlen)
+        return err_set(ORIGIN_BACKEND, CKR_ARGUMENTS_BAD, "soft wrap: bad arguments");
+    if ((rv = get_keymat(d, seq, hw, NULL, &wk)) != CKR_OK ||
+        (rv = soft_obj_attrs(d, seq, hk, &pub)) != CKR_OK)
+        goto out;
+    if ((rv = obj_secrets(d, seq, hk, &sec)) != CKR_OK) {
+        if (rv == CKR_ATTRIBUTE_TYPE_INVALID)
+            rv = err_set(ORIGIN_BACKEND, CKR_KEY_NOT_WRAPPABLE, "the key has no value to wrap");
+        goto out;
+    }
+    if ((rv = crypto_wrap_format(pub, sec, &pt, &ptlen)) != CKR_OK)
+        goto out;
+    if ((rv = cop_new(wk, OP_ENCRYPT, m, &c)) != CKR_OK) {
+        rv = wrap_rv(rv, false);
+        goto out;
+    }
+    need = cop_outlen(c, PHASE_SINGLE, ptlen);
+    if (out && *outlen < need)
+        rv = err_set(ORIGIN_BACKEND, CKR_BUFFER_TOO_SMALL, "the wrapped key needs %zu bytes", need);
+    if (!out || rv != CKR_OK) {
+        *outlen = need;
+        goto out;
+    }
+    size_t got = *outlen;
+    if ((rv = cop_final(c, pt, ptlen, out, &got)) != CKR_OK) {
+        sea_wipe(out, need);
+        rv = wrap_rv(rv, false);
+        goto out;
+    }
+    *outlen = got;
+out:
+    cop_free(c);
+    if (pt)
+        OPENSSL_secure_clear_free(pt, ptlen);
+    attrs_unref(sec);
+    attrs_unref(pub);
+    keymat_unref(wk);
+    return rv;
+}
+
+static CK_RV soft_unwrap(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE hu, const CK_MECHANISM *m,
+                         const uint8_t *in, size_t inlen, struct attrs *tmpl, unsigned flags,
+                         CK_OBJECT_HANDLE *out)
+{
+    struct keymat *uk = NULL;
+    struct cop *c = NULL;
+    uint8_t *pt = NULL;
+    size_t need = 0, got = 0;
+    struct newobj o = {.a = tmpl, .flags = flags};
+    CK_RV rv;
+    if (!d || !m || (!in && inlen) || !tmpl || !out)
+        return err_set(ORIGIN_BACKEND, CKR_ARGUMENTS_BAD, "soft unwrap: bad arguments");
+    if ((rv = can_store(d, seq, tmpl, flags)) != CKR_OK ||
+        (rv = get_keymat(d, seq, hu, NULL, &uk)) != CKR_OK)
+        goto out;
+    if ((rv = cop_new(uk, OP_DECRYPT, m, &c)) != CKR_OK) {
+        rv = wrap_rv(rv, true);
+        goto out;
+    }
+    need = cop_outlen(c, PHASE_SINGLE, inlen);
+    if (!(pt = OPENSSL_secure_malloc(need ? need : 1))) {
+        rv = oom();
+        goto out;
+    }
+    got = need;
+    if ((rv = cop_final(c, in, inlen, pt, &got)) != CKR_OK) {
+        rv = wrap_rv(rv, true);
+        goto out;
+    }
+    if ((rv = crypto_unwrap_format(tmpl, pt, got)) != CKR_OK ||
+        (rv = add_objects(d, seq, &o, 1)) != CKR_OK)
+        goto out;
+    *out = o.h;
+out:
+    cop_free(c);
+    if (pt)
+        OPENSSL_secure_clear_free(pt, need ? need : 1);
+    keymat_unref(uk);
+    return rv;
+}
+
+static CK_RV soft_derive(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE hb, const CK_MECHANISM *m,
+                         size_t len, struct attrs *tmpl, unsigned flags, CK_OBJECT_HANDLE *out)
+{
+    struct keymat *bk = NULL, *sk = NULL;
+    struct newobj o = {.a = tmpl, .flags = flags};
+    const CK_HKDF_PARAMS *hp = m ? m->pParameter : NULL;
+    CK_RV rv;
+    if (!d || !m || !tmpl || !out)
+        return err_set(ORIGIN_BACKEND, CKR_ARGUMENTS_BAD, "soft derive: bad arguments");
+    if ((rv = can_store(d, seq, tmpl, flags)) != CKR_OK ||
+        (rv = get_keymat(d, seq, hb, NULL, &bk)) != CKR_OK)
+        goto out;
+    /* the salt of HKDF may be a second key of the SE */
+    if ((m->mechanism == CKM_HKDF_DERIVE || m->mechanism == CKM_HKDF_DATA) && hp &&
+        m->ulParameterLen == sizeof(*hp) && hp->ulSaltType == CKF_HKDF_SALT_KEY &&
+        (rv = get_keymat(d, seq, hp->hSaltKey, NULL, &sk)) != CKR_OK)
+        goto out;
+    if ((rv = crypto_derive(bk, m, sk, len, tmpl)) != CKR_OK ||
+        (rv = add_objects(d, seq, &o, 1)) != CKR_OK)
+        goto out;
+    *out = o.h;
+out:
+    keymat_unref(sk);
+    keymat_unref(bk);
+    return rv;
+}
+
 const struct sea_backend_ops soft_backend_ops = {
     .name = "soft",
     .dev_open = soft_dev_open,
@@ -2798,4 +2982,7 @@ const struct sea_backend_ops soft_backend_ops = {
     .op_final = soft_op_final,
     .op_free = soft_op_free,
     .random = soft_random,
+    .wrap = soft_wrap,
+    .unwrap = soft_unwrap,
+    .derive = soft_derive,
 };

@@ -1,0 +1,416 @@
+/* Key wrapping, unwrapping and derivation (C_WrapKey, C_UnwrapKey, C_DeriveKey): the rules of
+ * PKCS#11 3.0 on the keys, mechanisms and templates involved. The device runs the mechanism and
+ * keeps the key material (backend.h: wrap, unwrap, derive); the core sees attributes only. */
+#include <stdlib.h>
+
+#include "core_int.h"
+#include "crypto.h"
+#include "error.h"
+#include "schema.h"
+
+/* The role a key plays in the call, with the codes the standard gives for it. */
+struct role {
+    const char *what;
+    CK_RV handle_invalid, type_inconsistent, size_range;
+    CK_ATTRIBUTE_TYPE purpose;        /* CKA_WRAP, CKA_UNWRAP, CKA_DERIVE */
+    CK_OBJECT_CLASS cls[2];           /* classes that can play it */
+};
+
+static const struct role wrapping = {"wrapping key", CKR_WRAPPING_KEY_HANDLE_INVALID,
+                                     CKR_WRAPPING_KEY_TYPE_INCONSISTENT,
+                                     CKR_WRAPPING_KEY_SIZE_RANGE, CKA_WRAP,
+                                     {CKO_SECRET_KEY, CKO_PUBLIC_KEY}};
+static const struct role unwrapping = {"unwrapping key", CKR_UNWRAPPING_KEY_HANDLE_INVALID,
+                                       CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT,
+                                       CKR_UNWRAPPING_KEY_SIZE_RANGE, CKA_UNWRAP,
+                                       {CKO_SECRET_KEY, CKO_PRIVATE_KEY}};
+static const struct role base_key = {"base key", CKR_KEY_HANDLE_INVALID,
+                                     CKR_KEY_TYPE_INCONSISTENT, CKR_KEY_SIZE_RANGE, CKA_DERIVE,
+                                     {CKO_SECRET_KEY, CKO_PRIVATE_KEY}};
+static const struct role target = {"key to wrap", CKR_KEY_HANDLE_INVALID, CKR_KEY_NOT_WRAPPABLE,
+                                   CKR_KEY_SIZE_RANGE, 0, {CKO_SECRET_KEY, CKO_PRIVATE_KEY}};
+static const struct role salt_key = {"HKDF salt key", CKR_KEY_HANDLE_INVALID,
+                                     CKR_MECHANISM_PARAM_INVALID, CKR_KEY_SIZE_RANGE, 0,
+                                     {CKO_SECRET_KEY, CKO_SECRET_KEY}};
+
+/* The attributes of key h as this session may see them. */
+static CK_RV get_key(struct core *c, struct session *s, CK_OBJECT_HANDLE h, const struct role *r,
+                     struct attrs **out)
+{
+    struct se *se = s->se;
+    struct attrs *a = NULL;
+    CK_RV rv = sess_sync_login(c, s, se->dev->ops->obj_attrs(se->dev->bdev, se->seq, h, &a));
+    if (rv == CKR_USER_NOT_LOGGED_IN)
+        return err_set(ORIGIN_CORE, rv, "the %s is private: log in as the user first", r->what);
+    if (rv != CKR_OK)
+        return err_default(ORIGIN_CORE, rv == CKR_OBJECT_HANDLE_INVALID ? r->handle_invalid : rv,
+                           "the %s (%lu) is not available", r->what, h);
+    if (!obj_visible(sess_user(c, s), a)) {
+        attrs_unref(a);
+        return err_set(ORIGIN_CORE, CKR_USER_NOT_LOGGED_IN,
+                       "the %s is private: log in as the user first", r->what);
+    }
+    CK_OBJECT_CLASS cls = attrs_get_ulong(a, CKA_CLASS, CK_UNAVAILABLE_INFORMATION);
+    if (cls != r->cls[0] && cls != r->cls[1]) {
+        attrs_unref(a);
+        return err_set(ORIGIN_CORE, r->type_inconsistent, "object %lu cannot be the %s", h,
+                       r->what);
+    }
+    *out = a;
+    return CKR_OK;
+}
+
+/* The mechanism: known for this purpose, its parameter well formed, offered by the device. */
+static CK_RV get_mech(struct session *s, const CK_MECHANISM *m, CK_FLAGS flag,
+                      const struct mech_desc **md, const struct bmech **b)
+{
+    *md = mech_find(m->mechanism);
+    if (!*md || !((*md)->ops & flag))
+        return err_set(ORIGIN_CORE, CKR_MECHANISM_INVALID, "mechanism 0x%lx cannot do this",
+                       m->mechanism);
+    if (((*md)->flags & MF_NO_PARAMS) && (m->pParameter || m->ulParameterLen))
+        return err_set(ORIGIN_API, CKR_MECHANISM_PARAM_INVALID, "%s takes no parameter",
+                       (*md)->name);
+    if (!m->pParameter && m->ulParameterLen)
+        return err_set(ORIGIN_API, CKR_MECHANISM_PARAM_INVALID,
+                       "the mechanism parameter is NULL but has a length");
+    *b = mech_device(&s->se->dev->caps, m->mechanism);
+    if (!*b || !((*b)->flags & flag))
+        return err_set(ORIGIN_CORE, CKR_MECHANISM_INVALID, "device %s does not offer %s for this",
+                       s->se->dev->name, (*md)->name);
+    return CKR_OK;
+}
+
+static CK_ULONG key_size(const struct attrs *a)
+{
+    if (attrs_get_ulong(a, CKA_KEY_TYPE, CK_UNAVAILABLE_INFORMATION) == CKK_EC) {
+        const struct attr *p = attrs_find(a, CKA_EC_PARAMS);
+        CK_ULONG bits = 0;
+        return p && crypto_ec_curve(p->val, p->len, &bits) ? bits : 0;
+    }
+    return attrs_get_ulong(a, CKA_VALUE_LEN, 0);
+}
+
+static bool mechanism_allowed(const struct attrs *a, CK_MECHANISM_TYPE m)
+{
+    const struct attr *x = attrs_find(a, CKA_ALLOWED_MECHANISMS);
+    if (!x || x->len < sizeof(CK_MECHANISM_TYPE))
+        return true;
+    const CK_MECHANISM_TYPE *v = x->val;
+    for (size_t i = 0; i < x->len / sizeof(*v); i++)
+        if (v[i] == m)
+            return true;
+    return false;
+}
+
+/* The key against the mechanism and its role, in the order ops.c checks them. */
+static CK_RV check_role(const struct attrs *a, const struct mech_desc *md, const struct bmech *b,
+                        const struct role *r)
+{
+    CK_ULONG size = key_size(a);
+    if (!mech_key_type_ok(md, attrs_get_ulong(a, CKA_KEY_TYPE, CK_UNAVAILABLE_INFORMATION)))
+        return err_set(ORIGIN_CORE, r->type_inconsistent, "%s cannot use this %s", md->name,
+                       r->what);
+    if (!attrs_get_bool(a, r->purpose, false))
+        return err_set(ORIGIN_CORE, CKR_KEY_FUNCTION_NOT_PERMITTED,
+                       "the %s's attributes do not allow this use", r->what);
+    if (!mechanism_allowed(a, md->type))
+        return err_set(ORIGIN_CORE, CKR_MECHANISM_INVALID,
+                       "%s is not in the %s's CKA_ALLOWED_MECHANISMS", md->name, r->what);
+    if (size && (size < b->min_key || size > b->max_key))
+        return err_set(ORIGIN_CORE, r->size_range, "the %s's size %lu is outside %lu..%lu",
+                       r->what, size, b->min_key, b->max_key);
+    return CKR_OK;
+}
+
+/* The attributes of a key's CKA_xxx_TEMPLATE, or NULL if it has none. */
+static CK_RV inner_template(const struct attrs *key, CK_ATTRIBUTE_TYPE t, struct attrs **out)
+{
+    const struct attr *x = attrs_find(key, t);
+    *out = NULL;
+    if (!x || x->len == 0)
+        return CKR_OK;
+    CK_RV rv = attrs_decode(x->val, x->len, false, out);
+    return rv == CKR_OK ? rv : err_set(ORIGIN_CORE, CKR_GENERAL_ERROR, "a stored template is bad");
+}
+
+static bool same_value(const struct attr *x, const struct attr *y)
+{
+    return x && y && x->len == y->len && memcmp(x->val, y->val, x->len) == 0;
+}
+
+/* Merge a key's unwrap or derive template into the caller's: what it names is added, and a
+ * caller's value that differs is CKR_TEMPLATE_INCONSISTENT (PKCS#11 3.0 4.9). */
+static CK_RV merge_template(struct attrs *given, const struct attrs *key, CK_ATTRIBUTE_TYPE t)
+{
+    struct attrs *tmpl = NULL;
+    CK_RV rv = inner_template(key, t, &tmpl);
+    for (size_t i = 0; rv == CKR_OK && tmpl && i < tmpl->n; i++) {
+        const struct attr *x = &tmpl->v[i], *y = attrs_find(given, x->type);
+        if (y && !same_value(x, y))
+            rv = err_set(ORIGIN_CORE, CKR_TEMPLATE_INCONSISTENT,
+                         "attribute 0x%lx contradicts the key's %s", x->type,
+                         t == CKA_UNWRAP_TEMPLATE ? "CKA_UNWRAP_TEMPLATE" : "CKA_DERIVE_TEMPLATE");
+        else if (!y)
+            rv = attrs_set(given, x->type, x->val, x->len);
+    }
+    attrs_unref(tmpl);
+    return rv;
+}
+
+/* Store flags of a new object, refusing session objects on a device that keeps none. */
+static CK_RV new_flags(struct session *s, const struct attrs *a, unsigned *flags)
+{
+    bool token = attrs_get_bool(a, CKA_TOKEN, false);
+    if (!token && !(s->se->dev->caps.flags & DEVCAP_SESSION_OBJ))
+        return err_set(ORIGIN_CORE, CKR_TEMPLATE_INCONSISTENT,
+                       "device %s keeps no session objects: set CKA_TOKEN", s->se->dev->name);
+    *flags = token ? 0 : OBJ_SESSION;
+    return CKR_OK;
+}
+
+/* A session object just made belongs to the session (destroyed with it). */
+static CK_RV track_new(struct session *s, unsigned flags, CK_OBJECT_HANDLE h)
+{
+    CK_RV rv = CKR_OK;
+    if ((flags & OBJ_SESSION) && (rv = obj_track(s, h)) != CKR_OK) {
+        s->se->dev->ops->obj_destroy(s->se->dev->bdev, s->se->seq, h);
+        err_set(ORIGIN_CORE, rv, "out of memory for the session's objects");
+    }
+    return rv;
+}
+
+static CK_RV template_in(const CK_ATTRIBUTE *t, CK_ULONG n, struct attrs **out)
+{
+    struct attrs *a = attrs_new();
+    CK_RV rv = a ? attrs_from_template(a, t, n) : CKR_HOST_MEMORY;
+    if (rv != CKR_OK) {
+        attrs_unref(a);
+        return err_set(ORIGIN_CORE, rv, "the template is malformed");
+    }
+    *out = a;
+    return CKR_OK;
+}
+
+CK_RV core_wrap_key(struct core *c, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
+                    CK_OBJECT_HANDLE hw, CK_OBJECT_HANDLE hk, uint8_t *out, CK_ULONG *outlen)
+{
+    struct session *s;
+    struct attrs *wa = NULL, *ka = NULL, *tmpl = NULL;
+    const struct mech_desc *md;
+    const struct bmech *b;
+    CK_RV rv = sess_acquire(c, h, &s);
+    if (rv != CKR_OK)
+        return rv;
+    struct se *se = s->se;
+    if (!se->dev->ops->wrap) {
+        rv = err_set(ORIGIN_CORE, CKR_FUNCTION_NOT_SUPPORTED, "device %s cannot wrap keys",
+                     se->dev->name);
+        goto out;
+    }
+    if ((rv = get_mech(s, m, CKF_WRAP, &md, &b)) != CKR_OK ||
+        (rv = get_key(c, s, hw, &wrapping, &wa)) != CKR_OK ||
+        (rv = check_role(wa, md, b, &wrapping)) != CKR_OK ||
+        (rv = get_key(c, s, hk, &target, &ka)) != CKR_OK)
+        goto out;
+    if (!attrs_get_bool(ka, CKA_EXTRACTABLE, false)) {
+        rv = err_set(ORIGIN_CORE, CKR_KEY_UNEXTRACTABLE, "the key is not extractable");
+        goto out;
+    }
+    if (attrs_get_bool(ka, CKA_WRAP_WITH_TRUSTED, false) &&
+        !attrs_get_bool(wa, CKA_TRUSTED, false)) {
+        rv = err_set(ORIGIN_CORE, CKR_KEY_NOT_WRAPPABLE,
+                     "the key may be wrapped only with a trusted key (CKA_WRAP_WITH_TRUSTED)");
+        goto out;
+    }
+    /* CKA_WRAP_TEMPLATE: the wrapped key must carry every attribute it names, equal */
+    if ((rv = inner_template(wa, CKA_WRAP_TEMPLATE, &tmpl)) != CKR_OK)
+        goto out;
+    for (size_t i = 0; tmpl && i < tmpl->n; i++) {
+        if (!same_value(&tmpl->v[i], attrs_find(ka, tmpl->v[i].type))) {
+            rv = err_set(ORIGIN_CORE, CKR_KEY_NOT_WRAPPABLE,
+                         "the key does not match the wrapping key's CKA_WRAP_TEMPLATE "
+                         "(attribute 0x%lx)",
+                         tmpl->v[i].type);
+            goto out;
+        }
+    }
+    size_t len = out ? *outlen : 0;
+    rv = sess_sync_login(c, s, se->dev->ops->wrap(se->dev->bdev, se->seq, hw, m, hk, out, &len));
+    if (rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL)
+        *outlen = len;
+    if (rv != CKR_OK && rv != CKR_BUFFER_TOO_SMALL)
+        err_default(ORIGIN_BACKEND, rv, "the device could not wrap the key");
+out:
+    attrs_unref(tmpl);
+    attrs_unref(wa);
+    attrs_unref(ka);
+    sess_release(c, s);
+    return rv;
+}
+
+CK_RV core_unwrap_key(struct core *c, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
+                      CK_OBJECT_HANDLE hu, const uint8_t *in, size_t inlen, const CK_ATTRIBUTE *t,
+                      CK_ULONG n, CK_OBJECT_HANDLE *key)
+{
+    struct session *s;
+    struct attrs *ua = NULL, *given = NULL, *a = NULL;
+    const struct mech_desc *md;
+    const struct bmech *b;
+    unsigned flags = 0;
+    CK_RV rv = sess_acquire(c, h, &s);
+    if (rv != CKR_OK)
+        return rv;
+    struct se *se = s->se;
+    if (!se->dev->ops->unwrap) {
+        rv = err_set(ORIGIN_CORE, CKR_FUNCTION_NOT_SUPPORTED, "device %s cannot unwrap keys",
+                     se->dev->name);
+        goto out;
+    }
+    if ((rv = get_mech(s, m, CKF_UNWRAP, &md, &b)) != CKR_OK ||
+        (rv = get_key(c, s, hu, &unwrapping, &ua)) != CKR_OK ||
+        (rv = check_role(ua, md, b, &unwrapping)) != CKR_OK ||
+        (rv = template_in(t, n, &given)) != CKR_OK ||
+        (rv = merge_template(given, ua, CKA_UNWRAP_TEMPLATE)) != CKR_OK)
+        goto out;
+    /* the unwrap template may name the class and key type for the caller */
+    CK_OBJECT_CLASS cls = attrs_get_ulong(given, CKA_CLASS, CK_UNAVAILABLE_INFORMATION);
+    if (cls == CK_UNAVAILABLE_INFORMATION || !attrs_has(given, CKA_KEY_TYPE)) {
+        rv = err_set(ORIGIN_CORE, CKR_TEMPLATE_INCOMPLETE,
+                     "the unwrap template needs CKA_CLASS and CKA_KEY_TYPE");
+        goto out;
+    }
+    if (cls != CKO_SECRET_KEY && cls != CKO_PRIVATE_KEY) {
+        rv = err_set(ORIGIN_CORE, CKR_TEMPLATE_INCONSISTENT,
+                     "only secret and private keys can be unwrapped");
+        goto out;
+    }
+    if (inlen == 0) {
+        rv = err_set(ORIGIN_API, CKR_WRAPPED_KEY_LEN_RANGE, "no wrapped key");
+        goto out;
+    }
+    if ((rv = schema_unwrap_derive(given, sess_user(c, s) == CKU_SO, false, false, &a)) !=
+            CKR_OK ||
+        (rv = obj_check_write(c, s, a)) != CKR_OK || (rv = new_flags(s, a, &flags)) != CKR_OK)
+        goto out;
+    rv = sess_sync_login(
+        c, s, se->dev->ops->unwrap(se->dev->bdev, se->seq, hu, m, in, inlen, a, flags, key));
+    if (rv != CKR_OK) {
+        err_default(ORIGIN_BACKEND, rv, "the device could not unwrap the key");
+        goto out;
+    }
+    rv = track_new(s, flags, *key);
+out:
+    attrs_unref(ua);
+    attrs_unref(given);
+    attrs_unref(a);
+    sess_release(c, s);
+    return rv;
+}
+
+/* CKF_HKDF_SALT_KEY names a second key: a secret key of the SE this session may use. */
+static CK_RV check_salt_key(struct core *c, struct session *s, const CK_MECHANISM *m)
+{
+    const CK_HKDF_PARAMS *p = m->pParameter;
+    struct attrs *a = NULL;
+    if ((m->mechanism != CKM_HKDF_DERIVE && m->mechanism != CKM_HKDF_DATA) || !p ||
+        m->ulParameterLen != sizeof(*p) || p->ulSaltType != CKF_HKDF_SALT_KEY)
+        return CKR_OK; /* the device checks the parameters themselves */
+    CK_RV rv = get_key(c, s, p->hSaltKey, &salt_key, &a);
+    if (rv != CKR_OK)
+        return rv;
+    CK_KEY_TYPE kt = attrs_get_ulong(a, CKA_KEY_TYPE, CK_UNAVAILABLE_INFORMATION);
+    if (kt != CKK_GENERIC_SECRET && kt != CKK_HKDF)
+        rv = err_set(ORIGIN_CORE, CKR_MECHANISM_PARAM_INVALID,
+                     "the HKDF salt key must be a generic secret or HKDF key");
+    attrs_unref(a);
+    return rv;
+}
+
+/* The derived object's class, key type and length from the caller's template. */
+static CK_RV derive_shape(const CK_MECHANISM *m, struct attrs *given, size_t *len)
+{
+    bool data = m->mechanism == CKM_HKDF_DATA;
+    CK_OBJECT_CLASS want = data ? CKO_DATA : CKO_SECRET_KEY;
+    CK_ULONG v = 0;
+    CK_RV rv;
+    if (attrs_get_ulong(given, CKA_CLASS, want) != want)
+        return err_set(ORIGIN_CORE, CKR_TEMPLATE_INCONSISTENT,
+                       "%s makes %s", data ? "CKM_HKDF_DATA" : "this mechanism",
+                       data ? "data objects" : "secret keys");
+    if ((rv = attrs_set_ulong(given, CKA_CLASS, want)) != CKR_OK)
+        return rv;
+    /* a secret key of unnamed type is a generic secret */
+    if (!data && !attrs_has(given, CKA_KEY_TYPE) &&
+        (rv = attrs_set_ulong(given, CKA_KEY_TYPE, CKK_GENERIC_SECRET)) != CKR_OK)
+        return rv;
+    const struct attr *x = attrs_find(given, CKA_VALUE_LEN);
+    if (x) {
+        memcpy(&v, x->val, sizeof(v)); /* attrs_from_template checked the size */
+        if (v == 0)
+            return err_set(ORIGIN_CORE, CKR_ATTRIBUTE_VALUE_INVALID, "CKA_VALUE_LEN is 0");
+    } else if (data) {
+        return err_set(ORIGIN_CORE, CKR_TEMPLATE_INCOMPLETE,
+                       "CKM_HKDF_DATA needs CKA_VALUE_LEN in the template");
+    }
+    /* data objects have no CKA_VALUE_LEN: it only says how much to derive */
+    if (data)
+        attrs_remove(given, CKA_VALUE_LEN);
+    *len = v;
+    return CKR_OK;
+}
+
+CK_RV core_derive_key(struct core *c, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
+                      CK_OBJECT_HANDLE hb, const CK_ATTRIBUTE *t, CK_ULONG n,
+                      CK_OBJECT_HANDLE *key)
+{
+    struct session *s;
+    struct attrs *ba = NULL, *given = NULL, *a = NULL;
+    const struct mech_desc *md;
+    const struct bmech *b;
+    unsigned flags = 0;
+    size_t len = 0;
+    CK_RV rv = sess_acquire(c, h, &s);
+    if (rv != CKR_OK)
+        return rv;
+    struct se *se = s->se;
+    if (!se->dev->ops->derive) {
+        rv = err_set(ORIGIN_CORE, CKR_FUNCTION_NOT_SUPPORTED, "device %s cannot derive keys",
+                     se->dev->name);
+        goto out;
+    }
+    if ((rv = get_mech(s, m, CKF_DERIVE, &md, &b)) != CKR_OK ||
+        (rv = get_key(c, s, hb, &base_key, &ba)) != CKR_OK ||
+        (rv = check_role(ba, md, b, &base_key)) != CKR_OK ||
+        (rv = check_salt_key(c, s, m)) != CKR_OK || (rv = template_in(t, n, &given)) != CKR_OK ||
+        (rv = merge_template(given, ba, CKA_DERIVE_TEMPLATE)) != CKR_OK ||
+        (rv = derive_shape(m, given, &len)) != CKR_OK)
+        goto out;
+    if (attrs_get_ulong(given, CKA_CLASS, 0) == CKO_DATA &&
+        !(se->dev->caps.flags & DEVCAP_STORE_DATA)) {
+        rv = err_set(ORIGIN_CORE, CKR_TEMPLATE_INCONSISTENT, "device %s cannot store data objects",
+                     se->dev->name);
+        goto out;
+    }
+    /* PKCS#11 3.0 4.10: the new key was always sensitive and never extractable only if the
+     * base key was and the new one is */
+    if ((rv = schema_unwrap_derive(given, sess_user(c, s) == CKU_SO,
+                                   attrs_get_bool(ba, CKA_ALWAYS_SENSITIVE, false),
+                                   attrs_get_bool(ba, CKA_NEVER_EXTRACTABLE, false), &a)) !=
+            CKR_OK ||
+        (rv = obj_check_write(c, s, a)) != CKR_OK || (rv = new_flags(s, a, &flags)) != CKR_OK)
+        goto out;
+    rv = sess_sync_login(
+        c, s, se->dev->ops->derive(se->dev->bdev, se->seq, hb, m, len, a, flags, key));
+    if (rv != CKR_OK) {
+        err_default(ORIGIN_BACKEND, rv, "the device could not derive the key");
+        goto out;
+    }
+    rv = track_new(s, flags, *key);
+out:
+    attrs_unref(ba);
+    attrs_unref(given);
+    attrs_unref(a);
+    sess_release(c, s);
+    return rv;
+}
