@@ -136,6 +136,11 @@ void msg_reset(struct session *s, int kind);
 CK_RV op_check_key(struct core *c, struct session *s, enum sea_op op, const struct mech_desc *md,
                    const struct bmech *b, CK_OBJECT_HANDLE key, struct attrs **out);
 
+/* ops.c: a key's size in the unit CK_MECHANISM_INFO uses (bits for EC and RSA, bytes for
+ * secret keys; 0 if unknown), and whether its CKA_ALLOWED_MECHANISMS lets it use m. */
+CK_ULONG op_key_size(const struct attrs *a);
+bool op_mechanism_allowed(const struct attrs *a, CK_MECHANISM_TYPE m);
+
 /* object.c */
 /* Is the object visible to this session (private objects need the user logged in)? */
 bool obj_visible(CK_USER_TYPE user, const struct attrs *a);

@@ -81,40 +81,18 @@ static CK_RV get_mech(struct session *s, const CK_MECHANISM *m, CK_FLAGS flag,
     return CKR_OK;
 }
 
-static CK_ULONG key_size(const struct attrs *a)
-{
-    if (attrs_get_ulong(a, CKA_KEY_TYPE, CK_UNAVAILABLE_INFORMATION) == CKK_EC) {
-        const struct attr *p = attrs_find(a, CKA_EC_PARAMS);
-        CK_ULONG bits = 0;
-        return p && crypto_ec_curve(p->val, p->len, &bits) ? bits : 0;
-    }
-    return attrs_get_ulong(a, CKA_VALUE_LEN, 0);
-}
-
-static bool mechanism_allowed(const struct attrs *a, CK_MECHANISM_TYPE m)
-{
-    const struct attr *x = attrs_find(a, CKA_ALLOWED_MECHANISMS);
-    if (!x || x->len < sizeof(CK_MECHANISM_TYPE))
-        return true;
-    const CK_MECHANISM_TYPE *v = x->val;
-    for (size_t i = 0; i < x->len / sizeof(*v); i++)
-        if (v[i] == m)
-            return true;
-    return false;
-}
-
 /* The key against the mechanism and its role, in the order ops.c checks them. */
 static CK_RV check_role(const struct attrs *a, const struct mech_desc *md, const struct bmech *b,
                         const struct role *r)
 {
-    CK_ULONG size = key_size(a);
+    CK_ULONG size = op_key_size(a);
     if (!mech_key_type_ok(md, attrs_get_ulong(a, CKA_KEY_TYPE, CK_UNAVAILABLE_INFORMATION)))
         return err_set(ORIGIN_CORE, r->type_inconsistent, "%s cannot use this %s", md->name,
                        r->what);
     if (!attrs_get_bool(a, r->purpose, false))
         return err_set(ORIGIN_CORE, CKR_KEY_FUNCTION_NOT_PERMITTED,
                        "the %s's attributes do not allow this use", r->what);
-    if (!mechanism_allowed(a, md->type))
+    if (!op_mechanism_allowed(a, md->type))
         return err_set(ORIGIN_CORE, CKR_MECHANISM_INVALID,
                        "%s is not in the %s's CKA_ALLOWED_MECHANISMS", md->name, r->what);
     if (size && (size < b->min_key || size > b->max_key))

@@ -36,7 +36,7 @@ static bool class_fits(enum sea_op op, CK_OBJECT_CLASS cls)
 
 /* The key's size in the unit CK_MECHANISM_INFO uses for its mechanisms (bits for EC, bytes
  * for secret keys); 0 if unknown. */
-static CK_ULONG key_size(const struct attrs *a)
+CK_ULONG op_key_size(const struct attrs *a)
 {
     CK_KEY_TYPE kt = attrs_get_ulong(a, CKA_KEY_TYPE, CK_UNAVAILABLE_INFORMATION);
     if (kt == CKK_EC) {
@@ -60,7 +60,7 @@ static CK_ULONG key_size(const struct attrs *a)
     return attrs_get_ulong(a, CKA_VALUE_LEN, 0);
 }
 
-static bool mechanism_allowed(const struct attrs *a, CK_MECHANISM_TYPE m)
+bool op_mechanism_allowed(const struct attrs *a, CK_MECHANISM_TYPE m)
 {
     const struct attr *x = attrs_find(a, CKA_ALLOWED_MECHANISMS);
     if (!x || x->len < sizeof(CK_MECHANISM_TYPE))
@@ -88,7 +88,7 @@ static CK_RV check_key(struct core *c, struct session *s, enum sea_op op,
                            "key %lu is not available", key);
     CK_OBJECT_CLASS cls = attrs_get_ulong(a, CKA_CLASS, CK_UNAVAILABLE_INFORMATION);
     CK_KEY_TYPE kt = attrs_get_ulong(a, CKA_KEY_TYPE, CK_UNAVAILABLE_INFORMATION);
-    CK_ULONG size = key_size(a);
+    CK_ULONG size = op_key_size(a);
     if (!obj_visible(sess_user(c, s), a))
         rv = err_set(ORIGIN_CORE, CKR_USER_NOT_LOGGED_IN,
                      "key %lu is private: log in as the user first", key);
@@ -98,7 +98,7 @@ static CK_RV check_key(struct core *c, struct session *s, enum sea_op op,
     else if (!attrs_get_bool(a, op_purpose[op], false))
         rv = err_set(ORIGIN_CORE, CKR_KEY_FUNCTION_NOT_PERMITTED,
                      "the key's attributes do not allow %s", op_names[op]);
-    else if (!mechanism_allowed(a, md->type))
+    else if (!op_mechanism_allowed(a, md->type))
         rv = err_set(ORIGIN_CORE, CKR_MECHANISM_INVALID,
                      "%s is not in the key's CKA_ALLOWED_MECHANISMS", md->name);
     else if (size && (size < b->min_key || size > b->max_key))
