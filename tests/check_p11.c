@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "p11util.h"
+#include "p11check.h"
 
 static struct p11 M;
 static struct p11_env E;
@@ -1781,26 +1781,5 @@ static Suite *p11_suite(void)
 
 int main(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    char base[256];
-    /* One clear message rather than every test failing the same way. */
-    if (!getenv("SEA_MODULE") || p11_load(&M, NULL) != 0) {
-        fprintf(stderr, "check_p11: cannot use the module: set SEA_MODULE to the path of a "
-                        "built sea-pkcs11.so\n");
-        return EXIT_FAILURE;
-    }
-    p11_unload(&M);
-    /* Every test's store goes under one directory removed at the end, even when a failed
-     * test never reached its teardown. */
-    snprintf(base, sizeof(base), "%s/check_p11-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(base) || setenv("TMPDIR", base, 1) != 0) {
-        perror("check_p11: temp dir");
-        return EXIT_FAILURE;
-    }
-    SRunner *sr = srunner_create(p11_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    nftw(base, p11_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return p11_check_main("check_p11", &M, p11_suite);
 }

@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#include "p11util.h"
+#include "p11check.h"
 
 static struct p11 M;
 static struct p11_env E;
@@ -1456,23 +1456,5 @@ static Suite *semantics_suite(void)
 
 int main(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    char base[256];
-    if (!getenv("SEA_MODULE") || p11_load(&M, NULL) != 0) {
-        fprintf(stderr, "check_semantics: cannot use the module: set SEA_MODULE to the path of "
-                        "a built sea-pkcs11.so\n");
-        return EXIT_FAILURE;
-    }
-    p11_unload(&M);
-    snprintf(base, sizeof(base), "%s/check_semantics-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(base) || setenv("TMPDIR", base, 1) != 0) {
-        perror("check_semantics: temp dir");
-        return EXIT_FAILURE;
-    }
-    SRunner *sr = srunner_create(semantics_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    nftw(base, p11_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return p11_check_main("check_semantics", &M, semantics_suite);
 }

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "p11util.h"
+#include "p11check.h"
 
 static struct p11 M;
 static struct p11_env E;
@@ -1120,23 +1120,5 @@ static Suite *sym_suite(void)
 
 int main(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    char base[256];
-    if (!getenv("SEA_MODULE") || p11_load(&M, NULL) != 0) {
-        fprintf(stderr, "check_sym: cannot use the module: set SEA_MODULE to the path of a "
-                        "built sea-pkcs11.so\n");
-        return EXIT_FAILURE;
-    }
-    p11_unload(&M);
-    snprintf(base, sizeof(base), "%s/check_sym-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(base) || setenv("TMPDIR", base, 1) != 0) {
-        perror("check_sym: temp dir");
-        return EXIT_FAILURE;
-    }
-    SRunner *sr = srunner_create(sym_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    nftw(base, p11_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return p11_check_main("check_sym", &M, sym_suite);
 }
