@@ -3,7 +3,8 @@
 # module and the token's slot, login with the user PIN (KeyStore.load), the token's secret key
 # listed by alias (KeyStore and keytool), an EC P-256 key pair generated inside the SE by the
 # provider's KeyPairGenerator, a SHA256withECDSA signature made in the SE and verified by the
-# JDK's default EC provider (SunEC). Program: tests/java/SunPkcs11Test.java.
+# JDK's default EC provider (SunEC); keytool -genkeypair making a key pair and a self-signed
+# certificate in the SE, used through KeyStore. Program: tests/java/SunPkcs11Test.java.
 
 # automake runs .sh tests with $(SHELL), which may not be bash
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -15,6 +16,7 @@ require_cmd pkcs11-tool opensc
 require_cmd java openjdk-17-jdk-headless
 require_cmd javac openjdk-17-jdk-headless
 require_cmd keytool openjdk-17-jdk-headless
+require_cmd openssl openssl
 
 SO_PIN=87654321
 PIN=31415926
@@ -48,20 +50,42 @@ cat "$W/sea.cfg"
 step "compile tests/java/SunPkcs11Test.java"
 run javac -d "$W/classes" "$SEA_TESTS_DIR/java/SunPkcs11Test.java"
 
+KT=(keytool -keystore NONE -storetype PKCS11 -addprovider SunPKCS11 -providerArg "$W/sea.cfg"
+    -storepass "$PIN")
+step "keytool -genkeypair makes an EC key pair and a self-signed certificate in the SE"
+run with_module "${KT[@]}" -genkeypair -alias java-ec -keyalg EC -groupname secp256r1 \
+    -sigalg SHA256withECDSA -dname "CN=java key in the SE" -validity 2
+run with_module "${KT[@]}" -exportcert -rfc -alias java-ec -file "$W/java-ec.pem"
+run openssl x509 -in "$W/java-ec.pem" -noout -subject
+expect "CN = java key in the SE"
+run openssl verify -CAfile "$W/java-ec.pem" "$W/java-ec.pem"
+expect "$W/java-ec.pem: OK"
+run p11 --token-label "$TOK" --login --pin "$PIN" --list-objects
+expect "Certificate Object; type = X.509 cert"
+# SunPKCS11's KeyStore labels the certificate with the alias and gives the private key and the
+# certificate the alias as CKA_ID ("java-ec" = 6a6176612d6563); the key's own label stays empty.
+expect "label:      java-ec"
+[ "$(grep -c '^  ID: *6a6176612d6563$' "$SEA_OUT")" -eq 2 ] ||
+    die "the certificate and the private key made by keytool do not share CKA_ID 'java-ec'"
+grep -A3 '^Private Key Object; EC' "$SEA_OUT" | grep -q '^  ID: *6a6176612d6563$' ||
+    die "no EC private key with CKA_ID 'java-ec' on the token"
+
 step "SunPKCS11: login, KeyStore aliases, EC P-256 keygen in the SE, SHA256withECDSA verified by SunEC"
-run with_module java -cp "$W/classes" SunPkcs11Test "$W/sea.cfg" "$PIN" java-aes
+run with_module java -cp "$W/classes" SunPkcs11Test "$W/sea.cfg" "$PIN" java-aes java-ec
+expect "the entry 'java-ec' signs in the SE; SunEC verifies with its certificate"
 expect "provider: SunPKCS11-sea"
 expect "SunEC verifies the SE's signature"
 expect "SunEC rejects the signature over changed data"
-expect "all 13 checks passed"
+expect "all 16 checks passed"
 
 step "a wrong PIN does not log in"
 run_fails with_module java -cp "$W/classes" SunPkcs11Test "$W/sea.cfg" 00000000
 expect "CKR_PIN_INCORRECT"
 expect_not "checks passed"
 
-step "keytool lists the token's key through the same config"
-run with_module keytool -list -keystore NONE -storetype PKCS11 -addprovider SunPKCS11 \
-    -providerArg "$W/sea.cfg" -storepass "$PIN"
+step "keytool -list shows the token's keys through the same config"
+run with_module "${KT[@]}" -list
 expect "Keystore provider: SunPKCS11-sea"
+expect "Your keystore contains 2 entries"
 expect "java-aes, SecretKeyEntry"
+expect "java-ec, PrivateKeyEntry"

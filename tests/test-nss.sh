@@ -72,3 +72,9 @@ printf '00000000\n' >"$W/bad.txt"
 run_fails with_module certutil -K -d "sql:$DB" -h "$TOK" -f "$W/bad.txt"
 expect_not "nss-ec256"
 expect_not "nss-rsa"
+
+step "modutil -delete removes the module from the database"
+run with_module modutil -delete libsea -dbdir "sql:$DB" -force
+expect 'Module "libsea" deleted from database.'
+run modutil -list -dbdir "sql:$DB"
+expect_not "libsea"

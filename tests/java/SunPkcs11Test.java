@@ -5,13 +5,15 @@
 //
 // Usage: java SunPkcs11Test CONFIG-FILE PIN [EXPECTED-ALIAS...]
 //   CONFIG-FILE: a SunPKCS11 config (name, library, slot or slotListIndex)
-//   EXPECTED-ALIAS: aliases KeyStore.aliases() must contain (secret keys with a CKA_LABEL)
+//   EXPECTED-ALIAS: aliases KeyStore.aliases() must contain: secret keys (by CKA_LABEL), or EC
+//   private keys with a certificate of the same CKA_ID (these also sign, checked by SunEC)
 
 import java.nio.charset.StandardCharsets;
 import java.security.AlgorithmParameters;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.KeyStore;
+import java.security.PrivateKey;
 import java.security.Provider;
 import java.security.Security;
 import java.security.Signature;
@@ -51,6 +53,22 @@ public final class SunPkcs11Test {
         for (int i = 2; i < args.length; i++) {
             check(aliases.contains(args[i]), "the KeyStore lists the token key '" + args[i] + "'");
             check(ks.isKeyEntry(args[i]), "'" + args[i] + "' is a key entry");
+            java.security.cert.Certificate cert = ks.getCertificate(args[i]);
+            if (cert == null) {
+                continue; // a secret key
+            }
+            // A private key with its certificate: sign with the key in the SE, verify with the
+            // certificate's public key in SunEC.
+            PrivateKey k = (PrivateKey) ks.getKey(args[i], null);
+            byte[] msg = ("signed with the KeyStore entry " + args[i]).getBytes(StandardCharsets.UTF_8);
+            Signature s = Signature.getInstance("SHA256withECDSA", p11);
+            s.initSign(k);
+            s.update(msg);
+            byte[] sg = s.sign();
+            Signature v = Signature.getInstance("SHA256withECDSA", "SunEC");
+            v.initVerify(cert.getPublicKey());
+            v.update(msg);
+            check(v.verify(sg), "the entry '" + args[i] + "' signs in the SE; SunEC verifies with its certificate");
         }
 
         KeyPairGenerator kpg = KeyPairGenerator.getInstance("EC", p11);
