@@ -28,8 +28,20 @@ mkdir -p "$W"
 step "a fresh token for PyKCS11"
 init_token "$TOK" "$SO_PIN" "$PIN"
 
+# PyKCS11's _LowLevel is C++ (SWIG): its iterators throw C++ exceptions. With only libasan
+# preloaded into python (a C program), ASan's __cxa_throw interceptor finds no libstdc++ at
+# start-up and aborts at the first throw ("CHECK failed: ... real___cxa_throw"). Under ASan
+# libstdc++ is preloaded too, after libasan.
+PY_ENV=()
+if [ -n "${SEA_ASAN_PRELOAD:-}" ]; then
+    STDCXX=$(ldd /usr/lib/python3/dist-packages/PyKCS11/_LowLevel*.so |
+        awk '$1 ~ /^libstdc\+\+\.so/ { print $3; exit }')
+    [ -f "$STDCXX" ] || die "cannot find the libstdc++ that PyKCS11 links"
+    PY_ENV=(env "LD_PRELOAD=$SEA_ASAN_PRELOAD:$STDCXX${LD_PRELOAD:+:$LD_PRELOAD}")
+fi
+
 step "tests/pykcs11_suite.py: keygen, sign/verify, AES-GCM, HMAC, wrap/unwrap, HKDF, data objects"
-run with_module "$PY" "$SEA_TESTS_DIR/pykcs11_suite.py" "$SEA_MODULE" "$TOK" "$PIN" "$W"
+run with_module "${PY_ENV[@]}" "$PY" "$SEA_TESTS_DIR/pykcs11_suite.py" "$SEA_MODULE" "$TOK" "$PIN" "$W"
 expect "checks passed"
 expect_not "not ok"
 
