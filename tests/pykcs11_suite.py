@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # PyKCS11 against libsea's module: key generation (EC, RSA, AES), signatures verified by the
-# module and by the openssl command line, AES-GCM, HMAC, AES key wrap/unwrap, HKDF derivation
+# module and by the openssl command line, RSA-OAEP with a label, AES-GCM, HMAC, AES key wrap/unwrap, HKDF derivation
 # and data objects. Known answers come from the published vectors named at each check;
 # everything else is checked against openssl computing the same operation.
 #
@@ -233,6 +233,25 @@ rc, out = openssl("dgst", "-sha256", "-verify", path("rsa.der"), "-keyform", "DE
 ok(rc == 0 and b"Verified OK" in out, "openssl verifies CKM_SHA256_RSA_PKCS_PSS: %r" % out)
 ok(se.verify(rpub, DATA, sig, pss), "the module verifies its PSS signature")
 ok(not se.verify(rpub, DATA + b"x", sig, pss), "the module rejects PSS over changed data")
+# RSA-OAEP with SHA-256, MGF1-SHA-256 and a label: openssl encrypts, the SE decrypts
+secret = os.urandom(32)
+write("oaep.in", secret)
+rc, out = openssl("pkeyutl", "-encrypt", "-pubin", "-keyform", "DER", "-inkey", path("rsa.der"),
+                  "-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:sha256",
+                  "-pkeyopt", "rsa_mgf1_md:sha256", "-pkeyopt", "rsa_oaep_label:" +
+                  b"libsea label".hex(), "-in", path("oaep.in"), "-out", path("oaep.ct"))
+ok(rc == 0, "openssl encrypts with OAEP-SHA256 and a label: %r" % out)
+oaep_ct = open(path("oaep.ct"), "rb").read()
+oaep = PyKCS11.RSAOAEPMechanism(CKM_SHA256, CKG_MGF1_SHA256, b"libsea label")
+ok(bytes(se.decrypt(rpriv, oaep_ct, oaep)) == secret,
+   "CKM_RSA_PKCS_OAEP (SHA-256, MGF1-SHA-256, label) decrypts openssl's ciphertext")
+try:
+    se.decrypt(rpriv, oaep_ct, PyKCS11.RSAOAEPMechanism(CKM_SHA256, CKG_MGF1_SHA256, b"other"))
+    ok(False, "OAEP with another label must not decrypt")
+except PyKCS11.PyKCS11Error as e:
+    # PKCS#11 3.0 says CKR_ENCRYPTED_DATA_INVALID; 3.1's CKR_DECRYPTED_PADDING_INVALID (0x1D0)
+    # is not in PyKCS11 1.5.12
+    ok(e.value in (CKR_ENCRYPTED_DATA_INVALID, 0x1D0), "OAEP with another label fails (%s)" % e)
 
 # ---- AES-256: keygen and AES-GCM; the GCM spec's test case 3 as a known answer ----
 aes = se.generateKey([(CKA_CLASS, CKO_SECRET_KEY), (CKA_KEY_TYPE, CKK_AES), (CKA_TOKEN, True),
