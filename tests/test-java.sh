@@ -3,8 +3,8 @@
 # module and the token's slot, login with the user PIN (KeyStore.load), the token's secret key
 # listed by alias (KeyStore and keytool), an EC P-256 key pair generated inside the SE by the
 # provider's KeyPairGenerator, a SHA256withECDSA signature made in the SE and verified by the
-# JDK's default EC provider (SunEC); keytool -genkeypair making a key pair and a self-signed
-# certificate in the SE, used through KeyStore. Program: tests/java/SunPkcs11Test.java.
+# JDK's default EC provider (SunEC), and RSA-2048 PKCS#1/PSS checked by SunRsaSign; keytool
+# -genkeypair making a key pair and a self-signed certificate in the SE, used through KeyStore. Program: tests/java/SunPkcs11Test.java.
 
 # automake runs .sh tests with $(SHELL), which may not be bash
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -76,7 +76,8 @@ expect "the entry 'java-ec' signs in the SE; SunEC verifies with its certificate
 expect "provider: SunPKCS11-sea"
 expect "SunEC verifies the SE's signature"
 expect "SunEC rejects the signature over changed data"
-expect "all 16 checks passed"
+expect "RSASSA-PSS (SHA-256) made in the SE, verified by SunRsaSign"
+expect "all 20 checks passed"
 
 step "a wrong PIN does not log in"
 run_fails with_module java -cp "$W/classes" SunPkcs11Test "$W/sea.cfg" 00000000

@@ -1,7 +1,7 @@
 // Java 17 through SunPKCS11 on libsea's module: log in with the user PIN, list the token's
 // keys by alias, generate an EC P-256 key pair inside the SE with the provider's
 // KeyPairGenerator, sign with SHA256withECDSA in the SE, and verify with the JDK's own SunEC
-// provider. Every check throws on failure; the exit status tells the test script.
+// provider; the same for RSA-2048 (SHA256withRSA, RSASSA-PSS) checked by SunRsaSign. Every check throws on failure; the exit status tells the test script.
 //
 // Usage: java SunPkcs11Test CONFIG-FILE PIN [EXPECTED-ALIAS...]
 //   CONFIG-FILE: a SunPKCS11 config (name, library, slot or slotListIndex)
@@ -20,6 +20,8 @@ import java.security.Signature;
 import java.security.interfaces.ECPublicKey;
 import java.security.spec.ECGenParameterSpec;
 import java.security.spec.ECParameterSpec;
+import java.security.spec.MGF1ParameterSpec;
+import java.security.spec.PSSParameterSpec;
 import java.util.Collections;
 import java.util.List;
 
@@ -117,6 +119,35 @@ public final class SunPkcs11Test {
         verifier.update(data);
         check(verifier.verify(sig2) && !java.util.Arrays.equals(sig, sig2),
               "a second signature is fresh and verifies");
+
+        // RSA-2048 generated in the SE (SunPKCS11 checks the size against C_GetMechanismInfo,
+        // in bits), PKCS#1 v1.5 and PSS signatures verified by the JDK's SunRsaSign.
+        KeyPairGenerator rkpg = KeyPairGenerator.getInstance("RSA", p11);
+        rkpg.initialize(2048);
+        KeyPair rkp = rkpg.generateKeyPair();
+        check(rkp.getPrivate().getEncoded() == null, "the RSA-2048 private key stays in the SE");
+        Signature rs = Signature.getInstance("SHA256withRSA", p11);
+        rs.initSign(rkp.getPrivate());
+        rs.update(data);
+        byte[] rsig = rs.sign();
+        Signature rv = Signature.getInstance("SHA256withRSA", "SunRsaSign");
+        rv.initVerify(rkp.getPublic());
+        rv.update(data);
+        check(rv.verify(rsig), "SHA256withRSA made in the SE, verified by SunRsaSign");
+        PSSParameterSpec pss = new PSSParameterSpec("SHA-256", "MGF1", MGF1ParameterSpec.SHA256, 32, 1);
+        Signature ps = Signature.getInstance("RSASSA-PSS", p11);
+        ps.setParameter(pss);
+        ps.initSign(rkp.getPrivate());
+        ps.update(data);
+        byte[] psig = ps.sign();
+        Signature pv = Signature.getInstance("RSASSA-PSS", "SunRsaSign");
+        pv.setParameter(pss);
+        pv.initVerify(rkp.getPublic());
+        pv.update(data);
+        check(pv.verify(psig), "RSASSA-PSS (SHA-256) made in the SE, verified by SunRsaSign");
+        pv.initVerify(rkp.getPublic());
+        pv.update(bad);
+        check(!pv.verify(psig), "SunRsaSign rejects the PSS signature over changed data");
 
         System.out.println("all " + checks + " checks passed");
     }
