@@ -4,7 +4,8 @@
 # listed by alias (KeyStore and keytool), an EC P-256 key pair generated inside the SE by the
 # provider's KeyPairGenerator, a SHA256withECDSA signature made in the SE and verified by the
 # JDK's default EC provider (SunEC), and RSA-2048 PKCS#1/PSS checked by SunRsaSign; keytool
-# -genkeypair making a key pair and a self-signed certificate in the SE, used through KeyStore. Program: tests/java/SunPkcs11Test.java.
+# -genkeypair making a key pair and a self-signed certificate in the SE, used through KeyStore.
+# Program: tests/java/SunPkcs11Test.java.
 
 # automake runs .sh tests with $(SHELL), which may not be bash
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
