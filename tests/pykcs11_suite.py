@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 # PyKCS11 against libsea's module: key generation (EC, RSA, AES), signatures verified by the
-# module and by the openssl command line, RSA-OAEP with a label, AES-GCM, HMAC, AES key wrap/unwrap, HKDF derivation
-# and data objects. Known answers come from the published vectors named at each check;
-# everything else is checked against openssl computing the same operation.
+# module and by the openssl command line, RSA-OAEP with a label, AES-GCM, HMAC, AES key
+# wrap/unwrap, HKDF and ECDH derivation and data objects. Known answers come from the published
+# vectors named at each check; everything else is checked against openssl computing the same
+# operation.
 #
 # Usage: /usr/bin/python3 pykcs11_suite.py MODULE TOKEN-LABEL USER-PIN WORKDIR
 # Prints "ok N - what" per check; the first failed check raises and exits non-zero.
@@ -340,6 +341,27 @@ okm = se.deriveKey(ikm, [(CKA_CLASS, CKO_SECRET_KEY), (CKA_KEY_TYPE, CKK_GENERIC
 ok(bytes(attr(se, okm, CKA_VALUE)).hex() ==
    "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
    "CKM_HKDF_DERIVE known answer (RFC 5869, A.1 test case 1)")
+
+# ---- ECDH (CKD_NULL): the SE's shared secret equals openssl's with the peer's key ----
+epub, epriv = se.generateKeyPair(
+    [(CKA_TOKEN, False), (CKA_EC_PARAMS, bytes.fromhex("06082a8648ce3d030107"))],
+    [(CKA_TOKEN, False), (CKA_PRIVATE, True), (CKA_SENSITIVE, True), (CKA_DERIVE, True)],
+    PyKCS11.Mechanism(CKM_EC_KEY_PAIR_GEN))
+write("ecdh-se.der", ec_spki_p256(bytes(attr(se, epub, CKA_EC_POINT))[2:]))
+rc, out = openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                  "-out", path("peer.pem"))
+ok(rc == 0, "openssl makes the peer's P-256 key")
+rc, peer_spki = openssl("pkey", "-in", path("peer.pem"), "-pubout", "-outform", "DER")
+ok(rc == 0 and len(peer_spki) == 91, "the peer's public key in DER")
+rc, z_ossl = openssl("pkeyutl", "-derive", "-inkey", path("peer.pem"), "-peerform", "DER",
+                     "-peerkey", path("ecdh-se.der"))
+ok(rc == 0 and len(z_ossl) == 32, "openssl derives the shared secret with the SE's public key")
+z = se.deriveKey(epriv, [(CKA_CLASS, CKO_SECRET_KEY), (CKA_KEY_TYPE, CKK_GENERIC_SECRET),
+                         (CKA_TOKEN, False), (CKA_VALUE_LEN, 32), (CKA_SENSITIVE, False),
+                         (CKA_EXTRACTABLE, True)],
+                 PyKCS11.ECDH1_DERIVE_Mechanism(peer_spki[-65:]))
+ok(bytes(attr(se, z, CKA_VALUE)) == z_ossl,
+   "CKM_ECDH1_DERIVE (CKD_NULL) in the SE gives openssl's shared secret")
 
 # ---- data objects: create, find, read, destroy ----
 value = os.urandom(48)
