@@ -1,9 +1,8 @@
 #!/bin/bash
 # Interoperability with Python through PyKCS11 (Debian's python3-pykcs11, under
 # /usr/bin/python3): tests/pykcs11_suite.py runs key generation (EC, RSA, AES), signatures
-# checked by openssl, RSA-OAEP with a label, AES-GCM, HMAC, AES key wrap/unwrap, HKDF, ECDH and data
-# objects on a fresh token,
-# each check against a published vector or openssl.
+# checked by openssl, RSA-OAEP with a label, AES-GCM, HMAC, AES key wrap/unwrap, HKDF, ECDH and
+# data objects on a fresh token, each check against a published vector or openssl.
 
 # automake runs .sh tests with $(SHELL), which may not be bash
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
