@@ -1,7 +1,8 @@
 #!/bin/bash
 # Interoperability with p11-kit and GnuTLS: the built .module file, module registration in a
 # private p11-kit user config, the p11-kit proxy module (EC and RSA signatures through it), and
-# p11tool's token listing and sign/verify self-test (--test-sign) on an EC and an RSA key, by URI.
+# p11tool's token listing and sign/verify self-test (--test-sign) on an EC and an RSA key, by URI,
+# with --provider and through the p11-kit registration.
 
 # automake runs .sh tests with $(SHELL), which may not be bash
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -148,6 +149,16 @@ if runs_under_asan p11tool; then
         --list-privkeys "pkcs11:token=$TOK"
     expect ";id=%01;object=p11kitkey;type=private"
     expect ";id=%02;object=p11kitrsa;type=private"
+
+    step "p11tool without --provider finds the token through p11-kit's registration"
+    run user_side p11tool --list-tokens
+    expect "Label: $TOK"
+    expect "Manufacturer: libsea"
+    expect "Module: $SEA_MODULE"
+    GNUTLS_PIN=$PIN run user_side p11tool --login --test-sign \
+        "pkcs11:token=$TOK;serial=$SERIAL;object=p11kitkey;type=private"
+    expect "Signing using ECDSA-SHA256... ok"
+    expect "Verifying against public key in the token... ok"
 
     step "p11tool --test-sign with a wrong PIN fails"
     GNUTLS_PIN=00000000 run_fails with_module p11tool --provider "$SEA_MODULE" --login \
