@@ -655,6 +655,13 @@ expect 0 "data put, then get by the URI info prints for it" \
 expect 0 "data get --id URI (percent-encoded resourceID) without --se" \
     data get --id "pkcs11:token=gw;serial=$SID;object=rid%20uri;type=data"
 check "data get by URI returns the data" out_has "by uri"
+expect 0 "data put --id URI (the URI's token chooses the SE)" \
+    data put --id "pkcs11:token=gw;object=rid%2Fput;type=data" --creator CAE03 --value "put by uri"
+expect 0 "the data put by URI is there under its resourceID" --se gw data get --id "rid/put"
+check "data put by URI stored the data" out_has "put by uri"
+expect 0 "keygen with --se as a token URI" \
+    --se "pkcs11:serial=$SID" keygen --type aes-128 --label uri-aes
+check "keygen by --se URI prints the new key's URI on gw" out_has "pkcs11:token=gw;serial=$SID;object=uri-aes"
 expect 0 "data rm --id URI" data rm --id "pkcs11:token=gw;object=rid%20uri"
 expect 1 "the data object removed by URI is gone" --se gw data get --id "rid uri"
 expect 2 "--se with a URI several SEs match is a usage error" \
