@@ -371,7 +371,11 @@ check "openssl dgst -verify rejects it on tampered data" \
 expect 0 "verify der" verify --key ec1 --in "$T/msg" --sig "$T/sig.der" --format der
 expect 1 "verify der of tampered data exits 1" verify --key ec1 --in "$T/msg.bad" --sig "$T/sig.der" --format der
 cp "$T/sig.raw" "$T/sig.flip"
-printf '\x55' | dd of="$T/sig.flip" bs=1 seek=10 conv=notrunc status=none
+# flip every bit of byte 10 (writing a fixed byte left the signature unchanged when it already
+# held that byte, 1 run in 256)
+b10=$(od -An -tx1 -j10 -N1 "$T/sig.raw" | tr -d ' \n')
+printf "\\x$(printf %02x $((0x$b10 ^ 0xff)))" | dd of="$T/sig.flip" bs=1 seek=10 conv=notrunc status=none
+check "the tampered signature differs from the original" not cmp -s "$T/sig.raw" "$T/sig.flip"
 expect 1 "verify of a tampered signature exits 1" verify --key ec1 --in "$T/msg" --sig "$T/sig.flip"
 expect 1 "verify of a DER signature read as raw exits 1" verify --key ec1 --in "$T/msg" --sig "$T/sig.der"
 expect 1 "verify of garbage as DER exits 1" verify --key ec1 --in "$T/msg" --sig "$T/sig.raw" --format der
