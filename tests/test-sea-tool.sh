@@ -374,7 +374,7 @@ cp "$T/sig.raw" "$T/sig.flip"
 # flip every bit of byte 10 (writing a fixed byte left the signature unchanged when it already
 # held that byte, 1 run in 256)
 b10=$(od -An -tx1 -j10 -N1 "$T/sig.raw" | tr -d ' \n')
-printf "\\x$(printf %02x $((0x$b10 ^ 0xff)))" | dd of="$T/sig.flip" bs=1 seek=10 conv=notrunc status=none
+printf %b "\\x$(printf %02x $((0x$b10 ^ 0xff)))" | dd of="$T/sig.flip" bs=1 seek=10 conv=notrunc status=none
 check "the tampered signature differs from the original" not cmp -s "$T/sig.raw" "$T/sig.flip"
 expect 1 "verify of a tampered signature exits 1" verify --key ec1 --in "$T/msg" --sig "$T/sig.flip"
 expect 1 "verify of a DER signature read as raw exits 1" verify --key ec1 --in "$T/msg" --sig "$T/sig.der"
