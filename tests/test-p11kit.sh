@@ -1,7 +1,8 @@
 #!/bin/bash
 # Interoperability with p11-kit and GnuTLS: the built .module file, module registration in a
-# private p11-kit user config, the p11-kit proxy module, and p11tool's token listing and
-# sign/verify self-test on an SE key.
+# private p11-kit user config, the p11-kit proxy module (EC and RSA signatures through it), and
+# p11tool's token listing and sign/verify self-test (--test-sign) on an EC and an RSA key, by URI,
+# with --provider and through the p11-kit registration.
 
 # automake runs .sh tests with $(SHELL), which may not be bash
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -49,10 +50,13 @@ TOK=sea-p11kit
 W=$SEA_T/work
 mkdir -p "$W"
 
-step "a token with an EC P-256 key pair"
+step "a token with an EC P-256 and an RSA-2048 key pair"
 init_token "$TOK" "$SO_PIN" "$PIN"
 run p11 --token-label "$TOK" --login --pin "$PIN" --keypairgen --key-type EC:prime256v1 \
     --id 01 --label p11kitkey
+expect "Key pair generated"
+run p11 --token-label "$TOK" --login --pin "$PIN" --keypairgen --key-type rsa:2048 \
+    --id 02 --label p11kitrsa
 expect "Key pair generated"
 
 # ---------------------------------------------------------------------------------------
@@ -99,6 +103,16 @@ ec_pubkey_pem "$TOK" 01 "$W/pub.pem"
 run openssl dgst -sha256 -verify "$W/pub.pem" -signature "$W/sig.der" "$W/data"
 expect "Verified OK"
 
+step "an RSA-PSS signature through the p11-kit proxy, verified by openssl"
+run user_side pkcs11-tool --module "$PROXY" --token-label "$TOK" --login --pin "$PIN" \
+    --sign --mechanism SHA256-RSA-PKCS-PSS --id 02 -i "$W/data" -o "$W/rsa-pss.sig"
+run user_side pkcs11-tool --module "$PROXY" --token-label "$TOK" --read-object \
+    --type pubkey --id 02 -o "$W/rsa.der"
+run openssl pkey -pubin -inform DER -in "$W/rsa.der" -out "$W/rsa.pem"
+run openssl dgst -sha256 -verify "$W/rsa.pem" -sigopt rsa_padding_mode:pss \
+    -sigopt rsa_pss_saltlen:32 -signature "$W/rsa-pss.sig" "$W/data"
+expect "Verified OK"
+
 # ---------------------------------------------------------------------------------------
 KEY_URL="pkcs11:token=$TOK;object=p11kitkey;type=private"
 SERIAL=$(token_field "$TOK" "serial num")
@@ -115,6 +129,35 @@ if runs_under_asan p11tool; then
         --test-sign "$KEY_URL"
     expect "Signing using ECDSA-SHA256... ok"
     expect "Verifying against private key parameters... ok"
+    expect "Verifying against public key in the token... ok"
+
+    RSA_URL="pkcs11:token=$TOK;object=p11kitrsa;type=private"
+    step "p11tool --login --test-sign passes on the RSA key (PKCS#1 v1.5 and RSA-PSS)"
+    GNUTLS_PIN=$PIN run with_module p11tool --provider "$SEA_MODULE" --login \
+        --test-sign "$RSA_URL"
+    expect "Signing using RSA-SHA256... ok"
+    expect "Verifying against private key parameters... ok"
+    expect "Verifying against public key in the token... ok"
+    GNUTLS_PIN=$PIN run with_module p11tool --provider "$SEA_MODULE" --login \
+        --test-sign --sign-params RSA-PSS "$RSA_URL"
+    expect "Signing using RSA-PSS-SHA256... ok"
+    expect "Verifying against private key parameters... ok"
+    expect "Verifying against public key in the token... ok"
+
+    step "p11tool --list-privkeys names both keys by URI"
+    GNUTLS_PIN=$PIN run with_module p11tool --provider "$SEA_MODULE" --login \
+        --list-privkeys "pkcs11:token=$TOK"
+    expect ";id=%01;object=p11kitkey;type=private"
+    expect ";id=%02;object=p11kitrsa;type=private"
+
+    step "p11tool without --provider finds the token through p11-kit's registration"
+    run user_side p11tool --list-tokens
+    expect "Label: $TOK"
+    expect "Manufacturer: libsea"
+    expect "Module: $SEA_MODULE"
+    GNUTLS_PIN=$PIN run user_side p11tool --login --test-sign \
+        "pkcs11:token=$TOK;serial=$SERIAL;object=p11kitkey;type=private"
+    expect "Signing using ECDSA-SHA256... ok"
     expect "Verifying against public key in the token... ok"
 
     step "p11tool --test-sign with a wrong PIN fails"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Interoperability with OpenSC's pkcs11-tool: token creation on the free slot, stable slot ids,
-# EC key pairs and signatures checked by plain OpenSSL, AES/HMAC, digests, random, PIN and
-# sensitivity errors, and pkcs11-tool's own --test.
+# EC and RSA key pairs and signatures (RSA-PSS, RSA-OAEP) checked by plain OpenSSL, AES/HMAC,
+# digests, random, PIN and sensitivity errors, and pkcs11-tool's own --test and --test-threads.
 
 # automake runs .sh tests with $(SHELL), which may not be bash
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
@@ -289,3 +289,80 @@ awk '/^[A-Z][A-Za-z ]* Object;/ { priv = /^Private Key Object/ }
 step "pkcs11-tool --test on a token holding EC and AES keys"
 run p11 --token-label "$TOK" --test --login --pin "$PIN"
 expect "No errors"
+
+# ---------------------------------------------------------------------------------------
+step "an RSA-2048 key pair"
+run p11 --token-label "$TOK" --login --pin "$PIN" --keypairgen --key-type rsa:2048 \
+    --id 03 --label rsa2048
+expect "Key pair generated"
+has_object "$TOK" '^Private Key Object; RSA *\|rsa2048\|03$'
+has_object "$TOK" '^Public Key Object; RSA 2048 bits\|rsa2048\|03$'
+
+step "the RSA public key, read by pkcs11-tool, in PEM"
+run p11 --token-label "$TOK" --read-object --type pubkey --id 03 -o "$W/rsa.der"
+run openssl pkey -pubin -inform DER -in "$W/rsa.der" -out "$W/rsa.pem"
+run openssl pkey -pubin -in "$W/rsa.pem" -noout -text
+expect "Public-Key: (2048 bit)"
+expect "Exponent: 65537 (0x10001)"
+
+step "RSA-PSS: --mechanism SHA256-RSA-PKCS-PSS, verified by openssl"
+run p11 --token-label "$TOK" --login --pin "$PIN" --sign --mechanism SHA256-RSA-PKCS-PSS \
+    --id 03 -i "$W/data" -o "$W/pss.sig"
+[ "$(size_of "$W/pss.sig")" -eq 256 ] || die "the PSS signature is not 256 bytes"
+run openssl dgst -sha256 -verify "$W/rsa.pem" -sigopt rsa_padding_mode:pss \
+    -sigopt rsa_pss_saltlen:32 -sigopt rsa_mgf1_md:sha256 -signature "$W/pss.sig" "$W/data"
+expect "Verified OK"
+run_fails openssl dgst -sha256 -verify "$W/rsa.pem" -sigopt rsa_padding_mode:pss \
+    -sigopt rsa_pss_saltlen:32 -signature "$W/pss.sig" "$W/data.bad"
+expect "Verification failure"
+
+step "RSA-PSS over a digest: --mechanism RSA-PKCS-PSS --hash-algorithm SHA384, verified by openssl"
+run openssl dgst -sha384 -binary -out "$W/data.sha384" "$W/data"
+run p11 --token-label "$TOK" --login --pin "$PIN" --sign --mechanism RSA-PKCS-PSS \
+    --hash-algorithm SHA384 --mgf MGF1-SHA384 --id 03 -i "$W/data.sha384" -o "$W/pss384.sig"
+run openssl dgst -sha384 -verify "$W/rsa.pem" -sigopt rsa_padding_mode:pss \
+    -sigopt rsa_pss_saltlen:48 -sigopt rsa_mgf1_md:sha384 -signature "$W/pss384.sig" "$W/data"
+expect "Verified OK"
+
+step "RSA PKCS#1 v1.5: --mechanism SHA512-RSA-PKCS, verified by openssl"
+run p11 --token-label "$TOK" --login --pin "$PIN" --sign --mechanism SHA512-RSA-PKCS \
+    --id 03 -i "$W/data" -o "$W/pkcs1.sig"
+run openssl dgst -sha512 -verify "$W/rsa.pem" -signature "$W/pkcs1.sig" "$W/data"
+expect "Verified OK"
+
+step "RSA-OAEP-SHA256: openssl encrypts, pkcs11-tool decrypts in the SE"
+head -c 190 /dev/urandom >"$W/oaep.plain"
+run openssl pkeyutl -encrypt -pubin -inkey "$W/rsa.pem" -pkeyopt rsa_padding_mode:oaep \
+    -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256 -in "$W/oaep.plain" \
+    -out "$W/oaep.ct"
+run p11 --token-label "$TOK" --login --pin "$PIN" --decrypt --mechanism RSA-PKCS-OAEP \
+    --hash-algorithm SHA256 --mgf MGF1-SHA256 --id 03 -i "$W/oaep.ct" -o "$W/oaep.pt"
+same_file "$W/oaep.plain" "$W/oaep.pt"
+step "RSA-OAEP with the wrong hash does not decrypt"
+run_fails p11 --token-label "$TOK" --login --pin "$PIN" --decrypt --mechanism RSA-PKCS-OAEP \
+    --hash-algorithm SHA384 --mgf MGF1-SHA384 --id 03 -i "$W/oaep.ct" -o "$W/oaep.bad"
+! cmp -s "$W/oaep.plain" "$W/oaep.bad" || die "OAEP with SHA-384 gave the SHA-256 plaintext"
+
+# ---------------------------------------------------------------------------------------
+step "pkcs11-tool --test on a token holding EC, RSA and AES keys"
+run p11 --token-label "$TOK" --test --login --pin "$PIN"
+expect "No errors"
+expect_not "ERR:"
+
+# OpenSC 0.23's --test-threads ARG starts a thread per option running two-letter commands: IN
+# C_Initialize(NULL), IL C_Initialize with CKF_OS_LOCKING_OK, GI C_GetInfo, SL C_GetSlotList,
+# Tn C_GetTokenInfo on slot index n, Pn pause n seconds. The main thread meanwhile runs --test.
+step "pkcs11-tool --test-threads (4 threads) while the main thread runs --test"
+run p11 --token-label "$TOK" --test-threads ILGISLT0 --test-threads ILGISLT0GISLT0 \
+    --test-threads INGISLT0 --test-threads ILSLT1GI --test --login --pin "$PIN"
+expect "No errors"
+for t in 0 1 2 3; do
+    expect "Test thread $t returning rv = 0"
+    grep -qE "^test_threads thread:$t state:-1, rv:CKR_OK$" "$SEA_OUT" ||
+        die "thread $t did not end with CKR_OK"
+done
+expect_not "Unknown test"
+if grep -E '^Test thread [0-9]+ .* returned ' "$SEA_OUT" |
+    grep -vE 'returned (CKR_OK|CKR_CRYPTOKI_ALREADY_INITIALIZED)$'; then
+    die "a thread got an error from the module"
+fi

@@ -371,7 +371,11 @@ check "openssl dgst -verify rejects it on tampered data" \
 expect 0 "verify der" verify --key ec1 --in "$T/msg" --sig "$T/sig.der" --format der
 expect 1 "verify der of tampered data exits 1" verify --key ec1 --in "$T/msg.bad" --sig "$T/sig.der" --format der
 cp "$T/sig.raw" "$T/sig.flip"
-printf '\x55' | dd of="$T/sig.flip" bs=1 seek=10 conv=notrunc status=none
+# flip every bit of byte 10 (writing a fixed byte left the signature unchanged when it already
+# held that byte, 1 run in 256)
+b10=$(od -An -tx1 -j10 -N1 "$T/sig.raw" | tr -d ' \n')
+printf %b "\\x$(printf %02x $((0x$b10 ^ 0xff)))" | dd of="$T/sig.flip" bs=1 seek=10 conv=notrunc status=none
+check "the tampered signature differs from the original" not cmp -s "$T/sig.raw" "$T/sig.flip"
 expect 1 "verify of a tampered signature exits 1" verify --key ec1 --in "$T/msg" --sig "$T/sig.flip"
 expect 1 "verify of a DER signature read as raw exits 1" verify --key ec1 --in "$T/msg" --sig "$T/sig.der"
 expect 1 "verify of garbage as DER exits 1" verify --key ec1 --in "$T/msg" --sig "$T/sig.raw" --format der
@@ -653,6 +657,60 @@ expect 2 "with two SEs a command needs --se" keygen --type aes-128 --label k
 check "the tool asks for --se" err_has "\-\-se"
 expect 0 "--se by M2M-SE-ID" --se "$SID" data get --id rid2
 expect 1 "--se of an unknown SE fails" --se nosuch data get --id rid2
+
+# ---- RFC 7512 URIs: every option naming an SE or an object takes one ----
+expect 0 "with two SEs, pubkey by URI needs no --se (its token= chooses the SE)" \
+    pubkey --key "$EC1_URI"
+check "pubkey by URI with two SEs gives ec1's key" cmp -s "$T/out" "$T/ec1.pub"
+expect 0 "sign --key URI with two SEs" sign --key "$EC1_URI" --in "$T/msg" --out "$T/sig.uri" \
+    --format der
+check "openssl verifies the signature made by URI" \
+    ossl_verifies sha256 "$T/ec1.pub" "$T/sig.uri" "$T/msg"
+expect 0 "verify --key URI (serial= and type=public)" \
+    verify --key "pkcs11:serial=$SID;object=ec1;type=public" --in "$T/msg" --sig "$T/sig.uri" \
+    --format der
+check "verify by URI prints Signature OK" out_has "Signature OK"
+expect 1 "verify --key URI rejects tampered data" \
+    verify --key "pkcs11:serial=$SID;object=ec1;type=public" --in "$T/msg.bad" \
+    --sig "$T/sig.uri" --format der
+expect 0 "--se as a token URI (token=)" --se "pkcs11:token=gw" data get --id rid2
+check "--se by token URI reads gw's data" out_has "héllo"
+expect 0 "--se as a token URI (serial=, percent-encoded manufacturer)" \
+    --se "pkcs11:manufacturer=lib%73ea;serial=$SID" data get --id rid2
+expect 0 "info --se as a token URI lists that SE's objects" --se "pkcs11:token=gw" info
+check "info by URI lists ec1 with its URI" out_has "$EC1_URI"
+expect 0 "data put, then get by the URI info prints for it" \
+    data put --se gw --id "rid uri" --creator CAE02 --value "by uri"
+expect 0 "data get --id URI (percent-encoded resourceID) without --se" \
+    data get --id "pkcs11:token=gw;serial=$SID;object=rid%20uri;type=data"
+check "data get by URI returns the data" out_has "by uri"
+expect 0 "data put --id URI (the URI's token chooses the SE)" \
+    data put --id "pkcs11:token=gw;object=rid%2Fput;type=data" --creator CAE03 --value "put by uri"
+expect 0 "the data put by URI is there under its resourceID" --se gw data get --id "rid/put"
+check "data put by URI stored the data" out_has "put by uri"
+expect 0 "keygen with --se as a token URI" \
+    --se "pkcs11:serial=$SID" keygen --type aes-128 --label uri-aes
+check "keygen by --se URI prints the new key's URI on gw" out_has "pkcs11:token=gw;serial=$SID;object=uri-aes"
+expect 0 "data rm --id URI" data rm --id "pkcs11:token=gw;object=rid%20uri"
+expect 1 "the data object removed by URI is gone" --se gw data get --id "rid uri"
+expect 2 "--se with a URI several SEs match is a usage error" \
+    --se "pkcs11:manufacturer=libsea" data get --id rid2
+check "the tool asks for token= or serial=" err_has "token= or serial="
+expect 1 "--se with a URI no SE matches fails" --se "pkcs11:token=nosuch" data get --id rid2
+expect 2 "--se with an object's URI is a usage error" --se "$EC1_URI" data get --id rid2
+expect 2 "--se with a malformed URI is a usage error" --se "pkcs11:token=g%w" data get --id rid2
+expect 1 "a key URI naming another SE than --se fails" --se ptyse pubkey --key "$EC1_URI"
+expect 2 "data --id URI of another object type is a usage error" \
+    data get --id "pkcs11:token=gw;object=rid2;type=private"
+expect 1 "--se with a URI holding a pin-value query, no SE matching" \
+    --se "pkcs11:token=nosuch?pin-value=13572468" data get --id rid2
+check "the URI's pin-value never shows in a message" \
+    lacks 13572468 "$T/err" "$T/out"
+expect_cmd 0 "init a third SE to delete by URI" \
+    env SEA_SO_PIN=11112222 SEA_PIN=33334444 "$SEA_TOOL" init --name urise
+expect_cmd 0 "delete --se token URI" env SEA_SO_PIN=11112222 "$SEA_TOOL" delete \
+    --se "pkcs11:token=urise"
+check "delete by URI names the SE" out_has "deleted SE urise"
 expect_cmd 1 "delete with a wrong SO PIN fails" env SEA_SO_PIN=00000000 "$SEA_TOOL" delete --se ptyse
 check "a wrong SO PIN is reported as incorrect" err_has "PIN is incorrect"
 check "the SO tries left go down" [ "$(tries_left ptyse soTriesLeft)" = 9 ]

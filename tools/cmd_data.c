@@ -13,7 +13,8 @@ static const char data_help[] =
     "       sea-tool data rm --id RESOURCE_ID\n"
     "Store, read and delete sensitive data objects (TS-0016 7.4) in the SE; the user PIN is\n"
     "needed.\n\n"
-    "  --id RESOURCE_ID   the object's resourceID, chosen by its creator (1 to 255 bytes)\n"
+    "  --id RESOURCE_ID   the object's resourceID, chosen by its creator (1 to 255 bytes),\n"
+    "                     or its PKCS#11 URI (pkcs11:token=SE;object=RESOURCE_ID;type=data)\n"
     "  --creator ID       its creator: the AE-ID or CSE-ID that owns it\n"
     "  --acp IDS          its accessControlPolicyIDs, space separated\n"
     "  --in FILE          the data (- for stdin), or --value STRING\n"
@@ -63,6 +64,22 @@ static int data_options(struct tool *t, int argc, char **argv, const struct opti
     }
     if (!a->id || !*a->id)
         return tool_usage(t, "--id RESOURCE_ID is required");
+    if (tool_is_uri(a->id)) {
+        /* pkcs11:...;object=RESOURCE_ID;type=data, as 'sea-tool info' prints it: the label of
+         * a data object is its resourceID; the token attributes choose the SE. */
+        static struct tool_uri u; /* one command per run */
+        int rc = tool_uri_parse(t, a->id, &u);
+        if (rc != TOOL_OK)
+            return rc;
+        if (!u.has_object || !*u.object)
+            return tool_usage(t, "--id URI: name the data object with object=RESOURCE_ID");
+        if (u.has_type && strcmp(u.type, "data") != 0)
+            return tool_usage(t, "--id URI: type=%s is not a data object", u.type);
+        if (u.has_id)
+            return tool_usage(t, "--id URI: data objects have no id=; use object=");
+        t->uri_hint = a->id;
+        a->id = u.object;
+    }
     return -1;
 }
 

@@ -597,6 +597,7 @@ int cmd_pubkey(struct tool *t, int argc, char **argv)
         return tool_usage(t, "--key LABEL|URI is required");
     if (t->json && out_path && strcmp(out_path, "-") == 0)
         return tool_usage(t, "--out - and --json both write to stdout");
+    t->uri_hint = name; /* a URI's token= or serial= chooses the SE */
     /* Public keys need no login; a private key's public half may (it is a private object). */
     if ((rc = tool_open_se(t, pin_available(t, PIN_USER), &se, &info)) != TOOL_OK ||
         (rc = find_key(t, se, name, classes, 2, &key, &oi)) != TOOL_OK)
@@ -786,6 +787,7 @@ static int sig_options(struct tool *t, int argc, char **argv, bool verify, struc
     }
     if (!a->key)
         return tool_usage(t, "--key LABEL|URI is required");
+    t->uri_hint = a->key; /* a URI's token= or serial= chooses the SE */
     if (!a->in)
         return tool_usage(t, "--in FILE is required (- for stdin)");
     if (verify && !a->sig)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,7 +41,9 @@ const char tool_global_help[] =
     "Global options (also accepted after the command):\n"
     "  --config FILE      use this sea.conf (default: $SEA_CONF, $XDG_CONFIG_HOME/sea/sea.conf,\n"
     "                     /etc/sea/sea.conf, else the embedded default)\n"
-    "  --se NAME|SE-ID    the SE to use (default: the only SE, if there is exactly one)\n"
+    "  --se NAME|SE-ID|URI\n"
+    "                     the SE to use, also as a token URI (pkcs11:token=NAME or serial=SE-ID)\n"
+    "                     (default: the SE a --key URI names, else the only SE, if just one)\n"
     "  --pin-file FILE    read the user PIN from the first line of FILE (else $SEA_PIN,\n"
     "                     else a prompt on the terminal)\n"
     "  --so-pin-file FILE read the SO PIN likewise (else $SEA_SO_PIN, else a prompt)\n"
@@ -345,6 +348,152 @@ int tool_ctx(struct tool *t, sea_ctx **ctx)
     return TOOL_OK;
 }
 
+/* ---- PKCS#11 URIs ---- */
+
+bool tool_is_uri(const char *s)
+{
+    return s && strncasecmp(s, "pkcs11:", 7) == 0;
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decode [v, end) into out[TOOL_URI_MAX] (NUL-terminated); false if malformed, too
+ * long or holding a NUL byte. */
+static bool uri_decode(const char *v, const char *end, char *out)
+{
+    size_t n = 0;
+    while (v < end) {
+        int c = (unsigned char)*v++;
+        if (c == '%') {
+            int hi = end - v >= 2 ? hex_digit(v[0]) : -1, lo = hi >= 0 ? hex_digit(v[1]) : -1;
+            if (lo < 0)
+                return false;
+            c = hi * 16 + lo;
+            v += 2;
+        }
+        if (c == 0 || n + 1 >= TOOL_URI_MAX)
+            return false;
+        out[n++] = (char)c;
+    }
+    out[n] = '\0';
+    return true;
+}
+
+int tool_uri_parse(struct tool *t, const char *s, struct tool_uri *u)
+{
+    memset(u, 0, sizeof(*u));
+    if (!tool_is_uri(s))
+        return tool_usage(t, "not a PKCS#11 URI (pkcs11:...)");
+    const char *p = s + 7, *path_end = p + strcspn(p, "?");
+    while (p < path_end) {
+        const char *end = p + strcspn(p, ";?");
+        if (end > path_end)
+            end = path_end;
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        if (end == p) { /* an empty attribute (";;" or a trailing ';') */
+            p = end + 1;
+            continue;
+        }
+        if (!eq)
+            return tool_usage(t, "PKCS#11 URI: an attribute without '=' in the path");
+        size_t nlen = (size_t)(eq - p);
+        struct {
+            const char *name;
+            bool *has;
+            char *out;
+        } known[] = {
+            {"token", &u->has_token, u->token},
+            {"serial", &u->has_serial, u->serial},
+            {"manufacturer", &u->has_manufacturer, u->manufacturer},
+            {"model", &u->has_model, u->model},
+            {"object", &u->has_object, u->object},
+            {"type", &u->has_type, u->type},
+        };
+        char val[TOOL_URI_MAX];
+        bool done = false;
+        for (size_t i = 0; i < sizeof(known) / sizeof(known[0]) && !done; i++) {
+            if (strlen(known[i].name) != nlen || memcmp(p, known[i].name, nlen) != 0)
+                continue;
+            if (*known[i].has)
+                return tool_usage(t, "PKCS#11 URI: the attribute '%s' appears twice",
+                                  known[i].name);
+            if (!uri_decode(eq + 1, end, known[i].out))
+                return tool_usage(t, "PKCS#11 URI: the value of '%s' is malformed or too long",
+                                  known[i].name);
+            *known[i].has = true;
+            done = true;
+        }
+        if (!done && nlen == 2 && memcmp(p, "id", 2) == 0) {
+            u->has_id = true;
+        } else if (!done && nlen == 7 && memcmp(p, "slot-id", 7) == 0) {
+            char *ep;
+            if (!uri_decode(eq + 1, end, val) || !*val || *val == '-')
+                return tool_usage(t, "PKCS#11 URI: slot-id is not a number");
+            errno = 0;
+            u->slot_id = strtoul(val, &ep, 10);
+            if (*ep || errno)
+                return tool_usage(t, "PKCS#11 URI: slot-id is not a number");
+            u->has_slot_id = true;
+        }
+        /* other attributes (library-*, slot-description, x-...) are left to libsea */
+        p = end + 1;
+    }
+    return TOOL_OK;
+}
+
+/* Does the SE match the URI's token attributes? (model is not in sea_se_info: not compared) */
+static bool uri_matches_se(const struct tool_uri *u, const sea_se_info *s)
+{
+    return (!u->has_token || strcmp(u->token, s->name) == 0) &&
+           (!u->has_serial || strcmp(u->serial, s->se_id) == 0) &&
+           (!u->has_manufacturer || strcmp(u->manufacturer, "libsea") == 0) &&
+           (!u->has_slot_id || u->slot_id == s->slot_id);
+}
+
+static bool uri_names_token(const struct tool_uri *u)
+{
+    return u->has_token || u->has_serial || u->has_manufacturer || u->has_slot_id;
+}
+
+/* The one SE the URI's token attributes match. for_se: the URI came with --se, where it must
+ * name a token, not an object. */
+static int se_by_uri(struct tool *t, sea_ctx *ctx, const char *uri, bool for_se,
+                     sea_se_info *info)
+{
+    struct tool_uri u;
+    sea_se_info *list = NULL;
+    size_t n = 0, hits = 0;
+    int rc = tool_uri_parse(t, uri, &u);
+    if (rc != TOOL_OK)
+        return rc;
+    if (for_se && (u.has_object || u.has_type || u.has_id))
+        return tool_usage(t, "--se takes a token URI (token=, serial=, manufacturer=, "
+                             "slot-id=), not an object's");
+    sea_rv rv = sea_se_list(ctx, &list, &n);
+    if (rv != SEA_OK)
+        return tool_fail(t, rv, "listing the SEs");
+    for (size_t i = 0; i < n; i++) {
+        if (uri_matches_se(&u, &list[i]) && hits++ == 0)
+            *info = list[i];
+    }
+    sea_free(list);
+    if (hits == 1)
+        return TOOL_OK;
+    if (hits == 0)
+        return tool_error(t, "no SE matches the token of the PKCS#11 URI%s%s%s%s", u.has_token ? " (token=" : "", u.has_token ? u.token : "",
+                          u.has_token ? ")" : "", n == 0 ? "; there is no SE yet" : "");
+    return tool_usage(t, "%zu SEs match the PKCS#11 URI: name one with token= or serial=", hits);
+}
+
 int tool_find_se(struct tool *t, sea_se_info *info)
 {
     sea_ctx *ctx;
@@ -353,6 +502,19 @@ int tool_find_se(struct tool *t, sea_se_info *info)
     int rc = tool_ctx(t, &ctx);
     if (rc != TOOL_OK)
         goto out;
+    if (tool_is_uri(t->se)) {
+        rc = se_by_uri(t, ctx, t->se, true, info);
+        goto out;
+    }
+    if (!t->se && tool_is_uri(t->uri_hint)) {
+        struct tool_uri u;
+        if ((rc = tool_uri_parse(t, t->uri_hint, &u)) != TOOL_OK)
+            goto out;
+        if (uri_names_token(&u)) {
+            rc = se_by_uri(t, ctx, t->uri_hint, false, info);
+            goto out;
+        }
+    }
     if (t->se) {
         sea_rv rv = sea_se_find(ctx, t->se, info);
         if (rv != SEA_OK)

@@ -60,7 +60,9 @@ bool hex_decode(const char *s, uint8_t *out, size_t max, size_t *len);
 
 struct tool {
     const char *config;      /* --config */
-    const char *se;          /* --se NAME|M2M-SE-ID */
+    const char *se;          /* --se NAME|M2M-SE-ID|token URI */
+    const char *uri_hint;    /* a pkcs11: URI naming an object (--key, data --id): its token
+                                attributes choose the SE when --se is not given */
     const char *pin_file;    /* --pin-file */
     const char *so_pin_file; /* --so-pin-file */
     bool json;               /* --json */
@@ -97,6 +99,26 @@ int tool_fail(struct tool *t, sea_rv rv, const char *fmt, ...)
 /* Report a failure of the tool itself (message complete); returns TOOL_FAIL. */
 int tool_error(struct tool *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tool_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- PKCS#11 URIs (RFC 7512) ---- */
+
+#define TOOL_URI_MAX 256 /* the longest attribute value sea-tool reads from a URI */
+
+/* The path attributes sea-tool reads itself: those naming a token (to choose the SE) and an
+ * object (data objects). Object lookups by URI are left to libsea (sea_object_find). */
+struct tool_uri {
+    bool has_token, has_serial, has_manufacturer, has_model, has_slot_id;
+    bool has_object, has_type, has_id;
+    char token[TOOL_URI_MAX], serial[TOOL_URI_MAX], manufacturer[TOOL_URI_MAX];
+    char model[TOOL_URI_MAX], object[TOOL_URI_MAX], type[TOOL_URI_MAX];
+    unsigned long slot_id;
+};
+
+/* Does s start with the "pkcs11:" scheme (in any case)? */
+bool tool_is_uri(const char *s);
+/* Parse a URI's path attributes (percent-decoded; the query, e.g. pin-value, is ignored).
+ * A malformed URI is a usage error (TOOL_USAGE, reported, the URI not echoed). */
+int tool_uri_parse(struct tool *t, const char *s, struct tool_uri *u);
 
 /* The library context (opened on first use with --config). */
 int tool_ctx(struct tool *t, sea_ctx **ctx);
