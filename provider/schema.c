@@ -328,38 +328,42 @@ static CK_RV fill_defaults(struct attrs *a, CK_OBJECT_CLASS cls)
     default:
         break;
     }
-    /* keys */
+    /* keys: a use defaults to true only where the key type has a mechanism for it, so a key
+     * never shows (or, with CKA_WRAP next to CKA_DECRYPT, offers) a use it cannot have; no key
+     * defaults to the recover functions, which libsea does not offer */
+    CK_KEY_TYPE kt = attrs_get_ulong(a, CKA_KEY_TYPE, CK_UNAVAILABLE_INFORMATION);
+    bool crypt = cls == CKO_SECRET_KEY ? kt == CKK_AES : kt == CKK_RSA;
     if ((rv = set_empty(a, CKA_ID)) != CKR_OK || (rv = set_empty(a, CKA_START_DATE)) != CKR_OK ||
         (rv = set_empty(a, CKA_END_DATE)) != CKR_OK ||
         (rv = set_default(a, CKA_DERIVE, false)) != CKR_OK)
         return rv;
     if (cls == CKO_PUBLIC_KEY) {
         if ((rv = set_empty(a, CKA_SUBJECT)) != CKR_OK ||
-            (rv = set_default(a, CKA_ENCRYPT, true)) != CKR_OK ||
+            (rv = set_default(a, CKA_ENCRYPT, crypt)) != CKR_OK ||
             (rv = set_default(a, CKA_VERIFY, true)) != CKR_OK ||
-            (rv = set_default(a, CKA_VERIFY_RECOVER, true)) != CKR_OK ||
-            (rv = set_default(a, CKA_WRAP, true)) != CKR_OK ||
+            (rv = set_default(a, CKA_VERIFY_RECOVER, false)) != CKR_OK ||
+            (rv = set_default(a, CKA_WRAP, crypt)) != CKR_OK ||
             (rv = set_default(a, CKA_TRUSTED, false)) != CKR_OK)
             return rv;
     } else if (cls == CKO_PRIVATE_KEY) {
         if ((rv = set_empty(a, CKA_SUBJECT)) != CKR_OK ||
             (rv = set_default(a, CKA_SENSITIVE, true)) != CKR_OK ||
-            (rv = set_default(a, CKA_DECRYPT, true)) != CKR_OK ||
+            (rv = set_default(a, CKA_DECRYPT, crypt)) != CKR_OK ||
             (rv = set_default(a, CKA_SIGN, true)) != CKR_OK ||
-            (rv = set_default(a, CKA_SIGN_RECOVER, true)) != CKR_OK ||
-            (rv = set_default(a, CKA_UNWRAP, true)) != CKR_OK ||
+            (rv = set_default(a, CKA_SIGN_RECOVER, false)) != CKR_OK ||
+            (rv = set_default(a, CKA_UNWRAP, crypt)) != CKR_OK ||
             (rv = set_default(a, CKA_EXTRACTABLE, false)) != CKR_OK ||
             (rv = set_default(a, CKA_WRAP_WITH_TRUSTED, false)) != CKR_OK ||
             (rv = set_default(a, CKA_ALWAYS_AUTHENTICATE, false)) != CKR_OK)
             return rv;
     } else if (cls == CKO_SECRET_KEY) {
         if ((rv = set_default(a, CKA_SENSITIVE, true)) != CKR_OK ||
-            (rv = set_default(a, CKA_ENCRYPT, true)) != CKR_OK ||
-            (rv = set_default(a, CKA_DECRYPT, true)) != CKR_OK ||
+            (rv = set_default(a, CKA_ENCRYPT, crypt)) != CKR_OK ||
+            (rv = set_default(a, CKA_DECRYPT, crypt)) != CKR_OK ||
             (rv = set_default(a, CKA_SIGN, true)) != CKR_OK ||
             (rv = set_default(a, CKA_VERIFY, true)) != CKR_OK ||
-            (rv = set_default(a, CKA_WRAP, true)) != CKR_OK ||
-            (rv = set_default(a, CKA_UNWRAP, true)) != CKR_OK ||
+            (rv = set_default(a, CKA_WRAP, crypt)) != CKR_OK ||
+            (rv = set_default(a, CKA_UNWRAP, crypt)) != CKR_OK ||
             (rv = set_default(a, CKA_EXTRACTABLE, false)) != CKR_OK ||
             (rv = set_default(a, CKA_WRAP_WITH_TRUSTED, false)) != CKR_OK ||
             (rv = set_default(a, CKA_TRUSTED, false)) != CKR_OK)

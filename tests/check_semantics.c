@@ -1410,6 +1410,56 @@ END_TEST
 
 /* ---- the suite ---- */
 
+/* A use defaults to true only where the key type has a mechanism for it: an EC key is not
+ * shown as able to decrypt or wrap, a generic secret not as able to encrypt, and nothing
+ * defaults to the recover functions. */
+START_TEST(test_use_defaults_follow_what_the_key_type_can_do)
+{
+    CK_SESSION_HANDLE s = user_session(NULL);
+    CK_OBJECT_HANDLE pub, priv, h;
+    CK_ATTRIBUTE none[1];
+    CK_MECHANISM ec = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+    CK_ATTRIBUTE ept[] = {{CKA_EC_PARAMS, (void *)P256, sizeof(P256)}};
+    OK(F->C_GenerateKeyPair(s, &ec, ept, 1, none, 0, &pub, &priv));
+    ck_assert_uint_eq(get_bool(s, priv, CKA_SIGN), CK_TRUE);
+    ck_assert_uint_eq(get_bool(s, priv, CKA_DECRYPT), CK_FALSE);
+    ck_assert_uint_eq(get_bool(s, priv, CKA_UNWRAP), CK_FALSE);
+    ck_assert_uint_eq(get_bool(s, priv, CKA_SIGN_RECOVER), CK_FALSE);
+    ck_assert_uint_eq(get_bool(s, pub, CKA_VERIFY), CK_TRUE);
+    ck_assert_uint_eq(get_bool(s, pub, CKA_ENCRYPT), CK_FALSE);
+    ck_assert_uint_eq(get_bool(s, pub, CKA_WRAP), CK_FALSE);
+    ck_assert_uint_eq(get_bool(s, pub, CKA_VERIFY_RECOVER), CK_FALSE);
+
+    CK_MECHANISM rsa = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
+    CK_ULONG bits = 2048;
+    CK_ATTRIBUTE rpt[] = {{CKA_MODULUS_BITS, &bits, sizeof(bits)}};
+    OK(F->C_GenerateKeyPair(s, &rsa, rpt, 1, none, 0, &pub, &priv));
+    ck_assert_uint_eq(get_bool(s, priv, CKA_SIGN), CK_TRUE);
+    ck_assert_uint_eq(get_bool(s, priv, CKA_DECRYPT), CK_TRUE);
+    ck_assert_uint_eq(get_bool(s, priv, CKA_UNWRAP), CK_TRUE);
+    ck_assert_uint_eq(get_bool(s, priv, CKA_SIGN_RECOVER), CK_FALSE);
+    ck_assert_uint_eq(get_bool(s, pub, CKA_ENCRYPT), CK_TRUE);
+    ck_assert_uint_eq(get_bool(s, pub, CKA_WRAP), CK_TRUE);
+    ck_assert_uint_eq(get_bool(s, pub, CKA_VERIFY_RECOVER), CK_FALSE);
+
+    CK_MECHANISM gm = {CKM_GENERIC_SECRET_KEY_GEN, NULL, 0};
+    CK_ULONG len = 32;
+    CK_ATTRIBUTE gt[] = {{CKA_VALUE_LEN, &len, sizeof(len)}};
+    OK(F->C_GenerateKey(s, &gm, gt, 1, &h));
+    ck_assert_uint_eq(get_bool(s, h, CKA_SIGN), CK_TRUE);
+    ck_assert_uint_eq(get_bool(s, h, CKA_VERIFY), CK_TRUE);
+    ck_assert_uint_eq(get_bool(s, h, CKA_ENCRYPT), CK_FALSE);
+    ck_assert_uint_eq(get_bool(s, h, CKA_WRAP), CK_FALSE);
+
+    CK_MECHANISM am = {CKM_AES_KEY_GEN, NULL, 0};
+    OK(F->C_GenerateKey(s, &am, gt, 1, &h));
+    ck_assert_uint_eq(get_bool(s, h, CKA_ENCRYPT), CK_TRUE);
+    ck_assert_uint_eq(get_bool(s, h, CKA_DECRYPT), CK_TRUE);
+    ck_assert_uint_eq(get_bool(s, h, CKA_WRAP), CK_TRUE);
+    ck_assert_uint_eq(get_bool(s, h, CKA_SIGN), CK_TRUE);
+}
+END_TEST
+
 static TCase *tcase(Suite *su, const char *name, double timeout)
 {
     TCase *tc = tcase_create(name);
@@ -1447,6 +1497,7 @@ static Suite *semantics_suite(void)
     tcase_add_test(tc, test_modifiable_copyable_destroyable_false_prohibit_the_action);
     tcase_add_test(tc, test_sensitive_values_are_withheld_and_the_rest_is_filled);
     tcase_add_test(tc, test_unique_id_is_present_stable_and_read_only);
+    tcase_add_test(tc, test_use_defaults_follow_what_the_key_type_can_do);
     tc = tcase(su, "sessions", 60);
     tcase_add_test(tc, test_always_authenticate_needs_a_context_login_per_use);
     tcase_add_test(tc, test_session_states_and_login_errors);
