@@ -21,9 +21,14 @@
  *    without one, or with a secret attribute among its public ones, is damaged;
  *  - cannot unlock an SE whose type, level, retry limit, name, id or epoch it changed: they are
  *    bound into the AAD of the SEK's wraps. Values no SE can have are refused as damage. */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "crypto.h"
@@ -36,6 +41,8 @@
 #define SESSION_BIT    0x80000000u /* handles of session objects; token objects are their oid */
 #define ATTR_CACHE_MAX 4096
 #define UPDATE_RETRIES 8 /* obj_update retries when another writer changed the object */
+#define WAL_HDR        96   /* the two copies of SQLite's WalIndexHdr at the start of -shm */
+#define WAL_MAP        4096 /* what is mapped of -shm: its first page (SQLite makes 32 KiB) */
 
 static const char *const config_keys[] = {
     "backend", "path", "max_se", "kdf_iterations", "sync", "key_cache", "pin_min", "pin_max",
@@ -236,6 +243,9 @@ struct bdev {
     pthread_mutex_t rmu;
     struct store *rd;
     int64_t dv; /* last PRAGMA data_version seen on rd */
+    const uint8_t *wal_index; /* the first page of sea.db-shm, mapped read-only; or NULL */
+    uint8_t wal_hdr[WAL_HDR];  /* its header as it was when dv was last read */
+    bool wal_hdr_ok;           /* wal_hdr holds such a copy */
     bool se_valid;
     struct se_row *se;
     size_t nse;
@@ -611,6 +621,25 @@ static const struct se_row *find_se(struct bdev *d, uint32_t seq)
     return NULL;
 }
 
+/* Reading data_version opens an SQLite read transaction (two fcntl locks on the WAL index): about
+ * half the cost of a C_EncryptInit + C_Encrypt of 1 KiB, and a section that kept two threads from
+ * running side by side. So refresh first compares the WAL index header (the two copies of the
+ * WalIndexHdr at the start of sea.db-shm, https://sqlite.org/walformat.html) with the copy taken
+ * at the last read: every commit, by any process or tool, rewrites it (iChange, mxFrame, the
+ * salts after a WAL restart) before the commit returns, so an unchanged header means nothing was
+ * committed since. A torn read while a writer updates it only differs, which means a read. The
+ * file is not truncated while our read connection is open (SQLite truncates it only as the one
+ * connection to the database). Without the mapping, data_version is read every time. */
+static bool wal_unchanged(struct bdev *d)
+{
+    uint8_t now[WAL_HDR];
+    if (!d->wal_index || !d->wal_hdr_ok)
+        return false;
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    memcpy(now, d->wal_index, WAL_HDR);
+    return memcmp(now, d->wal_hdr, WAL_HDR) == 0;
+}
+
 /* Called before serving anything cached: if a write was committed since we last looked (by
  * another process, or by this one through its write connection), drop every cache, every SE
  * key whose SE was re-initialised or deleted (its epoch changed or it is gone: not when only a
@@ -618,7 +647,19 @@ static const struct se_row *find_se(struct bdev *d, uint32_t seq)
 static CK_RV refresh(struct bdev *d)
 {
     int64_t dv = 0;
+    uint8_t hdr[WAL_HDR];
+    if (wal_unchanged(d))
+        return CKR_OK;
+    /* copied before data_version: a commit this read misses changes the header after it */
+    if (d->wal_index) {
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        memcpy(hdr, d->wal_index, WAL_HDR);
+    }
     CK_RV rv = store_data_version(d->rd, &dv);
+    if (rv == CKR_OK && dv == d->dv && d->wal_index) {
+        memcpy(d->wal_hdr, hdr, WAL_HDR);
+        d->wal_hdr_ok = true;
+    }
     if (rv != CKR_OK || dv == d->dv)
         return rv;
     d->se_valid = false;
@@ -643,6 +684,10 @@ static CK_RV refresh(struct bdev *d)
             remove_sobj(d, i - 1);
     }
     unlock_c(d);
+    if (d->wal_index) {
+        memcpy(d->wal_hdr, hdr, WAL_HDR);
+        d->wal_hdr_ok = true;
+    }
     return CKR_OK;
 }
 
@@ -720,6 +765,29 @@ static void desc_from_row(const struct se_row *r, struct se_desc *o)
 
 /* ---- device lifecycle ---- */
 
+/* The WAL index of the store (db + "-shm"), mapped read-only for refresh's check. The read
+ * connection has it open already (its first reads ran), so the file exists and has its size.
+ * NULL if that fails (no WAL, a heap-memory index): refresh then reads data_version each time. */
+static const uint8_t *map_wal_index(const char *db)
+{
+    char path[4096];
+    struct stat st;
+    void *p = MAP_FAILED;
+    if ((size_t)snprintf(path, sizeof(path), "%s-shm", db) >= sizeof(path))
+        return NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        LOGI("%s: %s: every freshness check reads the store", path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= WAL_MAP)
+        p = mmap(NULL, WAL_MAP, PROT_READ, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+        LOGI("%s: cannot map it: every freshness check reads the store", path);
+    close(fd);
+    return p == MAP_FAILED ? NULL : p;
+}
+
 static void dev_free(struct bdev *d)
 {
     if (!d)
@@ -734,6 +802,8 @@ static void dev_free(struct bdev *d)
     free(d->sobj);
     free(d->se);
     close_stores(d);
+    if (d->wal_index)
+        munmap((void *)d->wal_index, WAL_MAP);
     pthread_mutex_destroy(&d->wmu);
     pthread_mutex_destroy(&d->rmu);
     pthread_mutex_destroy(&d->cmu);
@@ -821,6 +891,7 @@ static CK_RV soft_dev_open(const char *name, const struct config_section *cfg, s
     if ((rv = store_open(path, sync_full, &d->wr)) == CKR_OK &&
         (rv = store_open(path, sync_full, &d->rd)) == CKR_OK &&
         (rv = store_data_version(d->rd, &d->dv)) == CKR_OK && (rv = load_se(d)) == CKR_OK) {
+        d->wal_index = map_wal_index(store_path(d->rd));
         LOGD("device %s: soft store %s, %zu SEs", d->name, store_path(d->rd), d->nse);
         d->next = devs;
         devs = d;
