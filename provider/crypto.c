@@ -1260,6 +1260,12 @@ void keymat_unref(struct keymat *k)
 {
     if (!k || __atomic_sub_fetch(&k->refs, 1, __ATOMIC_ACQ_REL) != 0)
         return;
+    if (k->spare_gcm) /* the provider wipes its contexts as it frees them */
+        g.gcm[aes_index(k->secret_len)].freectx(k->spare_gcm);
+    if (k->mac_start) {
+        hmac_clear(k->mac_start);
+        OPENSSL_free(k->mac_start);
+    }
     if (k->keydata)
         k->keydata_free(k->keydata);
     OPENSSL_secure_clear_free(k->secret, k->secret_len);
@@ -1753,6 +1759,7 @@ struct cop {
     const struct md_impl *md;
     void *dctx;
     struct hmac mac;
+    bool park;     /* cctx ended cleanly: it may become the key's spare_gcm */
     uint8_t *held; /* input kept until final */
     size_t held_len, held_cap;
 };
@@ -1906,9 +1913,14 @@ static CK_RV gcm_init(struct cop *c, const CK_MECHANISM *m)
     }
     c->size = gp->ulTagBits / 8;
     c->ci = &g.gcm[aes_index(c->k->secret_len)];
-    /* The provider takes any IV length up to GCM_IV_MAX with the IV itself. */
-    if (!(c->cctx = c->ci->newctx(g.provctx)) ||
-        !(enc ? c->ci->encrypt_init : c->ci->decrypt_init)(c->cctx, c->k->secret, c->k->secret_len,
+    /* The key's idle context, if no other operation has it, has the key set up already (the
+     * AES key schedule and GHASH table): a new IV starts it afresh, as EVP_EncryptInit_ex2 with
+     * only an IV does. Else a new context. The provider takes any IV length up to GCM_IV_MAX
+     * with the IV itself. */
+    c->cctx = __atomic_exchange_n(&c->k->spare_gcm, NULL, __ATOMIC_ACQ_REL);
+    const uint8_t *key = c->cctx ? NULL : c->k->secret;
+    if ((!c->cctx && !(c->cctx = c->ci->newctx(g.provctx))) ||
+        !(enc ? c->ci->encrypt_init : c->ci->decrypt_init)(c->cctx, key, key ? c->k->secret_len : 0,
                                                            gp->pIv, gp->ulIvLen, NULL) ||
         !gcm_aad(c->ci, c->cctx, gp->pAAD, gp->ulAADLen))
         FAIL(CKR_FUNCTION_FAILED, "cannot start AES-GCM");
@@ -1958,6 +1970,7 @@ static CK_RV gcm_encrypt_final(struct cop *c, const uint8_t *in, size_t inlen, u
         !c->ci->get_ctx_params(c->cctx, q))
         FAIL(CKR_FUNCTION_FAILED, "AES-GCM encryption failed");
     *outlen = inlen + c->size;
+    c->park = true;
 out:
     return rv;
 }
@@ -1988,6 +2001,7 @@ static CK_RV gcm_decrypt_final(struct cop *c, const uint8_t *in, size_t inlen, u
     if (n)
         memcpy(out, pt, n);
     *outlen = n;
+    c->park = true;
 out:
     OPENSSL_clear_free(pt, n ? n : 1);
     return rv;
@@ -2008,9 +2022,26 @@ static CK_RV hmac_init(struct cop *c, const CK_MECHANISM *m)
 {
     CK_RV rv = CKR_OK;
     const struct md_impl *md = md_of(CKM_SHA256);
+    struct hmac *st = __atomic_load_n(&c->k->mac_start, __ATOMIC_ACQUIRE), *mine = NULL;
     c->size = md->size;
+    /* From the key's HMAC states after the padded key blocks when it has them (a copy of two
+     * digest states instead of two compressions and the key padding); else from the key, and
+     * those states are kept with the key for the next operation (the first to publish wins). */
+    if (st && st->md == md) {
+        if (!hmac_dup(&c->mac, st))
+            FAIL(CKR_FUNCTION_FAILED, "cannot start HMAC");
+        goto out;
+    }
     if (!hmac_start(&c->mac, md, c->k->secret, c->k->secret_len))
         FAIL(CKR_FUNCTION_FAILED, "cannot start HMAC");
+    if (!st && (mine = OPENSSL_zalloc(sizeof(*mine))) && hmac_dup(mine, &c->mac) &&
+        __atomic_compare_exchange_n(&c->k->mac_start, &st, mine, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE))
+        mine = NULL;
+    if (mine) {
+        hmac_clear(mine);
+        OPENSSL_free(mine);
+    }
 out:
     return rv;
 }
@@ -2237,6 +2268,12 @@ void cop_free(struct cop *c)
         return;
     if (c->sctx)
         c->sig->freectx(c->sctx);
+    void *idle = NULL;
+    /* an AES-GCM context that ended cleanly becomes the key's spare, if it has none */
+    if (c->cctx && c->park && c->im->fam == &fam_gcm &&
+        __atomic_compare_exchange_n(&c->k->spare_gcm, &idle, c->cctx, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE))
+        c->cctx = NULL;
     if (c->cctx)
         c->ci->freectx(c->cctx);
     if (c->dctx)

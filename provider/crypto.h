@@ -70,6 +70,11 @@ struct keymat {
     size_t bits;
     uint8_t *secret; /* symmetric keys, in the secure heap */
     size_t secret_len;
+    /* Per-key state kept between operations so that each C_xxxInit need not start from the key
+     * (crypto.c, atomic; freed and wiped with the key): an idle AES-GCM context of the provider
+     * keyed with `secret`, and the HMAC states after the padded key blocks. */
+    void *spare_gcm;
+    struct hmac *mac_start;
 };
 
 /* Build key material from an object's public attributes and its secret ones (NULL for public
