@@ -1260,8 +1260,9 @@ void keymat_unref(struct keymat *k)
 {
     if (!k || __atomic_sub_fetch(&k->refs, 1, __ATOMIC_ACQ_REL) != 0)
         return;
-    if (k->spare_gcm) /* the provider wipes its contexts as it frees them */
-        g.gcm[aes_index(k->secret_len)].freectx(k->spare_gcm);
+    for (size_t i = 0; i < KEYMAT_SPARES; i++) /* the provider wipes contexts as it frees them */
+        if (k->spare_gcm[i])
+            g.gcm[aes_index(k->secret_len)].freectx(k->spare_gcm[i]);
     if (k->mac_start) {
         hmac_clear(k->mac_start);
         OPENSSL_free(k->mac_start);
@@ -1913,11 +1914,14 @@ static CK_RV gcm_init(struct cop *c, const CK_MECHANISM *m)
     }
     c->size = gp->ulTagBits / 8;
     c->ci = &g.gcm[aes_index(c->k->secret_len)];
-    /* The key's idle context, if no other operation has it, has the key set up already (the
-     * AES key schedule and GHASH table): a new IV starts it afresh, as EVP_EncryptInit_ex2 with
-     * only an IV does. Else a new context. The provider takes any IV length up to GCM_IV_MAX
-     * with the IV itself. */
-    c->cctx = __atomic_exchange_n(&c->k->spare_gcm, NULL, __ATOMIC_ACQ_REL);
+    /* An idle context of the key, if one is free, has the key set up already (the AES key
+     * schedule and GHASH table): a new IV starts it afresh, as EVP_EncryptInit_ex2 with only an
+     * IV does. Else a new context. The provider takes any IV length up to GCM_IV_MAX with the
+     * IV itself. */
+    c->cctx = NULL;
+    for (size_t i = 0; i < KEYMAT_SPARES && !c->cctx; i++)
+        if (__atomic_load_n(&c->k->spare_gcm[i], __ATOMIC_RELAXED))
+            c->cctx = __atomic_exchange_n(&c->k->spare_gcm[i], NULL, __ATOMIC_ACQ_REL);
     const uint8_t *key = c->cctx ? NULL : c->k->secret;
     if ((!c->cctx && !(c->cctx = c->ci->newctx(g.provctx))) ||
         !(enc ? c->ci->encrypt_init : c->ci->decrypt_init)(c->cctx, key, key ? c->k->secret_len : 0,
@@ -2268,12 +2272,13 @@ void cop_free(struct cop *c)
         return;
     if (c->sctx)
         c->sig->freectx(c->sctx);
-    void *idle = NULL;
-    /* an AES-GCM context that ended cleanly becomes the key's spare, if it has none */
-    if (c->cctx && c->park && c->im->fam == &fam_gcm &&
-        __atomic_compare_exchange_n(&c->k->spare_gcm, &idle, c->cctx, false, __ATOMIC_ACQ_REL,
-                                    __ATOMIC_ACQUIRE))
-        c->cctx = NULL;
+    /* an AES-GCM context that ended cleanly becomes a spare of the key, in a free slot */
+    for (size_t i = 0; c->cctx && c->park && c->im->fam == &fam_gcm && i < KEYMAT_SPARES; i++) {
+        void *idle = NULL;
+        if (__atomic_compare_exchange_n(&c->k->spare_gcm[i], &idle, c->cctx, false,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            c->cctx = NULL;
+    }
     if (c->cctx)
         c->ci->freectx(c->cctx);
     if (c->dctx)

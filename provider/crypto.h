@@ -59,6 +59,8 @@ const char *crypto_ec_curve(const uint8_t *der, size_t len, CK_ULONG *bits);
 
 /* ---- key material of software-style backends ---- */
 
+#define KEYMAT_SPARES 4
+
 struct keymat {
     unsigned refs;
     CK_OBJECT_CLASS cls;
@@ -72,8 +74,9 @@ struct keymat {
     size_t secret_len;
     /* Per-key state kept between operations so that each C_xxxInit need not start from the key
      * (crypto.c, atomic; freed and wiped with the key): an idle AES-GCM context of the provider
-     * keyed with `secret`, and the HMAC states after the padded key blocks. */
-    void *spare_gcm;
+     * keyed with `secret` per slot (one per thread that may use the key at once), and the HMAC
+     * states after the padded key blocks. */
+    void *spare_gcm[KEYMAT_SPARES];
     struct hmac *mac_start;
 };
 

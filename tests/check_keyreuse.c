@@ -205,6 +205,39 @@ START_TEST(gcm_reuse_matches_openssl)
 }
 END_TEST
 
+/* More operations at once than the key keeps idle contexts for (KEYMAT_SPARES), finished in
+ * another order than started, twice over: every result is right, whichever context it got. */
+START_TEST(gcm_more_at_once_than_spares)
+{
+    enum { N = KEYMAT_SPARES + 2 };
+    struct keymat *k = secret_key(CKK_AES, key32, 32);
+    uint8_t pt[100], out[N][200], want[200];
+    fill(pt, sizeof(pt), 3);
+    for (unsigned round = 0; round < 2; round++) {
+        struct gcm_case g[N];
+        struct cop *c[N];
+        size_t len[N];
+        for (unsigned i = 0; i < N; i++) {
+            gcm_case(&g[i], round * 100 + i, 12, i % 2 ? 7 : 0, 16);
+            ck_assert_int_eq(cop_new(k, OP_ENCRYPT, &g[i].m, &c[i]), CKR_OK);
+        }
+        for (unsigned j = 0; j < N; j++) {
+            unsigned i = (j * 5 + round) % N; /* 5 is prime to N: each once */
+            len[i] = sizeof(out[i]);
+            ck_assert_int_eq(cop_final(c[i], pt, sizeof(pt), out[i], &len[i]), CKR_OK);
+            cop_free(c[i]);
+        }
+        for (unsigned i = 0; i < N; i++) {
+            size_t wl = evp_gcm(key32, 32, g[i].iv, 12, g[i].aad, g[i].aadlen, pt, sizeof(pt), 16,
+                                want);
+            ck_assert_uint_eq(len[i], wl);
+            ck_assert_mem_eq(out[i], want, wl);
+        }
+    }
+    keymat_unref(k);
+}
+END_TEST
+
 /* Two keys never share state: the second key's results are its own. */
 START_TEST(gcm_keys_do_not_mix)
 {
@@ -334,6 +367,7 @@ static Suite *keyreuse_suite(void)
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_set_timeout(t, 60);
     tcase_add_test(t, gcm_reuse_matches_openssl);
+    tcase_add_test(t, gcm_more_at_once_than_spares);
     tcase_add_test(t, gcm_keys_do_not_mix);
     tcase_add_test(t, hmac_reuse_matches_openssl);
     tcase_add_test(t, threads_share_keys);
