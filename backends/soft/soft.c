@@ -2731,6 +2731,25 @@ static CK_RV get_keymat(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h,
     bool kpriv = false;
     if (!token_handle(h))
         return sobj_keymat(d, seq, h, out);
+    /* The usual case, without the read lock: `checked` is still the cache's entry, so nothing
+     * was dropped since obj_attrs served it in this call, with the SE row checked then; a key
+     * cached under the same SE is as current as that. */
+    if (checked) {
+        CK_RV rv = CKR_OK;
+        lock_c(d);
+        if (cache_get(&d->attrs, (uint32_t)h, &aseq, NULL) == checked && aseq == seq &&
+            (k = cache_get(&d->keys, (uint32_t)h, &cseq, &kpriv)) != NULL) {
+            if (cseq != seq)
+                rv = handle_err(h, seq);
+            else if (kpriv && !user_holds(d, seq))
+                rv = private_err(h);
+            else
+                *out = keymat_ref(k);
+        }
+        unlock_c(d);
+        if (k)
+            return rv;
+    }
     lock_r(d);
     lock_c(d);
     bool current =
