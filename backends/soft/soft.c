@@ -243,9 +243,11 @@ struct bdev {
     pthread_mutex_t rmu;
     struct store *rd;
     int64_t dv; /* last PRAGMA data_version seen on rd */
-    const uint8_t *wal_index; /* the first page of sea.db-shm, mapped read-only; or NULL */
-    uint8_t wal_hdr[WAL_HDR];  /* its header as it was when dv was last read */
-    bool wal_hdr_ok;           /* wal_hdr holds such a copy */
+    const uint64_t *wal_index; /* the first page of sea.db-shm, mapped read-only; or NULL */
+    /* Its header as it was when dv was last read, written under rmu and read without it: a
+     * sequence lock, wal_seq odd while wal_hdr changes, 0 until there is a copy (atomics). */
+    unsigned long wal_seq;
+    uint64_t wal_hdr[WAL_HDR / 8];
     bool se_valid;
     struct se_row *se;
     size_t nse;
@@ -632,12 +634,36 @@ static const struct se_row *find_se(struct bdev *d, uint32_t seq)
  * connection to the database). Without the mapping, data_version is read every time. */
 static bool wal_unchanged(struct bdev *d)
 {
-    uint8_t now[WAL_HDR];
-    if (!d->wal_index || !d->wal_hdr_ok)
+    bool same = true;
+    if (!d->wal_index)
         return false;
+    unsigned long seq = __atomic_load_n(&d->wal_seq, __ATOMIC_ACQUIRE);
+    if (seq == 0 || (seq & 1))
+        return false;
+    for (size_t i = 0; i < WAL_HDR / 8; i++)
+        same = same && __atomic_load_n(&d->wal_index[i], __ATOMIC_RELAXED) ==
+                           __atomic_load_n(&d->wal_hdr[i], __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    memcpy(now, d->wal_index, WAL_HDR);
-    return memcmp(now, d->wal_hdr, WAL_HDR) == 0;
+    return same && __atomic_load_n(&d->wal_seq, __ATOMIC_RELAXED) == seq;
+}
+
+/* The WAL index header now, into h (read before data_version, see refresh). */
+static void wal_read(struct bdev *d, uint64_t h[WAL_HDR / 8])
+{
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    for (size_t i = 0; i < WAL_HDR / 8; i++)
+        h[i] = __atomic_load_n(&d->wal_index[i], __ATOMIC_RELAXED);
+}
+
+/* Keep h as the header of the last data_version read (rmu held, every cache consistent with it). */
+static void wal_keep(struct bdev *d, const uint64_t h[WAL_HDR / 8])
+{
+    unsigned long seq = d->wal_seq;
+    __atomic_store_n(&d->wal_seq, seq + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    for (size_t i = 0; i < WAL_HDR / 8; i++)
+        __atomic_store_n(&d->wal_hdr[i], h[i], __ATOMIC_RELAXED);
+    __atomic_store_n(&d->wal_seq, seq + 2, __ATOMIC_RELEASE);
 }
 
 /* Called before serving anything cached: if a write was committed since we last looked (by
@@ -647,19 +673,15 @@ static bool wal_unchanged(struct bdev *d)
 static CK_RV refresh(struct bdev *d)
 {
     int64_t dv = 0;
-    uint8_t hdr[WAL_HDR];
+    uint64_t hdr[WAL_HDR / 8];
     if (wal_unchanged(d))
         return CKR_OK;
     /* copied before data_version: a commit this read misses changes the header after it */
-    if (d->wal_index) {
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        memcpy(hdr, d->wal_index, WAL_HDR);
-    }
+    if (d->wal_index)
+        wal_read(d, hdr);
     CK_RV rv = store_data_version(d->rd, &dv);
-    if (rv == CKR_OK && dv == d->dv && d->wal_index) {
-        memcpy(d->wal_hdr, hdr, WAL_HDR);
-        d->wal_hdr_ok = true;
-    }
+    if (rv == CKR_OK && dv == d->dv && d->wal_index)
+        wal_keep(d, hdr);
     if (rv != CKR_OK || dv == d->dv)
         return rv;
     d->se_valid = false;
@@ -684,10 +706,8 @@ static CK_RV refresh(struct bdev *d)
             remove_sobj(d, i - 1);
     }
     unlock_c(d);
-    if (d->wal_index) {
-        memcpy(d->wal_hdr, hdr, WAL_HDR);
-        d->wal_hdr_ok = true;
-    }
+    if (d->wal_index)
+        wal_keep(d, hdr);
     return CKR_OK;
 }
 
@@ -768,7 +788,7 @@ static void desc_from_row(const struct se_row *r, struct se_desc *o)
 /* The WAL index of the store (db + "-shm"), mapped read-only for refresh's check. The read
  * connection has it open already (its first reads ran), so the file exists and has its size.
  * NULL if that fails (no WAL, a heap-memory index): refresh then reads data_version each time. */
-static const uint8_t *map_wal_index(const char *db)
+static const uint64_t *map_wal_index(const char *db)
 {
     char path[4096];
     struct stat st;
@@ -2285,6 +2305,22 @@ static CK_RV soft_obj_attrs(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, st
             *out = attrs_ref(so->pub);
         unlock_c(d);
         return rv;
+    }
+    /* The usual case, without the read lock: nothing was committed since the last freshness
+     * check (the WAL index header is as it was then), so the attribute cache is current and an
+     * entry of this SE is the object's as the store has it; the SE exists, or its deletion
+     * would have dropped the cache. */
+    if (wal_unchanged(d)) {
+        uint32_t cseq = 0;
+        lock_c(d);
+        struct attrs *cached = cache_get(&d->attrs, (uint32_t)h, &cseq, NULL);
+        if (cached && cseq == seq && (!is_private(cached) || user_holds(d, seq)))
+            a = attrs_ref(cached);
+        unlock_c(d);
+        if (a) {
+            *out = a;
+            return CKR_OK;
+        }
     }
     lock_r(d);
     CK_RV rv = fresh_se(d, seq, &r);
