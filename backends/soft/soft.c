@@ -134,8 +134,10 @@ static void *cache_get(struct cache *c, uint32_t key, uint32_t *seq, bool *priv)
 {
     for (struct centry *e = *chain(c, key); e; e = e->hnext) {
         if (e->key == key) {
-            unlink_lru(c, e);
-            push_lru(c, e);
+            if (c->head != e) { /* no writes when it is the most recent already */
+                unlink_lru(c, e);
+                push_lru(c, e);
+            }
             *seq = e->seq;
             if (priv)
                 *priv = e->priv;
