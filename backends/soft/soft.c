@@ -21,14 +21,9 @@
  *    without one, or with a secret attribute among its public ones, is damaged;
  *  - cannot unlock an SE whose type, level, retry limit, name, id or epoch it changed: they are
  *    bound into the AAD of the SEK's wraps. Values no SE can have are refused as damage. */
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "config.h"
 #include "crypto.h"
@@ -42,7 +37,6 @@
 #define ATTR_CACHE_MAX 4096
 #define UPDATE_RETRIES 8 /* obj_update retries when another writer changed the object */
 #define WAL_HDR        96   /* the two copies of SQLite's WalIndexHdr at the start of -shm */
-#define WAL_MAP        4096 /* what is mapped of -shm: its first page (SQLite makes 32 KiB) */
 
 static const char *const config_keys[] = {
     "backend", "path", "max_se", "kdf_iterations", "sync", "key_cache", "pin_min", "pin_max",
@@ -245,7 +239,8 @@ struct bdev {
     pthread_mutex_t rmu;
     struct store *rd;
     int64_t dv; /* last PRAGMA data_version seen on rd */
-    const uint64_t *wal_index; /* the first page of sea.db-shm, mapped read-only; or NULL */
+    const uint64_t *wal_index; /* the read connection's mapping of sea.db-shm (store_wal_index),
+                                * only read here; NULL without one or once rd is closed */
     /* Its header as it was when dv was last read, written under rmu and read without it: a
      * sequence lock, wal_seq odd while wal_hdr changes, 0 until there is a copy (atomics). */
     unsigned long wal_seq;
@@ -359,6 +354,7 @@ static void unlink_dev(struct bdev *d)
 
 static void close_stores(struct bdev *d)
 {
+    d->wal_index = NULL; /* SQLite's mapping goes with the read connection */
     /* damage either connection met: the last one to close must not checkpoint either */
     if (store_damaged(d->rd) || store_damaged(d->wr)) {
         store_set_damaged(d->rd);
@@ -632,8 +628,8 @@ static const struct se_row *find_se(struct bdev *d, uint32_t seq)
  * at the last read: every commit, by any process or tool, rewrites it (iChange, mxFrame, the
  * salts after a WAL restart) before the commit returns, so an unchanged header means nothing was
  * committed since. A torn read while a writer updates it only differs, which means a read. The
- * file is not truncated while our read connection is open (SQLite truncates it only as the one
- * connection to the database). Without the mapping, data_version is read every time. */
+ * header is read through the read connection's own mapping (store_wal_index), valid while that
+ * connection is open. Without it, data_version is read every time. */
 static bool wal_unchanged(struct bdev *d)
 {
     bool same = true;
@@ -787,29 +783,6 @@ static void desc_from_row(const struct se_row *r, struct se_desc *o)
 
 /* ---- device lifecycle ---- */
 
-/* The WAL index of the store (db + "-shm"), mapped read-only for refresh's check. The read
- * connection has it open already (its first reads ran), so the file exists and has its size.
- * NULL if that fails (no WAL, a heap-memory index): refresh then reads data_version each time. */
-static const uint64_t *map_wal_index(const char *db)
-{
-    char path[4096];
-    struct stat st;
-    void *p = MAP_FAILED;
-    if ((size_t)snprintf(path, sizeof(path), "%s-shm", db) >= sizeof(path))
-        return NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-        LOGI("%s: %s: every freshness check reads the store", path, strerror(errno));
-        return NULL;
-    }
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= WAL_MAP)
-        p = mmap(NULL, WAL_MAP, PROT_READ, MAP_SHARED, fd, 0);
-    if (p == MAP_FAILED)
-        LOGI("%s: cannot map it: every freshness check reads the store", path);
-    close(fd);
-    return p == MAP_FAILED ? NULL : p;
-}
-
 static void dev_free(struct bdev *d)
 {
     if (!d)
@@ -824,8 +797,6 @@ static void dev_free(struct bdev *d)
     free(d->sobj);
     free(d->se);
     close_stores(d);
-    if (d->wal_index)
-        munmap((void *)d->wal_index, WAL_MAP);
     pthread_mutex_destroy(&d->wmu);
     pthread_mutex_destroy(&d->rmu);
     pthread_mutex_destroy(&d->cmu);
@@ -913,7 +884,10 @@ static CK_RV soft_dev_open(const char *name, const struct config_section *cfg, s
     if ((rv = store_open(path, sync_full, &d->wr)) == CKR_OK &&
         (rv = store_open(path, sync_full, &d->rd)) == CKR_OK &&
         (rv = store_data_version(d->rd, &d->dv)) == CKR_OK && (rv = load_se(d)) == CKR_OK) {
-        d->wal_index = map_wal_index(store_path(d->rd));
+        /* after the first reads: the read connection has its WAL index mapped */
+        d->wal_index = (const uint64_t *)store_wal_index(d->rd);
+        if (!d->wal_index)
+            LOGI("device %s: no WAL index mapping: every freshness check reads the store", d->name);
         LOGD("device %s: soft store %s, %zu SEs", d->name, store_path(d->rd), d->nse);
         d->next = devs;
         devs = d;
