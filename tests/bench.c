@@ -66,18 +66,35 @@ struct opts {
 /* What one run measures, per mode. */
 struct plan {
     size_t sizes[MAX_SIZES];
-    unsigned sign_rounds;    /* rounds per side, interleaved A/B/A/B */
-    uint64_t sign_round_ns;  /* duration of one round */
-    unsigned tp_rounds;      /* RSA/HMAC/GCM: rounds per side, and 1-/2-thread round pairs */
+    unsigned sign_rounds;   /* rounds per side, interleaved A/B/A/B */
+    uint64_t sign_round_ns; /* duration of one round */
+    unsigned tp_rounds;     /* RSA/HMAC/GCM: rounds per side, and 1-/2-thread round pairs */
     uint64_t tp_round_ns;
     unsigned lookups;        /* timed find-by-label lookups per size */
     unsigned warmup_lookups; /* untimed ones before them */
     unsigned init_runs;      /* fresh processes for the C_Initialize figures */
 };
 
-static const struct plan FULL = {{100, 10000, 100000}, 20, 125000000ull, 10, 100000000ull, 5000,
-                                 500, 5};
-static const struct plan QUICK = {{100, 1000, 10000}, 6, 50000000ull, 3, 30000000ull, 2000, 200, 3};
+static const struct plan FULL = {
+    .sizes = {100, 10000, 100000},
+    .sign_rounds = 20,
+    .sign_round_ns = 125000000ull,
+    .tp_rounds = 10,
+    .tp_round_ns = 100000000ull,
+    .lookups = 5000,
+    .warmup_lookups = 500,
+    .init_runs = 5,
+};
+static const struct plan QUICK = {
+    .sizes = {100, 1000, 10000},
+    .sign_rounds = 6,
+    .sign_round_ns = 50000000ull,
+    .tp_rounds = 3,
+    .tp_round_ns = 30000000ull,
+    .lookups = 2000,
+    .warmup_lookups = 200,
+    .init_runs = 3,
+};
 
 /* Pass/fail tally for the summary line. */
 struct tally {
@@ -746,10 +763,12 @@ static int tp_ref(struct tp_worker *w)
     EVP_PKEY_CTX *pc = NULL;
     size_t len = sizeof(w->out);
     int got = 0, last = 0;
+    uint8_t *tag;
     switch (c->kind) {
     case TP_RSA_PKCS:
     case TP_RSA_PSS:
-        if (!(mc = EVP_MD_CTX_new()) || EVP_DigestSignInit(mc, &pc, x->sha256, NULL, x->rsa_ref) != 1 ||
+        if (!(mc = EVP_MD_CTX_new()) ||
+            EVP_DigestSignInit(mc, &pc, x->sha256, NULL, x->rsa_ref) != 1 ||
             (c->kind == TP_RSA_PSS &&
              (EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING) != 1 ||
               EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, 32) != 1)) ||
@@ -771,8 +790,8 @@ static int tp_ref(struct tp_worker *w)
         if (EVP_EncryptInit_ex2(w->cctx, NULL, x->key, w->iv, NULL) != 1 ||
             EVP_EncryptUpdate(w->cctx, w->out, &got, x->msg, (int)c->len) != 1 ||
             EVP_EncryptFinal_ex(w->cctx, w->out + got, &last) != 1 ||
-            EVP_CIPHER_CTX_ctrl(w->cctx, EVP_CTRL_AEAD_GET_TAG, GCM_TAG_LEN,
-                                w->out + got + last) != 1) {
+            !(tag = w->out + got + last) ||
+            EVP_CIPHER_CTX_ctrl(w->cctx, EVP_CTRL_AEAD_GET_TAG, GCM_TAG_LEN, tag) != 1) {
             fail_ossl("EVP_Encrypt (AES-256-GCM)");
             goto out;
         }
@@ -942,8 +961,8 @@ out:
 
 struct tp_result {
     bool measured;
-    double sea_best, ref_best, pair_median;   /* libsea vs OpenSSL, one thread */
-    double sea1, sea2, ref1, ref2;            /* best rounds: 1 and 2 threads */
+    double sea_best, ref_best, pair_median;    /* libsea vs OpenSSL, one thread */
+    double sea1, sea2, ref1, ref2;             /* best rounds: 1 and 2 threads */
     double sea_scale_median, ref_scale_median; /* median of 2-thread / 1-thread round pairs */
     unsigned checked;
 };
@@ -1084,8 +1103,8 @@ out:
 }
 
 /* A secret token key in the SE with the value x->key (sensitive, the user's). */
-static int tp_secret_key(struct tp_setup *x, CK_SESSION_HANDLE s, CK_KEY_TYPE kt,
-                         const char *label, CK_OBJECT_HANDLE *h)
+static int tp_secret_key(struct tp_setup *x, CK_SESSION_HANDLE s, CK_KEY_TYPE kt, const char *label,
+                         CK_OBJECT_HANDLE *h)
 {
     int ret = -1;
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
@@ -1169,8 +1188,7 @@ static void tp_print_scale(struct tally *t, const struct tp_case *c, const struc
     double s = r->sea2 / r->sea1, o = r->ref2 / r->ref1;
     const char *v = cpus < TP_THREADS ? "n/a (1 CPU)" : verdict(t, s >= TARGET_TP_SCALING);
     printf("  %-34s %9.0f %9.0f %6.2f  %6.2f   >= %.1f  %-6s OpenSSL %.2f / %.2f\n", c->name,
-           r->sea1, r->sea2, s, r->sea_scale_median, TARGET_TP_SCALING, v, o,
-           r->ref_scale_median);
+           r->sea1, r->sea2, s, r->sea_scale_median, TARGET_TP_SCALING, v, o, r->ref_scale_median);
 }
 
 static int section_tp(const struct p11 *m, const struct plan *p, struct tally *t)
@@ -1270,10 +1288,9 @@ out:
     tp_workers_free(m, ws);
     if (s != CK_INVALID_HANDLE) {
         /* token objects: remove them so that a reused store does not collect them */
-        CK_OBJECT_HANDLE hs[] = {x ? x->rsa_priv : CK_INVALID_HANDLE,
-                                 x ? x->rsa_pub : CK_INVALID_HANDLE,
-                                 x ? x->hmac_key : CK_INVALID_HANDLE,
-                                 x ? x->aes_key : CK_INVALID_HANDLE};
+        CK_OBJECT_HANDLE hs[] = {
+            x ? x->rsa_priv : CK_INVALID_HANDLE, x ? x->rsa_pub : CK_INVALID_HANDLE,
+            x ? x->hmac_key : CK_INVALID_HANDLE, x ? x->aes_key : CK_INVALID_HANDLE};
         for (size_t i = 0; i < ARRAY_LEN(hs); i++)
             if (hs[i] != CK_INVALID_HANDLE)
                 m->f->C_DestroyObject(s, hs[i]);
@@ -1906,8 +1923,7 @@ int main(int argc, char **argv)
         goto out;
     CALL(&m, C_Initialize, (NULL));
     initialized = true;
-    if (section_sign(&m, p, &t) != 0 || section_tp(&m, p, &t) != 0 ||
-        section_find(&m, p, &t) != 0)
+    if (section_sign(&m, p, &t) != 0 || section_tp(&m, p, &t) != 0 || section_find(&m, p, &t) != 0)
         goto out;
     /* close the store before the children open it, as a service starting afresh finds it */
     m.f->C_Finalize(NULL);

@@ -125,8 +125,8 @@ static CK_RV cop_gcm_decrypt(struct keymat *k, struct gcm_case *g, const uint8_t
     return rv;
 }
 
-static void check_encrypt(struct keymat *k, const uint8_t *kv, size_t klen, unsigned seed,
-                          size_t n, size_t ivlen, size_t aadlen, size_t tag)
+static void check_encrypt(struct keymat *k, const uint8_t *kv, size_t klen, unsigned seed, size_t n,
+                          size_t ivlen, size_t aadlen, size_t tag)
 {
     static uint8_t pt[MSG_MAX], got[MSG_MAX + 16], want[MSG_MAX + 16];
     struct gcm_case g;
@@ -228,8 +228,8 @@ START_TEST(gcm_more_at_once_than_spares)
             cop_free(c[i]);
         }
         for (unsigned i = 0; i < N; i++) {
-            size_t wl = evp_gcm(key32, 32, g[i].iv, 12, g[i].aad, g[i].aadlen, pt, sizeof(pt), 16,
-                                want);
+            size_t wl =
+                evp_gcm(key32, 32, g[i].iv, 12, g[i].aad, g[i].aadlen, pt, sizeof(pt), 16, want);
             ck_assert_uint_eq(len[i], wl);
             ck_assert_mem_eq(out[i], want, wl);
         }

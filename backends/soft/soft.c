@@ -36,7 +36,8 @@
 #define SESSION_BIT    0x80000000u /* handles of session objects; token objects are their oid */
 #define ATTR_CACHE_MAX 4096
 #define UPDATE_RETRIES 8 /* obj_update retries when another writer changed the object */
-#define WAL_HDR        96   /* the two copies of SQLite's WalIndexHdr at the start of -shm */
+
+#define WAL_HDR 96 /* the two copies of SQLite's WalIndexHdr at the start of -shm */
 
 static const char *const config_keys[] = {
     "backend", "path", "max_se", "kdf_iterations", "sync", "key_cache", "pin_min", "pin_max",
@@ -239,6 +240,7 @@ struct bdev {
     pthread_mutex_t rmu;
     struct store *rd;
     int64_t dv; /* last PRAGMA data_version seen on rd */
+
     const uint64_t *wal_index; /* the read connection's mapping of sea.db-shm (store_wal_index),
                                 * only read here; NULL without one or once rd is closed */
     /* Its header as it was when dv was last read, written under rmu and read without it: a
