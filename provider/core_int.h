@@ -80,7 +80,7 @@ struct session {
     struct se *se;
     CK_FLAGS flags;
     pthread_mutex_t lock; /* one call at a time on a session */
-    unsigned refs;        /* under core lock */
+    unsigned refs;        /* atomic; raised under core lock while the table holds the session */
     bool closed;
     struct opstate op[OP__COUNT];
     struct findstate find;

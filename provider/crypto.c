@@ -2141,6 +2141,13 @@ void keymat_unref(struct keymat *k)
 {
     if (!k || __atomic_sub_fetch(&k->refs, 1, __ATOMIC_ACQ_REL) != 0)
         return;
+    for (size_t i = 0; i < KEYMAT_SPARES; i++) /* the provider wipes contexts as it frees them */
+        if (k->spare_gcm[i])
+            g.gcm[aes_index(k->secret_len)].freectx(k->spare_gcm[i]);
+    if (k->mac_start) {
+        hmac_clear(k->mac_start);
+        OPENSSL_free(k->mac_start);
+    }
     if (k->keydata)
         k->keydata_free(k->keydata);
     OPENSSL_secure_clear_free(k->secret, k->secret_len);
@@ -2858,6 +2865,7 @@ struct cop {
     size_t max_in; /* RSA: the longest input the padding takes */
     int salt;      /* RSA-PSS: salt length, read by the provider at init */
     struct hmac mac;
+    bool park;     /* cctx ended cleanly: it may become the key's spare_gcm */
     uint8_t *held; /* input kept until final */
     size_t held_len, held_cap;
     /* AES block modes, CTR and CMAC */
@@ -3017,9 +3025,17 @@ static CK_RV gcm_init(struct cop *c, const CK_MECHANISM *m)
     }
     c->size = gp->ulTagBits / 8;
     c->ci = &g.gcm[aes_index(c->k->secret_len)];
-    /* The provider takes any IV length up to GCM_IV_MAX with the IV itself. */
-    if (!(c->cctx = c->ci->newctx(g.provctx)) ||
-        !(enc ? c->ci->encrypt_init : c->ci->decrypt_init)(c->cctx, c->k->secret, c->k->secret_len,
+    /* An idle context of the key, if one is free, has the key set up already (the AES key
+     * schedule and GHASH table): a new IV starts it afresh, as EVP_EncryptInit_ex2 with only an
+     * IV does. Else a new context. The provider takes any IV length up to GCM_IV_MAX with the
+     * IV itself. */
+    c->cctx = NULL;
+    for (size_t i = 0; i < KEYMAT_SPARES && !c->cctx; i++)
+        if (__atomic_load_n(&c->k->spare_gcm[i], __ATOMIC_RELAXED))
+            c->cctx = __atomic_exchange_n(&c->k->spare_gcm[i], NULL, __ATOMIC_ACQ_REL);
+    const uint8_t *key = c->cctx ? NULL : c->k->secret;
+    if ((!c->cctx && !(c->cctx = c->ci->newctx(g.provctx))) ||
+        !(enc ? c->ci->encrypt_init : c->ci->decrypt_init)(c->cctx, key, key ? c->k->secret_len : 0,
                                                            gp->pIv, gp->ulIvLen, NULL) ||
         !gcm_aad(c->ci, c->cctx, gp->pAAD, gp->ulAADLen))
         FAIL(CKR_FUNCTION_FAILED, "cannot start AES-GCM");
@@ -3069,6 +3085,7 @@ static CK_RV gcm_encrypt_final(struct cop *c, const uint8_t *in, size_t inlen, u
         !c->ci->get_ctx_params(c->cctx, q))
         FAIL(CKR_FUNCTION_FAILED, "AES-GCM encryption failed");
     *outlen = inlen + c->size;
+    c->park = true;
 out:
     return rv;
 }
@@ -3099,6 +3116,7 @@ static CK_RV gcm_decrypt_final(struct cop *c, const uint8_t *in, size_t inlen, u
     if (n)
         memcpy(out, pt, n);
     *outlen = n;
+    c->park = true;
 out:
     OPENSSL_clear_free(pt, n ? n : 1);
     return rv;
@@ -3145,6 +3163,7 @@ static CK_RV mac_general_len(const CK_MECHANISM *m, size_t max, size_t *len)
 static CK_RV hmac_init(struct cop *c, const CK_MECHANISM *m)
 {
     CK_RV rv = CKR_OK;
+    struct hmac *st = __atomic_load_n(&c->k->mac_start, __ATOMIC_ACQUIRE), *mine = NULL;
     const struct hmac_kind *hk = NULL;
     for (size_t i = 0; i < ARRAY_SIZE(hmac_kinds); i++)
         if (hmac_kinds[i].mech == c->im->type)
@@ -3155,8 +3174,24 @@ static CK_RV hmac_init(struct cop *c, const CK_MECHANISM *m)
     c->size = md->size;
     if (hk->general && (rv = mac_general_len(m, md->size, &c->size)) != CKR_OK)
         goto out;
+    /* From the key's HMAC states after the padded key blocks when it has them (a copy of two
+     * digest states instead of two compressions and the key padding); else from the key, and
+     * those states are kept with the key for the next operation (the first to publish wins). */
+    if (st && st->md == md) {
+        if (!hmac_dup(&c->mac, st))
+            FAIL(CKR_FUNCTION_FAILED, "cannot start HMAC");
+        goto out;
+    }
     if (!hmac_start(&c->mac, md, c->k->secret, c->k->secret_len))
         FAIL(CKR_FUNCTION_FAILED, "cannot start HMAC");
+    if (!st && (mine = OPENSSL_zalloc(sizeof(*mine))) && hmac_dup(mine, &c->mac) &&
+        __atomic_compare_exchange_n(&c->k->mac_start, &st, mine, false, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE))
+        mine = NULL;
+    if (mine) {
+        hmac_clear(mine);
+        OPENSSL_free(mine);
+    }
 out:
     return rv;
 }
@@ -4091,6 +4126,13 @@ void cop_free(struct cop *c)
         return;
     if (c->sctx)
         c->sig->freectx(c->sctx);
+    /* an AES-GCM context that ended cleanly becomes a spare of the key, in a free slot */
+    for (size_t i = 0; c->cctx && c->park && c->im->fam == &fam_gcm && i < KEYMAT_SPARES; i++) {
+        void *idle = NULL;
+        if (__atomic_compare_exchange_n(&c->k->spare_gcm[i], &idle, c->cctx, false,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            c->cctx = NULL;
+    }
     if (c->cctx)
         c->ci->freectx(c->cctx);
     if (c->dctx)

@@ -63,6 +63,8 @@ const char *crypto_ec_curve(const uint8_t *der, size_t len, CK_ULONG *bits);
 
 /* ---- key material of software-style backends ---- */
 
+#define KEYMAT_SPARES 4
+
 struct keymat {
     unsigned refs;
     CK_OBJECT_CLASS cls;
@@ -74,6 +76,12 @@ struct keymat {
     size_t bits;
     uint8_t *secret; /* symmetric keys, in the secure heap */
     size_t secret_len;
+    /* Per-key state kept between operations so that each C_xxxInit need not start from the key
+     * (crypto.c, atomic; freed and wiped with the key): an idle AES-GCM context of the provider
+     * keyed with `secret` per slot (one per thread that may use the key at once), and the HMAC
+     * states after the padded key blocks. */
+    void *spare_gcm[KEYMAT_SPARES];
+    struct hmac *mac_start;
 };
 
 /* Build key material from an object's public attributes and its secret ones (NULL for public

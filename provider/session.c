@@ -54,7 +54,7 @@ CK_RV sess_acquire(struct core *c, CK_SESSION_HANDLE h, struct session **out)
         if (s->h == h && !s->closed)
             break;
     if (s)
-        s->refs++;
+        __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
     core_unlock(c);
     if (!s)
         return err_set(ORIGIN_API, CKR_SESSION_HANDLE_INVALID, "there is no session %lu", h);
@@ -70,9 +70,9 @@ CK_RV sess_acquire(struct core *c, CK_SESSION_HANDLE h, struct session **out)
 void sess_release(struct core *c, struct session *s)
 {
     pthread_mutex_unlock(&s->lock);
-    core_lock(c);
-    bool last = --s->refs == 0;
-    core_unlock(c);
+    /* without the core lock: a session is found (and its count raised) only while the table
+     * holds its reference, so the count cannot rise again once it reached zero */
+    bool last = __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0;
     if (last)
         session_free(s);
 }
@@ -210,9 +210,8 @@ static void close_one(struct core *c, struct session *s)
             logout_se(c, se);
         pthread_mutex_unlock(&s->lock);
     }
-    core_lock(c);
-    bool gone = (s->refs -= mine ? 2 : 1) == 0; /* ours, and the table's if we unlinked it */
-    core_unlock(c);
+    /* ours, and the table's if we unlinked it */
+    bool gone = __atomic_sub_fetch(&s->refs, mine ? 2u : 1u, __ATOMIC_ACQ_REL) == 0;
     if (gone)
         session_free(s);
 }
@@ -225,7 +224,7 @@ CK_RV core_close_session(struct core *c, CK_SESSION_HANDLE h)
         if (s->h == h && !s->closed)
             break;
     if (s)
-        s->refs++;
+        __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
     core_unlock(c);
     if (!s)
         return err_set(ORIGIN_API, CKR_SESSION_HANDLE_INVALID, "there is no session %lu", h);
@@ -251,7 +250,7 @@ CK_RV core_close_all(struct core *c, CK_SLOT_ID slot)
                 if (s->se == se && !s->closed)
                     victim = s;
         if (victim)
-            victim->refs++;
+            __atomic_add_fetch(&victim->refs, 1, __ATOMIC_RELAXED);
         core_unlock(c);
         if (!victim)
             break;

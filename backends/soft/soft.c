@@ -37,6 +37,8 @@
 #define ATTR_CACHE_MAX 4096
 #define UPDATE_RETRIES 8 /* obj_update retries when another writer changed the object */
 
+#define WAL_HDR 96 /* the two copies of SQLite's WalIndexHdr at the start of -shm */
+
 static const char *const config_keys[] = {
     "backend", "path", "max_se", "kdf_iterations", "sync", "key_cache", "pin_min", "pin_max",
 };
@@ -127,8 +129,10 @@ static void *cache_get(struct cache *c, uint32_t key, uint32_t *seq, bool *priv)
 {
     for (struct centry *e = *chain(c, key); e; e = e->hnext) {
         if (e->key == key) {
-            unlink_lru(c, e);
-            push_lru(c, e);
+            if (c->head != e) { /* no writes when it is the most recent already */
+                unlink_lru(c, e);
+                push_lru(c, e);
+            }
             *seq = e->seq;
             if (priv)
                 *priv = e->priv;
@@ -236,6 +240,13 @@ struct bdev {
     pthread_mutex_t rmu;
     struct store *rd;
     int64_t dv; /* last PRAGMA data_version seen on rd */
+
+    const uint64_t *wal_index; /* the read connection's mapping of sea.db-shm (store_wal_index),
+                                * only read here; NULL without one or once rd is closed */
+    /* Its header as it was when dv was last read, written under rmu and read without it: a
+     * sequence lock, wal_seq odd while wal_hdr changes, 0 until there is a copy (atomics). */
+    unsigned long wal_seq;
+    uint64_t wal_hdr[WAL_HDR / 8];
     bool se_valid;
     struct se_row *se;
     size_t nse;
@@ -345,6 +356,7 @@ static void unlink_dev(struct bdev *d)
 
 static void close_stores(struct bdev *d)
 {
+    d->wal_index = NULL; /* SQLite's mapping goes with the read connection */
     /* damage either connection met: the last one to close must not checkpoint either */
     if (store_damaged(d->rd) || store_damaged(d->wr)) {
         store_set_damaged(d->rd);
@@ -611,6 +623,49 @@ static const struct se_row *find_se(struct bdev *d, uint32_t seq)
     return NULL;
 }
 
+/* Reading data_version opens an SQLite read transaction (two fcntl locks on the WAL index): about
+ * half the cost of a C_EncryptInit + C_Encrypt of 1 KiB, and a section that kept two threads from
+ * running side by side. So refresh first compares the WAL index header (the two copies of the
+ * WalIndexHdr at the start of sea.db-shm, https://sqlite.org/walformat.html) with the copy taken
+ * at the last read: every commit, by any process or tool, rewrites it (iChange, mxFrame, the
+ * salts after a WAL restart) before the commit returns, so an unchanged header means nothing was
+ * committed since. A torn read while a writer updates it only differs, which means a read. The
+ * header is read through the read connection's own mapping (store_wal_index), valid while that
+ * connection is open. Without it, data_version is read every time. */
+static bool wal_unchanged(struct bdev *d)
+{
+    bool same = true;
+    if (!d->wal_index)
+        return false;
+    unsigned long seq = __atomic_load_n(&d->wal_seq, __ATOMIC_ACQUIRE);
+    if (seq == 0 || (seq & 1))
+        return false;
+    for (size_t i = 0; i < WAL_HDR / 8; i++)
+        same = same && __atomic_load_n(&d->wal_index[i], __ATOMIC_RELAXED) ==
+                           __atomic_load_n(&d->wal_hdr[i], __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    return same && __atomic_load_n(&d->wal_seq, __ATOMIC_RELAXED) == seq;
+}
+
+/* The WAL index header now, into h (read before data_version, see refresh). */
+static void wal_read(struct bdev *d, uint64_t h[WAL_HDR / 8])
+{
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    for (size_t i = 0; i < WAL_HDR / 8; i++)
+        h[i] = __atomic_load_n(&d->wal_index[i], __ATOMIC_RELAXED);
+}
+
+/* Keep h as the header of the last data_version read (rmu held, every cache consistent with it). */
+static void wal_keep(struct bdev *d, const uint64_t h[WAL_HDR / 8])
+{
+    unsigned long seq = d->wal_seq;
+    __atomic_store_n(&d->wal_seq, seq + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    for (size_t i = 0; i < WAL_HDR / 8; i++)
+        __atomic_store_n(&d->wal_hdr[i], h[i], __ATOMIC_RELAXED);
+    __atomic_store_n(&d->wal_seq, seq + 2, __ATOMIC_RELEASE);
+}
+
 /* Called before serving anything cached: if a write was committed since we last looked (by
  * another process, or by this one through its write connection), drop every cache, every SE
  * key whose SE was re-initialised or deleted (its epoch changed or it is gone: not when only a
@@ -618,7 +673,15 @@ static const struct se_row *find_se(struct bdev *d, uint32_t seq)
 static CK_RV refresh(struct bdev *d)
 {
     int64_t dv = 0;
+    uint64_t hdr[WAL_HDR / 8];
+    if (wal_unchanged(d))
+        return CKR_OK;
+    /* copied before data_version: a commit this read misses changes the header after it */
+    if (d->wal_index)
+        wal_read(d, hdr);
     CK_RV rv = store_data_version(d->rd, &dv);
+    if (rv == CKR_OK && dv == d->dv && d->wal_index)
+        wal_keep(d, hdr);
     if (rv != CKR_OK || dv == d->dv)
         return rv;
     d->se_valid = false;
@@ -643,6 +706,8 @@ static CK_RV refresh(struct bdev *d)
             remove_sobj(d, i - 1);
     }
     unlock_c(d);
+    if (d->wal_index)
+        wal_keep(d, hdr);
     return CKR_OK;
 }
 
@@ -821,6 +886,10 @@ static CK_RV soft_dev_open(const char *name, const struct config_section *cfg, s
     if ((rv = store_open(path, sync_full, &d->wr)) == CKR_OK &&
         (rv = store_open(path, sync_full, &d->rd)) == CKR_OK &&
         (rv = store_data_version(d->rd, &d->dv)) == CKR_OK && (rv = load_se(d)) == CKR_OK) {
+        /* after the first reads: the read connection has its WAL index mapped */
+        d->wal_index = (const uint64_t *)store_wal_index(d->rd);
+        if (!d->wal_index)
+            LOGI("device %s: no WAL index mapping: every freshness check reads the store", d->name);
         LOGD("device %s: soft store %s, %zu SEs", d->name, store_path(d->rd), d->nse);
         d->next = devs;
         devs = d;
@@ -2215,6 +2284,22 @@ static CK_RV soft_obj_attrs(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h, st
         unlock_c(d);
         return rv;
     }
+    /* The usual case, without the read lock: nothing was committed since the last freshness
+     * check (the WAL index header is as it was then), so the attribute cache is current and an
+     * entry of this SE is the object's as the store has it; the SE exists, or its deletion
+     * would have dropped the cache. */
+    if (wal_unchanged(d)) {
+        uint32_t cseq = 0;
+        lock_c(d);
+        struct attrs *cached = cache_get(&d->attrs, (uint32_t)h, &cseq, NULL);
+        if (cached && cseq == seq && (!is_private(cached) || user_holds(d, seq)))
+            a = attrs_ref(cached);
+        unlock_c(d);
+        if (a) {
+            *out = a;
+            return CKR_OK;
+        }
+    }
     lock_r(d);
     CK_RV rv = fresh_se(d, seq, &r);
     if (rv == CKR_OK && (rv = get_obj(d, r, h, NULL, &a)) == CKR_OK && is_private(a)) {
@@ -2675,6 +2760,25 @@ static CK_RV get_keymat(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h,
     bool kpriv = false;
     if (!token_handle(h))
         return sobj_keymat(d, seq, h, out);
+    /* The usual case, without the read lock: `checked` is still the cache's entry, so nothing
+     * was dropped since obj_attrs served it in this call, with the SE row checked then; a key
+     * cached under the same SE is as current as that. */
+    if (checked) {
+        CK_RV rv = CKR_OK;
+        lock_c(d);
+        if (cache_get(&d->attrs, (uint32_t)h, &aseq, NULL) == checked && aseq == seq &&
+            (k = cache_get(&d->keys, (uint32_t)h, &cseq, &kpriv)) != NULL) {
+            if (cseq != seq)
+                rv = handle_err(h, seq);
+            else if (kpriv && !user_holds(d, seq))
+                rv = private_err(h);
+            else
+                *out = keymat_ref(k);
+        }
+        unlock_c(d);
+        if (k)
+            return rv;
+    }
     lock_r(d);
     lock_c(d);
     bool current =

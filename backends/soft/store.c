@@ -503,6 +503,21 @@ CK_RV store_data_version(struct store *s, int64_t *out)
     return CKR_OK;
 }
 
+const volatile void *store_wal_index(struct store *s)
+{
+    sqlite3_file *f = NULL;
+    volatile void *p = NULL;
+    /* Through the VFS's own xShmMap (region 0, never extended): the mapping SQLite reads and
+     * writes itself, no file descriptor of ours (closing one would drop SQLite's fcntl locks on
+     * the file for the whole process). */
+    if (!s || !s->db ||
+        sqlite3_file_control(s->db, "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK || !f ||
+        !f->pMethods || f->pMethods->iVersion < 2 || !f->pMethods->xShmMap ||
+        f->pMethods->xShmMap(f, 0, 32768, 0, &p) != SQLITE_OK)
+        return NULL;
+    return p;
+}
+
 CK_RV store_begin(struct store *s)
 {
     if (s->in_txn)

@@ -103,6 +103,10 @@ void store_set_damaged(struct store *s);
 
 /* PRAGMA data_version: changes whenever another connection committed a write. */
 CK_RV store_data_version(struct store *s, int64_t *out);
+/* The first 32 KiB page of the connection's WAL index (sea.db-shm) as SQLite itself has it
+ * mapped, read-only for the caller; valid until the store is closed. NULL if there is none yet
+ * or the VFS has no shared-memory mapping. */
+const volatile void *store_wal_index(struct store *s);
 
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK; never nested. Rollback is safe to call when the
  * transaction is already gone. */
