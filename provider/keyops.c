@@ -331,9 +331,14 @@ static CK_RV derive_shape(const CK_MECHANISM *m, struct attrs *given, size_t *le
         return err_set(ORIGIN_CORE, CKR_TEMPLATE_INCOMPLETE,
                        "CKM_HKDF_DATA needs CKA_VALUE_LEN in the template");
     }
-    /* data objects have no CKA_VALUE_LEN: it only says how much to derive */
-    if (data)
+    /* data objects have no CKA_VALUE_LEN: it only says how much to derive; and what they hold
+     * is key material, so unlike a created data object they are private unless asked */
+    if (data) {
         attrs_remove(given, CKA_VALUE_LEN);
+        if (!attrs_has(given, CKA_PRIVATE) &&
+            (rv = attrs_set_bool(given, CKA_PRIVATE, true)) != CKR_OK)
+            return rv;
+    }
     *len = v;
     return CKR_OK;
 }

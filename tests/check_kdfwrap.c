@@ -243,6 +243,10 @@ START_TEST(test_hkdf_data_makes_a_data_object)
     ck_assert_uint_eq(cls, CKO_DATA);
     ck_assert_uint_eq(get_attr(s, h, CKA_VALUE, got, sizeof(got)), olen);
     ck_assert_mem_eq(got, okm, olen);
+    /* derived bytes are key material: the object is private unless the template says not */
+    CK_BBOOL priv = CK_FALSE;
+    ck_assert_uint_eq(get_attr(s, h, CKA_PRIVATE, &priv, sizeof(priv)), sizeof(priv));
+    ck_assert_uint_eq(priv, CK_TRUE);
     /* a data object needs the length; a key template is not a data template */
     EXPECT_RV(CKR_TEMPLATE_INCOMPLETE, F->C_DeriveKey(s, &m, base, t, 2, &h));
     CK_ATTRIBUTE kt[] = {{CKA_CLASS, &cls_secret, sizeof(cls_secret)},
