@@ -349,6 +349,17 @@ run p11 --token-label "$TOK" --test --login --pin "$PIN"
 expect "No errors"
 expect_not "ERR:"
 
+# pkcs11-tool looks for signature mechanisms flagged CKF_HW unless --allow-sw is given: the
+# software SE does not claim hardware, so the run above skips its signature tests ("Signatures:
+# not implemented"). With --allow-sw they run on every key.
+step "pkcs11-tool --test --allow-sw runs its signature tests on the EC and RSA keys too"
+run p11 --token-label "$TOK" --test --allow-sw --login --pin "$PIN"
+expect "No errors"
+expect_not "ERR:"
+expect_not "Signatures: not implemented"
+expect "Signatures (currently only for RSA)"
+grep -qE '^  testing key 0 \(rsa2048\)' "$SEA_OUT" || die "no signature test ran on the RSA key"
+
 # OpenSC 0.23's --test-threads ARG starts a thread per option running two-letter commands: IN
 # C_Initialize(NULL), IL C_Initialize with CKF_OS_LOCKING_OK, GI C_GetInfo, SL C_GetSlotList,
 # Tn C_GetTokenInfo on slot index n, Pn pause n seconds. The main thread meanwhile runs --test.
