@@ -64,7 +64,8 @@ struct msgstate {
     bool active;
     const struct mech_desc *md;
     CK_OBJECT_HANDLE key;
-    uint64_t counter;  /* CKG_GENERATE_COUNTER: the next value (starts at zero) */
+    uint64_t counter;  /* CKG_GENERATE_COUNTER: the next value */
+    bool counter_set;  /* counter drawn (a random start in 0..2^63-1, once per process) */
     struct bop *bop;   /* the message of a Begin/Next sequence in progress, or NULL */
     CK_ULONG tag_bits; /* that message's tag length */
 };

@@ -146,10 +146,25 @@ static CK_RV make_iv(struct msgstate *m, const CK_GCM_MESSAGE_PARAMS *p, uint8_t
                        MSG_IV_GEN_MIN, MSG_IV_MAX);
     size_t free_bits = bits - p->ulIvFixedBits;
     if (p->ivGenerator == CKG_GENERATE_COUNTER) {
-        /* The counter, big-endian, in the free bits; it starts at zero (PKCS#11 3.0). */
-        if (free_bits == 0 || (free_bits < 64 && (m->counter >> free_bits) != 0))
-            return err_set(ORIGIN_CORE, CKR_MECHANISM_PARAM_INVALID,
-                           "the IV counter of %zu bits is exhausted", free_bits);
+        /* The counter, big-endian, in at least 64 free bits. It starts at a random value below
+         * 2^63 at each C_MessageEncryptInit, not at zero: a zero start would give the same IVs
+         * again to every init, in any process, using the key with the same fixed part (GCM then
+         * leaks the plaintexts' XOR and its authentication key). */
+        if (free_bits < 64)
+            return err_set(ORIGIN_API, CKR_MECHANISM_PARAM_INVALID,
+                           "an IV counter needs at least 64 free bits (%zu given)", free_bits);
+        if (!m->counter_set) {
+            uint8_t r[8];
+            if ((rv = crypto_random(r, sizeof(r))) != CKR_OK)
+                return rv;
+            m->counter = 0;
+            for (size_t i = 0; i < sizeof(r); i++)
+                m->counter = m->counter << 8 | r[i];
+            m->counter >>= 1;
+            m->counter_set = true;
+        }
+        if (m->counter == UINT64_MAX)
+            return err_set(ORIGIN_CORE, CKR_MECHANISM_PARAM_INVALID, "the IV counter is exhausted");
         uint64_t v = m->counter++;
         memset(fill, 0, len);
         for (size_t i = len; i-- > 0 && v;) {

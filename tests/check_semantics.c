@@ -293,18 +293,32 @@ static void encrypt_with_generator(CK_GENERATOR_FUNCTION gen, CK_ULONG fixed_bit
     OK(F->C_MessageDecryptFinal(s));
 }
 
-START_TEST(test_message_counter_ivs_count_from_zero_after_the_fixed_part)
+/* The low 64 bits of a 12-byte IV, big-endian. */
+static uint64_t iv_low64(const uint8_t iv[12])
 {
-    uint8_t ivs[8][12];
+    uint64_t v = 0;
+    for (int i = 4; i < 12; i++)
+        v = v << 8 | iv[i];
+    return v;
+}
+
+START_TEST(test_message_counter_ivs_count_up_from_a_random_start_after_the_fixed_part)
+{
+    uint8_t ivs[8][12], again[8][12];
+    static const uint8_t fixed[4] = {0xA1, 0xB2, 0xC3, 0xD4};
     encrypt_with_generator(CKG_GENERATE_COUNTER, 32, ivs, 8);
-    /* 32 fixed bits, then the counter big-endian in the 64 free bits, starting at zero */
+    /* 32 fixed bits, then the counter big-endian in the 64 free bits, one up per message */
     for (int i = 0; i < 8; i++) {
-        static const uint8_t fixed[4] = {0xA1, 0xB2, 0xC3, 0xD4};
-        uint8_t want[12] = {0};
-        memcpy(want, fixed, 4);
-        want[11] = (uint8_t)i;
-        ck_assert_mem_eq(ivs[i], want, 12);
+        ck_assert_mem_eq(ivs[i], fixed, 4);
+        ck_assert_uint_eq(iv_low64(ivs[i]), iv_low64(ivs[0]) + (uint64_t)i);
     }
+    ck_assert_uint_lt(iv_low64(ivs[0]), UINT64_C(1) << 63);
+    /* a second init on the same key and fixed part does not start where the first did (a zero
+     * start would repeat every IV), here after the module was finalised and loaded again as
+     * by a new process; equal starts have probability 2^-63 */
+    OK(F->C_Finalize(NULL));
+    encrypt_with_generator(CKG_GENERATE_COUNTER, 32, again, 8);
+    ck_assert_msg(iv_low64(again[0]) != iv_low64(ivs[0]), "two inits started the counter alike");
 }
 END_TEST
 
@@ -626,16 +640,14 @@ START_TEST(test_message_iv_generator_limits)
     CK_OBJECT_HANDLE k = aes_key(s, key, sizeof(key));
     CK_ULONG len = sizeof(ct);
     OK(F->C_MessageEncryptInit(s, &gcm_msg, k));
-    /* a counter with 2 free bits gives 4 IVs, then refuses rather than repeat one */
+    /* a counter needs 64 free bits: with fewer, IVs would soon repeat */
     memset(iv, 0xFF, sizeof(iv));
-    CK_GCM_MESSAGE_PARAMS c2 = msg_params(iv, 12, 94, CKG_GENERATE_COUNTER, tag);
-    for (int i = 0; i < 4; i++) {
-        OK(F->C_EncryptMessage(s, &c2, sizeof(c2), NULL, 0, pt, 4, ct, &len));
-        ck_assert_uint_eq(iv[11], 0xFC | i);
-        ck_assert_uint_eq(iv[10], 0xFF);
-    }
+    CK_GCM_MESSAGE_PARAMS c2 = msg_params(iv, 12, 33, CKG_GENERATE_COUNTER, tag);
     EXPECT_RV(CKR_MECHANISM_PARAM_INVALID,
               F->C_EncryptMessage(s, &c2, sizeof(c2), NULL, 0, pt, 4, ct, &len));
+    c2.ulIvFixedBits = 32;
+    OK(F->C_EncryptMessage(s, &c2, sizeof(c2), NULL, 0, pt, 4, ct, &len));
+    ck_assert_uint_eq(iv[0], 0xFF); /* the fixed part stays */
     /* random IVs need 64 free bits, generated IVs 12 bytes */
     CK_GCM_MESSAGE_PARAMS r = msg_params(iv, 12, 40, CKG_GENERATE_RANDOM, tag);
     EXPECT_RV(CKR_MECHANISM_PARAM_INVALID,
@@ -658,18 +670,20 @@ START_TEST(test_message_iv_generator_limits)
     x.ivGenerator = 0x99;
     EXPECT_RV(CKR_MECHANISM_PARAM_INVALID,
               F->C_EncryptMessage(s, &x, sizeof(x), NULL, 0, pt, 4, ct, &len));
-    /* a size query generates nothing: the counter of a new process starts at zero */
+    /* a size query generates nothing: the IV buffer is left alone */
     OK(F->C_MessageEncryptFinal(s));
     OK(F->C_MessageEncryptInit(s, &gcm_msg, k));
     memset(iv, 0, sizeof(iv));
     CK_GCM_MESSAGE_PARAMS c = msg_params(iv, 12, 0, CKG_GENERATE_COUNTER, tag);
     len = 0;
-    OK(F->C_EncryptMessage(s, &c, sizeof(c), NULL, 0, pt, 4, NULL, &len));
-    len = sizeof(ct);
     memset(iv, 0xEE, 12);
+    OK(F->C_EncryptMessage(s, &c, sizeof(c), NULL, 0, pt, 4, NULL, &len));
+    static const uint8_t ee[12] = {0xEE, 0xEE, 0xEE, 0xEE, 0xEE, 0xEE,
+                                   0xEE, 0xEE, 0xEE, 0xEE, 0xEE, 0xEE};
+    ck_assert_mem_eq(iv, ee, 12);
+    len = sizeof(ct);
     OK(F->C_EncryptMessage(s, &c, sizeof(c), NULL, 0, pt, 4, ct, &len));
-    static const uint8_t zero[12];
-    ck_assert_mem_eq(iv, zero, 12);
+    ck_assert_msg(memcmp(iv, ee, 12) != 0, "no IV was written back");
 }
 END_TEST
 
@@ -1474,7 +1488,7 @@ static Suite *semantics_suite(void)
     Suite *su = suite_create("semantics");
     TCase *tc = tcase(su, "message", 60);
     tcase_add_test(tc, test_message_gcm_known_answer_test_case_4);
-    tcase_add_test(tc, test_message_counter_ivs_count_from_zero_after_the_fixed_part);
+    tcase_add_test(tc, test_message_counter_ivs_count_up_from_a_random_start_after_the_fixed_part);
     tcase_add_test(tc, test_message_random_ivs_differ_and_keep_unaligned_fixed_bits);
     tcase_add_test(tc, test_message_generate_makes_distinct_ivs);
     tcase_add_test(tc, test_message_decrypts_what_c_encrypt_made);
