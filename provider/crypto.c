@@ -3965,7 +3965,7 @@ const struct bmech crypto_mechs[] = {
     {CKM_SHA256_HMAC,            16,  512, CKF_SIGN | CKF_VERIFY},
     {CKM_AES_ECB,                16,  32,  CKF_ENCRYPT | CKF_DECRYPT},
     {CKM_AES_CBC,                16,  32,  CKF_ENCRYPT | CKF_DECRYPT},
-    {CKM_AES_CBC_PAD,            16,  32,  CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
+    {CKM_AES_CBC_PAD,            16,  32,  CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP},
     {CKM_AES_CTR,                16,  32,  CKF_ENCRYPT | CKF_DECRYPT},
     {CKM_AES_KEY_WRAP,           16,  32,  CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
     {CKM_AES_KEY_WRAP_PAD,       16,  32,  CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
@@ -3988,12 +3988,15 @@ const struct bmech crypto_mechs[] = {
     {CKM_SP800_108_COUNTER_KDF,  1,   512, CKF_DERIVE},
     /* RSA: 2048..4096-bit keys for every operation, verification included */
     {CKM_RSA_PKCS_KEY_PAIR_GEN,  2048, 4096, CKF_GENERATE_KEY_PAIR},
+    /* no unwrap with PKCS#1 v1.5 or raw RSA, nor with AES-CBC-PAD: whether a chosen blob
+     * unwraps (an object appears) or not would be a padding oracle (Bleichenbacher, Vaudenay)
+     * on a key that may not even decrypt; raw RSA would unwrap c^d itself. Unwrap with OAEP,
+     * AES key wrap or AES-GCM. */
     {CKM_RSA_PKCS,               2048, 4096, CKF_SIGN | CKF_VERIFY | CKF_ENCRYPT | CKF_DECRYPT |
-                                             CKF_WRAP | CKF_UNWRAP},
+                                             CKF_WRAP},
     {CKM_RSA_PKCS_PSS,           2048, 4096, CKF_SIGN | CKF_VERIFY},
     {CKM_RSA_PKCS_OAEP,          2048, 4096, CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP},
-    {CKM_RSA_X_509,              2048, 4096, CKF_SIGN | CKF_VERIFY | CKF_ENCRYPT | CKF_DECRYPT |
-                                             CKF_WRAP | CKF_UNWRAP},
+    {CKM_RSA_X_509,              2048, 4096, CKF_SIGN | CKF_VERIFY | CKF_ENCRYPT | CKF_DECRYPT},
     /* Ed25519 only: sizes in bits of the curve, as SoftHSM and OpenSC report them */
     {CKM_EC_EDWARDS_KEY_PAIR_GEN, 255, 255,  CKF_GENERATE_KEY_PAIR},
     {CKM_EDDSA,                  255, 255,   CKF_SIGN | CKF_VERIFY},

@@ -30,7 +30,7 @@ static const struct role base_key = {"base key", CKR_KEY_HANDLE_INVALID,
 static const struct role target = {"key to wrap", CKR_KEY_HANDLE_INVALID, CKR_KEY_NOT_WRAPPABLE,
                                    CKR_KEY_SIZE_RANGE, 0, {CKO_SECRET_KEY, CKO_PRIVATE_KEY}};
 static const struct role salt_key = {"HKDF salt key", CKR_KEY_HANDLE_INVALID,
-                                     CKR_MECHANISM_PARAM_INVALID, CKR_KEY_SIZE_RANGE, 0,
+                                     CKR_MECHANISM_PARAM_INVALID, CKR_KEY_SIZE_RANGE, CKA_DERIVE,
                                      {CKO_SECRET_KEY, CKO_SECRET_KEY}};
 
 /* The attributes of key h as this session may see them. */
@@ -92,6 +92,11 @@ static CK_RV check_role(const struct attrs *a, const struct mech_desc *md, const
     if (!attrs_get_bool(a, r->purpose, false))
         return err_set(ORIGIN_CORE, CKR_KEY_FUNCTION_NOT_PERMITTED,
                        "the %s's attributes do not allow this use", r->what);
+    /* such a key wants the PIN again for each use, and these functions have no Init after
+     * which a C_Login(CKU_CONTEXT_SPECIFIC) could come: refuse rather than skip the PIN */
+    if (attrs_get_bool(a, CKA_ALWAYS_AUTHENTICATE, false))
+        return err_set(ORIGIN_CORE, CKR_KEY_FUNCTION_NOT_PERMITTED,
+                       "the %s has CKA_ALWAYS_AUTHENTICATE: it can only sign or decrypt", r->what);
     if (!op_mechanism_allowed(a, md->type))
         return err_set(ORIGIN_CORE, CKR_MECHANISM_INVALID,
                        "%s is not in the %s's CKA_ALLOWED_MECHANISMS", md->name, r->what);
@@ -286,11 +291,16 @@ out:
     return rv;
 }
 
-/* CKF_HKDF_SALT_KEY names a second key: a secret key of the SE this session may use. */
-static CK_RV check_salt_key(struct core *c, struct session *s, const CK_MECHANISM *m)
+/* CKF_HKDF_SALT_KEY names a second key: a secret key of the SE this session may use, and may
+ * use for this derivation as a base key (CKA_DERIVE, allowed mechanisms): it is the HMAC key of
+ * the extract step, so without these checks a verify-only key would compute MACs. Its
+ * attributes go to *out (NULL without a salt key). */
+static CK_RV check_salt_key(struct core *c, struct session *s, const CK_MECHANISM *m,
+                            const struct mech_desc *md, const struct bmech *b, struct attrs **out)
 {
     const CK_HKDF_PARAMS *p = m->pParameter;
     struct attrs *a = NULL;
+    *out = NULL;
     if ((m->mechanism != CKM_HKDF_DERIVE && m->mechanism != CKM_HKDF_DATA) || !p ||
         m->ulParameterLen != sizeof(*p) || p->ulSaltType != CKF_HKDF_SALT_KEY)
         return CKR_OK; /* the device checks the parameters themselves */
@@ -301,8 +311,14 @@ static CK_RV check_salt_key(struct core *c, struct session *s, const CK_MECHANIS
     if (kt != CKK_GENERIC_SECRET && kt != CKK_HKDF)
         rv = err_set(ORIGIN_CORE, CKR_MECHANISM_PARAM_INVALID,
                      "the HKDF salt key must be a generic secret or HKDF key");
-    attrs_unref(a);
-    return rv;
+    else
+        rv = check_role(a, md, b, &salt_key);
+    if (rv != CKR_OK) {
+        attrs_unref(a);
+        return rv;
+    }
+    *out = a;
+    return CKR_OK;
 }
 
 /* The derived object's class, key type and length from the caller's template. */
@@ -348,7 +364,7 @@ CK_RV core_derive_key(struct core *c, CK_SESSION_HANDLE h, const CK_MECHANISM *m
                       CK_OBJECT_HANDLE *key)
 {
     struct session *s;
-    struct attrs *ba = NULL, *given = NULL, *a = NULL;
+    struct attrs *ba = NULL, *sa = NULL, *given = NULL, *a = NULL;
     const struct mech_desc *md;
     const struct bmech *b;
     unsigned flags = 0;
@@ -365,7 +381,7 @@ CK_RV core_derive_key(struct core *c, CK_SESSION_HANDLE h, const CK_MECHANISM *m
     if ((rv = get_mech(s, m, CKF_DERIVE, &md, &b)) != CKR_OK ||
         (rv = get_key(c, s, hb, &base_key, &ba)) != CKR_OK ||
         (rv = check_role(ba, md, b, &base_key)) != CKR_OK ||
-        (rv = check_salt_key(c, s, m)) != CKR_OK || (rv = template_in(t, n, &given)) != CKR_OK ||
+        (rv = check_salt_key(c, s, m, md, b, &sa)) != CKR_OK || (rv = template_in(t, n, &given)) != CKR_OK ||
         (rv = merge_template(given, ba, CKA_DERIVE_TEMPLATE)) != CKR_OK ||
         (rv = derive_shape(m, given, &len)) != CKR_OK)
         goto out;
@@ -376,10 +392,13 @@ CK_RV core_derive_key(struct core *c, CK_SESSION_HANDLE h, const CK_MECHANISM *m
         goto out;
     }
     /* PKCS#11 3.0 4.10: the new key was always sensitive and never extractable only if the
-     * base key was and the new one is */
-    if ((rv = schema_unwrap_derive(given, sess_user(c, s) == CKU_SO,
-                                   attrs_get_bool(ba, CKA_ALWAYS_SENSITIVE, false),
-                                   attrs_get_bool(ba, CKA_NEVER_EXTRACTABLE, false), &a)) !=
+     * base key (and the salt key, which goes into it as much) was and the new one is */
+    bool always_sensitive = attrs_get_bool(ba, CKA_ALWAYS_SENSITIVE, false) &&
+                            (!sa || attrs_get_bool(sa, CKA_ALWAYS_SENSITIVE, false));
+    bool never_extractable = attrs_get_bool(ba, CKA_NEVER_EXTRACTABLE, false) &&
+                             (!sa || attrs_get_bool(sa, CKA_NEVER_EXTRACTABLE, false));
+    if ((rv = schema_unwrap_derive(given, sess_user(c, s) == CKU_SO, always_sensitive,
+                                   never_extractable, &a)) !=
             CKR_OK ||
         (rv = obj_check_write(c, s, a)) != CKR_OK || (rv = new_flags(s, a, &flags)) != CKR_OK)
         goto out;
@@ -392,6 +411,7 @@ CK_RV core_derive_key(struct core *c, CK_SESSION_HANDLE h, const CK_MECHANISM *m
     rv = track_new(s, flags, *key);
 out:
     attrs_unref(ba);
+    attrs_unref(sa);
     attrs_unref(given);
     attrs_unref(a);
     sess_release(c, s);

@@ -960,8 +960,12 @@ START_TEST(test_mechanism_info_for_rsa_and_eddsa)
     OK(F->C_GetMechanismInfo(slot, CKM_RSA_PKCS, &mi));
     ck_assert_uint_eq(mi.ulMinKeySize, 2048);
     ck_assert_uint_eq(mi.ulMaxKeySize, 4096);
-    CK_FLAGS want = CKF_SIGN | CKF_VERIFY | CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP;
+    CK_FLAGS want = CKF_SIGN | CKF_VERIFY | CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP;
     ck_assert_uint_eq(mi.flags & want, want);
+    /* no unwrap with PKCS#1 v1.5 (a Bleichenbacher oracle) nor raw RSA (c^d itself) */
+    ck_assert_uint_eq(mi.flags & CKF_UNWRAP, 0);
+    OK(F->C_GetMechanismInfo(slot, CKM_RSA_X_509, &mi));
+    ck_assert_uint_eq(mi.flags & (CKF_WRAP | CKF_UNWRAP), 0);
     OK(F->C_GetMechanismInfo(slot, CKM_RSA_PKCS_OAEP, &mi));
     ck_assert_uint_eq(mi.flags & (CKF_ENCRYPT | CKF_WRAP), CKF_ENCRYPT | CKF_WRAP);
     ck_assert_uint_eq(mi.flags & CKF_SIGN, 0);

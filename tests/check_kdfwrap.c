@@ -272,8 +272,14 @@ START_TEST(test_hkdf_salt_key_equals_salt_data)
     ck_assert_mem_eq(got, okm, olen);
     p.hSaltKey = 0x7ffffff0;
     EXPECT_RV(CKR_KEY_HANDLE_INVALID, derive_value(s, &m, base, olen, NULL, NULL));
+    /* the salt key is the extract step's HMAC key: it must allow derivation itself, else a
+     * key that may not sign (or derive) would compute HMACs of chosen data */
+    CK_ATTRIBUTE nd[] = {{CKA_DERIVE, &no, 1}};
+    p.hSaltKey = secret_key(s, CKK_GENERIC_SECRET, salt, slen, nd, 1);
+    EXPECT_RV(CKR_KEY_FUNCTION_NOT_PERMITTED, derive_value(s, &m, base, olen, NULL, NULL));
 }
 END_TEST
+
 
 START_TEST(test_hkdf_bad_parameters_are_param_invalid)
 {
@@ -470,6 +476,28 @@ static void gen_ec_derive(CK_SESSION_HANDLE s, const CK_BYTE *params, size_t ple
                          {CKA_EXTRACTABLE, &extractable, 1}};
     OK(F->C_GenerateKeyPair(s, &m, pt, N(pt), qt, N(qt), pub, priv));
 }
+
+/* A key with CKA_ALWAYS_AUTHENTICATE wants the PIN for each use; C_DeriveKey has no Init for a
+ * context-specific login to follow, so such a key does not derive (nor unwrap). */
+START_TEST(test_always_authenticate_keys_do_not_derive)
+{
+    CK_SESSION_HANDLE s = user_session(NULL);
+    CK_OBJECT_HANDLE pub, priv, pub2, priv2;
+    gen_ec_derive(s, P256, sizeof(P256), &pub, &priv, CK_FALSE);
+    uint8_t point[160];
+    CK_ULONG plen = get_attr(s, pub, CKA_EC_POINT, point, sizeof(point));
+    CK_ECDH1_DERIVE_PARAMS ep = {CKD_NULL, 0, NULL, plen, point};
+    CK_MECHANISM m = {CKM_ECDH1_DERIVE, &ep, sizeof(ep)};
+    OK(derive_value(s, &m, priv, 32, NULL, NULL)); /* the baseline works */
+    CK_MECHANISM gen = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
+    CK_ATTRIBUTE pt[] = {{CKA_TOKEN, &no, 1}, {CKA_EC_PARAMS, (void *)P256, sizeof(P256)}};
+    CK_ATTRIBUTE qt[] = {{CKA_TOKEN, &no, 1},
+                         {CKA_DERIVE, &yes, 1},
+                         {CKA_ALWAYS_AUTHENTICATE, &yes, 1}};
+    OK(F->C_GenerateKeyPair(s, &gen, pt, N(pt), qt, N(qt), &pub2, &priv2));
+    EXPECT_RV(CKR_KEY_FUNCTION_NOT_PERMITTED, derive_value(s, &m, priv2, 32, NULL, NULL));
+}
+END_TEST
 
 static EVP_PKEY *pkey_of(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub)
 {
@@ -1160,6 +1188,14 @@ START_TEST(test_wrap_aes_key_with_rsa_oaep)
     EXPECT_RV(CKR_WRAPPED_KEY_INVALID, F->C_UnwrapKey(s, &m, priv, blob, olen, ut, N(ut), &u));
     EXPECT_RV(CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT,
               F->C_UnwrapKey(s, &m, pub, blob, olen, ut, N(ut), &u));
+    /* PKCS#1 v1.5 wraps, but unwraps nothing: whether a chosen blob unwraps would be a
+     * Bleichenbacher oracle; raw RSA neither wraps nor unwraps (it would unwrap c^d) */
+    CK_MECHANISM v15 = {CKM_RSA_PKCS, NULL, 0}, raw = {CKM_RSA_X_509, NULL, 0};
+    len = sizeof(blob);
+    OK(F->C_WrapKey(s, &v15, pub, k, blob, &len));
+    EXPECT_RV(CKR_MECHANISM_INVALID, F->C_UnwrapKey(s, &v15, priv, blob, len, ut, N(ut), &u));
+    EXPECT_RV(CKR_MECHANISM_INVALID, F->C_UnwrapKey(s, &raw, priv, blob, len, ut, N(ut), &u));
+    EXPECT_RV(CKR_MECHANISM_INVALID, F->C_WrapKey(s, &raw, pub, k, blob, &len));
 }
 END_TEST
 
@@ -1180,6 +1216,7 @@ static Suite *kdfwrap_suite(void)
     TCase *tc = tcase(su, "hkdf", 60);
     tcase_add_test(tc, test_hkdf_derive_matches_rfc5869);
     tcase_add_test(tc, test_hkdf_data_makes_a_data_object);
+    tcase_add_test(tc, test_always_authenticate_keys_do_not_derive);
     tcase_add_test(tc, test_hkdf_salt_key_equals_salt_data);
     tcase_add_test(tc, test_hkdf_bad_parameters_are_param_invalid);
     tc = tcase(su, "sp800_108", 60);
