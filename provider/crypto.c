@@ -4650,6 +4650,17 @@ static CK_RV kbkdf_derive(struct keymat *base, const CK_MECHANISM *m, size_t *le
         if (d->type == CK_SP800_108_ITERATION_VARIABLE && f->ulWidthInBits < 32 &&
             blocks >= (1ul << f->ulWidthInBits))
             FAIL(CKR_TEMPLATE_INCONSISTENT, "the counter is too narrow for %zu bytes", *len);
+        if (d->type == CK_SP800_108_DKM_LENGTH) {
+            /* the length field must hold the length in bits, never a truncation of it */
+            const CK_SP800_108_DKM_LENGTH_FORMAT *df = d->pValue;
+            uint64_t bits = df->dkmLengthMethod == CK_SP800_108_DKM_LENGTH_SUM_OF_KEYS
+                                ? (uint64_t)*len * 8
+                                : (uint64_t)blocks * h * 8;
+            if (df->ulWidthInBits < 64 && bits >= (UINT64_C(1) << df->ulWidthInBits))
+                FAIL(CKR_MECHANISM_PARAM_INVALID,
+                     "SP 800-108: a %lu-bit DKM length field cannot hold %llu bits",
+                     (unsigned long)df->ulWidthInBits, (unsigned long long)bits);
+        }
     }
     if (!(msg = OPENSSL_malloc(msg_len ? msg_len : 1)) ||
         !(*out = OPENSSL_secure_malloc(*len)))

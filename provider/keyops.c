@@ -8,6 +8,8 @@
 #include "error.h"
 #include "schema.h"
 
+#define SEA_MAX_WRAPPED_LEN 65536
+
 /* The role a key plays in the call, with the codes the standard gives for it. */
 struct role {
     const char *what;
@@ -268,8 +270,11 @@ CK_RV core_unwrap_key(struct core *c, CK_SESSION_HANDLE h, const CK_MECHANISM *m
                      "only secret and private keys can be unwrapped");
         goto out;
     }
-    if (inlen == 0) {
-        rv = err_set(ORIGIN_API, CKR_WRAPPED_KEY_LEN_RANGE, "no wrapped key");
+    /* a PKCS#8 RSA-4096 key is under 3 KiB: nothing real comes near the bound, which keeps a
+     * hostile blob from taking the secure heap the other sessions' keys live in */
+    if (inlen == 0 || inlen > SEA_MAX_WRAPPED_LEN) {
+        rv = err_set(ORIGIN_API, CKR_WRAPPED_KEY_LEN_RANGE,
+                     "a wrapped key takes 1..%d bytes (%zu given)", SEA_MAX_WRAPPED_LEN, inlen);
         goto out;
     }
     if ((rv = schema_unwrap_derive(given, sess_user(c, s) == CKU_SO, false, false, &a)) !=

@@ -457,6 +457,17 @@ START_TEST(test_sp800_108_bad_parameters_are_param_invalid)
     p.prfType = CKM_AES_CMAC; /* a generic secret is no AES key */
     d[1].type = CK_SP800_108_BYTE_ARRAY;
     EXPECT_RV(CKR_KEY_TYPE_INCONSISTENT, derive_value(s, &m, base, 32, NULL, NULL));
+    /* a DKM length field that cannot hold the length (64 bytes = 512 bits in 8 bits) is
+     * refused, not truncated; 16 bits hold it */
+    p.prfType = CKM_SHA256_HMAC;
+    CK_SP800_108_DKM_LENGTH_FORMAT narrow = {CK_SP800_108_DKM_LENGTH_SUM_OF_KEYS, CK_FALSE, 8};
+    CK_PRF_DATA_PARAM dl[] = {{CK_SP800_108_ITERATION_VARIABLE, &cf, sizeof(cf)},
+                              {CK_SP800_108_DKM_LENGTH, &narrow, sizeof(narrow)}};
+    p.ulNumberOfDataParams = N(dl);
+    p.pDataParams = dl;
+    EXPECT_RV(CKR_MECHANISM_PARAM_INVALID, derive_value(s, &m, base, 64, NULL, NULL));
+    narrow.ulWidthInBits = 16;
+    OK(derive_value(s, &m, base, 64, NULL, NULL));
 }
 END_TEST
 
@@ -829,6 +840,11 @@ START_TEST(test_wrap_unwrap_aes_key_with_gcm)
     EXPECT_RV(CKR_WRAPPED_KEY_INVALID, F->C_UnwrapKey(s, &m, w, blob, len, ut, N(ut), &u));
     blob[3] ^= 0x40;
     EXPECT_RV(CKR_WRAPPED_KEY_LEN_RANGE, F->C_UnwrapKey(s, &m, w, blob, 8, ut, N(ut), &u));
+    /* more than any wrapped key can be (64 KiB) is refused before anything is allocated */
+    uint8_t *huge = calloc(1, 65537);
+    ck_assert_ptr_nonnull(huge);
+    EXPECT_RV(CKR_WRAPPED_KEY_LEN_RANGE, F->C_UnwrapKey(s, &m, w, huge, 65537, ut, N(ut), &u));
+    free(huge);
     /* a length the key type does not take */
     CK_ATTRIBUTE bt[] = {{CKA_CLASS, &cls_secret, sizeof(cls_secret)},
                          {CKA_KEY_TYPE, &kt_aes, sizeof(kt_aes)}};
