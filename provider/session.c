@@ -34,8 +34,8 @@ void op_reset(struct session *s, enum sea_op op)
         /* kept for the next C_xxxInit on the same key: it checks the tag again */
         struct spare *sp = &s->spare[op];
         spare_free(s, sp);
-        *sp = (struct spare){.bop = o->bop, .tag = o->tag, .key = o->key, .mech = o->mech,
-                             .ka = o->ka};
+        *sp = (struct spare){
+            .bop = o->bop, .tag = o->tag, .key = o->key, .mech = o->mech, .ka = o->ka};
         o->bop = NULL;
         o->ka = NULL;
     }

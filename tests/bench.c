@@ -55,7 +55,7 @@ static const CK_BYTE P256_OID[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x0
 
 struct opts {
     bool quick;
-    bool tp_only; /* --throughput: section 2 only */
+    bool tp_only;      /* --throughput: section 2 only */
     const char *store; /* --store DIR: kept between runs; NULL: a private temporary one */
     const char *module;
     /* the hidden --child-init mode */
