@@ -154,6 +154,7 @@ CK_RV core_op_init(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, const CK
     struct attrs *ka = NULL;
     uint64_t tag = 0;
     bool restart = false;
+    struct bop *kept = NULL; /* the spare's operation, once taken, until it is restarted */
     CK_RV rv = sess_acquire(c, h, &s);
     if (rv != CKR_OK)
         return rv;
@@ -199,13 +200,17 @@ CK_RV core_op_init(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, const CK
     if (!restart)
         spare_drop(s, op);
     if (restart) {
-        /* the kept attributes, checked again; they move to the operation */
+        /* the kept attributes, checked again; they and the operation leave the spare at once,
+         * so that no failure below leaves a half spare */
         if ((rv = check_attrs(c, s, op, md, b, key, sp->ka)) != CKR_OK) {
             spare_drop(s, op);
             goto out;
         }
         ka = sp->ka;
+        kept = sp->bop;
         sp->ka = NULL;
+        sp->bop = NULL;
+        spare_drop(s, op);
     } else if ((rv = check_key(c, s, op, md, b, key, &ka)) != CKR_OK) {
         goto out;
     }
@@ -220,9 +225,8 @@ CK_RV core_op_init(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, const CK
         }
     }
     if (restart) {
-        o->bop = sp->bop;
-        sp->bop = NULL;
-        spare_drop(s, op);
+        o->bop = kept;
+        kept = NULL;
         rv = ops->op_restart(o->bop, &base);
     } else {
         rv = ops->op_init(se->dev->bdev, se->seq, key, op, &base, ka, &o->bop);
@@ -246,6 +250,8 @@ CK_RV core_op_init(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, const CK
         ka = NULL;
     }
 out:
+    if (kept)
+        s->se->dev->ops->op_free(kept);
     attrs_unref(ka);
     sess_release(c, s);
     return rv;

@@ -233,6 +233,49 @@ START_TEST(test_restarted_operations_equal_openssl)
 }
 END_TEST
 
+/* Composed mechanisms (a core-side digest before the device's operation): a restart after a
+ * call refused for its parameters (once the kept operation was taken) must still sign right. */
+START_TEST(test_restart_of_composed_mechanisms)
+{
+    CK_SESSION_HANDLE s = user_session(NULL);
+    CK_MECHANISM gen = {CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0};
+    CK_ULONG bits = 2048;
+    CK_BYTE f4[] = {1, 0, 1};
+    CK_ATTRIBUTE pt[] = {{CKA_TOKEN, &yes, 1},
+                         {CKA_VERIFY, &yes, 1},
+                         {CKA_MODULUS_BITS, &bits, sizeof(bits)},
+                         {CKA_PUBLIC_EXPONENT, f4, sizeof(f4)}};
+    CK_ATTRIBUTE qt[] = {{CKA_TOKEN, &yes, 1}, {CKA_PRIVATE, &yes, 1}, {CKA_SIGN, &yes, 1}};
+    CK_OBJECT_HANDLE pub, priv;
+    OK(F->C_GenerateKeyPair(s, &gen, pt, 4, qt, 3, &pub, &priv));
+    CK_RSA_PKCS_PSS_PARAMS good = {CKM_SHA256, CKG_MGF1_SHA256, 32};
+    CK_RSA_PKCS_PSS_PARAMS bad = {CKM_SHA384, CKG_MGF1_SHA256, 32};
+    CK_MECHANISM mg = {CKM_SHA256_RSA_PKCS_PSS, &good, sizeof(good)};
+    CK_MECHANISM mb = {CKM_SHA256_RSA_PKCS_PSS, &bad, sizeof(bad)};
+    CK_MECHANISM m15 = {CKM_SHA256_RSA_PKCS, NULL, 0};
+    uint8_t sig[256];
+    for (int i = 0; i < 4; i++) {
+        CK_ULONG len = sizeof(sig);
+        OK(F->C_SignInit(s, &mg, priv));
+        OK(F->C_Sign(s, MSG, 100 + i, sig, &len));
+        ck_assert_uint_eq(len, 256);
+        OK(F->C_VerifyInit(s, &mg, pub));
+        OK(F->C_Verify(s, MSG, 100 + i, sig, len));
+        OK(F->C_VerifyInit(s, &mg, pub));
+        EXPECT_RV(CKR_SIGNATURE_INVALID, F->C_Verify(s, MSG, 99 + i, sig, len));
+        if (i == 1)
+            EXPECT_RV(CKR_MECHANISM_PARAM_INVALID, F->C_SignInit(s, &mb, priv));
+        if (i == 2) { /* another mechanism on the same key, then back */
+            len = sizeof(sig);
+            OK(F->C_SignInit(s, &m15, priv));
+            OK(F->C_Sign(s, MSG, 50, sig, &len));
+            OK(F->C_VerifyInit(s, &m15, pub));
+            OK(F->C_Verify(s, MSG, 50, sig, len));
+        }
+    }
+}
+END_TEST
+
 /* CKA_SIGN set false from another session after a signature: the next C_SignInit of the first
  * session must see it (its kept operation and attributes are stale). */
 START_TEST(test_restart_honours_an_attribute_change)
@@ -403,6 +446,7 @@ static Suite *restart_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_restarted_operations_equal_openssl);
+    tcase_add_test(tc, test_restart_of_composed_mechanisms);
     tcase_add_test(tc, test_restart_honours_an_attribute_change);
     tcase_add_test(tc, test_restart_honours_a_destroy);
     tcase_add_test(tc, test_restart_honours_a_logout);
