@@ -328,15 +328,13 @@ START_TEST(test_restart_honours_a_logout)
     hmac_right(s, k, 300);
     OK(F->C_Logout(o));
     CK_RV rv = hmac_sign(s, k, 300, mac);
-    ck_assert_msg(rv == CKR_USER_NOT_LOGGED_IN || rv == CKR_KEY_HANDLE_INVALID,
-                  "C_SignInit after a logout: %s", p11_rv_name(rv));
+    ck_assert_msg(rv == CKR_USER_NOT_LOGGED_IN, "C_SignInit after a logout: %s", p11_rv_name(rv));
     OK(F->C_Login(o, CKU_USER, (CK_UTF8CHAR_PTR)P11_USER_PIN, strlen(P11_USER_PIN)));
     hmac_right(s, k, 300);
     /* and a logout in the session itself */
     OK(F->C_Logout(s));
     rv = hmac_sign(s, k, 300, mac);
-    ck_assert_msg(rv == CKR_USER_NOT_LOGGED_IN || rv == CKR_KEY_HANDLE_INVALID,
-                  "C_SignInit after a logout: %s", p11_rv_name(rv));
+    ck_assert_msg(rv == CKR_USER_NOT_LOGGED_IN, "C_SignInit after a logout: %s", p11_rv_name(rv));
 }
 END_TEST
 
