@@ -247,6 +247,23 @@ struct sea_backend_ops {
     CK_RV (*derive)
     (struct bdev *dev, uint32_t seq, CK_OBJECT_HANDLE hb, const CK_MECHANISM *m, size_t len,
      struct attrs *tmpl, unsigned flags, CK_OBJECT_HANDLE *out);
+
+    /* Restarting an operation: optional (NULL: the core always calls obj_attrs + op_init), both
+     * or neither. For a caller that starts operation after operation on the same key, without
+     * writing memory the device shares between callers (locks, caches, reference counts).
+     * state_tag: a non-zero value that stays the same only while every answer obj_attrs and
+     * op_init gave for key h of SE seq still holds: it must change with any change of the
+     * object (attributes, destruction), of the store by any process (re-initialisation,
+     * deletion of the SE), and with any login or logout; 0 when the device cannot vouch for
+     * that now. It must write no shared memory.
+     * op_restart: start `op` again, an operation of this caller that has ended (or is
+     * abandoned), as op_init would with mechanism m (the same mechanism type, key and kind as
+     * op was started with), reusing its key material and contexts. The core calls it only
+     * when state_tag is still the value it read before the obj_attrs and op_init that made op,
+     * after checking the attributes obj_attrs gave then again (login, purpose, mechanism). On
+     * failure op may only be freed. */
+    uint64_t (*state_tag)(struct bdev *dev, uint32_t seq, CK_OBJECT_HANDLE h);
+    CK_RV (*op_restart)(struct bop *op, const CK_MECHANISM *m);
 };
 
 /* The registered backends (core.c). */

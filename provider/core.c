@@ -221,6 +221,8 @@ CK_RV core_new(struct config *cfg, struct core **out)
     c->cfg = cfg;
     c->next_handle = 1;
     pthread_mutex_init(&c->lock, NULL);
+    for (size_t b = 0; b < SESS_BUCKETS; b++)
+        pthread_mutex_init(&c->buckets[b].lock, NULL);
     log_init_from_env();
     if ((rv = global_options(c, &secure_heap)) != CKR_OK)
         goto fail;
@@ -262,6 +264,8 @@ fail_crypto:
 fail:
     config_free(cfg);
     pthread_mutex_destroy(&c->lock);
+    for (size_t b = 0; b < SESS_BUCKETS; b++)
+        pthread_mutex_destroy(&c->buckets[b].lock);
     free(c);
     return rv;
 }
@@ -298,6 +302,8 @@ void core_free(struct core *c)
     free(c->snap);
     config_free(c->cfg);
     pthread_mutex_destroy(&c->lock);
+    for (size_t b = 0; b < SESS_BUCKETS; b++)
+        pthread_mutex_destroy(&c->buckets[b].lock);
     free(c);
     crypto_fini();
 }
@@ -320,9 +326,10 @@ void core_abandon(struct core *c)
     /* Operations the parent's sessions had running hold key material: free it (this is the
      * child's copy of the memory; nothing shared is touched). */
     for (size_t b = 0; b < SESS_BUCKETS; b++)
-        for (struct session *s = c->buckets[b]; s; s = s->next) {
+        for (struct session *s = c->buckets[b].head; s; s = s->next) {
             for (int i = 0; i < OP__COUNT; i++)
                 op_reset(s, (enum sea_op)i);
+            spare_drop(s, OP__COUNT);
             for (int i = 0; i < MSG__COUNT; i++)
                 msg_reset(s, i);
         }
@@ -359,7 +366,7 @@ static void merge_ses(struct device *d, struct se_desc *list, size_t n, uint32_t
         if (!found && s->present) {
             s->present = false;
             s->event = true;
-            s->login = NO_USER;
+            se_set_login(s, NO_USER);
         }
     }
     for (size_t i = 0; i < n; i++) {
@@ -372,7 +379,7 @@ static void merge_ses(struct device *d, struct se_desc *list, size_t n, uint32_t
             s->dev = d;
             s->seq = list[i].seq;
             s->slot = d->slot_base | s->seq;
-            s->login = NO_USER;
+            se_set_login(s, NO_USER);
             pthread_mutex_init(&s->login_lock, NULL);
             /* keep the list ordered by seq: slots are listed in creation order */
             struct se **pp = &d->ses;
@@ -386,7 +393,7 @@ static void merge_ses(struct device *d, struct se_desc *list, size_t n, uint32_t
         }
         if (s->present && s->desc.epoch != list[i].epoch) {
             /* re-initialised elsewhere: a new owner, new objects; our login is void */
-            s->login = NO_USER;
+            se_set_login(s, NO_USER);
             s->event = true;
         }
         s->desc = list[i];

@@ -25,7 +25,8 @@ struct se {
     struct se_desc desc;
     bool present;
     bool event;                 /* appeared, vanished or changed since the last slot event */
-    CK_USER_TYPE login;         /* NO_USER, CKU_USER or CKU_SO; under core lock */
+    CK_USER_TYPE login;         /* NO_USER, CKU_USER or CKU_SO; written under core lock with
+                                 * se_set_login, read without it by sess_user (atomics) */
     unsigned nsess, nro;        /* sessions of this context on the SE (and read-only ones) */
     bool closing;               /* being re-initialised or deleted: no new session */
     pthread_mutex_t login_lock; /* serialises logins, PIN changes and re-init of this SE */
@@ -54,6 +55,23 @@ struct opstate {
     const struct mech_desc *md;
     struct bop *bop;    /* the device's part, NULL for core-only digests */
     struct cop *digest; /* core-side digest: C_Digest, or the prehash of a composed mechanism */
+    /* The running operation may be restarted (backend.h state_tag, op_restart): the device's
+     * tag read before its key was checked (0: no), the key, the mechanism and the attributes
+     * checked (a reference). */
+    uint64_t tag;
+    CK_OBJECT_HANDLE key;
+    CK_MECHANISM_TYPE mech;
+    struct attrs *ka;
+};
+
+/* The last ended operation of a kind, kept to be restarted by the next C_xxxInit on the same
+ * key and mechanism while the device's state tag is unchanged (ops.c). */
+struct spare {
+    struct bop *bop; /* NULL: none */
+    uint64_t tag;
+    CK_OBJECT_HANDLE key;
+    CK_MECHANISM_TYPE mech;
+    struct attrs *ka;
 };
 
 /* A message-based encryption or decryption process (PKCS#11 3.0 C_MessageEncryptInit ...):
@@ -81,9 +99,10 @@ struct session {
     struct se *se;
     CK_FLAGS flags;
     pthread_mutex_t lock; /* one call at a time on a session */
-    unsigned refs;        /* atomic; raised under core lock while the table holds the session */
-    bool closed;
+    unsigned refs;        /* atomic; raised under its bucket's lock while the table holds it */
+    bool closed;          /* set under core + bucket lock; read with atomics elsewhere */
     struct opstate op[OP__COUNT];
+    struct spare spare[OP__COUNT];
     struct findstate find;
     struct msgstate msg[MSG__COUNT];
     CK_OBJECT_HANDLE *objs; /* session objects this session created */
@@ -93,14 +112,26 @@ struct session {
 
 #define SESS_BUCKETS 64
 
+/* One chain of the session table with its own lock, so that calls on two sessions in
+ * different chains write no memory in common. Padded to 128 bytes: two chains never share a
+ * cache line whatever the struct core's alignment. Changing a chain (or a session's closed
+ * flag) takes the core lock, then the chain's lock; a lookup takes the chain's lock only. */
+union sess_bucket {
+    struct {
+        pthread_mutex_t lock;
+        struct session *head;
+    };
+    char line[128];
+};
+
 struct core {
     unsigned long forkgen;
     struct config *cfg;
-    pthread_mutex_t lock; /* devices' SE lists, session table, login states */
+    pthread_mutex_t lock; /* devices' SE lists, session table changes, login states */
     struct device *devs;
     size_t ndevs;
     unsigned pin_retries;
-    struct session *buckets[SESS_BUCKETS];
+    union sess_bucket buckets[SESS_BUCKETS];
     CK_SESSION_HANDLE next_handle;
     struct core *abandoned_next; /* see core_abandon */
     CK_SLOT_ID *snap;            /* the slot list last returned */
@@ -120,14 +151,22 @@ struct se *core_slot_se(struct core *c, CK_SLOT_ID slot, struct device **free_de
 /* Look up a session and take a reference and its lock; CKR_SESSION_HANDLE_INVALID if none. */
 CK_RV sess_acquire(struct core *c, CK_SESSION_HANDLE h, struct session **out);
 void sess_release(struct core *c, struct session *s);
-/* The login state of the session's SE (CKU_USER, CKU_SO or NO_USER). */
+/* The login state of the session's SE (CKU_USER, CKU_SO or NO_USER): one atomic load. */
 CK_USER_TYPE sess_user(struct core *c, const struct session *s);
+/* Change an SE's login state (core lock held). */
+void se_set_login(struct se *se, CK_USER_TYPE u);
 /* A backend answered CKR_USER_NOT_LOGGED_IN: it no longer holds the user's login (another
  * process re-initialised the SE), so the core forgets it too. Returns rv. */
 CK_RV sess_sync_login(struct core *c, struct session *s, CK_RV rv);
 /* Refuse changes to a blocked SE's token objects and PINs (CKR_TOKEN_WRITE_PROTECTED). */
 CK_RV sess_check_writable(struct core *c, struct session *s);
+/* End the operation of a kind (a restartable one becomes the kind's spare). */
 void op_reset(struct session *s, enum sea_op op);
+/* Free the spare of a kind, or of every kind (OP__COUNT). */
+void spare_drop(struct session *s, int op);
+/* Free the spares of every session of this SE in this context (call with no session lock
+ * held): a login state change ends what they hold. */
+void spares_drop_se(struct core *c, struct se *se);
 void sessions_free_all(struct core *c);
 
 /* msgops.c: end a message-based process (and the message in progress). */

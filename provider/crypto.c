@@ -3025,11 +3025,10 @@ static CK_RV gcm_init(struct cop *c, const CK_MECHANISM *m)
     }
     c->size = gp->ulTagBits / 8;
     c->ci = &g.gcm[aes_index(c->k->secret_len)];
-    /* An idle context of the key, if one is free, has the key set up already (the AES key
-     * schedule and GHASH table): a new IV starts it afresh, as EVP_EncryptInit_ex2 with only an
-     * IV does. Else a new context. The provider takes any IV length up to GCM_IV_MAX with the
-     * IV itself. */
-    c->cctx = NULL;
+    /* The context this operation kept from its previous run (cop_restart), or an idle context
+     * of the key, if one is free, has the key set up already (the AES key schedule and GHASH
+     * table): a new IV starts it afresh, as EVP_EncryptInit_ex2 with only an IV does. Else a
+     * new context. The provider takes any IV length up to GCM_IV_MAX with the IV itself. */
     for (size_t i = 0; i < KEYMAT_SPARES && !c->cctx; i++)
         if (__atomic_load_n(&c->k->spare_gcm[i], __ATOMIC_RELAXED))
             c->cctx = __atomic_exchange_n(&c->k->spare_gcm[i], NULL, __ATOMIC_ACQ_REL);
@@ -4123,10 +4122,9 @@ CK_RV cop_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out, si
     return step(c, true, in, inlen, out, outlen);
 }
 
-void cop_free(struct cop *c)
+/* Free what an operation holds, except its key reference. */
+static void cop_release(struct cop *c)
 {
-    if (!c)
-        return;
     if (c->sctx)
         c->sig->freectx(c->sctx);
     /* an AES-GCM context that ended cleanly becomes a spare of the key, in a free slot */
@@ -4144,8 +4142,49 @@ void cop_free(struct cop *c)
         c->ac->freectx(c->actx);
     hmac_clear(&c->mac);
     OPENSSL_clear_free(c->held, c->held_cap);
+}
+
+void cop_free(struct cop *c)
+{
+    if (!c)
+        return;
+    cop_release(c);
     keymat_unref(c->k);
     OPENSSL_free(c);
+}
+
+CK_RV cop_restart(struct cop *c, const CK_MECHANISM *m)
+{
+    CK_RV rv = CKR_OK;
+    if (!c || !m || m->mechanism != c->im->type)
+        return err_set(ORIGIN, CKR_ARGUMENTS_BAD, "cop_restart: bad argument");
+    const struct impl *im = c->im;
+    enum sea_op op = c->op;
+    struct keymat *k = c->k;
+    /* An AES-GCM context that ended cleanly stays with this operation rather than going back to
+     * the key's spares: no write to the key, which other sessions may be using. */
+    bool keep = c->cctx && c->park && im->fam == &fam_gcm;
+    void *cctx = keep ? c->cctx : NULL;
+    const struct cipher_impl *ci = c->ci;
+    if (keep)
+        c->cctx = NULL;
+    cop_release(c);
+    memset(c, 0, sizeof(*c));
+    c->im = im;
+    c->op = op;
+    c->k = k;
+    c->cctx = cctx;
+    c->ci = keep ? ci : NULL;
+    ERR_set_mark();
+    if (im->no_params && m->ulParameterLen != 0)
+        FAIL(CKR_MECHANISM_PARAM_INVALID, "mechanism 0x%lx takes no parameter",
+             (unsigned long)m->mechanism);
+    rv = im->fam->init(c, m);
+out:
+    if (rv != CKR_OK)
+        c->done = true;
+    ERR_pop_to_mark();
+    return rv;
 }
 
 /* ---- wrapping formats and key derivation (C_WrapKey, C_UnwrapKey, C_DeriveKey) ----

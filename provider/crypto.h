@@ -145,6 +145,11 @@ size_t cop_outlen(struct cop *c, int phase, size_t inlen);
 CK_RV cop_update(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
 CK_RV cop_final(struct cop *c, const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
 void cop_free(struct cop *c);
+/* Start c again for mechanism m (the same mechanism type, key and operation kind) as cop_new
+ * would, reusing what it holds: no allocation and no write to the key material in the usual
+ * case. c may have finished, failed or still be running (it is abandoned). On failure c is
+ * finished (any further step fails) and may only be freed. */
+CK_RV cop_restart(struct cop *c, const CK_MECHANISM *m);
 
 /* ---- wrapping formats and derivations (C_WrapKey, C_UnwrapKey, C_DeriveKey) ---- */
 

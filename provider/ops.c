@@ -72,20 +72,12 @@ bool op_mechanism_allowed(const struct attrs *a, CK_MECHANISM_TYPE m)
     return false;
 }
 
-/* Check the key against the operation and mechanism as the standard orders it. */
-static CK_RV check_key(struct core *c, struct session *s, enum sea_op op,
-                       const struct mech_desc *md, const struct bmech *b, CK_OBJECT_HANDLE key,
-                       struct attrs **out)
+/* Check a key's attributes against the operation and mechanism as the standard orders it. */
+static CK_RV check_attrs(struct core *c, struct session *s, enum sea_op op,
+                         const struct mech_desc *md, const struct bmech *b, CK_OBJECT_HANDLE key,
+                         const struct attrs *a)
 {
-    struct se *se = s->se;
-    struct attrs *a = NULL;
-    CK_RV rv = sess_sync_login(c, s, se->dev->ops->obj_attrs(se->dev->bdev, se->seq, key, &a));
-    if (rv == CKR_USER_NOT_LOGGED_IN)
-        return err_set(ORIGIN_CORE, rv, "key %lu is private: log in as the user first", key);
-    if (rv != CKR_OK)
-        return err_default(ORIGIN_CORE,
-                           rv == CKR_OBJECT_HANDLE_INVALID ? CKR_KEY_HANDLE_INVALID : rv,
-                           "key %lu is not available", key);
+    CK_RV rv = CKR_OK;
     CK_OBJECT_CLASS cls = attrs_get_ulong(a, CKA_CLASS, CK_UNAVAILABLE_INFORMATION);
     CK_KEY_TYPE kt = attrs_get_ulong(a, CKA_KEY_TYPE, CK_UNAVAILABLE_INFORMATION);
     CK_ULONG size = op_key_size(a);
@@ -104,12 +96,45 @@ static CK_RV check_key(struct core *c, struct session *s, enum sea_op op,
     else if (size && (size < b->min_key || size > b->max_key))
         rv = err_set(ORIGIN_CORE, CKR_KEY_SIZE_RANGE, "the key size %lu is outside %lu..%lu", size,
                      b->min_key, b->max_key);
-    if (rv != CKR_OK) {
+    return rv;
+}
+
+/* Read the key's attributes from the device and check them. */
+static CK_RV check_key(struct core *c, struct session *s, enum sea_op op,
+                       const struct mech_desc *md, const struct bmech *b, CK_OBJECT_HANDLE key,
+                       struct attrs **out)
+{
+    struct se *se = s->se;
+    struct attrs *a = NULL;
+    CK_RV rv = sess_sync_login(c, s, se->dev->ops->obj_attrs(se->dev->bdev, se->seq, key, &a));
+    if (rv == CKR_USER_NOT_LOGGED_IN)
+        return err_set(ORIGIN_CORE, rv, "key %lu is private: log in as the user first", key);
+    if (rv != CKR_OK)
+        return err_default(ORIGIN_CORE,
+                           rv == CKR_OBJECT_HANDLE_INVALID ? CKR_KEY_HANDLE_INVALID : rv,
+                           "key %lu is not available", key);
+    if ((rv = check_attrs(c, s, op, md, b, key, a)) != CKR_OK) {
         attrs_unref(a);
         return rv;
     }
     *out = a;
     return CKR_OK;
+}
+
+/* Restarting (backend.h state_tag, op_restart). An application signing or encrypting message
+ * after message on one key calls C_xxxInit + C_xxx each time: read from the device, the key's
+ * attributes and material come from caches every session shares, under a lock and with
+ * reference counts, memory that two CPUs then take from each other on every call. Instead the
+ * session keeps its last ended operation of each kind (with the attributes checked for it and
+ * the device's state tag read before they were read) and, when the next C_xxxInit names the
+ * same key and mechanism and the tag is unchanged, checks the kept attributes again (login
+ * state, purpose, allowed mechanisms: all of check_attrs) and restarts the kept operation. A
+ * tag that changed (an attribute changed, the object destroyed, a login or logout, a write by
+ * another process) sends the call the usual way, and the kept operation is freed. */
+static bool spare_fits(const struct spare *sp, CK_OBJECT_HANDLE key, CK_MECHANISM_TYPE mech,
+                       uint64_t tag)
+{
+    return sp->bop && tag && sp->tag == tag && sp->key == key && sp->mech == mech;
 }
 
 static CK_RV check_params(const struct mech_desc *md, const CK_MECHANISM *m)
@@ -127,6 +152,9 @@ CK_RV core_op_init(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, const CK
 {
     struct session *s;
     struct attrs *ka = NULL;
+    uint64_t tag = 0;
+    bool restart = false;
+    struct bop *kept = NULL; /* the spare's operation, once taken, until it is restarted */
     CK_RV rv = sess_acquire(c, h, &s);
     if (rv != CKR_OK)
         return rv;
@@ -164,8 +192,28 @@ CK_RV core_op_init(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, const CK
                      se->dev->name, md->name);
         goto out;
     }
-    if ((rv = check_key(c, s, op, md, b, key, &ka)) != CKR_OK)
+    const struct sea_backend_ops *ops = se->dev->ops;
+    struct spare *sp = &s->spare[op];
+    if (ops->state_tag && ops->op_restart)
+        tag = ops->state_tag(se->dev->bdev, se->seq, key);
+    restart = spare_fits(sp, key, m->mechanism, tag);
+    if (!restart)
+        spare_drop(s, op);
+    if (restart) {
+        /* the kept attributes, checked again; they and the operation leave the spare at once,
+         * so that no failure below leaves a half spare */
+        if ((rv = check_attrs(c, s, op, md, b, key, sp->ka)) != CKR_OK) {
+            spare_drop(s, op);
+            goto out;
+        }
+        ka = sp->ka;
+        kept = sp->bop;
+        sp->ka = NULL;
+        sp->bop = NULL;
+        spare_drop(s, op);
+    } else if ((rv = check_key(c, s, op, md, b, key, &ka)) != CKR_OK) {
         goto out;
+    }
     CK_MECHANISM base = *m;
     if (composed && (rv = mech_base(md, m, &base)) != CKR_OK)
         goto out;
@@ -176,8 +224,14 @@ CK_RV core_op_init(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, const CK
             goto out;
         }
     }
-    rv = sess_sync_login(
-        c, s, se->dev->ops->op_init(se->dev->bdev, se->seq, key, op, &base, ka, &o->bop));
+    if (restart) {
+        o->bop = kept;
+        kept = NULL;
+        rv = ops->op_restart(o->bop, &base);
+    } else {
+        rv = ops->op_init(se->dev->bdev, se->seq, key, op, &base, ka, &o->bop);
+    }
+    rv = sess_sync_login(c, s, rv);
     if (rv != CKR_OK) {
         err_default(ORIGIN_BACKEND, rv, "the device refused to start the %s", op_names[op]);
         op_reset(s, op);
@@ -188,7 +242,16 @@ CK_RV core_op_init(struct core *c, CK_SESSION_HANDLE h, enum sea_op op, const CK
     o->need_context_login = (op == OP_SIGN || op == OP_DECRYPT) &&
                             attrs_get_ulong(ka, CKA_CLASS, 0) == CKO_PRIVATE_KEY &&
                             attrs_get_bool(ka, CKA_ALWAYS_AUTHENTICATE, false);
+    if (tag) { /* read before the attributes: the operation may be kept and restarted */
+        o->tag = tag;
+        o->key = key;
+        o->mech = m->mechanism;
+        o->ka = ka;
+        ka = NULL;
+    }
 out:
+    if (kept)
+        s->se->dev->ops->op_free(kept);
     attrs_unref(ka);
     sess_release(c, s);
     return rv;

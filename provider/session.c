@@ -12,21 +12,48 @@ static size_t bucket(CK_SESSION_HANDLE h)
     return (size_t)(h % SESS_BUCKETS);
 }
 
+static void spare_free(struct session *s, struct spare *sp)
+{
+    if (sp->bop)
+        s->se->dev->ops->op_free(sp->bop);
+    attrs_unref(sp->ka);
+    memset(sp, 0, sizeof(*sp));
+}
+
+void spare_drop(struct session *s, int op)
+{
+    for (int i = 0; i < OP__COUNT; i++)
+        if (op == OP__COUNT || op == i)
+            spare_free(s, &s->spare[i]);
+}
+
 void op_reset(struct session *s, enum sea_op op)
 {
     struct opstate *o = &s->op[op];
+    if (o->bop && o->tag) {
+        /* kept for the next C_xxxInit on the same key: it checks the tag again */
+        struct spare *sp = &s->spare[op];
+        spare_free(s, sp);
+        *sp = (struct spare){
+            .bop = o->bop, .tag = o->tag, .key = o->key, .mech = o->mech, .ka = o->ka};
+        o->bop = NULL;
+        o->ka = NULL;
+    }
     if (o->bop)
         s->se->dev->ops->op_free(o->bop);
     if (o->digest)
         cop_free(o->digest);
+    attrs_unref(o->ka);
     memset(o, 0, sizeof(*o));
 }
 
-/* End every operation of the session: the classic ones and the message-based processes. */
+/* End every operation of the session: the classic ones and the message-based processes, and
+ * free the spares. */
 static void ops_reset_all(struct session *s)
 {
     for (int i = 0; i < OP__COUNT; i++)
         op_reset(s, (enum sea_op)i);
+    spare_drop(s, OP__COUNT);
     for (int i = 0; i < MSG__COUNT; i++)
         msg_reset(s, i);
 }
@@ -46,20 +73,35 @@ static void session_free(struct session *s)
     free(s);
 }
 
-CK_RV sess_acquire(struct core *c, CK_SESSION_HANDLE h, struct session **out)
+static bool is_closed(const struct session *s)
 {
+    return __atomic_load_n(&s->closed, __ATOMIC_ACQUIRE);
+}
+
+/* The open session with handle h, its count raised; NULL if none. Takes the chain's lock only:
+ * every change of a chain holds it too (with the core lock), so two calls on sessions of
+ * different chains share no lock. */
+static struct session *lookup(struct core *c, CK_SESSION_HANDLE h)
+{
+    union sess_bucket *b = &c->buckets[bucket(h)];
     struct session *s;
-    core_lock(c);
-    for (s = c->buckets[bucket(h)]; s; s = s->next)
+    pthread_mutex_lock(&b->lock);
+    for (s = b->head; s; s = s->next)
         if (s->h == h && !s->closed)
             break;
     if (s)
         __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
-    core_unlock(c);
+    pthread_mutex_unlock(&b->lock);
+    return s;
+}
+
+CK_RV sess_acquire(struct core *c, CK_SESSION_HANDLE h, struct session **out)
+{
+    struct session *s = lookup(c, h);
     if (!s)
         return err_set(ORIGIN_API, CKR_SESSION_HANDLE_INVALID, "there is no session %lu", h);
     pthread_mutex_lock(&s->lock);
-    if (s->closed) {
+    if (is_closed(s)) {
         sess_release(c, s);
         return err_set(ORIGIN_API, CKR_SESSION_CLOSED, "session %lu was closed meanwhile", h);
     }
@@ -70,7 +112,7 @@ CK_RV sess_acquire(struct core *c, CK_SESSION_HANDLE h, struct session **out)
 void sess_release(struct core *c, struct session *s)
 {
     pthread_mutex_unlock(&s->lock);
-    /* without the core lock: a session is found (and its count raised) only while the table
+    /* without any table lock: a session is found (and its count raised) only while the table
      * holds its reference, so the count cannot rise again once it reached zero */
     bool last = __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0;
     if (last)
@@ -79,10 +121,17 @@ void sess_release(struct core *c, struct session *s)
 
 CK_USER_TYPE sess_user(struct core *c, const struct session *s)
 {
-    core_lock(c);
-    CK_USER_TYPE u = s->se->login;
-    core_unlock(c);
-    return u;
+    (void)c;
+    /* An atomic load rather than the core lock: every C_xxxInit reads it, and a lock written by
+     * every session's calls is a cache line the CPUs take from each other. The writers hold the
+     * core lock (and the SE's login lock) as before; a reader racing with a login or logout sees
+     * the state before or after it, as it did when it took the lock just before or after. */
+    return __atomic_load_n(&s->se->login, __ATOMIC_ACQUIRE);
+}
+
+void se_set_login(struct se *se, CK_USER_TYPE u)
+{
+    __atomic_store_n(&se->login, u, __ATOMIC_RELEASE);
 }
 
 CK_RV sess_sync_login(struct core *c, struct session *s, CK_RV rv)
@@ -90,7 +139,7 @@ CK_RV sess_sync_login(struct core *c, struct session *s, CK_RV rv)
     if (rv == CKR_USER_NOT_LOGGED_IN) {
         core_lock(c);
         if (s->se->login == CKU_USER)
-            s->se->login = NO_USER;
+            se_set_login(s->se, NO_USER);
         core_unlock(c);
     }
     return rv;
@@ -148,8 +197,11 @@ CK_RV core_open_session(struct core *c, CK_SLOT_ID slot, CK_FLAGS flags, CK_SESS
     s->h = c->next_handle++;
     if (c->next_handle > 0x7FFFFFFFu)
         c->next_handle = 1;
-    s->next = c->buckets[bucket(s->h)];
-    c->buckets[bucket(s->h)] = s;
+    union sess_bucket *b = &c->buckets[bucket(s->h)];
+    pthread_mutex_lock(&b->lock);
+    s->next = b->head;
+    b->head = s;
+    pthread_mutex_unlock(&b->lock);
     se->nsess++;
     if (!(flags & CKF_RW_SESSION))
         se->nro++;
@@ -162,16 +214,54 @@ CK_RV core_open_session(struct core *c, CK_SLOT_ID slot, CK_FLAGS flags, CK_SESS
  * its SE in this context. */
 static bool unlink_session(struct core *c, struct session *s)
 {
-    struct session **pp = &c->buckets[bucket(s->h)];
+    union sess_bucket *b = &c->buckets[bucket(s->h)];
+    pthread_mutex_lock(&b->lock);
+    struct session **pp = &b->head;
     while (*pp && *pp != s)
         pp = &(*pp)->next;
     if (*pp)
         *pp = s->next;
-    s->closed = true;
+    __atomic_store_n(&s->closed, true, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&b->lock);
     s->se->nsess--;
     if (!(s->flags & CKF_RW_SESSION))
         s->se->nro--;
     return s->se->nsess == 0;
+}
+
+void spares_drop_se(struct core *c, struct se *se)
+{
+    struct session **list = NULL;
+    size_t n = 0, cap = 0;
+    bool short_of_memory = false;
+    /* the chains change under the core lock (and their own): the core lock is enough to read */
+    core_lock(c);
+    for (size_t b = 0; b < SESS_BUCKETS; b++)
+        for (struct session *s = c->buckets[b].head; s; s = s->next) {
+            if (s->se != se || s->closed)
+                continue;
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 16;
+                struct session **l = realloc(list, nc * sizeof(*l));
+                if (!l) {
+                    short_of_memory = true;
+                    continue;
+                }
+                list = l;
+                cap = nc;
+            }
+            __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+            list[n++] = s;
+        }
+    core_unlock(c);
+    for (size_t i = 0; i < n; i++) {
+        pthread_mutex_lock(&list[i]->lock);
+        spare_drop(list[i], OP__COUNT);
+        sess_release(c, list[i]);
+    }
+    free(list);
+    if (short_of_memory)
+        LOGW("out of memory: some sessions keep an idle operation until their next use");
 }
 
 static void logout_se(struct core *c, struct se *se)
@@ -180,7 +270,7 @@ static void logout_se(struct core *c, struct se *se)
     core_lock(c);
     bool was = se->login != NO_USER && se->nsess == 0;
     if (was)
-        se->login = NO_USER;
+        se_set_login(se, NO_USER);
     core_unlock(c);
     if (was)
         se->dev->ops->logout(se->dev->bdev, se->seq);
@@ -218,14 +308,7 @@ static void close_one(struct core *c, struct session *s)
 
 CK_RV core_close_session(struct core *c, CK_SESSION_HANDLE h)
 {
-    struct session *s;
-    core_lock(c);
-    for (s = c->buckets[bucket(h)]; s; s = s->next)
-        if (s->h == h && !s->closed)
-            break;
-    if (s)
-        __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
-    core_unlock(c);
+    struct session *s = lookup(c, h);
     if (!s)
         return err_set(ORIGIN_API, CKR_SESSION_HANDLE_INVALID, "there is no session %lu", h);
     close_one(c, s);
@@ -246,7 +329,7 @@ CK_RV core_close_all(struct core *c, CK_SLOT_ID slot)
         struct session *victim = NULL;
         core_lock(c);
         for (size_t b = 0; b < SESS_BUCKETS && !victim; b++)
-            for (struct session *s = c->buckets[b]; s && !victim; s = s->next)
+            for (struct session *s = c->buckets[b].head; s && !victim; s = s->next)
                 if (s->se == se && !s->closed)
                     victim = s;
         if (victim)
@@ -262,14 +345,14 @@ CK_RV core_close_all(struct core *c, CK_SLOT_ID slot)
 void sessions_free_all(struct core *c)
 {
     for (size_t b = 0; b < SESS_BUCKETS; b++) {
-        struct session *s = c->buckets[b];
+        struct session *s = c->buckets[b].head;
         while (s) {
             struct session *n = s->next;
             s->se->nsess = 0;
             session_free(s);
             s = n;
         }
-        c->buckets[b] = NULL;
+        c->buckets[b].head = NULL;
     }
 }
 
@@ -326,7 +409,7 @@ static CK_RV context_login(struct core *c, struct session *s, const uint8_t *pin
          * out. */
         core_lock(c);
         bool was = se->login != NO_USER;
-        se->login = NO_USER;
+        se_set_login(se, NO_USER);
         core_unlock(c);
         if (was)
             se->dev->ops->logout(se->dev->bdev, se->seq);
@@ -372,7 +455,7 @@ CK_RV core_login(struct core *c, CK_SESSION_HANDLE h, CK_USER_TYPE user, const u
         rv = se->dev->ops->login(se->dev->bdev, se->seq, user, pin, len);
     if (rv == CKR_OK) {
         core_lock(c);
-        se->login = user;
+        se_set_login(se, user);
         core_unlock(c);
     }
     pthread_mutex_unlock(&se->login_lock);
@@ -392,14 +475,18 @@ CK_RV core_logout(struct core *c, CK_SESSION_HANDLE h)
     pthread_mutex_lock(&se->login_lock);
     core_lock(c);
     bool was = se->login != NO_USER;
-    se->login = NO_USER;
+    se_set_login(se, NO_USER);
     core_unlock(c);
     if (was)
         se->dev->ops->logout(se->dev->bdev, se->seq);
     pthread_mutex_unlock(&se->login_lock);
-    /* What this session was doing with the user's keys ends with the login. */
+    /* What this session was doing with the user's keys ends with the login; the idle
+     * operations every session of the SE keeps are freed (the device's state tag changed, so
+     * none would be restarted, but they hold key material). */
     ops_reset_all(s);
     sess_release(c, s);
+    if (was)
+        spares_drop_se(c, se);
     return was ? CKR_OK : err_set(ORIGIN_CORE, CKR_USER_NOT_LOGGED_IN, "nobody is logged in");
 }
 

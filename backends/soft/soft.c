@@ -254,7 +254,8 @@ struct bdev {
 
     pthread_mutex_t cmu;
     uint64_t gen; /* bumped whenever cached state is dropped: a value read before must not be
-                   * cached after */
+                   * cached after. Written under cmu with gen_bump, read without it by
+                   * soft_state_tag (atomics) */
     struct sek *sek;
     size_t nsek;
     struct cache attrs, keys;
@@ -262,6 +263,11 @@ struct bdev {
     size_t nsobj, capsobj, sreserved;
     uint32_t next_session;
 };
+
+static void gen_bump(struct bdev *d)
+{
+    __atomic_add_fetch(&d->gen, 1, __ATOMIC_RELEASE);
+}
 
 static const char *role_name(enum store_role r)
 {
@@ -558,7 +564,7 @@ static void forget_se(struct bdev *d, uint32_t seq)
     drop_sek(d, seq);
     cache_drop(&d->keys, false, seq);
     drop_sobjs(d, seq, true);
-    d->gen++;
+    gen_bump(d);
 }
 
 /* A copy of the key held for an SE, for use outside the locks. */
@@ -691,7 +697,7 @@ static CK_RV refresh(struct bdev *d)
     lock_c(d);
     cache_drop(&d->attrs, true, 0);
     cache_drop(&d->keys, true, 0);
-    d->gen++;
+    gen_bump(d);
     for (size_t i = d->nsek; i > 0; i--) {
         const struct sek *k = &d->sek[i - 1];
         const struct se_row *r = find_se(d, k->seq);
@@ -940,7 +946,7 @@ static void soft_dev_abandon(struct bdev *d)
     for (size_t i = 0; i < d->nsobj; i++)
         sobj_free(d->sobj[i]);
     d->nsobj = 0;
-    d->gen++;
+    gen_bump(d);
     unlock_c(d);
 }
 
@@ -1296,7 +1302,7 @@ static CK_RV keep_sek(struct bdev *d, uint32_t seq, enum store_role role, struct
         mac = NULL;
         cache_drop(&d->attrs, false, seq);
         cache_drop(&d->keys, false, seq);
-        d->gen++;
+        gen_bump(d);
     }
     unlock_c(d);
     unlock_r(d);
@@ -2187,7 +2193,7 @@ static void invalidate(struct bdev *d, CK_OBJECT_HANDLE h)
     lock_c(d);
     cache_del(&d->attrs, (uint32_t)h);
     cache_del(&d->keys, (uint32_t)h);
-    d->gen++;
+    gen_bump(d);
     unlock_c(d);
 }
 
@@ -2495,7 +2501,7 @@ static CK_RV update_sobj(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h,
         so->sec = sec;
         so->priv = is_private(full);
         cache_del(&d->keys, (uint32_t)h);
-        d->gen++;
+        gen_bump(d);
     }
     attrs_unref(full);
     return rv;
@@ -2854,6 +2860,27 @@ out:
     return rv;
 }
 
+/* Non-zero while nothing was committed to the store since the last freshness check (the WAL
+ * index header is as it was then: any commit, by any process, changes it before it returns)
+ * and nothing cached was dropped since (gen: logins, logouts, objects changed or destroyed
+ * here, and every refresh that saw a commit bump it, refresh before it publishes the new
+ * header copy). Only reads: the caller's steady state writes nothing this device shares.
+ * Session objects change without a commit: no tag for them. */
+static uint64_t soft_state_tag(struct bdev *d, uint32_t seq, CK_OBJECT_HANDLE h)
+{
+    (void)seq;
+    if (!d || !token_handle(h) || !wal_unchanged(d))
+        return 0;
+    return __atomic_load_n(&d->gen, __ATOMIC_ACQUIRE) + 1; /* never 0 */
+}
+
+static CK_RV soft_op_restart(struct bop *op, const CK_MECHANISM *m)
+{
+    if (!op || !m)
+        return err_set(ORIGIN_BACKEND, CKR_ARGUMENTS_BAD, "soft op_restart: bad arguments");
+    return cop_restart(op->c, m);
+}
+
 static size_t soft_op_outlen(struct bop *op, int phase, size_t inlen)
 {
     return op ? cop_outlen(op->c, phase, inlen) : 0;
@@ -3089,4 +3116,6 @@ const struct sea_backend_ops soft_backend_ops = {
     .wrap = soft_wrap,
     .unwrap = soft_unwrap,
     .derive = soft_derive,
+    .state_tag = soft_state_tag,
+    .op_restart = soft_op_restart,
 };
