@@ -40,6 +40,8 @@
 #include <openssl/provider.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
+#include <uninorm.h>
+#include <unistr.h>
 
 #include "crypto.h"
 #include "error.h"
@@ -3985,6 +3987,14 @@ const struct bmech crypto_mechs[] = {
     {CKM_HKDF_DERIVE,            1,   512, CKF_DERIVE},
     {CKM_HKDF_DATA,              1,   512, CKF_DERIVE},
     {CKM_SP800_108_COUNTER_KDF,  1,   512, CKF_DERIVE},
+    /* oneM2M (TS-0003 10.3): Ke, Kpsa, Ke2e_master, pairwiseESPrimKey; a 48-byte exporter output */
+    {CKM_SEA_ONEM2M_KM,             16, 64, CKF_DERIVE},
+    {CKM_SEA_ONEM2M_KPSA,           16, 64, CKF_DERIVE},
+    {CKM_SEA_ONEM2M_USAGE_KEY,      16, 64, CKF_DERIVE},
+    {CKM_SEA_ONEM2M_KE2E_MASTER,    16, 64, CKF_DERIVE},
+    {CKM_SEA_ONEM2M_KE2E_KEY,       32, 32, CKF_DERIVE},
+    {CKM_SEA_ONEM2M_SESSION_ESPRIM, 16, 64, CKF_DERIVE},
+    {CKM_SEA_ONEM2M_EXPORTER_SPLIT, 48, 48, CKF_DERIVE},
     /* RSA: 2048..4096-bit keys for every operation, verification included */
     {CKM_RSA_PKCS_KEY_PAIR_GEN,  2048, 4096, CKF_GENERATE_KEY_PAIR},
     /* no unwrap with PKCS#1 v1.5 or raw RSA, nor with AES-CBC-PAD: whether a chosen blob
@@ -4736,6 +4746,189 @@ out:
     return rv;
 }
 
+/* ---- oneM2M key derivations (TS-0003 10.3; the open points are decided in
+ * doc/onem2m-derivations.md) ----
+ * All are HMAC-SHA-256 over byte strings: labels are the ASCII strings of the specification
+ * without a terminator, identities UTF-8 after NFKC normalisation (libunistring). */
+
+static const char ONEM2M_L_KM[] = "oneM2M Enrolment Key to Master Credential derivation";
+static const char ONEM2M_L_KPSA[] =
+    "oneM2M Enrolment Key to Provisioned Secure Connection Key derivation";
+static const char ONEM2M_L_USAGE[] =
+    "oneM2M Enrolment Key to Usage-Constrained Symmetric Key derivation";
+static const char ONEM2M_L_ESPRIM[] = "oneM2M HMAC-SHA256 sessionESPrimKey derivation algorithm";
+static const char *const ONEM2M_L_E2E[4] = {
+    "E2E Message Authentication Key", "E2E Message Confidentiality Key",
+    "E2E Attribute Authenticity Key", "E2E Attribute Confidentiality Key"};
+
+#define ONEM2M_OUT     32 /* HMAC-SHA-256 */
+#define ONEM2M_RAND    16 /* esprimRandValue: 128 bits */
+#define ONEM2M_EXPORT  48 /* RFC 5705 exporter output of 10.3.1 */
+#define ONEM2M_ID_PART 16 /* its identifier part */
+
+/* An identity string: UTF-8 without NUL, 1..CK_SEA_ONEM2M_ID_MAX bytes before and after NFKC
+ * normalisation, normalised into *out (free() it). */
+static CK_RV onem2m_id(const CK_UTF8CHAR *s, CK_ULONG len, const char *what, uint8_t **out,
+                       size_t *outlen)
+{
+    *out = NULL;
+    if (!s || len == 0 || len > CK_SEA_ONEM2M_ID_MAX)
+        return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID, "the %s takes 1..%lu bytes (%lu given)",
+                       what, CK_SEA_ONEM2M_ID_MAX, (unsigned long)len);
+    if (u8_check(s, len) || memchr(s, 0, len))
+        return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID, "the %s is not UTF-8 text", what);
+    size_t n = 0;
+    uint8_t *r = u8_normalize(UNINORM_NFKC, s, len, NULL, &n);
+    if (!r)
+        return err_set(ORIGIN, errno == ENOMEM ? CKR_HOST_MEMORY : CKR_MECHANISM_PARAM_INVALID,
+                       "the %s cannot be NFKC normalised", what);
+    if (n == 0 || n > CK_SEA_ONEM2M_ID_MAX) {
+        free(r);
+        return err_set(ORIGIN, CKR_MECHANISM_PARAM_INVALID,
+                       "the %s takes 1..%lu bytes after NFKC normalisation (%zu)", what,
+                       CK_SEA_ONEM2M_ID_MAX, n);
+    }
+    *out = r;
+    *outlen = n;
+    return CKR_OK;
+}
+
+/* HMAC-SHA-256 of the concatenation of up to 4 byte strings (a NULL one ends the list). */
+static bool onem2m_hmac(const uint8_t *key, size_t klen, const void *const part[4],
+                        const size_t plen[4], uint8_t out[ONEM2M_OUT])
+{
+    const struct md_impl *md = md_of(CKM_SHA256);
+    struct hmac h = {0};
+    bool ok = md && hmac_start(&h, md, key, klen);
+    for (size_t i = 0; ok && i < 4 && part[i]; i++)
+        ok = md_add(md, h.inner, part[i], plen[i]);
+    ok = ok && hmac_finish(&h, out);
+    hmac_clear(&h);
+    return ok;
+}
+
+#define PARAMS(type, name, what)                                                                   \
+    const type *name = m->pParameter;                                                              \
+    if (!name || m->ulParameterLen != sizeof(type))                                               \
+    FAIL(CKR_MECHANISM_PARAM_INVALID, "%s needs a " #type, what)
+
+/* The CKM_SEA_ONEM2M_* derivations from base key `base` into *out (*len bytes; 0: 32). */
+static CK_RV onem2m_derive(struct keymat *base, const CK_MECHANISM *m, size_t *len,
+                           uint8_t **out)
+{
+    CK_RV rv = CKR_OK;
+    uint8_t t[ONEM2M_OUT], *id = NULL;
+    size_t idlen = 0;
+    char suid[24];
+    const void *part[4] = {0};
+    size_t plen[4] = {0};
+    bool truncate_ok = false; /* AES-128/192 keys from the leftmost bytes */
+    const uint8_t *key = base->secret;
+    size_t klen = base->secret_len;
+    static const uint8_t zeros[ONEM2M_OUT];
+    if (!key || !klen)
+        FAIL(CKR_KEY_TYPE_INCONSISTENT, "oneM2M derivations need a secret base key");
+    switch (m->mechanism) {
+    case CKM_SEA_ONEM2M_KM:
+    case CKM_SEA_ONEM2M_KPSA: {
+        bool km = m->mechanism == CKM_SEA_ONEM2M_KM;
+        PARAMS(CK_SEA_ONEM2M_ID_PARAMS, p, km ? "Km" : "Kpsa");
+        if ((rv = onem2m_id(p->pId, p->ulIdLen, km ? "MAF-ID" : "Enrolee-B-ID", &id, &idlen)) !=
+            CKR_OK)
+            goto out;
+        part[0] = km ? ONEM2M_L_KM : ONEM2M_L_KPSA;
+        plen[0] = km ? sizeof(ONEM2M_L_KM) - 1 : sizeof(ONEM2M_L_KPSA) - 1;
+        part[1] = id, plen[1] = idlen;
+        break;
+    }
+    case CKM_SEA_ONEM2M_USAGE_KEY: {
+        PARAMS(CK_SEA_ONEM2M_USAGE_PARAMS, p, "the usage-constrained key");
+        if (p->ulSuid < 10 || p->ulSuid > 99)
+            FAIL(CKR_MECHANISM_PARAM_INVALID, "SUID %lu is not a TS-0004 m2m:suid (10..99)",
+                 (unsigned long)p->ulSuid);
+        if ((rv = onem2m_id(p->pTargetId, p->ulTargetIdLen, "Enrolment-Target-ID", &id,
+                            &idlen)) != CKR_OK)
+            goto out;
+        snprintf(suid, sizeof(suid), "%lu", (unsigned long)p->ulSuid);
+        part[0] = ONEM2M_L_USAGE, plen[0] = sizeof(ONEM2M_L_USAGE) - 1;
+        part[1] = suid, plen[1] = strlen(suid);
+        part[2] = id, plen[2] = idlen;
+        break;
+    }
+    case CKM_SEA_ONEM2M_KE2E_MASTER: {
+        PARAMS(CK_SEA_ONEM2M_KE2E_MASTER_PARAMS, p, "Ke2e_master");
+        if ((!p->pSalt && p->ulSaltLen) || p->ulSaltLen > CK_SEA_ONEM2M_SALT_MAX)
+            FAIL(CKR_MECHANISM_PARAM_INVALID, "the Ke2e_master salt takes 0..%lu bytes",
+                 CK_SEA_ONEM2M_SALT_MAX);
+        /* HKDF-Extract: the salt is the HMAC key, the base key the message */
+        part[0] = key, plen[0] = klen;
+        key = p->ulSaltLen ? p->pSalt : zeros;
+        klen = p->ulSaltLen ? p->ulSaltLen : sizeof(zeros);
+        break;
+    }
+    case CKM_SEA_ONEM2M_KE2E_KEY: {
+        PARAMS(CK_SEA_ONEM2M_KE2E_KEY_PARAMS, p, "an E2E key");
+        if (p->ulKey < CK_SEA_KE2E_MSG_AUTH || p->ulKey > CK_SEA_KE2E_ATT_CONF)
+            FAIL(CKR_MECHANISM_PARAM_INVALID, "E2E key %lu: 1..4 are defined",
+                 (unsigned long)p->ulKey);
+        /* T(i) = HMAC(Ke2e_master, T(i-1) || label(i) || i), T(0) empty: the chain up to ulKey */
+        for (size_t i = 1; i <= p->ulKey; i++) {
+            uint8_t ctr = (uint8_t)i;
+            const void *q[4] = {t, ONEM2M_L_E2E[i - 1], &ctr, NULL};
+            size_t ql[4] = {i == 1 ? 0 : sizeof(t), strlen(ONEM2M_L_E2E[i - 1]), 1, 0};
+            if (!onem2m_hmac(key, klen, q, ql, t))
+                FAIL(CKR_FUNCTION_FAILED, "HMAC-SHA-256 failed");
+        }
+        truncate_ok = true;
+        break;
+    }
+    case CKM_SEA_ONEM2M_SESSION_ESPRIM: {
+        PARAMS(CK_SEA_ONEM2M_ESPRIM_PARAMS, p, "sessionESPrimKey");
+        if (!p->pReceiverRand || p->ulReceiverRandLen != ONEM2M_RAND || !p->pOriginatorRand ||
+            p->ulOriginatorRandLen != ONEM2M_RAND)
+            FAIL(CKR_MECHANISM_PARAM_INVALID, "each esprimRandValue takes %d bytes", ONEM2M_RAND);
+        part[0] = p->pReceiverRand, plen[0] = ONEM2M_RAND;
+        part[1] = p->pOriginatorRand, plen[1] = ONEM2M_RAND;
+        part[2] = ONEM2M_L_ESPRIM, plen[2] = sizeof(ONEM2M_L_ESPRIM) - 1;
+        truncate_ok = true;
+        break;
+    }
+    case CKM_SEA_ONEM2M_EXPORTER_SPLIT: {
+        PARAMS(CK_SEA_ONEM2M_SPLIT_PARAMS, p, "the exporter split");
+        if (!p->pIdentifier || p->ulIdentifierLen != ONEM2M_ID_PART)
+            FAIL(CKR_MECHANISM_PARAM_INVALID, "the identifier buffer takes %d bytes",
+                 ONEM2M_ID_PART);
+        if (klen != ONEM2M_EXPORT)
+            FAIL(CKR_KEY_SIZE_RANGE, "the exporter output has %d bytes (the key %zu)",
+                 ONEM2M_EXPORT, klen);
+        break;
+    }
+    default:
+        FAIL(CKR_MECHANISM_INVALID, "not a oneM2M derivation");
+    }
+    if (*len == 0)
+        *len = ONEM2M_OUT;
+    if (*len != ONEM2M_OUT && !(truncate_ok && (*len == 16 || *len == 24)))
+        FAIL(CKR_TEMPLATE_INCONSISTENT, "this derivation gives %s32 bytes (%zu asked)",
+             truncate_ok ? "16, 24 or " : "", *len);
+    if (m->mechanism == CKM_SEA_ONEM2M_EXPORTER_SPLIT)
+        memcpy(t, key + ONEM2M_ID_PART, ONEM2M_OUT); /* first bytes = most significant */
+    else if (m->mechanism != CKM_SEA_ONEM2M_KE2E_KEY && !onem2m_hmac(key, klen, part, plen, t))
+        FAIL(CKR_FUNCTION_FAILED, "HMAC-SHA-256 failed");
+    if (!(*out = OPENSSL_secure_malloc(*len)))
+        FAIL(CKR_HOST_MEMORY, "out of memory for a derived key");
+    memcpy(*out, t, *len); /* a shorter key keeps the leftmost bytes */
+    if (m->mechanism == CKM_SEA_ONEM2M_EXPORTER_SPLIT) {
+        const CK_SEA_ONEM2M_SPLIT_PARAMS *p = m->pParameter;
+        memcpy(p->pIdentifier, key, ONEM2M_ID_PART); /* not secret: it names the key */
+    }
+out:
+    free(id);
+    OPENSSL_cleanse(t, sizeof(t));
+    return rv;
+}
+#undef PARAMS
+
 CK_RV crypto_derive(struct keymat *base, const CK_MECHANISM *m, struct keymat *salt, size_t len,
                     struct attrs *a)
 {
@@ -4767,6 +4960,17 @@ CK_RV crypto_derive(struct keymat *base, const CK_MECHANISM *m, struct keymat *s
         break;
     case CKM_SP800_108_COUNTER_KDF:
         rv = kbkdf_derive(base, m, &len, &val);
+        break;
+    case CKM_SEA_ONEM2M_KM:
+    case CKM_SEA_ONEM2M_KPSA:
+    case CKM_SEA_ONEM2M_USAGE_KEY:
+    case CKM_SEA_ONEM2M_KE2E_MASTER:
+    case CKM_SEA_ONEM2M_KE2E_KEY:
+    case CKM_SEA_ONEM2M_SESSION_ESPRIM:
+    case CKM_SEA_ONEM2M_EXPORTER_SPLIT:
+        if (cls != CKO_SECRET_KEY)
+            FAIL(CKR_TEMPLATE_INCONSISTENT, "oneM2M derivations make secret keys");
+        rv = onem2m_derive(base, m, &len, &val);
         break;
     default:
         FAIL(CKR_MECHANISM_INVALID, "mechanism 0x%lx derives nothing",

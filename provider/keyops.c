@@ -364,6 +364,53 @@ static CK_RV derive_shape(const CK_MECHANISM *m, struct attrs *given, size_t *le
     return CKR_OK;
 }
 
+/* The oneM2M derivations (CKM_SEA_ONEM2M_*, TS-0003 10.3) bind the new key to the base key's
+ * constraints: it carries a SUID (the parameter's for the usage-constrained key, else the base
+ * key's if it has one) and expires no later than the base key (its CKA_END_DATE when the
+ * template names none; a later one is refused). */
+static bool onem2m_mech(CK_MECHANISM_TYPE t)
+{
+    return t >= CKM_SEA_ONEM2M_KM && t <= CKM_SEA_ONEM2M_EXPORTER_SPLIT;
+}
+
+static CK_RV onem2m_constraints(const CK_MECHANISM *m, const struct attrs *base,
+                                struct attrs *given)
+{
+    CK_RV rv = CKR_OK;
+    const CK_SEA_ONEM2M_USAGE_PARAMS *up = m->pParameter;
+    bool have = attrs_has(base, CKA_SEA_SUID);
+    CK_ULONG suid = attrs_get_ulong(base, CKA_SEA_SUID, 0);
+    if (m->mechanism == CKM_SEA_ONEM2M_USAGE_KEY) {
+        if (!up || m->ulParameterLen != sizeof(*up))
+            return err_set(ORIGIN_API, CKR_MECHANISM_PARAM_INVALID,
+                           "CKM_SEA_ONEM2M_USAGE_KEY needs a CK_SEA_ONEM2M_USAGE_PARAMS");
+        have = true;
+        suid = up->ulSuid;
+    }
+    if (have) {
+        const struct attr *x = attrs_find(given, CKA_SEA_SUID);
+        CK_ULONG v = 0;
+        if (x && x->len == sizeof(v))
+            memcpy(&v, x->val, sizeof(v));
+        if (x && (x->len != sizeof(v) || v != suid))
+            return err_set(ORIGIN_CORE, CKR_TEMPLATE_INCONSISTENT,
+                           "CKA_SEA_SUID must be %lu for this derived key", suid);
+        if ((rv = attrs_set_ulong(given, CKA_SEA_SUID, suid)) != CKR_OK)
+            return err_set(ORIGIN_CORE, rv, "out of memory for the template");
+    }
+    const struct attr *pe = attrs_find(base, CKA_END_DATE), *ge = attrs_find(given, CKA_END_DATE);
+    if (!pe || pe->len != sizeof(CK_DATE))
+        return CKR_OK; /* the base key does not expire */
+    if (ge && ge->len == sizeof(CK_DATE)) {
+        if (memcmp(ge->val, pe->val, sizeof(CK_DATE)) > 0)
+            return err_set(ORIGIN_CORE, CKR_TEMPLATE_INCONSISTENT,
+                           "the derived key cannot expire after its base key (CKA_END_DATE)");
+        return CKR_OK;
+    }
+    rv = attrs_set(given, CKA_END_DATE, pe->val, pe->len);
+    return rv == CKR_OK ? rv : err_set(ORIGIN_CORE, rv, "out of memory for the template");
+}
+
 CK_RV core_derive_key(struct core *c, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
                       CK_OBJECT_HANDLE hb, const CK_ATTRIBUTE *t, CK_ULONG n,
                       CK_OBJECT_HANDLE *key)
@@ -388,6 +435,7 @@ CK_RV core_derive_key(struct core *c, CK_SESSION_HANDLE h, const CK_MECHANISM *m
         (rv = check_role(ba, md, b, &base_key)) != CKR_OK ||
         (rv = check_salt_key(c, s, m, md, b, &sa)) != CKR_OK || (rv = template_in(t, n, &given)) != CKR_OK ||
         (rv = merge_template(given, ba, CKA_DERIVE_TEMPLATE)) != CKR_OK ||
+        (onem2m_mech(m->mechanism) && (rv = onem2m_constraints(m, ba, given)) != CKR_OK) ||
         (rv = derive_shape(m, given, &len)) != CKR_OK)
         goto out;
     if (attrs_get_ulong(given, CKA_CLASS, 0) == CKO_DATA &&
