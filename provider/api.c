@@ -1339,3 +1339,85 @@ sea_rv sea_data_delete(sea_se *se, const char *resource_id)
         return r;
     return ret(core_destroy_object(c, se->h, h), "deleting the data object");
 }
+
+/* ---- oneM2M key derivations (TS-0003 10.3) ---- */
+
+sea_rv sea_derive_onem2m(sea_se *se, sea_obj base, const sea_derive_params *d,
+                         const sea_key_params *key, sea_obj *out)
+{
+    ENTER_SE(se);
+    sea_rv r = check_key_params(key, __func__);
+    if (r != SEA_OK)
+        return r;
+    REQUIRE(d, "the derivation is NULL");
+    REQUIRE(out, "out is NULL");
+    REQUIRE(d->input || !d->input_len, "input is NULL but has a length");
+    REQUIRE(key->type == SEA_KEY_GENERIC_SECRET || key->type == SEA_KEY_AES,
+            "a derived key is a generic secret or an AES key");
+    union {
+        CK_SEA_ONEM2M_ID_PARAMS id;
+        CK_SEA_ONEM2M_USAGE_PARAMS usage;
+        CK_SEA_ONEM2M_KE2E_MASTER_PARAMS master;
+        CK_SEA_ONEM2M_KE2E_KEY_PARAMS e2e;
+        CK_SEA_ONEM2M_ESPRIM_PARAMS esprim;
+        CK_SEA_ONEM2M_SPLIT_PARAMS split;
+    } u;
+    CK_MECHANISM m = {0, &u, 0};
+    uint8_t *in = (uint8_t *)d->input;
+    switch (d->kdf) {
+    case SEA_KDF_KM:
+    case SEA_KDF_KPSA:
+        m.mechanism = d->kdf == SEA_KDF_KM ? CKM_SEA_ONEM2M_KM : CKM_SEA_ONEM2M_KPSA;
+        u.id = (CK_SEA_ONEM2M_ID_PARAMS){in, d->input_len};
+        m.ulParameterLen = sizeof(u.id);
+        break;
+    case SEA_KDF_USAGE:
+        m.mechanism = CKM_SEA_ONEM2M_USAGE_KEY;
+        u.usage = (CK_SEA_ONEM2M_USAGE_PARAMS){d->suid, in, d->input_len};
+        m.ulParameterLen = sizeof(u.usage);
+        break;
+    case SEA_KDF_KE2E_MASTER:
+        m.mechanism = CKM_SEA_ONEM2M_KE2E_MASTER;
+        u.master = (CK_SEA_ONEM2M_KE2E_MASTER_PARAMS){in, d->input_len};
+        m.ulParameterLen = sizeof(u.master);
+        break;
+    case SEA_KDF_KE2E_MSG_AUTH:
+    case SEA_KDF_KE2E_MSG_CONF:
+    case SEA_KDF_KE2E_ATT_AUTH:
+    case SEA_KDF_KE2E_ATT_CONF:
+        REQUIRE(!d->input_len, "the E2E keys take no input");
+        m.mechanism = CKM_SEA_ONEM2M_KE2E_KEY;
+        u.e2e.ulKey = CK_SEA_KE2E_MSG_AUTH + (CK_ULONG)(d->kdf - SEA_KDF_KE2E_MSG_AUTH);
+        m.ulParameterLen = sizeof(u.e2e);
+        break;
+    case SEA_KDF_SESSION_ESPRIM:
+        REQUIRE(d->input_len == 32, "the input is the two 16-byte esprimRandValues");
+        m.mechanism = CKM_SEA_ONEM2M_SESSION_ESPRIM;
+        u.esprim = (CK_SEA_ONEM2M_ESPRIM_PARAMS){in, 16, in + 16, 16};
+        m.ulParameterLen = sizeof(u.esprim);
+        break;
+    case SEA_KDF_EXPORTER_SPLIT:
+        REQUIRE(d->id_out, "id_out is NULL");
+        REQUIRE(!d->input_len, "the split takes no input");
+        m.mechanism = CKM_SEA_ONEM2M_EXPORTER_SPLIT;
+        u.split = (CK_SEA_ONEM2M_SPLIT_PARAMS){d->id_out, 16};
+        m.ulParameterLen = sizeof(u.split);
+        break;
+    default:
+        return bad_args(__func__, "unknown derivation");
+    }
+    unsigned bits = key->bits ? key->bits : 256;
+    REQUIRE(bits == 256 || (key->type == SEA_KEY_AES && (bits == 128 || bits == 192)),
+            "the derived key has 256 bits (AES: 128, 192 or 256)");
+    if ((r = label_free(c, se, key->label, CKO_SECRET_KEY)) != SEA_OK)
+        return r;
+    struct tmpl t = {0};
+    common_key_attrs(&t, key, CKO_SECRET_KEY);
+    t_ulong(&t, CKA_KEY_TYPE, key->type == SEA_KEY_AES ? CKK_AES : CKK_GENERIC_SECRET);
+    t_ulong(&t, CKA_VALUE_LEN, bits / 8);
+    CK_OBJECT_HANDLE h;
+    CK_RV rv = core_derive_key(c, se->h, &m, base, t.a, t.n, &h);
+    if (rv == CKR_OK)
+        *out = h;
+    return ret(rv, "deriving the key");
+}

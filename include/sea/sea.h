@@ -314,6 +314,43 @@ sea_rv sea_digest(sea_se *se, sea_alg alg, const uint8_t *in, size_t in_len, uin
 /* Random bytes from the SE's device. */
 sea_rv sea_random(sea_se *se, uint8_t *out, size_t len);
 
+/* ---- oneM2M key derivations inside the SE (TS-0003 10.3) ----
+ * The same derivations as the PKCS#11 mechanisms CKM_SEA_ONEM2M_* (sea/pkcs11-sea.h), with the
+ * choices of doc/onem2m-derivations.md. The new key never leaves the SE unless `key`->extractable
+ * is set (and then only wrapped); it carries the SUID (the derivation's for SEA_KDF_USAGE, else
+ * the base key's) and expires no later than the base key. */
+typedef enum sea_kdf {
+    SEA_KDF_KM = 1,             /* Km from Ke; input: the MAF-ID (UTF-8) */
+    SEA_KDF_KPSA = 2,           /* Kpsa from Ke; input: the Enrolee-B-ID (CSE-ID or AE-ID) */
+    SEA_KDF_USAGE = 3,          /* usage-constrained key from Ke; input: Enrolment-Target-ID
+                                 * (an FQDN); suid: the SUID (10..99) */
+    SEA_KDF_KE2E_MASTER = 4,    /* Ke2e_master from Kpsa; input: the salt (may be empty) */
+    SEA_KDF_KE2E_MSG_AUTH = 5,  /* from Ke2e_master; no input */
+    SEA_KDF_KE2E_MSG_CONF = 6,  /* ditto */
+    SEA_KDF_KE2E_ATT_AUTH = 7,  /* ditto */
+    SEA_KDF_KE2E_ATT_CONF = 8,  /* ditto */
+    SEA_KDF_SESSION_ESPRIM = 9, /* sessionESPrimKey from pairwiseESPrimKey; input: the receiver's
+                                 * then the originator's esprimRandValue (16 + 16 bytes) */
+    SEA_KDF_EXPORTER_SPLIT = 10, /* from the 48-byte TLS exporter output (imported as a generic
+                                  * secret): the key is its last 32 bytes, id_out (16 bytes) gets
+                                  * the first 16 (RelativeKeID, KcID, pairwiseE2EKeyID) */
+} sea_kdf;
+
+typedef struct sea_derive_params {
+    sea_kdf kdf;
+    const uint8_t *input; /* identity string (UTF-8, NFKC-normalised by the SE), salt or rands */
+    size_t input_len;
+    unsigned long suid; /* SEA_KDF_USAGE only */
+    uint8_t *id_out;    /* SEA_KDF_EXPORTER_SPLIT only: 16 bytes */
+} sea_derive_params;
+
+/* Derive a key from `base` (a generic secret allowed SEA_USE_DERIVE). `key` describes the new
+ * key: label (required, unused in the SE), usage, extractable, id; type SEA_KEY_GENERIC_SECRET
+ * (256 bits) or, for the E2E and session keys, SEA_KEY_AES with 128, 192 or 256 bits (the
+ * leftmost bytes); suid 0 or equal to the one the key gets. SEA_ERR_ARGS for bad input. */
+sea_rv sea_derive_onem2m(sea_se *se, sea_obj base, const sea_derive_params *d,
+                         const sea_key_params *key, sea_obj *out);
+
 /* ---- sensitive data objects (TS-0016 7.4 <sensitiveDataObject>) ---- */
 
 typedef struct sea_data_info {

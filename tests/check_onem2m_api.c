@@ -1,0 +1,246 @@
+/* Tests of sea_derive_onem2m (include/sea/sea.h), the native face of the oneM2M derivations, on
+ * the software backend. The derived keys stay in the SE, so each is checked by using it: an
+ * HMAC-SHA256 made in the SE against OpenSSL's HMAC with the expected value of the TS-0016
+ * digest section 7 (computed there from the TS-0003 formulas), and AES-GCM against OpenSSL with
+ * the leftmost 16 bytes (the truncation of doc/onem2m-derivations.md). */
+#include <check.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sea/sea.h"
+
+static char dir[256], conf[300];
+static sea_ctx *ctx;
+
+#define SO  "so-secret-1"
+#define PIN "user-pin-1"
+
+static void setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/sea-onem2m-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(conf, sizeof(conf), "%s/sea.conf", dir);
+    FILE *f = fopen(conf, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "[device soft]\nbackend = soft\npath = %s/store\nkdf_iterations = 1000\n", dir);
+    fclose(f);
+    ck_assert_int_eq(sea_open(&ctx, conf), SEA_OK);
+}
+
+static void teardown(void)
+{
+    sea_close(ctx);
+    ctx = NULL;
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static sea_se *open_se(void)
+{
+    sea_se_params p = {.name = "cse",
+                       .security_level = -1,
+                       .so_pin = SO,
+                       .so_pin_len = strlen(SO),
+                       .user_pin = PIN,
+                       .user_pin_len = strlen(PIN)};
+    sea_se_info info;
+    sea_se *se = NULL;
+    ck_assert_int_eq(sea_se_create(ctx, &p, &info), SEA_OK);
+    ck_assert_int_eq(sea_se_open(ctx, "cse", &se), SEA_OK);
+    ck_assert_int_eq(sea_login(se, SEA_USER, PIN, strlen(PIN)), SEA_OK);
+    return se;
+}
+
+static size_t hex2bin(const char *hex, uint8_t *out)
+{
+    size_t n = strlen(hex) / 2;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        ck_assert_int_eq(sscanf(hex + 2 * i, "%2x", &v), 1);
+        out[i] = (uint8_t)v;
+    }
+    return n;
+}
+
+static sea_obj import(sea_se *se, const char *label, const uint8_t *v, size_t len, unsigned use)
+{
+    sea_key_params p = {.type = SEA_KEY_GENERIC_SECRET, .label = label, .usage = use};
+    sea_obj k = 0;
+    ck_assert_int_eq(sea_key_import_secret(se, &p, v, len, &k), SEA_OK);
+    return k;
+}
+
+static sea_obj ke_key(sea_se *se)
+{
+    uint8_t ke[32];
+    for (int i = 0; i < 32; i++)
+        ke[i] = (uint8_t)i;
+    return import(se, "Ke", ke, sizeof(ke), SEA_USE_DERIVE);
+}
+
+static sea_obj derive(sea_se *se, sea_obj base, sea_kdf kdf, const void *in, size_t len,
+                      const char *label, unsigned use)
+{
+    sea_derive_params d = {.kdf = kdf, .input = in, .input_len = len};
+    sea_key_params k = {.type = SEA_KEY_GENERIC_SECRET, .label = label, .usage = use};
+    sea_obj o = 0;
+    sea_rv r = sea_derive_onem2m(se, base, &d, &k, &o);
+    ck_assert_msg(r == SEA_OK, "%s: %s", sea_rv_name(r), sea_last_error(NULL));
+    return o;
+}
+
+/* The key's HMAC-SHA256 of a fixed message equals OpenSSL's under the expected value. */
+static void expect_hmac(sea_se *se, sea_obj key, const char *want_hex)
+{
+    static const uint8_t msg[] = "oneM2M";
+    uint8_t want[32], mac[32], ref[32];
+    unsigned rl = 0;
+    size_t ml = sizeof(mac);
+    ck_assert_uint_eq(hex2bin(want_hex, want), 32);
+    ck_assert_int_eq(sea_sign(se, key, SEA_ALG_HMAC_SHA256, msg, 6, mac, &ml), SEA_OK);
+    ck_assert_ptr_nonnull(HMAC(EVP_sha256(), want, 32, msg, 6, ref, &rl));
+    ck_assert_uint_eq(ml, 32);
+    ck_assert_int_eq(memcmp(mac, ref, 32), 0);
+}
+
+START_TEST(test_native_km_kpsa_usage)
+{
+    sea_se *se = open_se();
+    sea_obj ke = ke_key(se);
+    sea_obj km = derive(se, ke, SEA_KDF_KM, "maf.example.com", 15, "Km", SEA_USE_SIGN);
+    expect_hmac(se, km, "3055bf32dd9c95586aaffa2ae2e165dfeffd0803566e16bdd343171457da8a5e");
+    sea_obj kpsa = derive(se, ke, SEA_KDF_KPSA, "CAE0001", 7, "Kpsa", SEA_USE_SIGN);
+    expect_hmac(se, kpsa, "4aa40ce942df42e7da3ceec83c87292bf8a3d3d2b93208701d3eb3defc338b7c");
+    sea_derive_params d = {.kdf = SEA_KDF_USAGE,
+                           .input = (const uint8_t *)"in-cse.example.com",
+                           .input_len = 18,
+                           .suid = 22};
+    sea_key_params k = {.type = SEA_KEY_GENERIC_SECRET, .label = "usage", .usage = SEA_USE_SIGN};
+    sea_obj u = 0;
+    ck_assert_int_eq(sea_derive_onem2m(se, ke, &d, &k, &u), SEA_OK);
+    expect_hmac(se, u, "da9e86dc2f0ed07026ce7fe015d905ee0a1c7551568ae507c8927cd6747b17a5");
+    sea_object_info info;
+    ck_assert_int_eq(sea_object_info_get(se, u, &info), SEA_OK);
+    ck_assert_uint_eq(info.suid, 22);
+    ck_assert_int_eq(info.extractable, 0);
+    ck_assert_int_eq(info.sensitive, 1);
+    /* a SUID in the key parameters that contradicts the derivation's */
+    k.label = "usage2";
+    k.suid = 23;
+    ck_assert_int_eq(sea_derive_onem2m(se, ke, &d, &k, &u), SEA_ERR_ARGS);
+    sea_se_close(se);
+}
+END_TEST
+
+START_TEST(test_native_e2e_session_split)
+{
+    sea_se *se = open_se();
+    sea_obj ke = ke_key(se);
+    sea_obj kpsa = derive(se, ke, SEA_KDF_KPSA, "CAE0001", 7, "Kpsa", SEA_USE_DERIVE);
+    uint8_t salt[16];
+    hex2bin("404142434445464748494a4b4c4d4e4f", salt);
+    sea_obj master = derive(se, kpsa, SEA_KDF_KE2E_MASTER, salt, 16, "master",
+                            SEA_USE_DERIVE | SEA_USE_SIGN);
+    expect_hmac(se, master, "bda28658061ba7da13d9356e56107fadba19b3b61e3c9d3ef7b30b6ad388326c");
+    sea_obj att = derive(se, master, SEA_KDF_KE2E_ATT_CONF, NULL, 0, "attconf", SEA_USE_SIGN);
+    expect_hmac(se, att, "44cdd848e3864b2ff5d11170af740ea589ecaae1478e9793bc4109ccca3c390f");
+
+    /* sessionESPrimKey as an AES-128 key (A128GCM): the leftmost 16 bytes of the digest value */
+    uint8_t pk[32] = {0}, rands[32];
+    pk[31] = 1;
+    for (int i = 0; i < 32; i++)
+        rands[i] = (uint8_t)(0x10 + i);
+    sea_obj pw = import(se, "pairwise", pk, sizeof(pk), SEA_USE_DERIVE);
+    sea_derive_params d = {.kdf = SEA_KDF_SESSION_ESPRIM, .input = rands, .input_len = 32};
+    sea_key_params k = {.type = SEA_KEY_AES, .bits = 128, .label = "cek"};
+    sea_obj cek = 0;
+    ck_assert_int_eq(sea_derive_onem2m(se, pw, &d, &k, &cek), SEA_OK);
+    uint8_t key16[32], iv[12] = {1, 2, 3}, ct[64], ref[64];
+    hex2bin("703ebe6e1d9a5f9fc288f0c671f5be66b2454ab07e6e9b5255e3e5ec5aa4a32b", key16);
+    sea_aead a = {.iv = iv, .iv_len = 12};
+    size_t cl = sizeof(ct);
+    ck_assert_int_eq(sea_encrypt(se, cek, SEA_ALG_AES_GCM, &a, (const uint8_t *)"hello", 5, ct, &cl),
+                     SEA_OK);
+    ck_assert_uint_eq(cl, 5 + 16);
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int l1 = 0, l2 = 0;
+    ck_assert_int_eq(EVP_EncryptInit_ex(c, EVP_aes_128_gcm(), NULL, key16, iv), 1);
+    ck_assert_int_eq(EVP_EncryptUpdate(c, ref, &l1, (const uint8_t *)"hello", 5), 1);
+    ck_assert_int_eq(EVP_EncryptFinal_ex(c, ref + l1, &l2), 1);
+    ck_assert_int_eq(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, ref + 5), 1);
+    EVP_CIPHER_CTX_free(c);
+    ck_assert_int_eq(memcmp(ct, ref, 21), 0);
+    /* 31 bytes of rands, a 100-bit key */
+    d.input_len = 31;
+    k.label = "cek2";
+    ck_assert_int_eq(sea_derive_onem2m(se, pw, &d, &k, &cek), SEA_ERR_ARGS);
+    d.input_len = 32;
+    k.bits = 100;
+    ck_assert_int_eq(sea_derive_onem2m(se, pw, &d, &k, &cek), SEA_ERR_ARGS);
+
+    /* the exporter split */
+    uint8_t ex[48], id[16];
+    for (int i = 0; i < 48; i++)
+        ex[i] = (uint8_t)(0x80 + i);
+    sea_obj exo = import(se, "exporter", ex, sizeof(ex), SEA_USE_DERIVE);
+    sea_derive_params sp = {.kdf = SEA_KDF_EXPORTER_SPLIT, .id_out = id};
+    sea_key_params sk = {.type = SEA_KEY_GENERIC_SECRET, .label = "Ke2", .usage = SEA_USE_SIGN};
+    sea_obj ke2 = 0;
+    ck_assert_int_eq(sea_derive_onem2m(se, exo, &sp, &sk, &ke2), SEA_OK);
+    ck_assert_int_eq(memcmp(id, ex, 16), 0);
+    expect_hmac(se, ke2, "909192939495969798999a9b9c9d9e9fa0a1a2a3a4a5a6a7a8a9aaabacadaeaf");
+    sea_se_close(se);
+}
+END_TEST
+
+START_TEST(test_native_bad_input)
+{
+    sea_se *se = open_se();
+    sea_obj ke = ke_key(se), o = 0;
+    sea_key_params k = {.type = SEA_KEY_GENERIC_SECRET, .label = "x", .usage = SEA_USE_SIGN};
+    sea_derive_params d = {.kdf = (sea_kdf)99, .input = (const uint8_t *)"a", .input_len = 1};
+    ck_assert_int_eq(sea_derive_onem2m(se, ke, &d, &k, &o), SEA_ERR_ARGS);
+    d.kdf = SEA_KDF_KM;
+    d.input = (const uint8_t *)"\xff\xfe";
+    d.input_len = 2;
+    ck_assert_int_eq(sea_derive_onem2m(se, ke, &d, &k, &o), SEA_ERR_ARGS);
+    ck_assert_ptr_nonnull(strstr(sea_last_error(NULL), "UTF-8"));
+    d.input = NULL;
+    ck_assert_int_eq(sea_derive_onem2m(se, ke, &d, &k, &o), SEA_ERR_ARGS);
+    ck_assert_int_eq(sea_derive_onem2m(se, ke, NULL, &k, &o), SEA_ERR_ARGS);
+    /* a key that may not derive */
+    uint8_t v[32] = {7};
+    sea_obj mac = import(se, "mac", v, sizeof(v), SEA_USE_SIGN);
+    d.input = (const uint8_t *)"maf.example.com";
+    d.input_len = 15;
+    ck_assert_int_eq(sea_derive_onem2m(se, mac, &d, &k, &o), SEA_ERR_DENIED);
+    sea_se_close(se);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("onem2m_api");
+    TCase *tc = tcase_create("derive");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_native_km_kpsa_usage);
+    tcase_add_test(tc, test_native_e2e_session_split);
+    tcase_add_test(tc, test_native_bad_input);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
