@@ -365,9 +365,10 @@ static CK_RV derive_shape(const CK_MECHANISM *m, struct attrs *given, size_t *le
 }
 
 /* The oneM2M derivations (CKM_SEA_ONEM2M_*, TS-0003 10.3) bind the new key to the base key's
- * constraints: it carries a SUID (the parameter's for the usage-constrained key, else the base
- * key's if it has one) and expires no later than the base key (its CKA_END_DATE when the
- * template names none; a later one is refused). */
+ * constraints: it carries a SUID (for the usage-constrained key the parameter's, which the
+ * template may only repeat; else the template's, or the base key's if the template names none)
+ * and expires no later than the base key (its CKA_END_DATE when the template names none; a
+ * later one is refused). */
 static bool onem2m_mech(CK_MECHANISM_TYPE t)
 {
     return t >= CKM_SEA_ONEM2M_KM && t <= CKM_SEA_ONEM2M_EXPORTER_SPLIT;
@@ -378,7 +379,9 @@ static CK_RV onem2m_constraints(const CK_MECHANISM *m, const struct attrs *base,
 {
     CK_RV rv = CKR_OK;
     const CK_SEA_ONEM2M_USAGE_PARAMS *up = m->pParameter;
-    bool have = attrs_has(base, CKA_SEA_SUID);
+    /* a SUID the template names is the new key's purpose (Km and Kpsa serve other features
+     * than their Ke): only the usage-constrained key has it fixed by the derivation */
+    bool have = attrs_has(base, CKA_SEA_SUID) && !attrs_has(given, CKA_SEA_SUID);
     CK_ULONG suid = attrs_get_ulong(base, CKA_SEA_SUID, 0);
     if (m->mechanism == CKM_SEA_ONEM2M_USAGE_KEY) {
         if (!up || m->ulParameterLen != sizeof(*up))

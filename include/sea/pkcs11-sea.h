@@ -18,7 +18,7 @@
  * specification leaves open). C_DeriveKey mechanisms: the base key is a generic secret with
  * CKA_DERIVE; the new key is a secret key of the SE (generic secret unless the template names
  * another type), carries CKA_SEA_SUID (the parameter's for the usage-constrained key, else the
- * base key's) and a CKA_END_DATE no later than the base key's. Identity strings are UTF-8, NFKC
+ * template's or the base key's) and a CKA_END_DATE no later than the base key's. Identity strings are UTF-8, NFKC
  * normalised by the SE, 1..CK_SEA_ONEM2M_ID_MAX bytes. */
 #define CKM_SEA_ONEM2M_KM             (CKM_SEA_BASE + 0x101UL) /* Km: Ke, MAF-ID (10.3.2) */
 #define CKM_SEA_ONEM2M_KPSA           (CKM_SEA_BASE + 0x102UL) /* Kpsa: Ke, Enrolee-B-ID (10.3.3) */

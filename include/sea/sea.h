@@ -318,7 +318,7 @@ sea_rv sea_random(sea_se *se, uint8_t *out, size_t len);
  * The same derivations as the PKCS#11 mechanisms CKM_SEA_ONEM2M_* (sea/pkcs11-sea.h), with the
  * choices of doc/onem2m-derivations.md. The new key never leaves the SE unless `key`->extractable
  * is set (and then only wrapped); it carries the SUID (the derivation's for SEA_KDF_USAGE, else
- * the base key's) and expires no later than the base key. */
+ * `key`->suid, or the base key's when that is 0) and expires no later than the base key. */
 typedef enum sea_kdf {
     SEA_KDF_KM = 1,             /* Km from Ke; input: the MAF-ID (UTF-8) */
     SEA_KDF_KPSA = 2,           /* Kpsa from Ke; input: the Enrolee-B-ID (CSE-ID or AE-ID) */
