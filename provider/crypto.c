@@ -4809,12 +4809,11 @@ static bool onem2m_hmac(const uint8_t *key, size_t klen, const void *const part[
 
 #define PARAMS(type, name, what)                                                                   \
     const type *name = m->pParameter;                                                              \
-    if (!name || m->ulParameterLen != sizeof(type))                                               \
+    if (!name || m->ulParameterLen != sizeof(type))                                                \
     FAIL(CKR_MECHANISM_PARAM_INVALID, "%s needs a " #type, what)
 
 /* The CKM_SEA_ONEM2M_* derivations from base key `base` into *out (*len bytes; 0: 32). */
-static CK_RV onem2m_derive(struct keymat *base, const CK_MECHANISM *m, size_t *len,
-                           uint8_t **out)
+static CK_RV onem2m_derive(struct keymat *base, const CK_MECHANISM *m, size_t *len, uint8_t **out)
 {
     CK_RV rv = CKR_OK;
     uint8_t t[ONEM2M_OUT], *id = NULL;
@@ -4846,8 +4845,8 @@ static CK_RV onem2m_derive(struct keymat *base, const CK_MECHANISM *m, size_t *l
         if (p->ulSuid < 10 || p->ulSuid > 99)
             FAIL(CKR_MECHANISM_PARAM_INVALID, "SUID %lu is not a TS-0004 m2m:suid (10..99)",
                  (unsigned long)p->ulSuid);
-        if ((rv = onem2m_id(p->pTargetId, p->ulTargetIdLen, "Enrolment-Target-ID", &id,
-                            &idlen)) != CKR_OK)
+        if ((rv = onem2m_id(p->pTargetId, p->ulTargetIdLen, "Enrolment-Target-ID", &id, &idlen)) !=
+            CKR_OK)
             goto out;
         snprintf(suid, sizeof(suid), "%lu", (unsigned long)p->ulSuid);
         part[0] = ONEM2M_L_USAGE, plen[0] = sizeof(ONEM2M_L_USAGE) - 1;

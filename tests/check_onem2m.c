@@ -233,11 +233,12 @@ START_TEST(test_e2e_keys_vectors)
     CK_MECHANISM km = {CKM_SEA_ONEM2M_KE2E_KEY, &kp, sizeof(kp)};
     OK(derive_open(s, &km, master, CKK_AES, 16, &h));
     char py[200];
-    python_hex("import hmac,hashlib;"
-               "m=bytes.fromhex(\"bda28658061ba7da13d9356e56107fadba19b3b61e3c9d3ef7b30b6ad388326c\");"
-               "print(hmac.new(m,b\"E2E Message Authentication Key\\x01\",hashlib.sha256)"
-               ".digest()[:16].hex())",
-               py, sizeof(py));
+    python_hex(
+        "import hmac,hashlib;"
+        "m=bytes.fromhex(\"bda28658061ba7da13d9356e56107fadba19b3b61e3c9d3ef7b30b6ad388326c\");"
+        "print(hmac.new(m,b\"E2E Message Authentication Key\\x01\",hashlib.sha256)"
+        ".digest()[:16].hex())",
+        py, sizeof(py));
     expect_value(s, h, py);
     /* bad key numbers, a wrong length, a salt too long */
     kp.ulKey = 0;
@@ -256,10 +257,11 @@ START_TEST(test_e2e_keys_vectors)
     /* no salt: RFC 5869 2.2, HashLen zero bytes; python computes it */
     mp.ulSaltLen = 0;
     OK(derive_open(s, &m, kpsa, CKK_GENERIC_SECRET, 0, &h));
-    python_hex("import hmac,hashlib;"
-               "k=bytes.fromhex(\"4aa40ce942df42e7da3ceec83c87292bf8a3d3d2b93208701d3eb3defc338b7c\");"
-               "print(hmac.new(bytes(32),k,hashlib.sha256).hexdigest())",
-               py, sizeof(py));
+    python_hex(
+        "import hmac,hashlib;"
+        "k=bytes.fromhex(\"4aa40ce942df42e7da3ceec83c87292bf8a3d3d2b93208701d3eb3defc338b7c\");"
+        "print(hmac.new(bytes(32),k,hashlib.sha256).hexdigest())",
+        py, sizeof(py));
     expect_value(s, h, py);
 }
 END_TEST
@@ -352,12 +354,14 @@ START_TEST(test_bad_parameters_are_param_invalid)
         const char *id;
         size_t len;
     } bad[] = {
-        {"", 0},                         /* empty */
-        {NULL, 4},                       /* no bytes */
-        {big, sizeof(big)},              /* over CK_SEA_ONEM2M_ID_MAX */
-        {"ab\xff" "cd", 5},              /* not UTF-8 */
-        {"ab\0cd", 5},                   /* a NUL inside */
-        {"\xc0\xaf", 2},                 /* overlong encoding of '/' */
+        {"", 0},            /* empty */
+        {NULL, 4},          /* no bytes */
+        {big, sizeof(big)}, /* over CK_SEA_ONEM2M_ID_MAX */
+        {"ab\xff"
+         "cd",
+         5},             /* not UTF-8 */
+        {"ab\0cd", 5},   /* a NUL inside */
+        {"\xc0\xaf", 2}, /* overlong encoding of '/' */
     };
     for (size_t i = 0; i < N(bad); i++) {
         CK_SEA_ONEM2M_ID_PARAMS p = {(CK_UTF8CHAR_PTR)bad[i].id, bad[i].len};

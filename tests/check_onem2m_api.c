@@ -144,8 +144,8 @@ START_TEST(test_native_e2e_session_split)
     sea_obj kpsa = derive(se, ke, SEA_KDF_KPSA, "CAE0001", 7, "Kpsa", SEA_USE_DERIVE);
     uint8_t salt[16];
     hex2bin("404142434445464748494a4b4c4d4e4f", salt);
-    sea_obj master = derive(se, kpsa, SEA_KDF_KE2E_MASTER, salt, 16, "master",
-                            SEA_USE_DERIVE | SEA_USE_SIGN);
+    sea_obj master =
+        derive(se, kpsa, SEA_KDF_KE2E_MASTER, salt, 16, "master", SEA_USE_DERIVE | SEA_USE_SIGN);
     expect_hmac(se, master, "bda28658061ba7da13d9356e56107fadba19b3b61e3c9d3ef7b30b6ad388326c");
     sea_obj att = derive(se, master, SEA_KDF_KE2E_ATT_CONF, NULL, 0, "attconf", SEA_USE_SIGN);
     expect_hmac(se, att, "44cdd848e3864b2ff5d11170af740ea589ecaae1478e9793bc4109ccca3c390f");
@@ -164,8 +164,8 @@ START_TEST(test_native_e2e_session_split)
     hex2bin("703ebe6e1d9a5f9fc288f0c671f5be66b2454ab07e6e9b5255e3e5ec5aa4a32b", key16);
     sea_aead a = {.iv = iv, .iv_len = 12};
     size_t cl = sizeof(ct);
-    ck_assert_int_eq(sea_encrypt(se, cek, SEA_ALG_AES_GCM, &a, (const uint8_t *)"hello", 5, ct, &cl),
-                     SEA_OK);
+    ck_assert_int_eq(
+        sea_encrypt(se, cek, SEA_ALG_AES_GCM, &a, (const uint8_t *)"hello", 5, ct, &cl), SEA_OK);
     ck_assert_uint_eq(cl, 5 + 16);
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
     int l1 = 0, l2 = 0;

@@ -18,15 +18,15 @@
  * specification leaves open). C_DeriveKey mechanisms: the base key is a generic secret with
  * CKA_DERIVE; the new key is a secret key of the SE (generic secret unless the template names
  * another type), carries CKA_SEA_SUID (the parameter's for the usage-constrained key, else the
- * template's or the base key's) and a CKA_END_DATE no later than the base key's. Identity strings are UTF-8, NFKC
- * normalised by the SE, 1..CK_SEA_ONEM2M_ID_MAX bytes. */
+ * template's or the base key's) and a CKA_END_DATE no later than the base key's. Identity strings
+ * are UTF-8, NFKC normalised by the SE, 1..CK_SEA_ONEM2M_ID_MAX bytes. */
 #define CKM_SEA_ONEM2M_KM             (CKM_SEA_BASE + 0x101UL) /* Km: Ke, MAF-ID (10.3.2) */
 #define CKM_SEA_ONEM2M_KPSA           (CKM_SEA_BASE + 0x102UL) /* Kpsa: Ke, Enrolee-B-ID (10.3.3) */
-#define CKM_SEA_ONEM2M_USAGE_KEY      (CKM_SEA_BASE + 0x103UL) /* Ke, SUID, target ID (10.3.7) */
-#define CKM_SEA_ONEM2M_KE2E_MASTER    (CKM_SEA_BASE + 0x104UL) /* Ke2e_master: Kpsa, Salt (10.3.6.1) */
-#define CKM_SEA_ONEM2M_KE2E_KEY       (CKM_SEA_BASE + 0x105UL) /* T(1)..T(4): Ke2e_master (10.3.6.2) */
-#define CKM_SEA_ONEM2M_SESSION_ESPRIM (CKM_SEA_BASE + 0x106UL) /* pairwiseESPrimKey, rands (10.3.8) */
-#define CKM_SEA_ONEM2M_EXPORTER_SPLIT (CKM_SEA_BASE + 0x107UL) /* 48-byte exporter output (10.3.1) */
+#define CKM_SEA_ONEM2M_USAGE_KEY      (CKM_SEA_BASE + 0x103UL) /* Ke, SUID, target (10.3.7) */
+#define CKM_SEA_ONEM2M_KE2E_MASTER    (CKM_SEA_BASE + 0x104UL) /* Kpsa, Salt (10.3.6.1) */
+#define CKM_SEA_ONEM2M_KE2E_KEY       (CKM_SEA_BASE + 0x105UL) /* Ke2e_master (10.3.6.2) */
+#define CKM_SEA_ONEM2M_SESSION_ESPRIM (CKM_SEA_BASE + 0x106UL) /* ESPrim key, rands (10.3.8) */
+#define CKM_SEA_ONEM2M_EXPORTER_SPLIT (CKM_SEA_BASE + 0x107UL) /* exporter output (10.3.1) */
 
 #define CK_SEA_ONEM2M_ID_MAX   1024UL /* bytes of an identity string, before and after NFKC */
 #define CK_SEA_ONEM2M_SALT_MAX 255UL  /* bytes of the Ke2e_master salt */
@@ -39,7 +39,7 @@
 
 #ifdef CK_PTR
 
-/* CKM_SEA_ONEM2M_KM (pId = MAF-ID) and CKM_SEA_ONEM2M_KPSA (pId = Enrolee-B-ID: CSE-ID or AE-ID). */
+/* CKM_SEA_ONEM2M_KM (pId = MAF-ID), CKM_SEA_ONEM2M_KPSA (pId = Enrolee-B-ID: CSE-ID or AE-ID). */
 typedef struct CK_SEA_ONEM2M_ID_PARAMS {
     CK_UTF8CHAR_PTR pId;
     CK_ULONG ulIdLen;

@@ -320,17 +320,17 @@ sea_rv sea_random(sea_se *se, uint8_t *out, size_t len);
  * is set (and then only wrapped); it carries the SUID (the derivation's for SEA_KDF_USAGE, else
  * `key`->suid, or the base key's when that is 0) and expires no later than the base key. */
 typedef enum sea_kdf {
-    SEA_KDF_KM = 1,             /* Km from Ke; input: the MAF-ID (UTF-8) */
-    SEA_KDF_KPSA = 2,           /* Kpsa from Ke; input: the Enrolee-B-ID (CSE-ID or AE-ID) */
-    SEA_KDF_USAGE = 3,          /* usage-constrained key from Ke; input: Enrolment-Target-ID
-                                 * (an FQDN); suid: the SUID (10..99) */
-    SEA_KDF_KE2E_MASTER = 4,    /* Ke2e_master from Kpsa; input: the salt (may be empty) */
-    SEA_KDF_KE2E_MSG_AUTH = 5,  /* from Ke2e_master; no input */
-    SEA_KDF_KE2E_MSG_CONF = 6,  /* ditto */
-    SEA_KDF_KE2E_ATT_AUTH = 7,  /* ditto */
-    SEA_KDF_KE2E_ATT_CONF = 8,  /* ditto */
-    SEA_KDF_SESSION_ESPRIM = 9, /* sessionESPrimKey from pairwiseESPrimKey; input: the receiver's
-                                 * then the originator's esprimRandValue (16 + 16 bytes) */
+    SEA_KDF_KM = 1,              /* Km from Ke; input: the MAF-ID (UTF-8) */
+    SEA_KDF_KPSA = 2,            /* Kpsa from Ke; input: the Enrolee-B-ID (CSE-ID or AE-ID) */
+    SEA_KDF_USAGE = 3,           /* usage-constrained key from Ke; input: Enrolment-Target-ID
+                                  * (an FQDN); suid: the SUID (10..99) */
+    SEA_KDF_KE2E_MASTER = 4,     /* Ke2e_master from Kpsa; input: the salt (may be empty) */
+    SEA_KDF_KE2E_MSG_AUTH = 5,   /* from Ke2e_master; no input */
+    SEA_KDF_KE2E_MSG_CONF = 6,   /* ditto */
+    SEA_KDF_KE2E_ATT_AUTH = 7,   /* ditto */
+    SEA_KDF_KE2E_ATT_CONF = 8,   /* ditto */
+    SEA_KDF_SESSION_ESPRIM = 9,  /* sessionESPrimKey from pairwiseESPrimKey; input: the receiver's
+                                  * then the originator's esprimRandValue (16 + 16 bytes) */
     SEA_KDF_EXPORTER_SPLIT = 10, /* from the 48-byte TLS exporter output (imported as a generic
                                   * secret): the key is its last 32 bytes, id_out (16 bytes) gets
                                   * the first 16 (RelativeKeID, KcID, pairwiseE2EKeyID) */
