@@ -16,19 +16,7 @@
 #include "crypto.h"
 #include "p11check.h"
 
-static struct p11 M;
-static struct p11_env E;
-static CK_FUNCTION_LIST_3_0 *F;
 
-#define EXPECT_RV(want, call)                                                                      \
-    do {                                                                                           \
-        CK_RV rv_ = (call);                                                                        \
-        char b_[512];                                                                              \
-        ck_assert_msg(rv_ == (CK_RV)(want), "%s: expected %s, got %s", #call, p11_rv_name(want),   \
-                      p11_explain(&M, rv_, b_, sizeof(b_)));                                       \
-    } while (0)
-
-#define OK(call) EXPECT_RV(CKR_OK, call)
 
 static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 static CK_OBJECT_CLASS cls_pub = CKO_PUBLIC_KEY, cls_priv = CKO_PRIVATE_KEY;
@@ -71,30 +59,9 @@ static const char RSA_PEM[] = "-----BEGIN PRIVATE KEY-----\n"
 
 static const uint8_t MSG[] = "The quick brown fox jumps over the lazy dog";
 
-static void setup(void)
-{
-    ck_assert_int_eq(p11_env_make(&E), 0);
-    ck_assert_int_eq(p11_load(&M, NULL), 0);
-    F = M.f;
-}
-
-static void teardown(void)
-{
-    if (F)
-        F->C_Finalize(NULL);
-    p11_unload(&M);
-    p11_env_remove(&E);
-    F = NULL;
-}
-
 static CK_SESSION_HANDLE user_session(void)
 {
-    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
-    CK_SLOT_ID slot = 0;
-    OK(F->C_Initialize(NULL));
-    OK(p11_make_token(&M, "asym", NULL, &slot));
-    OK(p11_user_session(&M, slot, NULL, &s));
-    return s;
+    return p11_token_session("asym", NULL);
 }
 
 /* ---- the hashes and how each side names them ---- */
@@ -1282,7 +1249,7 @@ static Suite *asym_suite(void)
     Suite *su = suite_create("asym");
     TCase *tc;
 #define TC(name, secs)                                                                             \
-    (tc = tcase_create(name), tcase_add_checked_fixture(tc, setup, teardown),                      \
+    (tc = tcase_create(name), tcase_add_checked_fixture(tc, p11_setup, p11_teardown),                      \
      tcase_set_timeout(tc, secs), suite_add_tcase(su, tc))
     TC("rsa-keygen", 1800);
     tcase_add_test(tc, test_rsa_keygen_2048_and_3072);

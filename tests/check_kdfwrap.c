@@ -15,19 +15,7 @@
 
 #include "p11check.h"
 
-static struct p11 M;
-static struct p11_env E;
-static CK_FUNCTION_LIST_3_0 *F;
 
-#define EXPECT_RV(want, call)                                                                      \
-    do {                                                                                           \
-        CK_RV rv_ = (call);                                                                        \
-        char b_[512];                                                                              \
-        ck_assert_msg(rv_ == (CK_RV)(want), "%s: expected 0x%lx, got %s", #call, (CK_RV)(want),    \
-                      p11_explain(&M, rv_, b_, sizeof(b_)));                                       \
-    } while (0)
-
-#define OK(call) EXPECT_RV(CKR_OK, call)
 #define N(a)     (sizeof(a) / sizeof((a)[0]))
 
 static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
@@ -38,34 +26,11 @@ static CK_KEY_TYPE kt_aes = CKK_AES, kt_generic = CKK_GENERIC_SECRET, kt_ec = CK
 static const CK_BYTE P256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
 static const CK_BYTE P384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
 
-static void setup(void)
-{
-    ck_assert_int_eq(p11_env_make(&E), 0);
-    ck_assert_int_eq(p11_load(&M, NULL), 0);
-    F = M.f;
-}
-
-static void teardown(void)
-{
-    if (F)
-        F->C_Finalize(NULL);
-    p11_unload(&M);
-    p11_env_remove(&E);
-    F = NULL;
-}
-
 /* ---- helpers ---- */
 
 static CK_SESSION_HANDLE user_session(CK_SLOT_ID *slot_out)
 {
-    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
-    CK_SLOT_ID slot = 0;
-    OK(F->C_Initialize(NULL));
-    OK(p11_make_token(&M, "kdfwrap", NULL, &slot));
-    OK(p11_user_session(&M, slot, NULL, &s));
-    if (slot_out)
-        *slot_out = slot;
-    return s;
+    return p11_token_session("kdfwrap", slot_out);
 }
 
 static size_t hex2bin(const char *hex, uint8_t *out)
@@ -1217,40 +1182,31 @@ END_TEST
 
 /* ---- the suite ---- */
 
-static TCase *tcase(Suite *su, const char *name, double timeout)
-{
-    TCase *tc = tcase_create(name);
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, timeout);
-    suite_add_tcase(su, tc);
-    return tc;
-}
-
 static Suite *kdfwrap_suite(void)
 {
     Suite *su = suite_create("kdfwrap");
-    TCase *tc = tcase(su, "hkdf", 60);
+    TCase *tc = p11_tcase(su, "hkdf", 60);
     tcase_add_test(tc, test_hkdf_derive_matches_rfc5869);
     tcase_add_test(tc, test_hkdf_data_makes_a_data_object);
     tcase_add_test(tc, test_always_authenticate_keys_do_not_derive);
     tcase_add_test(tc, test_hkdf_salt_key_equals_salt_data);
     tcase_add_test(tc, test_hkdf_bad_parameters_are_param_invalid);
-    tc = tcase(su, "sp800_108", 60);
+    tc = p11_tcase(su, "sp800_108", 60);
     tcase_add_test(tc, test_sp800_108_counter_matches_openssl);
     tcase_add_test(tc, test_sp800_108_bad_parameters_are_param_invalid);
-    tc = tcase(su, "ecdh", 60);
+    tc = p11_tcase(su, "ecdh", 60);
     tcase_add_test(tc, test_ecdh_p256_matches_openssl);
     tcase_add_test(tc, test_ecdh_p384_matches_openssl);
-    tc = tcase(su, "derive_rules", 60);
+    tc = p11_tcase(su, "derive_rules", 60);
     tcase_add_test(tc, test_derived_key_attributes_follow_the_base);
     tcase_add_test(tc, test_derive_rules_and_codes);
-    tc = tcase(su, "wrap", 60);
+    tc = p11_tcase(su, "wrap", 60);
     tcase_add_test(tc, test_wrap_unwrap_aes_key_with_gcm);
     tcase_add_test(tc, test_wrap_unwrap_ec_private_key_with_gcm);
     tcase_add_test(tc, test_wrap_rules_and_codes);
     tcase_add_test(tc, test_unwrap_template_rules_and_codes);
     tcase_add_test(tc, test_wrap_with_trusted_wrapping_key);
-    tc = tcase(su, "wrap_kw_rsa", 120);
+    tc = p11_tcase(su, "wrap_kw_rsa", 120);
     tcase_add_test(tc, test_wrap_aes_key_with_aes_key_wrap_rfc3394);
     tcase_add_test(tc, test_wrap_private_keys_with_aes_key_wrap_pad);
     tcase_add_test(tc, test_wrap_aes_key_with_rsa_oaep);

@@ -12,19 +12,7 @@
 
 #include "p11check.h"
 
-static struct p11 M;
-static struct p11_env E;
-static CK_FUNCTION_LIST_3_0 *F;
 
-#define EXPECT_RV(want, call)                                                                      \
-    do {                                                                                           \
-        CK_RV rv_ = (call);                                                                        \
-        char b_[512];                                                                              \
-        ck_assert_msg(rv_ == (CK_RV)(want), "%s: expected 0x%lx, got %s", #call, (CK_RV)(want),    \
-                      p11_explain(&M, rv_, b_, sizeof(b_)));                                       \
-    } while (0)
-
-#define OK(call) EXPECT_RV(CKR_OK, call)
 #define N(a)     (sizeof(a) / sizeof((a)[0]))
 
 static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
@@ -33,30 +21,9 @@ static CK_OBJECT_CLASS cls_secret = CKO_SECRET_KEY;
 /* digest section 7: Ke = 00 01 .. 1f */
 static const char KE_HEX[] = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
-static void setup(void)
-{
-    ck_assert_int_eq(p11_env_make(&E), 0);
-    ck_assert_int_eq(p11_load(&M, NULL), 0);
-    F = M.f;
-}
-
-static void teardown(void)
-{
-    if (F)
-        F->C_Finalize(NULL);
-    p11_unload(&M);
-    p11_env_remove(&E);
-    F = NULL;
-}
-
 static CK_SESSION_HANDLE user_session(void)
 {
-    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
-    CK_SLOT_ID slot = 0;
-    OK(F->C_Initialize(NULL));
-    OK(p11_make_token(&M, "onem2m", NULL, &slot));
-    OK(p11_user_session(&M, slot, NULL, &s));
-    return s;
+    return p11_token_session("onem2m", NULL);
 }
 
 static size_t hex2bin(const char *hex, uint8_t *out)
@@ -478,28 +445,19 @@ START_TEST(test_derived_key_inherits_suid_and_expiry)
 }
 END_TEST
 
-static TCase *tcase(Suite *su, const char *name, double timeout)
-{
-    TCase *tc = tcase_create(name);
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, timeout);
-    suite_add_tcase(su, tc);
-    return tc;
-}
-
 static Suite *onem2m_suite(void)
 {
     Suite *su = suite_create("onem2m");
-    TCase *tc = tcase(su, "vectors", 60);
+    TCase *tc = p11_tcase(su, "vectors", 60);
     tcase_add_test(tc, test_km_and_kpsa_vectors);
     tcase_add_test(tc, test_usage_constrained_key_vector_and_suid);
     tcase_add_test(tc, test_e2e_keys_vectors);
     tcase_add_test(tc, test_session_esprim_key_vector);
     tcase_add_test(tc, test_exporter_split_vector);
-    tc = tcase(su, "identities", 60);
+    tc = p11_tcase(su, "identities", 60);
     tcase_add_test(tc, test_identities_are_nfkc_normalised);
     tcase_add_test(tc, test_bad_parameters_are_param_invalid);
-    tc = tcase(su, "rules", 60);
+    tc = p11_tcase(su, "rules", 60);
     tcase_add_test(tc, test_base_key_rules);
     tcase_add_test(tc, test_derived_key_inherits_suid_and_expiry);
     return su;

@@ -12,21 +12,9 @@
 
 #include "p11check.h"
 
-static struct p11 M;
-static struct p11_env E;
-static CK_FUNCTION_LIST_3_0 *F;
 
 /* Assert a call's CK_RV; on failure say what the module recorded about it. The message
  * arguments are evaluated only on failure, right after the call. */
-#define EXPECT_RV(want, call)                                                                      \
-    do {                                                                                           \
-        CK_RV rv_ = (call);                                                                        \
-        char b_[512];                                                                              \
-        ck_assert_msg(rv_ == (CK_RV)(want), "%s: expected %s, got %s", #call, p11_rv_name(want),   \
-                      p11_explain(&M, rv_, b_, sizeof(b_)));                                       \
-    } while (0)
-
-#define OK(call) EXPECT_RV(CKR_OK, call)
 
 static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 static CK_OBJECT_CLASS cls_data = CKO_DATA, cls_secret = CKO_SECRET_KEY;
@@ -35,22 +23,6 @@ static CK_KEY_TYPE kt_aes = CKK_AES, kt_generic = CKK_GENERIC_SECRET;
 /* DER OIDs of the named curves (CKA_EC_PARAMS). */
 static const CK_BYTE P256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
 static const CK_BYTE P384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
-
-static void setup(void)
-{
-    ck_assert_int_eq(p11_env_make(&E), 0);
-    ck_assert_int_eq(p11_load(&M, NULL), 0);
-    F = M.f;
-}
-
-static void teardown(void)
-{
-    if (F)
-        F->C_Finalize(NULL); /* a test that failed half-way may have left it initialised */
-    p11_unload(&M);
-    p11_env_remove(&E);
-    F = NULL;
-}
 
 /* ---- helpers ---- */
 
@@ -1728,53 +1700,44 @@ END_TEST
 
 /* ---- the suite ---- */
 
-static TCase *tcase(Suite *su, const char *name, double timeout)
-{
-    TCase *tc = tcase_create(name);
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, timeout);
-    suite_add_tcase(su, tc);
-    return tc;
-}
-
 static Suite *p11_suite(void)
 {
     Suite *su = suite_create("p11");
-    TCase *tc = tcase(su, "interfaces", 30);
+    TCase *tc = p11_tcase(su, "interfaces", 30);
     tcase_add_test(tc, test_function_lists_are_complete);
     tcase_add_test(tc, test_interface_list_offers_3_0_2_40_and_sea);
     tcase_add_test(tc, test_get_interface_defaults_to_3_0_and_is_not_fork_safe);
     tcase_add_test(tc, test_get_info_says_3_0);
-    tc = tcase(su, "init", 30);
+    tc = p11_tcase(su, "init", 30);
     tcase_add_test(tc, test_every_function_needs_initialize);
     tcase_add_test(tc, test_initialize_checks_its_arguments);
-    tc = tcase(su, "args", 30);
+    tc = p11_tcase(su, "args", 30);
     tcase_add_test(tc, test_null_pointers_are_arguments_bad);
     tcase_add_test(tc, test_unsupported_functions_say_so);
     tcase_add_test(tc, test_last_error_reports_origin_and_message);
-    tc = tcase(su, "tokens", 30);
+    tc = p11_tcase(su, "tokens", 30);
     tcase_add_test(tc, test_fresh_store_has_one_free_slot);
     tcase_add_test(tc, test_init_token_takes_over_the_free_slot);
     tcase_add_test(tc, test_slot_ids_are_stable);
     tcase_add_test(tc, test_mechanisms_listed_with_their_info);
     tcase_add_test(tc, test_slot_event_after_init_token);
-    tc = tcase(su, "pins", 60);
+    tc = p11_tcase(su, "pins", 60);
     tcase_add_test(tc, test_wrong_pin_ten_times_locks_the_user_pin);
     tcase_add_test(tc, test_set_pin_changes_user_and_so_pins);
     tcase_add_test(tc, test_pin_length_is_checked);
-    tc = tcase(su, "crypto", 60);
+    tc = p11_tcase(su, "crypto", 60);
     tcase_add_test(tc, test_ecdsa_p256_signatures_verify_with_openssl);
     tcase_add_test(tc, test_ecdsa_p384_signatures_verify_with_openssl);
     tcase_add_test(tc, test_aes_gcm_matches_openssl);
     tcase_add_test(tc, test_hmac_sha256_matches_openssl);
     tcase_add_test(tc, test_digest_sha256_known_answers);
     tcase_add_test(tc, test_random_is_not_constant);
-    tc = tcase(su, "objects", 120);
+    tc = p11_tcase(su, "objects", 120);
     tcase_add_test(tc, test_data_objects_create_read_update_destroy);
     tcase_add_test(tc, test_secret_values_are_sensitive);
     tcase_add_test(tc, test_objects_persist_across_reinitialize);
     tcase_add_test(tc, test_find_by_label_among_1000_objects);
-    tc = tcase(su, "threads", 120);
+    tc = p11_tcase(su, "threads", 120);
     tcase_add_test(tc, test_threads_sign_and_encrypt_while_objects_churn);
     return su;
 }

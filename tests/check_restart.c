@@ -14,19 +14,7 @@
 
 #include "p11check.h"
 
-static struct p11 M;
-static struct p11_env E;
-static CK_FUNCTION_LIST_3_0 *F;
 
-#define EXPECT_RV(want, call)                                                                      \
-    do {                                                                                           \
-        CK_RV rv_ = (call);                                                                        \
-        char b_[512];                                                                              \
-        ck_assert_msg(rv_ == (CK_RV)(want), "%s: expected %s, got %s", #call, p11_rv_name(want),   \
-                      p11_explain(&M, rv_, b_, sizeof(b_)));                                       \
-    } while (0)
-
-#define OK(call) EXPECT_RV(CKR_OK, call)
 
 #define MSG_LEN 1024
 
@@ -39,32 +27,14 @@ static uint8_t MSG[MSG_LEN];
 
 static void setup(void)
 {
-    ck_assert_int_eq(p11_env_make(&E), 0);
-    ck_assert_int_eq(p11_load(&M, NULL), 0);
-    F = M.f;
+    p11_setup();
     for (size_t i = 0; i < sizeof(MSG); i++)
         MSG[i] = (uint8_t)(i * 131u + 7u);
 }
 
-static void teardown(void)
-{
-    if (F)
-        F->C_Finalize(NULL);
-    p11_unload(&M);
-    p11_env_remove(&E);
-    F = NULL;
-}
-
 static CK_SESSION_HANDLE user_session(CK_SLOT_ID *slot_out)
 {
-    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
-    CK_SLOT_ID slot = 0;
-    OK(F->C_Initialize(NULL));
-    OK(p11_make_token(&M, "restart", NULL, &slot));
-    OK(p11_user_session(&M, slot, NULL, &s));
-    if (slot_out)
-        *slot_out = slot;
-    return s;
+    return p11_token_session("restart", slot_out);
 }
 
 static CK_SESSION_HANDLE another_session(CK_SLOT_ID slot)
@@ -441,7 +411,7 @@ static Suite *restart_suite(void)
 {
     Suite *su = suite_create("restart");
     TCase *tc = tcase_create("restart");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, setup, p11_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_restarted_operations_equal_openssl);
     tcase_add_test(tc, test_restart_of_composed_mechanisms);

@@ -12,53 +12,18 @@
 
 #include "p11check.h"
 
-static struct p11 M;
-static struct p11_env E;
-static CK_FUNCTION_LIST_3_0 *F;
 
-#define EXPECT_RV(want, call)                                                                      \
-    do {                                                                                           \
-        CK_RV rv_ = (call);                                                                        \
-        char b_[512];                                                                              \
-        ck_assert_msg(rv_ == (CK_RV)(want), "%s: expected %s, got %s", #call, p11_rv_name(want),   \
-                      p11_explain(&M, rv_, b_, sizeof(b_)));                                       \
-    } while (0)
-
-#define OK(call) EXPECT_RV(CKR_OK, call)
 
 static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 static CK_OBJECT_CLASS cls_secret = CKO_SECRET_KEY, cls_data = CKO_DATA;
 static CK_KEY_TYPE kt_aes = CKK_AES;
 static const CK_BYTE P256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
 
-static void setup(void)
-{
-    ck_assert_int_eq(p11_env_make(&E), 0);
-    ck_assert_int_eq(p11_load(&M, NULL), 0);
-    F = M.f;
-}
-
-static void teardown(void)
-{
-    if (F)
-        F->C_Finalize(NULL);
-    p11_unload(&M);
-    p11_env_remove(&E);
-    F = NULL;
-}
-
 /* ---- helpers ---- */
 
 static CK_SESSION_HANDLE user_session(CK_SLOT_ID *slot_out)
 {
-    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
-    CK_SLOT_ID slot = 0;
-    OK(F->C_Initialize(NULL));
-    OK(p11_make_token(&M, "semantics", NULL, &slot));
-    OK(p11_user_session(&M, slot, NULL, &s));
-    if (slot_out)
-        *slot_out = slot;
-    return s;
+    return p11_token_session("semantics", slot_out);
 }
 
 static CK_FLAGS token_flags(CK_SLOT_ID slot)
@@ -1474,19 +1439,10 @@ START_TEST(test_use_defaults_follow_what_the_key_type_can_do)
 }
 END_TEST
 
-static TCase *tcase(Suite *su, const char *name, double timeout)
-{
-    TCase *tc = tcase_create(name);
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, timeout);
-    suite_add_tcase(su, tc);
-    return tc;
-}
-
 static Suite *semantics_suite(void)
 {
     Suite *su = suite_create("semantics");
-    TCase *tc = tcase(su, "message", 60);
+    TCase *tc = p11_tcase(su, "message", 60);
     tcase_add_test(tc, test_message_gcm_known_answer_test_case_4);
     tcase_add_test(tc, test_message_counter_ivs_count_up_from_a_random_start_after_the_fixed_part);
     tcase_add_test(tc, test_message_random_ivs_differ_and_keep_unaligned_fixed_bits);
@@ -1497,7 +1453,7 @@ static Suite *semantics_suite(void)
     tcase_add_test(tc, test_message_state_rules);
     tcase_add_test(tc, test_message_iv_generator_limits);
     tcase_add_test(tc, test_message_processes_of_two_sessions_run_in_parallel);
-    tc = tcase(su, "functions", 60);
+    tc = p11_tcase(su, "functions", 60);
     tcase_add_test(tc, test_login_user_without_a_name_is_c_login_and_names_are_refused);
     tcase_add_test(tc, test_session_cancel_ends_the_named_operations_only);
     tcase_add_test(tc, test_slot_event_reports_an_se_made_by_another_process);
@@ -1505,14 +1461,14 @@ static Suite *semantics_suite(void)
     tcase_add_test(tc, test_finalize_wakes_a_blocked_slot_event_wait);
     tcase_add_test(tc, test_seed_random_is_mixed_in_and_random_stays_random);
     tcase_add_test(tc, test_operation_state_is_not_supported);
-    tc = tcase(su, "attributes", 60);
+    tc = p11_tcase(su, "attributes", 60);
     tcase_add_test(tc, test_read_only_attributes_are_refused_everywhere);
     tcase_add_test(tc, test_sensitive_only_rises_and_extractable_only_falls);
     tcase_add_test(tc, test_modifiable_copyable_destroyable_false_prohibit_the_action);
     tcase_add_test(tc, test_sensitive_values_are_withheld_and_the_rest_is_filled);
     tcase_add_test(tc, test_unique_id_is_present_stable_and_read_only);
     tcase_add_test(tc, test_use_defaults_follow_what_the_key_type_can_do);
-    tc = tcase(su, "sessions", 60);
+    tc = p11_tcase(su, "sessions", 60);
     tcase_add_test(tc, test_always_authenticate_needs_a_context_login_per_use);
     tcase_add_test(tc, test_session_states_and_login_errors);
     tcase_add_test(tc, test_every_error_but_a_short_buffer_ends_the_operation);

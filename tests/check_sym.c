@@ -10,48 +10,15 @@
 
 #include "p11check.h"
 
-static struct p11 M;
-static struct p11_env E;
-static CK_FUNCTION_LIST_3_0 *F;
 
-#define EXPECT_RV(want, call)                                                                      \
-    do {                                                                                           \
-        CK_RV rv_ = (call);                                                                        \
-        char b_[512];                                                                              \
-        ck_assert_msg(rv_ == (CK_RV)(want), "%s: expected %s, got %s", #call, p11_rv_name(want),   \
-                      p11_explain(&M, rv_, b_, sizeof(b_)));                                       \
-    } while (0)
-
-#define OK(call) EXPECT_RV(CKR_OK, call)
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 static CK_OBJECT_CLASS cls_secret = CKO_SECRET_KEY;
 
-static void setup(void)
-{
-    ck_assert_int_eq(p11_env_make(&E), 0);
-    ck_assert_int_eq(p11_load(&M, NULL), 0);
-    F = M.f;
-}
-
-static void teardown(void)
-{
-    if (F)
-        F->C_Finalize(NULL);
-    p11_unload(&M);
-    p11_env_remove(&E);
-    F = NULL;
-}
-
 static CK_SESSION_HANDLE user_session(void)
 {
-    CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
-    CK_SLOT_ID slot = 0;
-    OK(F->C_Initialize(NULL));
-    OK(p11_make_token(&M, "sym", NULL, &slot));
-    OK(p11_user_session(&M, slot, NULL, &s));
-    return s;
+    return p11_token_session("sym", NULL);
 }
 
 /* Hex (spaces allowed) into out; returns the byte count. */
@@ -1081,19 +1048,10 @@ START_TEST(test_large_messages_match_openssl)
 }
 END_TEST
 
-static TCase *tcase(Suite *su, const char *name, double timeout)
-{
-    TCase *tc = tcase_create(name);
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, timeout);
-    suite_add_tcase(su, tc);
-    return tc;
-}
-
 static Suite *sym_suite(void)
 {
     Suite *su = suite_create("sym");
-    TCase *tc = tcase(su, "aes", 120);
+    TCase *tc = p11_tcase(su, "aes", 120);
     tcase_add_test(tc, test_ecb_aes128_sp800_38a_f11_f12);
     tcase_add_test(tc, test_cbc_aes128_sp800_38a_f21_f22);
     tcase_add_test(tc, test_cbc_aes256_sp800_38a_f25_f26);
@@ -1104,12 +1062,12 @@ static Suite *sym_suite(void)
     tcase_add_test(tc, test_cbc_pad_bad_padding_is_encrypted_data_invalid);
     tcase_add_test(tc, test_cbc_refuses_partial_blocks_and_bad_ivs);
     tcase_add_test(tc, test_large_messages_match_openssl);
-    tc = tcase(su, "keywrap", 120);
+    tc = p11_tcase(su, "keywrap", 120);
     tcase_add_test(tc, test_aes_key_wrap_rfc3394_4_1_to_4_6);
     tcase_add_test(tc, test_aes_key_wrap_refuses_tampering_and_bad_lengths);
     tcase_add_test(tc, test_aes_key_wrap_pad_rfc5649_section6);
     tcase_add_test(tc, test_key_wrap_mechanisms_announce_wrap_and_unwrap);
-    tc = tcase(su, "mac", 120);
+    tc = p11_tcase(su, "mac", 120);
     tcase_add_test(tc, test_cmac_aes128_sp800_38b_d1);
     tcase_add_test(tc, test_cmac_aes256_sp800_38b_d3);
     tcase_add_test(tc, test_cmac_general_length_and_verify_rules);
@@ -1117,7 +1075,7 @@ static Suite *sym_suite(void)
     tcase_add_test(tc, test_hmac_general_truncation_rfc4231_case5);
     tcase_add_test(tc, test_hmac_sha1_and_sha224_match_openssl);
     tcase_add_test(tc, test_generated_hmac_keys_match_openssl);
-    tc = tcase(su, "keys", 120);
+    tc = p11_tcase(su, "keys", 120);
     tcase_add_test(tc, test_key_rules);
     return su;
 }
