@@ -227,9 +227,9 @@ check "keygen prints the private key's PKCS#11 URI" \
 expect 0 "keygen aes-256 --json" --json keygen --type aes-256 --label aes1
 check "keygen aes-256 --json describes an AES-256 secret key" \
     json 'd["key"]["class"] == "secret-key" and d["key"]["keyType"] == "aes" and d["key"]["bits"] == 256 and d["key"]["extractable"] is False and d["uri"].startswith("pkcs11:")'
-expect 0 "keygen generic-256 with a SUID" --json keygen --type generic-256 --label hm1 --suid 12 --usage sign,verify
+expect 0 "keygen generic-256 with a SUID" --json keygen --type generic-256 --label hm1 --suid 15 --usage sign,verify
 check "keygen generic-256 --json has its bits, SUID and usage" \
-    json 'd["key"]["keyType"] == "generic" and d["key"]["bits"] == 256 and d["key"]["suid"] == 12 and d["key"]["usage"] == ["sign", "verify"]'
+    json 'd["key"]["keyType"] == "generic" and d["key"]["bits"] == 256 and d["key"]["suid"] == 15 and d["key"]["usage"] == ["sign", "verify"]'
 expect 0 "keygen ec-p384" keygen --type ec-p384 --label ec384
 expect 1 "keygen with a label already taken fails" keygen --type ec-p256 --label ec1
 
