@@ -776,10 +776,19 @@ START_TEST(test_native_dates)
 }
 END_TEST
 
+/* Without fork (CK_FORK=no, valgrind) the tests share this process: each starts from the clock
+ * and the session keys. */
+static void reset(void)
+{
+    shift_days = 0;
+    make_token = false;
+}
+
 static Suite *usage_suite(void)
 {
     Suite *su = suite_create("usage");
     TCase *tc = p11_tcase(su, "suid", 60);
+    tcase_add_checked_fixture(tc, reset, NULL);
     tcase_add_test(tc, test_saef_key_serves_only_the_tls_frameworks);
     tcase_add_test(tc, test_esdata_signature_key_macs_only);
     tcase_add_test(tc, test_esdata_encryption_key);
@@ -788,6 +797,7 @@ static Suite *usage_suite(void)
     tcase_add_test(tc, test_unconstrained_key_does_everything);
     tcase_add_test(tc, test_certificate_keys);
     tc = p11_tcase(su, "dates", 60);
+    tcase_add_checked_fixture(tc, reset, NULL);
     tcase_add_test(tc, test_expired_key_refused_everywhere);
     tcase_add_test(tc, test_end_date_is_the_last_valid_day);
     tcase_add_test(tc, test_key_not_yet_valid_refused);
