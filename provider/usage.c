@@ -95,10 +95,16 @@ static bool allows(enum feature f, enum usage_op op, enum kind k)
 
 static const char *use_words(enum usage_op op)
 {
-    static const char *const w[] = {"encryption",    "decryption",       "signing",
-                                    "verification",  "wrapping",         "unwrapping",
-                                    "derivation",    "release as a MEF TLS-PSK",
-                                    "release as a MAF TLS-PSK", "release as a SAEF TLS-PSK"};
+    static const char *const w[] = {"encryption",
+                                    "decryption",
+                                    "signing",
+                                    "verification",
+                                    "wrapping",
+                                    "unwrapping",
+                                    "derivation",
+                                    "release as a MEF TLS-PSK",
+                                    "release as a MAF TLS-PSK",
+                                    "release as a SAEF TLS-PSK"};
     return (size_t)op < ARRAY_SIZE(w) ? w[op] : "use";
 }
 

@@ -52,10 +52,9 @@ static void day(int days, char out[9])
 
 /* ---- keys ---- */
 
-static const uint8_t KEYVAL[32] = {0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17,
-                                   0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
-                                   0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27,
-                                   0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f};
+static const uint8_t KEYVAL[32] = {0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a,
+                                   0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25,
+                                   0x26, 0x27, 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f};
 
 static CK_SESSION_HANDLE user_session(void)
 {
@@ -155,9 +154,8 @@ static CK_RV aes(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h, CK_MECHANISM_TYPE mech
     OK(F->C_Encrypt(s, (CK_BYTE_PTR)MSG, MSGLEN, out, &ol));
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
     ck_assert_ptr_nonnull(c);
-    ck_assert_int_eq(EVP_EncryptInit_ex(c, gcm ? EVP_aes_128_gcm() : EVP_aes_128_cbc(), NULL,
-                                        KEYVAL, iv),
-                     1);
+    ck_assert_int_eq(
+        EVP_EncryptInit_ex(c, gcm ? EVP_aes_128_gcm() : EVP_aes_128_cbc(), NULL, KEYVAL, iv), 1);
     ck_assert_int_eq(EVP_EncryptUpdate(c, ref, &l1, MSG, (int)MSGLEN), 1);
     ck_assert_int_eq(EVP_EncryptFinal_ex(c, ref + l1, &l2), 1);
     if (gcm)
@@ -704,8 +702,7 @@ static void denied(sea_rv r, const char *part)
     sea_origin o = SEA_ORIGIN_NONE;
     ck_assert_int_eq(r, SEA_ERR_DENIED);
     const char *msg = sea_last_error(&o);
-    ck_assert_msg(msg && strstr(msg, part), "libsea said \"%s\", not \"%s\"", msg ? msg : "",
-                  part);
+    ck_assert_msg(msg && strstr(msg, part), "libsea said \"%s\", not \"%s\"", msg ? msg : "", part);
     ck_assert_int_eq(o, SEA_ORIGIN_CORE);
 }
 
@@ -724,7 +721,8 @@ START_TEST(test_native_suid_enforced)
     sea_key_params k = {.type = SEA_KEY_GENERIC_SECRET, .label = "master", .suid = 25};
     sea_obj out = 0;
     ck_assert_int_eq(sea_derive_onem2m(se, kpsa, &d, &k, &out), SEA_OK);
-    d = (sea_derive_params){.kdf = SEA_KDF_KM, .input = (const uint8_t *)"maf.example.com", .input_len = 15};
+    d = (sea_derive_params){
+        .kdf = SEA_KDF_KM, .input = (const uint8_t *)"maf.example.com", .input_len = 15};
     k.label = "km";
     k.suid = 0;
     denied(sea_derive_onem2m(se, kpsa, &d, &k, &out), "CKM_SEA_ONEM2M_KM derivation");
@@ -763,7 +761,8 @@ START_TEST(test_native_dates)
     ck_assert_int_eq(sea_key_import_secret(se, &p, KEYVAL, 32, &b), SEA_ERR_ARGS);
     /* a key derived from Ke ends with it; from an expired Ke nothing is derived */
     sea_obj ke = native_key(se, "Ke", 0, NULL, t);
-    sea_derive_params d = {.kdf = SEA_KDF_KPSA, .input = (const uint8_t *)"CAE0001", .input_len = 7};
+    sea_derive_params d = {
+        .kdf = SEA_KDF_KPSA, .input = (const uint8_t *)"CAE0001", .input_len = 7};
     sea_key_params kp = {.type = SEA_KEY_GENERIC_SECRET, .label = "Kpsa"};
     sea_obj kpsa = 0;
     ck_assert_int_eq(sea_derive_onem2m(se, ke, &d, &kp, &kpsa), SEA_OK);

@@ -33,7 +33,7 @@ static CK_RV check(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt, CK_ULONG suid, enum usag
 }
 
 #define ALLOWED(cls, kt, suid, op, mech) ck_assert_uint_eq(check(cls, kt, suid, op, mech), CKR_OK)
-#define REFUSED(cls, kt, suid, op, mech)                                                          \
+#define REFUSED(cls, kt, suid, op, mech)                                                           \
     ck_assert_uint_eq(check(cls, kt, suid, op, mech), CKR_KEY_FUNCTION_NOT_PERMITTED)
 
 #define SEC CKO_SECRET_KEY
@@ -44,8 +44,8 @@ static CK_RV check(CK_OBJECT_CLASS cls, CK_KEY_TYPE kt, CK_ULONG suid, enum usag
 
 START_TEST(test_unconstrained_key_allows_everything)
 {
-    static const enum usage_op ops[] = {USE_ENCRYPT, USE_DECRYPT, USE_SIGN,    USE_VERIFY,
-                                        USE_WRAP,    USE_UNWRAP,  USE_DERIVE,  USE_PSK_MEF,
+    static const enum usage_op ops[] = {USE_ENCRYPT, USE_DECRYPT, USE_SIGN,   USE_VERIFY,
+                                        USE_WRAP,    USE_UNWRAP,  USE_DERIVE, USE_PSK_MEF,
                                         USE_PSK_MAF, USE_PSK_SAEF};
     for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
         ALLOWED(SEC, GEN, 0, ops[i], CKM_SHA256_HMAC);
