@@ -14,6 +14,7 @@
 #include "sea/sea.h"
 #pragma GCC visibility pop
 #include "uri.h"
+#include "mcs.h"
 #include "usage.h"
 
 struct sea_ctx {
@@ -1332,18 +1333,43 @@ sea_rv sea_data_retrieve(sea_se *se, const char *resource_id, uint8_t *buf, size
     return ret(rv, "reading the data object");
 }
 
-sea_rv sea_data_update(sea_se *se, const char *resource_id, const uint8_t *data, size_t len)
+/* Replace the value, the ACP ids or both in one atomic change (the Mcs UPDATE). */
+static sea_rv data_update(sea_se *se, const char *resource_id, const uint8_t *data, size_t len,
+                          bool set_data, const char *acp_ids, bool set_acp, const char *func)
 {
-    ENTER_SE(se);
-    sea_rv r = check_rid(resource_id, __func__);
+    struct core *c = se->ctx->core;
+    sea_rv r = check_rid(resource_id, func);
     if (r != SEA_OK)
         return r;
-    REQUIRE(data || !len, "data is NULL");
+    if (set_data && !data && len)
+        return bad_args(func, "data is NULL");
+    if (set_acp && acp_ids && strlen(acp_ids) >= 512)
+        return bad_args(func, "acp_ids has at most 511 bytes");
     CK_OBJECT_HANDLE h;
     if ((r = find_sdo(c, se, resource_id, &h)) != SEA_OK)
         return r;
-    CK_ATTRIBUTE t = {CKA_VALUE, data ? (void *)data : (void *)"", (CK_ULONG)len};
-    return ret(core_set_attrs(c, se->h, h, &t, 1), "updating the data object");
+    CK_ATTRIBUTE t[2];
+    CK_ULONG n = 0;
+    if (set_data)
+        t[n++] = (CK_ATTRIBUTE){CKA_VALUE, data ? (void *)data : (void *)"", (CK_ULONG)len};
+    if (set_acp)
+        t[n++] = (CK_ATTRIBUTE){CKA_SEA_ACP, acp_ids ? (void *)acp_ids : (void *)"",
+                                acp_ids ? (CK_ULONG)strlen(acp_ids) : 0};
+    return ret(core_set_attrs(c, se->h, h, t, n), "updating the data object");
+}
+
+sea_rv sea_data_update(sea_se *se, const char *resource_id, const uint8_t *data, size_t len)
+{
+    ENTER_SE(se);
+    (void)c;
+    return data_update(se, resource_id, data, len, true, NULL, false, __func__);
+}
+
+sea_rv sea_data_set_acp(sea_se *se, const char *resource_id, const char *acp_ids)
+{
+    ENTER_SE(se);
+    (void)c;
+    return data_update(se, resource_id, NULL, 0, false, acp_ids, true, __func__);
 }
 
 sea_rv sea_data_delete(sea_se *se, const char *resource_id)
@@ -1356,6 +1382,78 @@ sea_rv sea_data_delete(sea_se *se, const char *resource_id)
     if ((r = find_sdo(c, se, resource_id, &h)) != SEA_OK)
         return r;
     return ret(core_destroy_object(c, se->h, h), "deleting the data object");
+}
+
+/* ---- for the Mcs dispatcher (provider/mcs*.c; hidden, see mcs.h) ---- */
+
+sea_ctx *api_se_ctx(sea_se *se)
+{
+    return se->ctx;
+}
+
+const char *api_se_id(const sea_se *se)
+{
+    return se->se_id;
+}
+
+bool api_ctx_stale(sea_ctx *ctx)
+{
+    return core_stale(ctx->core);
+}
+
+sea_rv api_data_update(sea_se *se, const char *resource_id, const uint8_t *data, size_t len,
+                       bool set_data, const char *acp_ids, bool set_acp)
+{
+    return data_update(se, resource_id, data, len, set_data, acp_ids, set_acp, "update");
+}
+
+/* Which TS-0016 resource types the device of the slot can serve (API_CAP_*). */
+static unsigned slot_resource_caps(struct core *c, CK_SLOT_ID slot)
+{
+    unsigned flags = 0, caps = 0;
+    if (core_slot_devcaps(c, slot, &flags) != CKR_OK)
+        return 0;
+    if (flags & DEVCAP_STORE_DATA)
+        caps |= API_CAP_SDO;
+    if (flags & DEVCAP_RNG)
+        caps |= API_CAP_RAND;
+    CK_ULONG n = 0;
+    if (core_mech_list(c, slot, NULL, &n) != CKR_OK || n == 0)
+        return caps;
+    CK_MECHANISM_TYPE *list = calloc(n, sizeof(*list));
+    if (!list || core_mech_list(c, slot, list, &n) != CKR_OK) {
+        free(list);
+        return caps;
+    }
+    for (CK_ULONG i = 0; i < n; i++) {
+        CK_MECHANISM_INFO mi;
+        if (core_mech_info(c, slot, list[i], &mi) != CKR_OK)
+            continue;
+        if (mi.flags & (CKF_ENCRYPT | CKF_DECRYPT))
+            caps |= API_CAP_CIPHER;
+        if (mi.flags & (CKF_SIGN | CKF_VERIFY))
+            caps |= API_CAP_SIGNATURE;
+        if (mi.flags & CKF_DIGEST)
+            caps |= API_CAP_HASH;
+        if (mi.flags & CKF_GENERATE_KEY_PAIR)
+            caps |= API_CAP_IDENTITY;
+        if (mi.flags & (CKF_GENERATE | CKF_DERIVE))
+            caps |= API_CAP_SECURE_CONNECTION;
+    }
+    free(list);
+    err_clear();
+    return caps;
+}
+
+sea_rv api_se_describe(sea_ctx *ctx, const char *name_or_id, sea_se_info *info, unsigned *caps)
+{
+    struct core_se_info s;
+    sea_rv r = lookup_se(ctx->core, name_or_id, &s);
+    if (r != SEA_OK)
+        return r;
+    to_se_info(&s, info);
+    *caps = slot_resource_caps(ctx->core, s.slot);
+    return SEA_OK;
 }
 
 /* ---- oneM2M key derivations (TS-0003 10.3) ---- */

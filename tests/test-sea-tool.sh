@@ -719,6 +719,13 @@ check "delete --json names the deleted SE" json 'd["deleted"]["name"] == "ptyse"
 expect 0 "list after delete" list --json
 check "the deleted SE is gone, the other stays" json '[s["name"] for s in d["ses"]] == ["gw"]'
 
+# se show: the TS-0016 <SE> resource (issue 5, doc/mcs-json.md)
+expect 0 "se show --json with --hcl and two --hal" --json se show --se gw --hcl /in-cse --hal /in-cse/CAE1 --hal /in-cse/CAE2
+check "se show --json is the <SE> resource of gw" \
+    json 'list(d) == ["m2m:SE"] and d["m2m:SE"]["rn"] == "gw" and d["m2m:SE"]["seT"] == 4 and d["m2m:SE"]["seL"] == 1 and d["m2m:SE"]["sID"].startswith("4") and "sensitiveDataObject" in d["m2m:SE"]["srt"] and d["m2m:SE"]["hcl"] == "/in-cse" and d["m2m:SE"]["hal"] == ["/in-cse/CAE1", "/in-cse/CAE2"]'
+expect 1 "se show with a link containing a space fails" se show --se gw --hcl "a b"
+expect 2 "se without a subcommand is a usage error" se
+
 echo "1..$n"
 if [ "$failed" -ne 0 ]; then
     echo "# $failed of $n checks failed"

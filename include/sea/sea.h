@@ -103,13 +103,27 @@ sea_rv sea_device_list(sea_ctx *ctx, sea_device_info **list, size_t *count);
 
 /* ---- SEs: discovery and profile management (TS-0016 F1, F2, F5) ---- */
 
-/* TS-0016 7.2.1 SE type codes; TPMs and HSMs are vendor values (no code in the spec). */
+/* TS-0016 7.2.1 SE type codes (SEType, seT). The spec defines 1..4 and leaves every other value
+ * RFU; TPMs and HSMs have no code, so libsea uses vendor codes from a range of its own, 901..999,
+ * whose first digit 9 cannot be mistaken for a spec code by a reader that only looks at the first
+ * digit (doc/mcs-json.md "SE types and security levels"). A TPM or HSM simulator (swtpm,
+ * SoftHSMv2) is software and reports SEA_SE_SOFTWARE. Highest securityLevel per type: UICC 3,
+ * GP SE 3, GP TEE 2, software 1, discrete TPM 3, firmware TPM 2, PKCS#11 HSM 3. */
 enum sea_se_type {
     SEA_SE_UICC = 1,
     SEA_SE_GP_SE = 2,
     SEA_SE_GP_TEE = 3,
     SEA_SE_SOFTWARE = 4,
+    SEA_SE_TPM2_DISCRETE = 901, /* vendor: TPM 2.0 chip (independent hardware) */
+    SEA_SE_TPM2_FIRMWARE = 902, /* vendor: firmware TPM 2.0 (integrated hardware) */
+    SEA_SE_PKCS11_HSM = 903,    /* vendor: a token of a hardware HSM's PKCS#11 module */
 };
+
+/* Split an M2M-SE-ID (sID) into its SE type code and unique part (TS-0016 7.2.1: the type code,
+ * then a unique ID). A first character 1..8 is a one-digit code; '9' starts a three-digit vendor
+ * code (901..999); the unique part is the rest, 1 or more characters of [0-9A-Za-z._-].
+ * *unique (optional) points into se_id. SEA_ERR_ARGS if se_id is not of that form. */
+sea_rv sea_se_id_parse(const char *se_id, unsigned *se_type, const char **unique);
 
 enum sea_lifecycle { SEA_LC_PERSONALIZATION = 0, SEA_LC_OPERATIONAL = 1, SEA_LC_BLOCKED = 2 };
 
@@ -379,6 +393,83 @@ sea_rv sea_data_retrieve(sea_se *se, const char *resource_id, uint8_t *buf, size
 /* Replace the data (the only updatable attribute besides the ACP ids). */
 sea_rv sea_data_update(sea_se *se, const char *resource_id, const uint8_t *data, size_t len);
 sea_rv sea_data_delete(sea_se *se, const char *resource_id);
+
+/* Replace the accessControlPolicyIDs of a data object (space separated; "" or NULL: none, the
+ * parent's apply). Changes lastModifiedTime. */
+sea_rv sea_data_set_acp(sea_se *se, const char *resource_id, const char *acp_ids);
+
+/* ---- the Mcs reference point: TS-0016 resources as JSON (doc/mcs-json.md) ----
+ * A CSE exposes its SEs over Mcs by handing each request on an SE resource to sea_mcs_execute and
+ * answering with the body and response status code it gets. Bodies are JSON with the exact
+ * TS-0016 short names ({"m2m:sensitiveDataObject": {"ri": ..., "msg": ...}}); binary values are
+ * base64, times "YYYYMMDDTHHMMSS" (UTC). */
+
+typedef enum sea_mcs_op {
+    SEA_MCS_CREATE = 1,
+    SEA_MCS_RETRIEVE = 2,
+    SEA_MCS_UPDATE = 3,
+    SEA_MCS_DELETE = 4,
+} sea_mcs_op; /* TS-0004 operation codes */
+
+/* Access decision the CSE plugs in (it owns the <accessControlPolicy> resources): return 1 to
+ * allow. acp_ids: the resource's accessControlPolicyIDs (NULL-terminated; empty = the parent's,
+ * always so for CREATE). Called with no libsea lock held. */
+typedef int (*sea_acp_check_fn)(void *arg, const char *originator, sea_mcs_op op,
+                                const char *resource_type, const char *const *acp_ids);
+
+typedef struct sea_mcs_request {
+    sea_mcs_op op;
+    const char *resource_type; /* long name without "m2m:" ("SE", "sensitiveDataObject", ...) */
+    const char *resource_id;   /* the resourceID (ri) of the target of RETRIEVE/UPDATE/DELETE;
+                                * NULL for CREATE and for "SE" (the open SE itself) */
+    const char *originator;    /* the requester's AE-ID/CSE-ID (required) */
+    const char *content;       /* JSON body ({"m2m:<type>": {...}}), NULL for RETRIEVE/DELETE */
+    size_t content_len;        /* at most 1 MiB */
+    sea_acp_check_fn acp_check; /* NULL: only the creator may touch what it created */
+    void *acp_arg;
+} sea_mcs_request;
+
+/* Execute one Mcs request on an open SE (logged in as the user for sensitive data objects).
+ * *response gets a malloc'd JSON body or NULL: the resource on success, {"m2m:dbg": "why"} on
+ * failure. A body holding sensitive data (RETRIEVE of a sensitiveDataObject) is the caller's to
+ * wipe before sea_free. *rsc gets the TS-0004 response status code: 2001 CREATED, 2000 OK,
+ * 2004 UPDATED, 2002 DELETED; 4000 BAD_REQUEST (malformed JSON, wrong types, unknown or
+ * read-only attributes, unknown resource type), 4004 NOT_FOUND, 4005 OPERATION_NOT_ALLOWED,
+ * 4103 ORIGINATOR_HAS_NO_PRIVILEGE, 4105 CONFLICT, 5001 NOT_IMPLEMENTED, others as
+ * sea_rv_onem2m. Returns SEA_OK or the failure's status (also in sea_last_error). */
+sea_rv sea_mcs_execute(sea_se *se, const sea_mcs_request *req, char **response, int *rsc);
+
+/* The <SE> resource of one SE (by name or M2M-SE-ID) as JSON:
+ * {"m2m:SE": {"rn", "ct", "sID", "seT", "seL", "srt": [...], "hcl"?, "hal"?: [...]}}.
+ * hosted_cse_link (hcl) and hosted_ae_links (hal, NULL-terminated) are the CSE's to give; NULL or
+ * empty leaves them out. srt lists the resource types the SE's device supports. *json is
+ * malloc'd (sea_free). */
+sea_rv sea_se_resource_json(sea_ctx *ctx, const char *name_or_id, const char *hosted_cse_link,
+                            const char *const *hosted_ae_links, char **json);
+
+/* An <SE> resource read back (from libsea or another implementation). Strings are malloc'd;
+ * absent optional attributes are NULL / 0 entries. */
+typedef struct sea_se_resource {
+    char *ri;               /* resourceID, if present */
+    char *rn;               /* resourceName, if present */
+    char *ct;               /* creationTime, if present */
+    char *se_id;            /* m2mSeID (sID), mandatory */
+    unsigned se_type;       /* SEType (seT), mandatory; matches the code in se_id */
+    unsigned security_level; /* securityLevel (seL), mandatory, 0..3 */
+    char **srt;             /* supportedResourceType, nsrt entries */
+    size_t nsrt;
+    char *hcl;              /* hostedCSELink */
+    char **hal;             /* hostedAELinks, nhal entries */
+    size_t nhal;
+    char *esi;              /* e2eSecInfo as JSON text, kept verbatim */
+} sea_se_resource;
+
+/* Parse {"m2m:SE": {...}}. Unknown short names, wrong types, a missing sID/seT/seL, seL > 3 or an
+ * sID whose type code differs from seT: SEA_ERR_ARGS with a message naming the attribute.
+ * Common TS-0004 attributes (ri rn ct ty pi lt et acpi lbl) are accepted. Clear *out with
+ * sea_se_resource_clear even after a failure. */
+sea_rv sea_se_resource_parse(const char *json, size_t len, sea_se_resource *out);
+void sea_se_resource_clear(sea_se_resource *r);
 
 /* Free a list returned by libsea. */
 void sea_free(void *p);
