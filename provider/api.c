@@ -14,6 +14,7 @@
 #include "sea/sea.h"
 #pragma GCC visibility pop
 #include "uri.h"
+#include "usage.h"
 
 struct sea_ctx {
     struct core *core;
@@ -672,6 +673,10 @@ static void common_key_attrs(struct tmpl *t, const sea_key_params *p, CK_OBJECT_
     } else {
         t_bool(t, CKA_PRIVATE, 0);
     }
+    if (p->start_date)
+        t_bytes(t, CKA_START_DATE, p->start_date, sizeof(CK_DATE));
+    if (p->end_date)
+        t_bytes(t, CKA_END_DATE, p->end_date, sizeof(CK_DATE));
     usage_attrs(t, cls, p->usage ? p->usage : default_usage(p->type));
 }
 
@@ -685,6 +690,9 @@ static sea_rv check_key_params(const sea_key_params *p, const char *func)
         return bad_args(func, "id is NULL");
     if (p->id_len > 64)
         return bad_args(func, "an id has at most 64 bytes");
+    if ((p->start_date && (strlen(p->start_date) != 8 || !usage_date_valid(p->start_date, 8))) ||
+        (p->end_date && (strlen(p->end_date) != 8 || !usage_date_valid(p->end_date, 8))))
+        return bad_args(func, "a start or end date is a day written YYYYMMDD");
     return SEA_OK;
 }
 
@@ -1034,6 +1042,16 @@ sea_rv sea_object_info_get(sea_se *se, sea_obj obj, sea_object_info *info)
     info->local = get_bool(c, se->h, obj, CKA_LOCAL);
     info->is_private = get_bool(c, se->h, obj, CKA_PRIVATE);
     info->suid = get_ulong(c, se->h, obj, CKA_SEA_SUID, 0);
+    l = sizeof(CK_DATE);
+    if (get_attr(c, se->h, obj, CKA_START_DATE, info->start_date, &l) && l == sizeof(CK_DATE))
+        info->start_date[8] = '\0';
+    else
+        info->start_date[0] = '\0';
+    l = sizeof(CK_DATE);
+    if (get_attr(c, se->h, obj, CKA_END_DATE, info->end_date, &l) && l == sizeof(CK_DATE))
+        info->end_date[8] = '\0';
+    else
+        info->end_date[0] = '\0';
     char *uri = uri_format(se->name, se->se_id, info->label, info->id, info->id_len, true, cls);
     if (uri) {
         snprintf(info->uri, sizeof(info->uri), "%s", uri);

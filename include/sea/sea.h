@@ -224,8 +224,14 @@ typedef struct sea_key_params {
     size_t id_len;
     unsigned usage;     /* SEA_USE_*; 0: what the key type can do */
     int extractable;    /* default 0: the key never leaves the SE, in any form */
-    unsigned long suid; /* oneM2M SUID (TS-0004 m2m:suid); 0: none. Stored with the key;
-                         * not yet enforced (see doc/design.md) */
+    unsigned long suid; /* oneM2M SUID (TS-0004 m2m:suid); 0: none. Its second digit binds
+                         * the key to one security feature: a use that feature does not have
+                         * is SEA_ERR_DENIED (doc/usage-constraints.md) */
+    /* Validity (CKA_START_DATE, CKA_END_DATE): "YYYYMMDD", UTC, both days included; NULL: no
+     * limit. Outside them every use of the key is SEA_ERR_DENIED; a malformed date is
+     * SEA_ERR_ARGS. A derived key ends no later than its base key. */
+    const char *start_date;
+    const char *end_date;
 } sea_key_params;
 
 /* Generate a key in the SE. For key pairs (EC, RSA, Ed25519) *key is the private key and *pub
@@ -261,6 +267,7 @@ typedef struct sea_object_info {
     int extractable, sensitive, local, is_private;
     unsigned long suid;
     char uri[512]; /* a PKCS#11 URI naming the object */
+    char start_date[9], end_date[9]; /* "YYYYMMDD" (keys), "" when the key has none */
 } sea_object_info;
 
 sea_rv sea_object_info_get(sea_se *se, sea_obj obj, sea_object_info *info);
