@@ -220,7 +220,8 @@ typedef struct sea_key_params {
     sea_key_type type;
     unsigned bits;     /* AES and generic secrets; ignored for EC, RSA and Ed25519 */
     const char *label; /* name of the key (CKA_LABEL); required */
-    const uint8_t *id; /* CKA_ID, optional (links a key pair and its certificate) */
+    const uint8_t *id; /* CKA_ID, optional (links a key pair and its certificate; names a TLS
+                        * PSK for sea_psk_find), at most SEA_ID_MAX bytes */
     size_t id_len;
     unsigned usage;     /* SEA_USE_*; 0: what the key type can do */
     int extractable;    /* default 0: the key never leaves the SE, in any form */
@@ -232,6 +233,10 @@ typedef struct sea_key_params {
      * SEA_ERR_ARGS. A derived key ends no later than its base key. */
     const char *start_date;
     const char *end_date;
+    /* With extractable: the key is not sensitive (CKA_SENSITIVE false), so its value itself may
+     * leave the SE in clear — what a TLS stack needs of a pre-shared key (sea_psk_find,
+     * doc/tls-psk.md). Default 0: sensitive. SEA_ERR_ARGS without extractable. */
+    int clear_export;
 } sea_key_params;
 
 /* Generate a key in the SE. For key pairs (EC, RSA, Ed25519) *key is the private key and *pub
@@ -262,7 +267,7 @@ typedef struct sea_object_info {
     unsigned bits; /* key size */
     char label[256];
     uint8_t id[64];
-    size_t id_len;
+    size_t id_len; /* 0 when the id is longer than 64 bytes (a long TLS PSK identity) */
     unsigned usage; /* SEA_USE_* */
     int extractable, sensitive, local, is_private;
     unsigned long suid;
@@ -469,6 +474,34 @@ sea_rv sea_id_ni_key(sea_se *se, sea_obj key, sea_ni_alg alg, char *out, size_t 
  * other outputs (32, 16 or 15 bytes). */
 sea_rv sea_id_ni_parse(const char *ni, size_t len, sea_ni_alg *alg, uint8_t *digest,
                        size_t *digest_len);
+
+/* ---- TLS-PSK for the security association frameworks (TS-0003 8.2.2.1, 8.2.2.3, 8.8.2.2,
+ * 8.3.5.2.2) ----
+ * A TLS stack's PSK callback asks the SE for the key a psk_identity names. The key is a generic
+ * secret of the SE whose CKA_ID is the identity's canonical form (sea_id_canonical; the sea_id_*
+ * builders write it): store Kpsa with id = its KpsaID, Kc with id = hexBinary(KcID)@MAF-FQDN, Km
+ * with its KmID, Kpm with its KpmID. Its value is released only if the key's template lets it
+ * leave the SE in clear — extractable and not sensitive (sea_key_params .extractable and
+ * .clear_export; PKCS#11: CKA_EXTRACTABLE true, CKA_SENSITIVE false) — and its SUID and validity
+ * dates allow the use: SUID x2 (SAEF) for KPSA and KC, x1 (MAF) for KM, x0 (MEF) for KPM, or no
+ * SUID; not expired. Why the PSK has to leave the SE at all: doc/tls-psk.md. */
+typedef enum sea_psk_kind {
+    SEA_PSK_KPSA = 1, /* PSK-SAEF (8.2.2.1): psk_identity = KpsaID, psk = Kpsa */
+    SEA_PSK_KC = 2,   /* MAF-SAEF (8.2.2.3): psk_identity = hexBinary(KcID)@MAF-FQDN, psk = Kc */
+    SEA_PSK_KM = 3,   /* MAF handshake (8.8.2.2): psk_identity = KmID, psk = Km */
+    SEA_PSK_KPM = 4,  /* MEF handshake (8.3.5.2.2): psk_identity = KpmID (format unspecified:
+                       * matched byte for byte, 1..SEA_ID_MAX bytes without NUL), psk = Kpm */
+} sea_psk_kind;
+
+/* Find the key of psk_identity (identity_len bytes) and copy its value to psk; *psk_len is the
+ * size of psk on entry and the PSK's length on return (psk == NULL or too small: the size
+ * needed, with SEA_ERR_BUFFER_TOO_SMALL for the latter). Needs the user logged in.
+ * SEA_ERR_ARGS: a malformed identity for the kind; SEA_ERR_NOT_FOUND: no such key;
+ * SEA_ERR_EXISTS: several; SEA_ERR_DENIED: the key may not leave the SE, is not a generic secret,
+ * serves another security feature or is expired (the message says which). The caller wipes its
+ * copy (OPENSSL_cleanse) as soon as the TLS stack has it. */
+sea_rv sea_psk_find(sea_se *se, sea_psk_kind kind, const char *psk_identity, size_t identity_len,
+                    uint8_t *psk, size_t *psk_len);
 
 /* Free a list returned by libsea. */
 void sea_free(void *p);
