@@ -26,9 +26,9 @@ CK_RV core_psk_value(struct core *c, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, 
     bool extractable = attrs_get_bool(a, CKA_EXTRACTABLE, false);
     if (sensitive || !extractable) {
         rv = err_set(ORIGIN_CORE, CKR_KEY_UNEXTRACTABLE,
-                     "the key may not leave the SE in clear (it is %s): a TLS-PSK key must be "
-                     "made extractable and not sensitive (sea_key_params .extractable and "
-                     ".clear_export; CKA_EXTRACTABLE true, CKA_SENSITIVE false), doc/tls-psk.md",
+                     "the key may not leave the SE in clear (it is %s): make a TLS-PSK key "
+                     "extractable and not sensitive (.extractable and .clear_export; "
+                     "CKA_EXTRACTABLE true, CKA_SENSITIVE false; doc/tls-psk.md)",
                      sensitive && !extractable ? "sensitive and not extractable"
                      : sensitive              ? "sensitive"
                                               : "not extractable");
