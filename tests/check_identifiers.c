@@ -2,7 +2,8 @@
  * KmID, KeID, the MAF key identifier, Credential-IDs and RFC 6920 raw public key identifiers,
  * their canonical forms and comparison, and malformed input (bad characters, missing '@', empty
  * parts, oversized input, too-small buffers). Known answers: RFC 6920 section 8 and the
- * TS-0016 digest section 7 KeID; the ni names of keys are also recomputed with OpenSSL here. */
+ * TS-0016 digest section 7 KeID; the ni names of keys are also recomputed with OpenSSL here.
+ * Also sea_psk_find: lookup by the canonical identifier, and the keys it must refuse. */
 #include <check.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -517,6 +518,119 @@ START_TEST(test_oversized_and_buffers)
 }
 END_TEST
 
+
+/* ---- sea_psk_find (TLS-PSK lookup by canonical CKA_ID) ---- */
+
+static sea_obj psk_key(sea_se *se, const char *label, const char *id, unsigned long suid,
+                       int clear, const uint8_t *val)
+{
+    sea_key_params p = {.type = SEA_KEY_GENERIC_SECRET, .label = label,
+                        .id = (const uint8_t *)id, .id_len = strlen(id), .suid = suid,
+                        .extractable = clear, .clear_export = clear};
+    sea_obj k = 0;
+    sea_rv r = sea_key_import_secret(se, &p, val, 32, &k);
+    ck_assert_msg(r == SEA_OK, "%s", sea_last_error(NULL));
+    return k;
+}
+
+START_TEST(test_psk_find)
+{
+    char dir[] = "/tmp/sea-psk-XXXXXX", conf[300], cmd[400];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(conf, sizeof(conf), "%s/sea.conf", dir);
+    FILE *f = fopen(conf, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "[device soft]\nbackend = soft\npath = %s/store\nkdf_iterations = 1000\n", dir);
+    fclose(f);
+    sea_ctx *ctx = NULL;
+    sea_se *se = NULL;
+    ck_assert_int_eq(sea_open(&ctx, conf), SEA_OK);
+    sea_se_params p = {.name = "psk", .security_level = -1, .so_pin = "so-pin-1",
+                       .so_pin_len = 8, .user_pin = "user-pin", .user_pin_len = 8};
+    ck_assert_int_eq(sea_se_create(ctx, &p, NULL), SEA_OK);
+    ck_assert_int_eq(sea_se_open(ctx, "psk", &se), SEA_OK);
+    uint8_t v[4][32], got[64];
+    for (int i = 0; i < 4; i++)
+        memset(v[i], 0x11 * (i + 1), 32);
+    size_t n = sizeof(got);
+    /* private keys: nothing is found before the login */
+    ck_assert_int_eq(sea_psk_find(se, SEA_PSK_KPSA, "k@a.example", 11, got, &n),
+                     SEA_ERR_NOT_FOUND);
+    ck_assert_ptr_nonnull(strstr(sea_last_error(NULL), "login"));
+    ck_assert_int_eq(sea_login(se, SEA_USER, "user-pin", 8), SEA_OK);
+    psk_key(se, "kpsa", "Kpsa1@in.example.com", 12, 1, v[0]);
+    psk_key(se, "kc", "0a0b0c0d@maf.example.com", 22, 1, v[1]);
+    psk_key(se, "km", "mykm@maf.example.com", 11, 1, v[2]);
+    psk_key(se, "kpm", "Kpm/ID 7", 10, 1, v[3]);
+    /* found by the canonical form of whatever case the peer sends */
+    n = sizeof(got);
+    ck_assert_int_eq(sea_psk_find(se, SEA_PSK_KPSA, "Kpsa1@IN.Example.com", 20, got, &n), SEA_OK);
+    ck_assert_uint_eq(n, 32);
+    ck_assert_int_eq(memcmp(got, v[0], 32), 0);
+    n = sizeof(got);
+    ck_assert_int_eq(sea_psk_find(se, SEA_PSK_KC, "0A0B0C0D@maf.example.com", 24, got, &n),
+                     SEA_OK);
+    ck_assert_int_eq(memcmp(got, v[1], 32), 0);
+    n = sizeof(got);
+    ck_assert_int_eq(sea_psk_find(se, SEA_PSK_KM, "MyKm@MAF.example.com", 20, got, &n), SEA_OK);
+    ck_assert_int_eq(memcmp(got, v[2], 32), 0);
+    n = sizeof(got);
+    ck_assert_int_eq(sea_psk_find(se, SEA_PSK_KPM, "Kpm/ID 7", 8, got, &n), SEA_OK);
+    ck_assert_int_eq(memcmp(got, v[3], 32), 0);
+    /* KpsaID relative parts are case-sensitive; a KpmID is matched byte for byte */
+    n = sizeof(got);
+    ck_assert_int_eq(sea_psk_find(se, SEA_PSK_KPSA, "kpsa1@in.example.com", 20, got, &n),
+                     SEA_ERR_NOT_FOUND);
+    ck_assert_int_eq(sea_psk_find(se, SEA_PSK_KPM, "kpm/ID 7", 8, got, &n), SEA_ERR_NOT_FOUND);
+    /* the kind decides the feature: Km (SUID 11, MAF) is no SAEF key */
+    n = sizeof(got);
+    ck_assert_int_eq(sea_psk_find(se, SEA_PSK_KPSA, "mykm@maf.example.com", 20, got, &n),
+                     SEA_ERR_DENIED);
+    ck_assert_ptr_nonnull(strstr(sea_last_error(NULL), "SUID 11"));
+    /* malformed identities, buffers */
+    ck_assert_int_eq(sea_psk_find(se, SEA_PSK_KPSA, "no-at.example.com", 17, got, &n),
+                     SEA_ERR_ARGS);
+    ck_assert_int_eq(sea_psk_find(se, SEA_PSK_KC, "abc@maf.example.com", 19, got, &n),
+                     SEA_ERR_ARGS);
+    ck_assert_int_eq(sea_psk_find(se, SEA_PSK_KPM, "a\0b", 3, got, &n), SEA_ERR_ARGS);
+    ck_assert_int_eq(sea_psk_find(se, (sea_psk_kind)9, "a@b.c", 5, got, &n), SEA_ERR_ARGS);
+    ck_assert_int_eq(sea_psk_find(se, SEA_PSK_KPSA, NULL, 5, got, &n), SEA_ERR_ARGS);
+    ck_assert_int_eq(sea_psk_find(NULL, SEA_PSK_KPSA, "a@b.c", 5, got, &n), SEA_ERR_ARGS);
+    uint8_t small[16] = {0};
+    n = sizeof(small);
+    ck_assert_int_eq(sea_psk_find(se, SEA_PSK_KPSA, "Kpsa1@in.example.com", 20, small, &n),
+                     SEA_ERR_BUFFER_TOO_SMALL);
+    ck_assert_uint_eq(n, 32);
+    ck_assert_int_eq(small[0], 0);
+    n = 0;
+    ck_assert_int_eq(sea_psk_find(se, SEA_PSK_KPSA, "Kpsa1@in.example.com", 20, NULL, &n), SEA_OK);
+    ck_assert_uint_eq(n, 32);
+    /* a default (sensitive, non-extractable) key is never released */
+    psk_key(se, "kpsa-sens", "sens@in.example.com", 12, 0, v[0]);
+    n = sizeof(got);
+    ck_assert_int_eq(sea_psk_find(se, SEA_PSK_KPSA, "sens@in.example.com", 19, got, &n),
+                     SEA_ERR_DENIED);
+    ck_assert_ptr_nonnull(strstr(sea_last_error(NULL), "may not leave the SE in clear"));
+    /* an AES key with the identity is not a PSK */
+    sea_key_params ap = {.type = SEA_KEY_AES, .label = "aes", .id = (const uint8_t *)"aes@x.com",
+                         .id_len = 9, .extractable = 1, .clear_export = 1};
+    sea_obj ak = 0;
+    ck_assert_int_eq(sea_key_import_secret(se, &ap, v[0], 16, &ak), SEA_OK);
+    ck_assert_int_eq(sea_psk_find(se, SEA_PSK_KPSA, "aes@x.com", 9, got, &n), SEA_ERR_DENIED);
+    /* two keys with one id */
+    psk_key(se, "kpsa-twin", "Kpsa1@in.example.com", 12, 1, v[1]);
+    ck_assert_int_eq(sea_psk_find(se, SEA_PSK_KPSA, "Kpsa1@in.example.com", 20, got, &n),
+                     SEA_ERR_EXISTS);
+    /* clear_export without extractable is refused at creation */
+    sea_key_params bad = {.type = SEA_KEY_GENERIC_SECRET, .label = "bad", .clear_export = 1};
+    ck_assert_int_eq(sea_key_import_secret(se, &bad, v[0], 32, &ak), SEA_ERR_ARGS);
+    sea_se_close(se);
+    sea_close(ctx);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("identifiers");
@@ -534,6 +648,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_ni_errors);
     tcase_add_test(t, test_ni_of_se_key);
     tcase_add_test(t, test_oversized_and_buffers);
+    tcase_add_test(t, test_psk_find);
     suite_add_tcase(s, t);
     return s;
 }
