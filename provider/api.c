@@ -13,6 +13,8 @@
 #pragma GCC visibility push(default)
 #include "sea/sea.h"
 #pragma GCC visibility pop
+#include "onem2m_id.h"
+#include "psk.h"
 #include "uri.h"
 #include "mcs.h"
 #include "usage.h"
@@ -667,7 +669,7 @@ static void common_key_attrs(struct tmpl *t, const sea_key_params *p, CK_OBJECT_
         t_bytes(t, CKA_ID, p->id, p->id_len);
     if (cls != CKO_PUBLIC_KEY) {
         t_bool(t, CKA_PRIVATE, 1);
-        t_bool(t, CKA_SENSITIVE, 1);
+        t_bool(t, CKA_SENSITIVE, !(p->extractable && p->clear_export));
         t_bool(t, CKA_EXTRACTABLE, p->extractable != 0);
         if (p->suid)
             t_ulong(t, CKA_SEA_SUID, p->suid);
@@ -689,8 +691,11 @@ static sea_rv check_key_params(const sea_key_params *p, const char *func)
         return bad_args(func, "a key needs a label of 1 to 255 bytes");
     if (p->id_len && !p->id)
         return bad_args(func, "id is NULL");
-    if (p->id_len > 64)
-        return bad_args(func, "an id has at most 64 bytes");
+    if (p->id_len > SEA_ID_MAX)
+        return bad_args(func, "an id has at most SEA_ID_MAX (1024) bytes");
+    if (p->clear_export && !p->extractable)
+        return bad_args(func, "clear_export needs extractable: a key that may not leave the SE "
+                              "cannot leave it in clear");
     if ((p->start_date && (strlen(p->start_date) != 8 || !usage_date_valid(p->start_date, 8))) ||
         (p->end_date && (strlen(p->end_date) != 8 || !usage_date_valid(p->end_date, 8))))
         return bad_args(func, "a start or end date is a day written YYYYMMDD");
@@ -1536,4 +1541,59 @@ sea_rv sea_derive_onem2m(sea_se *se, sea_obj base, const sea_derive_params *d,
     if (rv == CKR_OK)
         *out = h;
     return ret(rv, "deriving the key");
+}
+
+/* ---- TLS-PSK for the security association frameworks (TS-0003 8.2.2) ---- */
+
+sea_rv sea_psk_find(sea_se *se, sea_psk_kind kind, const char *psk_identity, size_t identity_len,
+                    uint8_t *psk, size_t *psk_len)
+{
+    ENTER_SE(se);
+    REQUIRE(psk_identity, "psk_identity is NULL");
+    REQUIRE(psk_len, "psk_len is NULL");
+    REQUIRE(kind >= SEA_PSK_KPSA && kind <= SEA_PSK_KPM, "unknown PSK kind");
+    static const int id_kind[] = {0, SEA_ID_KPSA, SEA_ID_MAF_KEY, SEA_ID_KM, 0};
+    static const enum usage_op use[] = {USE_PSK_SAEF, USE_PSK_SAEF, USE_PSK_SAEF, USE_PSK_MAF,
+                                        USE_PSK_MEF};
+    static const char *const what[] = {"", "KpsaID", "MAF key identifier", "KmID", "KpmID"};
+    char id[SEA_ID_MAX + 1];
+    size_t n = 0;
+    if (kind == SEA_PSK_KPM) {
+        /* TS-0003 8.3.2.1 gives the KpmID no format: its bytes as they are */
+        REQUIRE(identity_len >= 1 && identity_len <= SEA_ID_MAX, "a KpmID has 1 to 1024 bytes");
+        REQUIRE(!memchr(psk_identity, 0, identity_len), "the KpmID has a NUL byte");
+        memcpy(id, psk_identity, identity_len);
+        n = identity_len;
+        id[n] = '\0';
+    } else if (id_canonical(id_kind[kind], psk_identity, identity_len, id, &n) != CKR_OK) {
+        return SEA_ERR_ARGS;
+    }
+    /* shown in messages only if printable (a KpmID may be anything) */
+    bool printable = true;
+    for (size_t i = 0; i < n; i++)
+        printable &= id[i] > 0x20 && id[i] < 0x7f;
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_ATTRIBUTE t[2] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_ID, id, (CK_ULONG)n}};
+    CK_OBJECT_HANDLE found[2];
+    CK_ULONG count = 0;
+    CK_RV rv = find(c, se->h, t, 2, found, 2, &count);
+    if (rv != CKR_OK)
+        return ret(rv, "searching the SE");
+    if (count == 0) {
+        CK_SESSION_INFO si;
+        bool user = core_session_info(c, se->h, &si) == CKR_OK &&
+                    (si.state == CKS_RW_USER_FUNCTIONS || si.state == CKS_RO_USER_FUNCTIONS);
+        err_set(ORIGIN_API, CKR_OBJECT_HANDLE_INVALID,
+                "no secret key has the %s '%.100s' as its id%s", what[kind],
+                printable ? id : "(not printable)",
+                user ? "" : " (a login is needed to see private keys)");
+        return SEA_ERR_NOT_FOUND;
+    }
+    if (count > 1) {
+        err_set(ORIGIN_API, CKR_SEA_EXISTS,
+                "several secret keys have the %s '%.100s' as their id: it must name one key",
+                what[kind], printable ? id : "(not printable)");
+        return SEA_ERR_EXISTS;
+    }
+    return ret(core_psk_value(c, se->h, found[0], use[kind], psk, psk_len), "releasing the PSK");
 }

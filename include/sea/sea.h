@@ -234,7 +234,8 @@ typedef struct sea_key_params {
     sea_key_type type;
     unsigned bits;     /* AES and generic secrets; ignored for EC, RSA and Ed25519 */
     const char *label; /* name of the key (CKA_LABEL); required */
-    const uint8_t *id; /* CKA_ID, optional (links a key pair and its certificate) */
+    const uint8_t *id; /* CKA_ID, optional (links a key pair and its certificate; names a TLS
+                        * PSK for sea_psk_find), at most SEA_ID_MAX bytes */
     size_t id_len;
     unsigned usage;     /* SEA_USE_*; 0: what the key type can do */
     int extractable;    /* default 0: the key never leaves the SE, in any form */
@@ -246,6 +247,10 @@ typedef struct sea_key_params {
      * SEA_ERR_ARGS. A derived key ends no later than its base key. */
     const char *start_date;
     const char *end_date;
+    /* With extractable: the key is not sensitive (CKA_SENSITIVE false), so its value itself may
+     * leave the SE in clear — what a TLS stack needs of a pre-shared key (sea_psk_find,
+     * doc/tls-psk.md). Default 0: sensitive. SEA_ERR_ARGS without extractable. */
+    int clear_export;
 } sea_key_params;
 
 /* Generate a key in the SE. For key pairs (EC, RSA, Ed25519) *key is the private key and *pub
@@ -276,7 +281,7 @@ typedef struct sea_object_info {
     unsigned bits; /* key size */
     char label[256];
     uint8_t id[64];
-    size_t id_len;
+    size_t id_len; /* 0 when the id is longer than 64 bytes (a long TLS PSK identity) */
     unsigned usage; /* SEA_USE_* */
     int extractable, sensitive, local, is_private;
     unsigned long suid;
@@ -470,6 +475,123 @@ typedef struct sea_se_resource {
  * sea_se_resource_clear even after a failure. */
 sea_rv sea_se_resource_parse(const char *json, size_t len, sea_se_resource *out);
 void sea_se_resource_clear(sea_se_resource *r);
+/* ---- oneM2M identifiers (TS-0003 10.1.2, 10.3.4, 10.3.5, 10.4, 10.5, 10.6) ----
+ * Validators, canonical forms and builders of the identifiers a CSE gives its SE and its TLS
+ * stack. They are ASCII (the specification's character sets): an identifier has 1..SEA_ID_MAX
+ * bytes; a NUL inside the given length, a byte above 0x7e, a control character or a space is
+ * SEA_ERR_ARGS. Every SEA_ERR_ARGS leaves a message (sea_last_error) naming the identifier, what
+ * is wrong and the byte offset. The rules and their reasons: doc/onem2m-identifiers.md.
+ *   FQDN parts: labels of 1..63 letters, digits and '-' (no '-' first or last), separated by
+ *   single dots, 253 bytes at most, no trailing dot, last label not all digits (an IPv4 address
+ *   is no FQDN); case-insensitive.
+ *   Relative parts (KpsaID, KmID): 1 or more letters, digits, '.', '_', '-'.
+ * The canonical form lower-cases what the specification makes case-insensitive: the FQDN, the
+ * whole of a KmID, hexBinary digits, an ni URI's scheme and algorithm. Two identifiers of one kind
+ * are the same identifier exactly when their canonical forms are equal (sea_id_compare). The
+ * builders write canonical forms: store one as a key's CKA_ID (sea_key_params.id) and
+ * sea_psk_find finds the key whatever case the peer uses.
+ * Output strings: *out_len is the size of out on entry; on SEA_OK and on SEA_ERR_BUFFER_TOO_SMALL
+ * it is set to the size needed, terminating NUL included; out == NULL asks for that size. */
+
+#define SEA_ID_MAX 1024 /* bytes of an identifier (without a terminating NUL) */
+
+typedef enum sea_id_kind {
+    SEA_ID_FQDN = 1,       /* a bare FQDN (MEF-FQDN, MAF-FQDN, Issuer-FQDN) */
+    SEA_ID_KPSA = 2,       /* KpsaID: Issuer_Relative_KpsaID@Issuer-FQDN (10.5) */
+    SEA_ID_KM = 3,         /* KmID: MAF_RELATIVE_KmID@MAF-FQDN, case-insensitive (10.6) */
+    SEA_ID_KE = 4,         /* KeID: hexBinary(RelativeKeID)@MEF-FQDN (10.3.4) */
+    SEA_ID_MAF_KEY = 5,    /* MAF Key Identifier: hexBinary(KcID)@MAF-FQDN (10.3.5) */
+    SEA_ID_CREDENTIAL = 6, /* Credential-ID: <credIDTypeID>-<value> (10.4, 12.3.2.1) */
+    SEA_ID_NI = 7,         /* raw public key identifier: RFC 6920 ni URI (10.1.2) */
+} sea_id_kind;
+
+/* SEA_OK if s (len bytes) is a well-formed identifier of the kind, else SEA_ERR_ARGS. */
+sea_rv sea_id_valid(sea_id_kind kind, const char *s, size_t len);
+/* The canonical form of an identifier of the kind (SEA_ERR_ARGS if it is malformed). */
+sea_rv sea_id_canonical(sea_id_kind kind, const char *in, size_t in_len, char *out,
+                        size_t *out_len);
+/* *equal = 1 if a and b (NUL-terminated) are the same identifier of the kind, else 0.
+ * SEA_ERR_ARGS if either is malformed (*equal is then 0). */
+sea_rv sea_id_compare(sea_id_kind kind, const char *a, const char *b, int *equal);
+
+/* KpsaID from its relative part (case kept) and the issuer's FQDN (lower-cased). */
+sea_rv sea_id_kpsa(const char *relative, const char *issuer_fqdn, char *out, size_t *out_len);
+/* KmID from its relative part and the MAF's FQDN, all lower-cased (the KmID is case-insensitive). */
+sea_rv sea_id_km(const char *relative, const char *maf_fqdn, char *out, size_t *out_len);
+/* KeID = hexBinary(RelativeKeID)@MEF-FQDN and MAF Key Identifier = hexBinary(KcID)@MAF-FQDN, in
+ * lower-case hex (digest G-16), from the raw identifier: 1..64 bytes, 16 from the TLS exporter
+ * split (sea_derive_onem2m SEA_KDF_EXPORTER_SPLIT id_out). The validators take either case. */
+sea_rv sea_id_ke(const uint8_t *relative_ke_id, size_t id_len, const char *mef_fqdn, char *out,
+                 size_t *out_len);
+sea_rv sea_id_maf_key(const uint8_t *kc_id, size_t id_len, const char *maf_fqdn, char *out,
+                      size_t *out_len);
+
+/* Credential-ID types (TS-0003 12.3.2.1 sec:credIDTypeID): 10 KpmID (MEF), 11 KmID (MAF), 12 SAEF
+ * key (KpsaID or MAF key identifier), 13 ESPrim key, 14..16 ESData symmetric keys; 30..34 TLS
+ * raw public key / device / CSE-ID / AE-ID / Node-ID certificate; 41..45 and 51..55 the same
+ * five for ESData key management and ESData signatures. */
+enum {
+    SEA_CRED_KPM = 10,
+    SEA_CRED_KM = 11,
+    SEA_CRED_SAEF = 12,
+    SEA_CRED_ESPRIM = 13,
+    SEA_CRED_TLS_RAW_KEY = 30,
+};
+/* Credential-ID "<type>-<value>": type one of 10..16, 30..34, 41..45, 51..55; value 1 or more
+ * letters, digits, '.', '_', '-', '@' — for the raw public key types (30, 41, 51) an ni URI
+ * (SEA_ID_NI). The value is written in its canonical form (see doc/onem2m-identifiers.md). */
+sea_rv sea_id_credential(unsigned type, const char *value, char *out, size_t *out_len);
+/* Split a Credential-ID: *type and the value (canonical form). value may be NULL (only the
+ * type and validity are wanted; value_len is then ignored). */
+sea_rv sea_id_credential_parse(const char *cred, size_t len, unsigned *type, char *value,
+                               size_t *value_len);
+
+/* RFC 6920 hash suites allowed for the raw public key identifier (TS-0003 10.1.2); the values
+ * are RFC 6920's suite IDs. sha-256 is recommended (the longer, the fewer collisions). */
+typedef enum sea_ni_alg {
+    SEA_NI_SHA256 = 1,     /* ni:///sha-256;  43 base64url characters */
+    SEA_NI_SHA256_128 = 2, /* ni:///sha-256-128; the first 16 bytes, 22 characters */
+    SEA_NI_SHA256_120 = 3, /* ni:///sha-256-120; the first 15 bytes, 20 characters */
+} sea_ni_alg;
+
+/* The ni URI (no authority, no query; base64url without padding) of a DER SubjectPublicKeyInfo
+ * (the bytes are hashed as given; their outer DER structure is checked). */
+sea_rv sea_id_ni(const uint8_t *spki_der, size_t der_len, sea_ni_alg alg, char *out,
+                 size_t *out_len);
+/* The same for a key of an SE (a public key, or a private key whose public half it holds). */
+sea_rv sea_id_ni_key(sea_se *se, sea_obj key, sea_ni_alg alg, char *out, size_t *out_len);
+/* Parse an ni URI: *alg and the (truncated) digest; digest may be NULL; *digest_len in/out like
+ * other outputs (32, 16 or 15 bytes). */
+sea_rv sea_id_ni_parse(const char *ni, size_t len, sea_ni_alg *alg, uint8_t *digest,
+                       size_t *digest_len);
+
+/* ---- TLS-PSK for the security association frameworks (TS-0003 8.2.2.1, 8.2.2.3, 8.8.2.2,
+ * 8.3.5.2.2) ----
+ * A TLS stack's PSK callback asks the SE for the key a psk_identity names. The key is a generic
+ * secret of the SE whose CKA_ID is the identity's canonical form (sea_id_canonical; the sea_id_*
+ * builders write it): store Kpsa with id = its KpsaID, Kc with id = hexBinary(KcID)@MAF-FQDN, Km
+ * with its KmID, Kpm with its KpmID. Its value is released only if the key's template lets it
+ * leave the SE in clear — extractable and not sensitive (sea_key_params .extractable and
+ * .clear_export; PKCS#11: CKA_EXTRACTABLE true, CKA_SENSITIVE false) — and its SUID and validity
+ * dates allow the use: SUID x2 (SAEF) for KPSA and KC, x1 (MAF) for KM, x0 (MEF) for KPM, or no
+ * SUID; not expired. Why the PSK has to leave the SE at all: doc/tls-psk.md. */
+typedef enum sea_psk_kind {
+    SEA_PSK_KPSA = 1, /* PSK-SAEF (8.2.2.1): psk_identity = KpsaID, psk = Kpsa */
+    SEA_PSK_KC = 2,   /* MAF-SAEF (8.2.2.3): psk_identity = hexBinary(KcID)@MAF-FQDN, psk = Kc */
+    SEA_PSK_KM = 3,   /* MAF handshake (8.8.2.2): psk_identity = KmID, psk = Km */
+    SEA_PSK_KPM = 4,  /* MEF handshake (8.3.5.2.2): psk_identity = KpmID (format unspecified:
+                       * matched byte for byte, 1..SEA_ID_MAX bytes without NUL), psk = Kpm */
+} sea_psk_kind;
+
+/* Find the key of psk_identity (identity_len bytes) and copy its value to psk; *psk_len is the
+ * size of psk on entry and the PSK's length on return (psk == NULL or too small: the size
+ * needed, with SEA_ERR_BUFFER_TOO_SMALL for the latter). Needs the user logged in.
+ * SEA_ERR_ARGS: a malformed identity for the kind; SEA_ERR_NOT_FOUND: no such key;
+ * SEA_ERR_EXISTS: several; SEA_ERR_DENIED: the key may not leave the SE, is not a generic secret,
+ * serves another security feature or is expired (the message says which). The caller wipes its
+ * copy (OPENSSL_cleanse) as soon as the TLS stack has it. */
+sea_rv sea_psk_find(sea_se *se, sea_psk_kind kind, const char *psk_identity, size_t identity_len,
+                    uint8_t *psk, size_t *psk_len);
 
 /* Free a list returned by libsea. */
 void sea_free(void *p);
