@@ -14,6 +14,7 @@
 #include "sea/sea.h"
 #pragma GCC visibility pop
 #include "uri.h"
+#include "api_int.h"
 
 struct sea_ctx {
     struct core *core;
@@ -1420,4 +1421,17 @@ sea_rv sea_derive_onem2m(sea_se *se, sea_obj base, const sea_derive_params *d,
     if (rv == CKR_OK)
         *out = h;
     return ret(rv, "deriving the key");
+}
+
+/* ---- for the other files of the native face (api_int.h) ---- */
+
+struct core *api_core(sea_se *se, CK_SESSION_HANDLE *h)
+{
+    *h = se->h;
+    return se->ctx->core;
+}
+
+sea_rv api_status(CK_RV rv, const char *what)
+{
+    return ret(rv, what);
 }
