@@ -18,6 +18,7 @@
 #include "uri.h"
 #include "mcs.h"
 #include "usage.h"
+#include "api_int.h"
 
 struct sea_ctx {
     struct core *core;
@@ -1596,4 +1597,15 @@ sea_rv sea_psk_find(sea_se *se, sea_psk_kind kind, const char *psk_identity, siz
         return SEA_ERR_EXISTS;
     }
     return ret(core_psk_value(c, se->h, found[0], use[kind], psk, psk_len), "releasing the PSK");
+/* ---- for the other files of the native face (api_int.h) ---- */
+
+struct core *api_core(sea_se *se, CK_SESSION_HANDLE *h)
+{
+    *h = se->h;
+    return se->ctx->core;
+}
+
+sea_rv api_status(CK_RV rv, const char *what)
+{
+    return ret(rv, what);
 }

@@ -36,6 +36,8 @@ static const struct command commands[] = {
     {"verify", cmd_verify, "verify a signature or MAC"},
     {"data", cmd_data, "sensitive data objects: put, get, rm"},
     {"se", cmd_se, "the TS-0016 <SE> resource: show"},
+    {"csr", cmd_csr, "a PKCS#10 request with the AE-ID, CSE-ID or Node-ID, signed in the SE"},
+    {"cert", cmd_cert, "certificates: import (next to their key)"},
 };
 
 const char tool_global_help[] =

@@ -182,6 +182,9 @@ int cmd_sign(struct tool *t, int argc, char **argv);
 int cmd_verify(struct tool *t, int argc, char **argv);
 int cmd_data(struct tool *t, int argc, char **argv);
 int cmd_se(struct tool *t, int argc, char **argv);
+/* identity (cmd_csr.c) */
+int cmd_csr(struct tool *t, int argc, char **argv);
+int cmd_cert(struct tool *t, int argc, char **argv);
 
 /* The text of the global options, for each command's --help. */
 extern const char tool_global_help[];

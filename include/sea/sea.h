@@ -592,6 +592,51 @@ typedef enum sea_psk_kind {
  * copy (OPENSSL_cleanse) as soon as the TLS stack has it. */
 sea_rv sea_psk_find(sea_se *se, sea_psk_kind kind, const char *psk_identity, size_t identity_len,
                     uint8_t *psk, size_t *psk_len);
+/* ---- identity: CSRs and certificates (TS-0003 10.1.1, 10.1.4; doc/identity-csr.md) ---- */
+
+/* Which oneM2M identifier a CSR's subjectAltName carries, and in which GeneralName form. */
+typedef enum sea_san_kind {
+    SEA_SAN_AE_ID = 1,   /* uniformResourceIdentifier: the full URI representation of the
+                          * Absolute-AE-ID, "https:" + "//SP-FQDN/CSE-ID/C..." or
+                          * "//SP-FQDN/S..." (or the caller's own "scheme://...") */
+    SEA_SAN_CSE_ID = 2,  /* dNSName: the CSE's public domain name (TS-0001 6.5.1.1), e.g.
+                          * "mn-cse1.in-cse.m2m.example.com" */
+    SEA_SAN_NODE_ID = 3, /* uniformResourceIdentifier: the M2M-Node-ID as a URN
+                          * ("urn:gsma:imei:..."); a dotted OID becomes "urn:oid:..." */
+} sea_san_kind;
+
+typedef struct sea_csr_params {
+    sea_san_kind san_kind;
+    const char *san_value;  /* the identifier, at most 512 bytes, checked per kind */
+    const char *subject_cn; /* the subject's commonName (1..64 bytes of UTF-8); NULL: the
+                             * identifier as given (refused if it is longer than 64 bytes) */
+} sea_csr_params;
+
+/* The subjectAltName entry a CSR carries for an identifier, in OpenSSL's text form
+ * ("URI:https://m2m.example.com/CSE1/Cae1", "DNS:cse1.in.example.com"), NUL-terminated in
+ * out[*out_len]; *out_len gets the length (without the NUL). SEA_ERR_ARGS (with the reason)
+ * for an identifier that is malformed for its kind; SEA_ERR_BUFFER_TOO_SMALL with the size. */
+sea_rv sea_san_name(sea_san_kind kind, const char *value, char *out, size_t *out_len);
+
+/* A PKCS#10 CSR (DER) for an EC key pair of the SE, signed inside the SE by `key` (the private
+ * key, SEA_USE_SIGN): subject CN, the key's SubjectPublicKeyInfo, and an extensionRequest with
+ * the subjectAltName above and keyUsage digitalSignature (critical). P-256 keys sign with
+ * ecdsa-with-SHA256 (TS-0003 10.1.1.1); P-384 keys with ecdsa-with-SHA384; other keys are
+ * SEA_ERR_UNSUPPORTED. der == NULL: *der_len gets the largest size the CSR can have (ECDSA
+ * signatures vary in length); a buffer smaller than that is SEA_ERR_BUFFER_TOO_SMALL with
+ * *der_len set, before anything is signed. On success *der_len is the CSR's length. */
+sea_rv sea_csr_create(sea_se *se, sea_obj key, const sea_csr_params *p, uint8_t *der,
+                      size_t *der_len);
+
+/* Store an X.509 certificate (PEM or DER, at most 64 KiB) next to its key: a public token
+ * certificate object (CKO_CERTIFICATE, CKC_X_509) with the value, subject, issuer, serial
+ * number and validity dates, labelled `label` (NULL: the key's label), whose CKA_ID is the
+ * key's. `key` is either half of the key pair. A key pair without a CKA_ID first gets the
+ * SHA-1 of its public point as CKA_ID on both halves (what OpenSC and NSS use). A certificate
+ * whose public key is not the key's is SEA_ERR_DATA_INVALID and nothing is written;
+ * SEA_ERR_EXISTS if the same certificate is already in the SE. *cert may be NULL. */
+sea_rv sea_cert_import(sea_se *se, sea_obj key, const uint8_t *pem_or_der, size_t len,
+                       const char *label, sea_obj *cert);
 
 /* Free a list returned by libsea. */
 void sea_free(void *p);
