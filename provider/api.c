@@ -1597,6 +1597,8 @@ sea_rv sea_psk_find(sea_se *se, sea_psk_kind kind, const char *psk_identity, siz
         return SEA_ERR_EXISTS;
     }
     return ret(core_psk_value(c, se->h, found[0], use[kind], psk, psk_len), "releasing the PSK");
+}
+
 /* ---- for the other files of the native face (api_int.h) ---- */
 
 struct core *api_core(sea_se *se, CK_SESSION_HANDLE *h)
