@@ -755,28 +755,39 @@ sea_rv mcs_secure_connection(sea_se *se, const sea_mcs_request *req, json_object
         rn = label;
     }
     sea_conn_key_info ki;
-    if ((r = about(sea_secure_connection_generate_key(se, cnt, acs, rn, &ki), res, "aCS")) !=
-        SEA_OK)
-        return r;
+    r = sea_secure_connection_generate_key(se, cnt, acs, rn, &ki);
+    if (r != SEA_OK) /* an unsupported suite is the fault of aCS */
+        return about(r, res, r == SEA_ERR_UNSUPPORTED ? "aCS" : "generating the key");
     json_object *o = json_object_new_object();
     if (!o || !put_str(o, "cnT", cnt) || !put_str(o, "aCS", acs) || !put_str(o, "rn", rn) ||
-        !put_str(o, "kDt", ki.key_uri) || !put(o, "cni", json_object_new_int64(0)))
-        goto nomem;
-    if (have_mni && !put(o, "mni", json_object_new_int64(mni)))
-        goto nomem;
+        !put_str(o, "kDt", ki.key_uri) || !put(o, "cni", json_object_new_int64(0)) ||
+        (have_mni && !put(o, "mni", json_object_new_int64(mni)))) {
+        r = no_memory(&o);
+        goto undo;
+    }
     if (ki.pub) {
         uint8_t spki[512];
         size_t spkilen = sizeof(spki);
-        if ((r = about(sea_public_key(se, ki.pub, spki, &spkilen), res, "kInf")) != SEA_OK) {
-            json_object_put(o);
-            return r;
+        if ((r = about(sea_public_key(se, ki.pub, spki, &spkilen), res, "kInf")) != SEA_OK)
+            goto undo;
+        if (!put_b64(o, "kInf", spki, spkilen)) {
+            r = no_memory(&o);
+            goto undo;
         }
-        if (!put_b64(o, "kInf", spki, spkilen))
-            goto nomem;
     }
     *out = o;
     *rsc = RSC_CREATED;
     return SEA_OK;
-nomem:
-    return no_memory(&o);
+undo:
+    /* no answer, no key: the caller could never learn the key's name */
+    json_object_put(o);
+    {
+        struct err_rec saved = *err_get();
+        sea_object_destroy(se, ki.key);
+        if (ki.pub)
+            sea_object_destroy(se, ki.pub);
+        err_clear();
+        err_set(saved.origin, saved.rv, "%s", saved.msg);
+    }
+    return r;
 }
