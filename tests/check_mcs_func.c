@@ -298,7 +298,7 @@ static bool handler_verifies(const char *salg, const char *kdt, const char *msg_
     ck_assert(json_object_object_get_ex(out, "vR", &vr));
     ck_assert(json_object_is_type(vr, json_type_boolean));
     bool ok = json_object_get_boolean(vr);
-    ck_assert_ptr_eq(strstr(json_object_to_json_string(out), "Sgn"), NULL);
+    ck_assert(!json_object_object_get_ex(out, "Sgn", NULL));
     json_object_put(out);
     return ok;
 }
@@ -316,7 +316,7 @@ START_TEST(test_signature_es256_sign_verify)
     size_t siglen = unb64(out, "Sgn", sig, sizeof(sig));
     size_t spkilen = unb64(out, "kInf", spki, sizeof(spki));
     ck_assert_str_eq(str_of(out, "Salg"), "ES256");
-    ck_assert_ptr_eq(strstr(json_object_to_json_string(out), "vR"), NULL);
+    ck_assert(!json_object_object_get_ex(out, "vR", NULL));
     json_object_put(out);
     /* OpenSSL accepts it with the key sea_public_key gives, and with kInf */
     EVP_PKEY *k = public_key(pub), *ki = spki_key(spki, spkilen);
@@ -377,7 +377,7 @@ START_TEST(test_signature_hs256_matches_openssl)
                                     (const unsigned char *)data, strlen(data), ossl, sizeof(ossl),
                                     &olen));
     ck_assert_mem_eq(mac, ossl, 32);
-    ck_assert_ptr_eq(strstr(json_object_to_json_string(out), "kInf"), NULL);
+    ck_assert(!json_object_object_get_ex(out, "kInf", NULL));
     json_object_put(out);
     char *s = b64(mac, maclen);
     ck_assert(handler_verifies("HS256", "jefe", m, s));
@@ -724,7 +724,7 @@ START_TEST(test_secure_connection_psk)
     char kdt[512];
     snprintf(kdt, sizeof(kdt), "%s", str_of(out, "kDt"));
     ck_assert_str_eq(str_of(out, "aCS"), "TLS_PSK_WITH_AES_128_CBC_SHA256");
-    ck_assert_ptr_eq(strstr(json_object_to_json_string(out), "kInf"), NULL);
+    ck_assert(!json_object_object_get_ex(out, "kInf", NULL));
     json_object_put(out);
     sea_obj key;
     ck_assert_int_eq(sea_object_find(se, kdt, SEA_CLASS_SECRET_KEY, &key), SEA_OK);
