@@ -27,16 +27,20 @@ struct mcs_type {
 static const struct mcs_type types[] = {
     {"SE", mcs_se},
     {"sensitiveDataObject", mcs_sdo},
-    /* branch mcs-func: mcs_cipher, mcs_signature, mcs_hash, mcs_rand, mcs_identity,
-     * mcs_secure_connection replace these NULLs at the merge */
-    {"cipher", NULL},
-    {"signature", NULL},
-    {"hash", NULL},
-    {"rand", NULL},
-    {"identity", NULL},
-    {"secureConnection", NULL},
-    /* TS-0016 types reached only as children or not specified far enough to serve */
-    {"connectionInstance", NULL},
+    /* the functions (provider/mcs_func.c): one CREATE runs one (doc/mcs-json.md); encrypt,
+     * decrypt and authenticate are TS-0016's children of <cipher> and <identity> */
+    {"cipher", mcs_cipher},
+    {"encrypt", mcs_cipher},
+    {"decrypt", mcs_cipher},
+    {"signature", mcs_signature},
+    {"hash", mcs_hash},
+    {"rand", mcs_rand},
+    {"identity", mcs_identity},
+    {"authenticate", mcs_identity},
+    {"secureConnection", mcs_secure_connection},
+    /* the SE as a connection endpoint: answered 5001 by mcs_secure_connection */
+    {"connectionInstance", mcs_secure_connection},
+    /* not specified far enough to serve */
     {"SEReboot", NULL},
 };
 

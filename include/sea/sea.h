@@ -340,6 +340,59 @@ sea_rv sea_digest(sea_se *se, sea_alg alg, const uint8_t *in, size_t in_len, uin
 /* Random bytes from the SE's device. */
 sea_rv sea_random(sea_se *se, uint8_t *out, size_t len);
 
+/* ---- identity (TS-0016 7.7 <identity>: F18 generation, F19 authentication) ----
+ * An identity is a key pair generated inside the SE and named by its idName: the private and
+ * the public key both carry idName as CKA_LABEL and as CKA_ID. Its idData is the RFC 6920 raw
+ * public key identifier of the public key (TS-0003 10.1.2), its keyData a PKCS#11 URI of the
+ * private key: a reference, never the key. Authentication signs the receiver's challenge with
+ * the private key; the receiver checks it with the public key (sea_public_key, or the
+ * certificate issued for it). */
+typedef struct sea_identity_info {
+    char id_name[65];  /* idName (idN): 1..64 bytes of UTF-8 without control characters */
+    char id_data[64];  /* idData (idDt): "ni:///sha-256;" + base64url(SHA-256(SPKI)), no padding */
+    char key_uri[512]; /* keyData (kDt): "pkcs11:...;type=private" */
+    sea_key_type type; /* the key type */
+    sea_alg alg;       /* what sea_identity_authenticate signs with (see there) */
+    sea_obj key, pub;  /* the private and the public key in this sea_se */
+} sea_identity_info;
+
+/* Generate an identity: type 0 means SEA_KEY_EC_P256 (the TS-0003 10.1.1.1 profile); P-384,
+ * Ed25519 and RSA are accepted too. SEA_ERR_EXISTS if a private key already carries the label. */
+sea_rv sea_identity_create(sea_se *se, const char *id_name, sea_key_type type,
+                           sea_identity_info *out);
+
+/* Look up an existing identity (a private key labelled id_name with its public key). */
+sea_rv sea_identity_get(sea_se *se, const char *id_name, sea_identity_info *out);
+
+/* Authenticate the identity to a receiver: out (originatorAuthenticationData, oAD) gets the
+ * signature over the challenge (receiverAuthenticationData, rAD) made in the SE with the
+ * identity's private key, by the key type's algorithm: ECDSA with SHA-256 (P-256) or SHA-384
+ * (P-384), raw r||s as in JWS ES256/ES384; Ed25519 (pure EdDSA); RSASSA-PSS with SHA-256 (RSA,
+ * JWS PS256). out == NULL: *out_len gets the size. */
+sea_rv sea_identity_authenticate(sea_se *se, const char *id_name, const uint8_t *challenge,
+                                 size_t challenge_len, uint8_t *out, size_t *out_len);
+
+/* ---- secure connection key material (TS-0016 7.6 <secureConnection>, F16) ----
+ * The key-material mode: the SE generates what a (D)TLS 1.2 cipher suite of TS-0003 10.2 needs
+ * and the caller's TLS stack uses it through the SE (PKCS#11). The SE-as-endpoint mode
+ * (<connectionInstance>, F17: the SE runs the connection itself) has no backend in libsea. */
+typedef struct sea_conn_key_info {
+    char key_uri[512]; /* keyData (kDt): the PSK, or the private key for ECDHE_ECDSA suites */
+    sea_key_type type; /* SEA_KEY_GENERIC_SECRET (256 bits) or SEA_KEY_EC_P256 */
+    sea_obj key, pub;  /* pub: the public key (ECDHE_ECDSA), 0 for PSK suites */
+} sea_conn_key_info;
+
+/* connection_type (connectionType, cnT): "TLS" (TLS 1.2 over TCP) or "DTLS" (DTLS 1.2 over
+ * UDP). cipher_suite (cipherSuite, aCS), its IANA name: TLS_PSK_WITH_AES_128_CBC_SHA256 and
+ * TLS_PSK_WITH_AES_128_CCM_8 get a 32-byte generic secret (the PSK: non-extractable, usable to
+ * sign/MAC and derive); TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256 and
+ * TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 get a P-256 key pair for ECDSA signatures (the ECDHE
+ * key is ephemeral, made by the TLS stack). label names the key(s), 1..64 bytes (also CKA_ID).
+ * SEA_ERR_UNSUPPORTED for another suite, SEA_ERR_ARGS for another connection type. */
+sea_rv sea_secure_connection_generate_key(sea_se *se, const char *connection_type,
+                                          const char *cipher_suite, const char *label,
+                                          sea_conn_key_info *out);
+
 /* ---- oneM2M key derivations inside the SE (TS-0003 10.3) ----
  * The same derivations as the PKCS#11 mechanisms CKM_SEA_ONEM2M_* (sea/pkcs11-sea.h), with the
  * choices of doc/onem2m-derivations.md. The new key never leaves the SE unless `key`->extractable
