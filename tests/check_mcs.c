@@ -4,7 +4,9 @@
  * status codes, the creator rule and the ACP callback, and malformed bodies. */
 #include <check.h>
 #include <json-c/json.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -719,6 +721,135 @@ START_TEST(test_sdo_needs_login)
 }
 END_TEST
 
+/* The function resources through the dispatcher (their handlers are tested one by one in
+ * check_mcs_func.c): the root key, the RSC and the results. */
+static struct json_object *ok_create(const char *type, const char *body, const char *root)
+{
+    char *resp = NULL;
+    int rsc = 0;
+    ck_assert_msg(run(SEA_MCS_CREATE, type, NULL, AE, body, &resp, &rsc) == SEA_OK, "%s: %s", type,
+                  sea_last_error(NULL));
+    ck_assert_int_eq(rsc, 2001);
+    struct json_object *r = parse(resp);
+    sea_free(resp);
+    struct json_object *o = under(r, root);
+    json_object_get(o);
+    json_object_put(r);
+    return o;
+}
+
+static const uint8_t *b64(struct json_object *o, const char *key, uint8_t *buf, int *len)
+{
+    struct json_object *v = NULL;
+    ck_assert_msg(json_object_object_get_ex(o, key, &v), "no %s", key);
+    const char *s = json_object_get_string(v);
+    int n = EVP_DecodeBlock(buf, (const unsigned char *)s, (int)strlen(s));
+    ck_assert_int_ge(n, 0);
+    size_t l = strlen(s);
+    n -= (l >= 1 && s[l - 1] == '=') + (l >= 2 && s[l - 2] == '=');
+    *len = n;
+    return buf;
+}
+
+START_TEST(test_functions_through_dispatcher)
+{
+    /* hash of "abc" (FIPS 180-2 example): compared with OpenSSL's */
+    struct json_object *o =
+        ok_create("hash", "{\"m2m:hash\": {\"Halg\": \"SHA-256\", \"msg\": \"YWJj\"}}", "m2m:hash");
+    uint8_t buf[512], want[32];
+    int n = 0;
+    b64(o, "Hv", buf, &n);
+    ck_assert_int_eq(n, 32);
+    ck_assert(EVP_Digest("abc", 3, want, NULL, EVP_sha256(), NULL));
+    ck_assert_mem_eq(buf, want, 32);
+    json_object_put(o);
+
+    /* encrypt then decrypt with an AES key of the SE */
+    sea_key_params kp = {.type = SEA_KEY_AES, .bits = 256, .label = "esprim"};
+    sea_obj k;
+    ck_assert_int_eq(sea_key_generate(se, &kp, &k, NULL), SEA_OK);
+    o = ok_create("encrypt",
+                  "{\"m2m:encrypt\": {\"Calg\": \"A256GCM\", \"kDt\": \"esprim\", "
+                  "\"msg\": \"AAECAwQFBgcICQoLDA0ODw==\", \"aD\": \"YWFk\"}}",
+                  "m2m:encrypt");
+    char body[1024];
+    snprintf(body, sizeof(body),
+             "{\"m2m:decrypt\": {\"Calg\": \"A256GCM\", \"kDt\": \"esprim\", \"msg\": \"%s\", "
+             "\"iV\": \"%s\", \"aD\": \"YWFk\"}}",
+             json_object_get_string(json_object_object_get(o, "cD")),
+             json_object_get_string(json_object_object_get(o, "iV")));
+    json_object_put(o);
+    o = ok_create("decrypt", body, "m2m:decrypt");
+    b64(o, "cD", buf, &n);
+    ck_assert_int_eq(n, 16);
+    ck_assert_mem_eq(buf, DATA16, 16);
+    json_object_put(o);
+
+    /* a changed associated data: the tag does not verify, nothing is returned */
+    char *resp = NULL;
+    int rsc = 0;
+    char *aad = strstr(body, "YWFk");
+    ck_assert_ptr_nonnull(aad);
+    aad[0] = 'Z';
+    ck_assert_int_eq(run(SEA_MCS_CREATE, "decrypt", NULL, AE, body, &resp, &rsc),
+                     SEA_ERR_DATA_INVALID);
+    ck_assert_int_eq(rsc / 1000, 4);
+    ck_assert_ptr_null(strstr(resp, "AAECAwQFBgcICQoLDA0ODw"));
+    sea_free(resp);
+
+    /* a root key of another type than the request's */
+    ck_assert_int_eq(run(SEA_MCS_CREATE, "hash", NULL, AE,
+                         "{\"m2m:rand\": {\"rgT\": \"DRBG\", \"Dsz\": 8}}", &resp, &rsc),
+                     SEA_ERR_ARGS);
+    ck_assert_int_eq(rsc, 4000);
+    sea_free(resp);
+
+    /* an identity, then its authentication: the signature verifies with OpenSSL */
+    o = ok_create("identity", "{\"m2m:identity\": {\"idN\": \"cse-id-key\"}}", "m2m:identity");
+    ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "idN")), "cse-id-key");
+    ck_assert_int_eq(strncmp(json_object_get_string(json_object_object_get(o, "idDt")),
+                             "ni:///sha-256;", 14),
+                     0);
+    json_object_put(o);
+    o = ok_create("authenticate",
+                  "{\"m2m:authenticate\": {\"idN\": \"cse-id-key\", \"rAD\": \"Y2hhbGxlbmdl\"}}",
+                  "m2m:authenticate");
+    uint8_t sig[64];
+    b64(o, "oAD", sig, &n);
+    ck_assert_int_eq(n, 64);
+    json_object_put(o);
+    sea_obj priv;
+    ck_assert_int_eq(sea_object_find(se, "cse-id-key", SEA_CLASS_PRIVATE_KEY, &priv), SEA_OK);
+    uint8_t spki[256];
+    size_t spki_len = sizeof(spki);
+    ck_assert_int_eq(sea_public_key(se, priv, spki, &spki_len), SEA_OK);
+    const uint8_t *p = spki;
+    EVP_PKEY *pk = d2i_PUBKEY(NULL, &p, (long)spki_len);
+    ck_assert_ptr_nonnull(pk);
+    ECDSA_SIG *es = ECDSA_SIG_new();
+    ck_assert(ECDSA_SIG_set0(es, BN_bin2bn(sig, 32, NULL), BN_bin2bn(sig + 32, 32, NULL)));
+    unsigned char *der = NULL;
+    int der_len = i2d_ECDSA_SIG(es, &der);
+    ck_assert_int_gt(der_len, 0);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    ck_assert(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pk) == 1);
+    ck_assert_int_eq(EVP_DigestVerify(md, der, (size_t)der_len, (const uint8_t *)"challenge", 9),
+                     1);
+    EVP_MD_CTX_free(md);
+    OPENSSL_free(der);
+    ECDSA_SIG_free(es);
+    EVP_PKEY_free(pk);
+
+    /* the SE as a connection endpoint is not offered */
+    ck_assert_int_eq(run(SEA_MCS_CREATE, "connectionInstance", NULL, AE,
+                         "{\"m2m:connectionInstance\": {\"dst\": \"//in.example.com/in-cse\"}}",
+                         &resp, &rsc),
+                     SEA_ERR_UNSUPPORTED);
+    ck_assert_int_eq(rsc, 5001);
+    sea_free(resp);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("mcs");
@@ -740,6 +871,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_sdo_bad_bodies);
     tcase_add_test(t, test_request_checks);
     tcase_add_test(t, test_sdo_needs_login);
+    tcase_add_test(t, test_functions_through_dispatcher);
     suite_add_tcase(s, t);
     return s;
 }
