@@ -665,7 +665,7 @@ static void common_key_attrs(struct tmpl *t, const sea_key_params *p, CK_OBJECT_
         t_bytes(t, CKA_ID, p->id, p->id_len);
     if (cls != CKO_PUBLIC_KEY) {
         t_bool(t, CKA_PRIVATE, 1);
-        t_bool(t, CKA_SENSITIVE, 1);
+        t_bool(t, CKA_SENSITIVE, p->not_sensitive == 0);
         t_bool(t, CKA_EXTRACTABLE, p->extractable != 0);
         if (p->suid)
             t_ulong(t, CKA_SEA_SUID, p->suid);

@@ -226,6 +226,9 @@ typedef struct sea_key_params {
     int extractable;    /* default 0: the key never leaves the SE, in any form */
     unsigned long suid; /* oneM2M SUID (TS-0004 m2m:suid); 0: none. Stored with the key;
                          * not yet enforced (see doc/design.md) */
+    int not_sensitive;  /* default 0: CKA_SENSITIVE, the value is never readable in clear. 1:
+                         * CKA_SENSITIVE false, so that an extractable key's value can be read
+                         * (C_GetAttributeValue CKA_VALUE): for tests and known-answer checks */
 } sea_key_params;
 
 /* Generate a key in the SE. For key pairs (EC, RSA, Ed25519) *key is the private key and *pub
@@ -317,7 +320,7 @@ sea_rv sea_random(sea_se *se, uint8_t *out, size_t len);
 /* ---- oneM2M key derivations inside the SE (TS-0003 10.3) ----
  * The same derivations as the PKCS#11 mechanisms CKM_SEA_ONEM2M_* (sea/pkcs11-sea.h), with the
  * choices of doc/onem2m-derivations.md. The new key never leaves the SE unless `key`->extractable
- * is set (and then only wrapped); it carries the SUID (the derivation's for SEA_KDF_USAGE, else
+ * is set (and then only wrapped, or in clear if `key`->not_sensitive is set too); it carries the SUID (the derivation's for SEA_KDF_USAGE, else
  * `key`->suid, or the base key's when that is 0) and expires no later than the base key. */
 typedef enum sea_kdf {
     SEA_KDF_KM = 1,              /* Km from Ke; input: the MAF-ID (UTF-8) */
