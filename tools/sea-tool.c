@@ -35,6 +35,7 @@ static const struct command commands[] = {
     {"sign", cmd_sign, "sign or MAC a file"},
     {"verify", cmd_verify, "verify a signature or MAC"},
     {"data", cmd_data, "sensitive data objects: put, get, rm"},
+    {"derive", cmd_derive, "oneM2M key derivations: km, kpsa, usage, e2e, session, split"},
 };
 
 const char tool_global_help[] =
