@@ -157,6 +157,14 @@ same "Km = Python's HMAC" "$KM" "$(expect_ km "$KE" maf.example.com)"
 same "Km = digest §7" "$KM" 3055bf32dd9c95586aaffa2ae2e165dfeffd0803566e16bdd343171457da8a5e
 lacks_key() { ! grep -qiF -- "$1" "$T/out" "$T/err"; }
 lacks_key "$KM" || die "the tool printed the value of Km"
+# the base key by its PKCS#11 URI (which also chooses the SE), and the SE by a token URI
+KE_URI=$("$SEA_TOOL" --json info --se gw |
+    "$PY" -c 'import json, sys; print([o["uri"] for o in json.load(sys.stdin)["objects"] if o["label"] == "ke"][0])')
+ok derive km --key "$KE_URI" --maf-id maf.example.com --label km-uri --extractable --no-sensitive
+same "Km from Ke named by URI" "$(value km-uri)" "$KM"
+ok --se pkcs11:token=gw derive km --key ke --maf-id maf.example.com --label km-se \
+    --extractable --no-sensitive
+same "Km in the SE named by a token URI" "$(value km-se)" "$KM"
 
 step "Kpsa (10.3.3), text output"
 ok derive kpsa --key ke --enrolee-id CAE0001 --label kpsa --extractable --no-sensitive
