@@ -4,7 +4,7 @@
 set -eu
 cd "$(dirname "$0")"
 sh scripts/install-deps.sh autoconf automake libtool pkg-config make gcc check libssl-dev \
-    libsqlite3-dev libunistring-dev openssl
+    libsqlite3-dev libunistring-dev libjson-c-dev openssl
 
 echo "== building libsea"
 [ -x configure ] || autoreconf -fi

@@ -6,7 +6,7 @@
 set -eu
 cd "$(dirname "$0")"
 sh scripts/install-deps.sh autoconf automake libtool pkg-config make gcc check libssl-dev \
-    libsqlite3-dev libunistring-dev sqlite3 openssl opensc gnutls-bin libengine-pkcs11-openssl p11-kit p11-kit-modules \
+    libsqlite3-dev libunistring-dev libjson-c-dev sqlite3 openssl opensc gnutls-bin libengine-pkcs11-openssl p11-kit p11-kit-modules \
     python3 python3-pykcs11 libnss3-tools openjdk-17-jdk-headless xxd binutils procps iproute2 \
     util-linux coreutils diffutils valgrind
 

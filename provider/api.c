@@ -13,7 +13,12 @@
 #pragma GCC visibility push(default)
 #include "sea/sea.h"
 #pragma GCC visibility pop
+#include "onem2m_id.h"
+#include "psk.h"
 #include "uri.h"
+#include "mcs.h"
+#include "usage.h"
+#include "api_int.h"
 
 struct sea_ctx {
     struct core *core;
@@ -665,13 +670,17 @@ static void common_key_attrs(struct tmpl *t, const sea_key_params *p, CK_OBJECT_
         t_bytes(t, CKA_ID, p->id, p->id_len);
     if (cls != CKO_PUBLIC_KEY) {
         t_bool(t, CKA_PRIVATE, 1);
-        t_bool(t, CKA_SENSITIVE, p->not_sensitive == 0);
+        t_bool(t, CKA_SENSITIVE, !(p->extractable && p->clear_export));
         t_bool(t, CKA_EXTRACTABLE, p->extractable != 0);
         if (p->suid)
             t_ulong(t, CKA_SEA_SUID, p->suid);
     } else {
         t_bool(t, CKA_PRIVATE, 0);
     }
+    if (p->start_date)
+        t_bytes(t, CKA_START_DATE, p->start_date, sizeof(CK_DATE));
+    if (p->end_date)
+        t_bytes(t, CKA_END_DATE, p->end_date, sizeof(CK_DATE));
     usage_attrs(t, cls, p->usage ? p->usage : default_usage(p->type));
 }
 
@@ -683,8 +692,14 @@ static sea_rv check_key_params(const sea_key_params *p, const char *func)
         return bad_args(func, "a key needs a label of 1 to 255 bytes");
     if (p->id_len && !p->id)
         return bad_args(func, "id is NULL");
-    if (p->id_len > 64)
-        return bad_args(func, "an id has at most 64 bytes");
+    if (p->id_len > SEA_ID_MAX)
+        return bad_args(func, "an id has at most SEA_ID_MAX (1024) bytes");
+    if (p->clear_export && !p->extractable)
+        return bad_args(func, "clear_export needs extractable: a key that may not leave the SE "
+                              "cannot leave it in clear");
+    if ((p->start_date && (strlen(p->start_date) != 8 || !usage_date_valid(p->start_date, 8))) ||
+        (p->end_date && (strlen(p->end_date) != 8 || !usage_date_valid(p->end_date, 8))))
+        return bad_args(func, "a start or end date is a day written YYYYMMDD");
     return SEA_OK;
 }
 
@@ -1034,6 +1049,16 @@ sea_rv sea_object_info_get(sea_se *se, sea_obj obj, sea_object_info *info)
     info->local = get_bool(c, se->h, obj, CKA_LOCAL);
     info->is_private = get_bool(c, se->h, obj, CKA_PRIVATE);
     info->suid = get_ulong(c, se->h, obj, CKA_SEA_SUID, 0);
+    l = sizeof(CK_DATE);
+    if (get_attr(c, se->h, obj, CKA_START_DATE, info->start_date, &l) && l == sizeof(CK_DATE))
+        info->start_date[8] = '\0';
+    else
+        info->start_date[0] = '\0';
+    l = sizeof(CK_DATE);
+    if (get_attr(c, se->h, obj, CKA_END_DATE, info->end_date, &l) && l == sizeof(CK_DATE))
+        info->end_date[8] = '\0';
+    else
+        info->end_date[0] = '\0';
     char *uri = uri_format(se->name, se->se_id, info->label, info->id, info->id_len, true, cls);
     if (uri) {
         snprintf(info->uri, sizeof(info->uri), "%s", uri);
@@ -1314,18 +1339,43 @@ sea_rv sea_data_retrieve(sea_se *se, const char *resource_id, uint8_t *buf, size
     return ret(rv, "reading the data object");
 }
 
-sea_rv sea_data_update(sea_se *se, const char *resource_id, const uint8_t *data, size_t len)
+/* Replace the value, the ACP ids or both in one atomic change (the Mcs UPDATE). */
+static sea_rv data_update(sea_se *se, const char *resource_id, const uint8_t *data, size_t len,
+                          bool set_data, const char *acp_ids, bool set_acp, const char *func)
 {
-    ENTER_SE(se);
-    sea_rv r = check_rid(resource_id, __func__);
+    struct core *c = se->ctx->core;
+    sea_rv r = check_rid(resource_id, func);
     if (r != SEA_OK)
         return r;
-    REQUIRE(data || !len, "data is NULL");
+    if (set_data && !data && len)
+        return bad_args(func, "data is NULL");
+    if (set_acp && acp_ids && strlen(acp_ids) >= 512)
+        return bad_args(func, "acp_ids has at most 511 bytes");
     CK_OBJECT_HANDLE h;
     if ((r = find_sdo(c, se, resource_id, &h)) != SEA_OK)
         return r;
-    CK_ATTRIBUTE t = {CKA_VALUE, data ? (void *)data : (void *)"", (CK_ULONG)len};
-    return ret(core_set_attrs(c, se->h, h, &t, 1), "updating the data object");
+    CK_ATTRIBUTE t[2];
+    CK_ULONG n = 0;
+    if (set_data)
+        t[n++] = (CK_ATTRIBUTE){CKA_VALUE, data ? (void *)data : (void *)"", (CK_ULONG)len};
+    if (set_acp)
+        t[n++] = (CK_ATTRIBUTE){CKA_SEA_ACP, acp_ids ? (void *)acp_ids : (void *)"",
+                                acp_ids ? (CK_ULONG)strlen(acp_ids) : 0};
+    return ret(core_set_attrs(c, se->h, h, t, n), "updating the data object");
+}
+
+sea_rv sea_data_update(sea_se *se, const char *resource_id, const uint8_t *data, size_t len)
+{
+    ENTER_SE(se);
+    (void)c;
+    return data_update(se, resource_id, data, len, true, NULL, false, __func__);
+}
+
+sea_rv sea_data_set_acp(sea_se *se, const char *resource_id, const char *acp_ids)
+{
+    ENTER_SE(se);
+    (void)c;
+    return data_update(se, resource_id, NULL, 0, false, acp_ids, true, __func__);
 }
 
 sea_rv sea_data_delete(sea_se *se, const char *resource_id)
@@ -1338,6 +1388,78 @@ sea_rv sea_data_delete(sea_se *se, const char *resource_id)
     if ((r = find_sdo(c, se, resource_id, &h)) != SEA_OK)
         return r;
     return ret(core_destroy_object(c, se->h, h), "deleting the data object");
+}
+
+/* ---- for the Mcs dispatcher (provider/mcs*.c; hidden, see mcs.h) ---- */
+
+sea_ctx *api_se_ctx(sea_se *se)
+{
+    return se->ctx;
+}
+
+const char *api_se_id(const sea_se *se)
+{
+    return se->se_id;
+}
+
+bool api_ctx_stale(sea_ctx *ctx)
+{
+    return core_stale(ctx->core);
+}
+
+sea_rv api_data_update(sea_se *se, const char *resource_id, const uint8_t *data, size_t len,
+                       bool set_data, const char *acp_ids, bool set_acp)
+{
+    return data_update(se, resource_id, data, len, set_data, acp_ids, set_acp, "update");
+}
+
+/* Which TS-0016 resource types the device of the slot can serve (API_CAP_*). */
+static unsigned slot_resource_caps(struct core *c, CK_SLOT_ID slot)
+{
+    unsigned flags = 0, caps = 0;
+    if (core_slot_devcaps(c, slot, &flags) != CKR_OK)
+        return 0;
+    if (flags & DEVCAP_STORE_DATA)
+        caps |= API_CAP_SDO;
+    if (flags & DEVCAP_RNG)
+        caps |= API_CAP_RAND;
+    CK_ULONG n = 0;
+    if (core_mech_list(c, slot, NULL, &n) != CKR_OK || n == 0)
+        return caps;
+    CK_MECHANISM_TYPE *list = calloc(n, sizeof(*list));
+    if (!list || core_mech_list(c, slot, list, &n) != CKR_OK) {
+        free(list);
+        return caps;
+    }
+    for (CK_ULONG i = 0; i < n; i++) {
+        CK_MECHANISM_INFO mi;
+        if (core_mech_info(c, slot, list[i], &mi) != CKR_OK)
+            continue;
+        if (mi.flags & (CKF_ENCRYPT | CKF_DECRYPT))
+            caps |= API_CAP_CIPHER;
+        if (mi.flags & (CKF_SIGN | CKF_VERIFY))
+            caps |= API_CAP_SIGNATURE;
+        if (mi.flags & CKF_DIGEST)
+            caps |= API_CAP_HASH;
+        if (mi.flags & CKF_GENERATE_KEY_PAIR)
+            caps |= API_CAP_IDENTITY;
+        if (mi.flags & (CKF_GENERATE | CKF_DERIVE))
+            caps |= API_CAP_SECURE_CONNECTION;
+    }
+    free(list);
+    err_clear();
+    return caps;
+}
+
+sea_rv api_se_describe(sea_ctx *ctx, const char *name_or_id, sea_se_info *info, unsigned *caps)
+{
+    struct core_se_info s;
+    sea_rv r = lookup_se(ctx->core, name_or_id, &s);
+    if (r != SEA_OK)
+        return r;
+    to_se_info(&s, info);
+    *caps = slot_resource_caps(ctx->core, s.slot);
+    return SEA_OK;
 }
 
 /* ---- oneM2M key derivations (TS-0003 10.3) ---- */
@@ -1420,4 +1542,72 @@ sea_rv sea_derive_onem2m(sea_se *se, sea_obj base, const sea_derive_params *d,
     if (rv == CKR_OK)
         *out = h;
     return ret(rv, "deriving the key");
+}
+
+/* ---- TLS-PSK for the security association frameworks (TS-0003 8.2.2) ---- */
+
+sea_rv sea_psk_find(sea_se *se, sea_psk_kind kind, const char *psk_identity, size_t identity_len,
+                    uint8_t *psk, size_t *psk_len)
+{
+    ENTER_SE(se);
+    REQUIRE(psk_identity, "psk_identity is NULL");
+    REQUIRE(psk_len, "psk_len is NULL");
+    REQUIRE(kind >= SEA_PSK_KPSA && kind <= SEA_PSK_KPM, "unknown PSK kind");
+    static const int id_kind[] = {0, SEA_ID_KPSA, SEA_ID_MAF_KEY, SEA_ID_KM, 0};
+    static const enum usage_op use[] = {USE_PSK_SAEF, USE_PSK_SAEF, USE_PSK_SAEF, USE_PSK_MAF,
+                                        USE_PSK_MEF};
+    static const char *const what[] = {"", "KpsaID", "MAF key identifier", "KmID", "KpmID"};
+    char id[SEA_ID_MAX + 1];
+    size_t n = 0;
+    if (kind == SEA_PSK_KPM) {
+        /* TS-0003 8.3.2.1 gives the KpmID no format: its bytes as they are */
+        REQUIRE(identity_len >= 1 && identity_len <= SEA_ID_MAX, "a KpmID has 1 to 1024 bytes");
+        REQUIRE(!memchr(psk_identity, 0, identity_len), "the KpmID has a NUL byte");
+        memcpy(id, psk_identity, identity_len);
+        n = identity_len;
+        id[n] = '\0';
+    } else if (id_canonical(id_kind[kind], psk_identity, identity_len, id, &n) != CKR_OK) {
+        return SEA_ERR_ARGS;
+    }
+    /* shown in messages only if printable (a KpmID may be anything) */
+    bool printable = true;
+    for (size_t i = 0; i < n; i++)
+        printable &= id[i] > 0x20 && id[i] < 0x7f;
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_ATTRIBUTE t[2] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_ID, id, (CK_ULONG)n}};
+    CK_OBJECT_HANDLE found[2];
+    CK_ULONG count = 0;
+    CK_RV rv = find(c, se->h, t, 2, found, 2, &count);
+    if (rv != CKR_OK)
+        return ret(rv, "searching the SE");
+    if (count == 0) {
+        CK_SESSION_INFO si;
+        bool user = core_session_info(c, se->h, &si) == CKR_OK &&
+                    (si.state == CKS_RW_USER_FUNCTIONS || si.state == CKS_RO_USER_FUNCTIONS);
+        err_set(ORIGIN_API, CKR_OBJECT_HANDLE_INVALID,
+                "no secret key has the %s '%.100s' as its id%s", what[kind],
+                printable ? id : "(not printable)",
+                user ? "" : " (a login is needed to see private keys)");
+        return SEA_ERR_NOT_FOUND;
+    }
+    if (count > 1) {
+        err_set(ORIGIN_API, CKR_SEA_EXISTS,
+                "several secret keys have the %s '%.100s' as their id: it must name one key",
+                what[kind], printable ? id : "(not printable)");
+        return SEA_ERR_EXISTS;
+    }
+    return ret(core_psk_value(c, se->h, found[0], use[kind], psk, psk_len), "releasing the PSK");
+}
+
+/* ---- for the other files of the native face (api_int.h) ---- */
+
+struct core *api_core(sea_se *se, CK_SESSION_HANDLE *h)
+{
+    *h = se->h;
+    return se->ctx->core;
+}
+
+sea_rv api_status(CK_RV rv, const char *what)
+{
+    return ret(rv, what);
 }

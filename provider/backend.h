@@ -42,6 +42,31 @@ struct dev_caps {
     CK_ULONG min_pin, max_pin; /* PIN length limits */
 };
 
+/* SE type codes (dev_caps.se_type) and the highest TS-0003 protection level (Table 6.3.1-1,
+ * annex C; SEA-R49) a device of each type may claim in dev_caps.max_level. TS-0016 7.2.1 defines
+ * 1..4 and leaves the rest RFU; 901..903 are libsea's vendor codes for the devices the spec has
+ * no code for. The core refuses a device that claims more than its type allows
+ * (se_type_max_level). Reasoning: doc/mcs-json.md "SE types and security levels". */
+#define SE_TYPE_UICC          1   /* independent hardware: UICC (ETSI) */
+#define SE_TYPE_GP_SE         2   /* independent hardware: GlobalPlatform secure element */
+#define SE_TYPE_GP_TEE        3   /* integrated hardware: GlobalPlatform TEE */
+#define SE_TYPE_SOFTWARE      4   /* software: security library (also TPM/HSM simulators) */
+#define SE_TYPE_TPM2_DISCRETE 901 /* vendor: a TPM 2.0 chip (independent hardware) */
+#define SE_TYPE_TPM2_FIRMWARE 902 /* vendor: a firmware TPM 2.0 (integrated: TEE, CSME, PSP) */
+#define SE_TYPE_PKCS11_HSM    903 /* vendor: a token of an HSM's PKCS#11 module */
+
+#define SE_LEVEL_MAX_UICC          3
+#define SE_LEVEL_MAX_GP_SE         3
+#define SE_LEVEL_MAX_GP_TEE        2
+#define SE_LEVEL_MAX_SOFTWARE      1
+#define SE_LEVEL_MAX_TPM2_DISCRETE 3 /* claimed only for a certified chip, see the doc */
+#define SE_LEVEL_MAX_TPM2_FIRMWARE 2
+#define SE_LEVEL_MAX_PKCS11_HSM    3 /* claimed only when sea.conf vouches for the HSM, else 1 */
+
+/* The highest level a device of SE type `se_type` may claim; -1 for a type libsea does not
+ * know (the device is then refused). core.c. */
+int se_type_max_level(unsigned se_type);
+
 /* ---- SEs ---- */
 
 enum se_lifecycle { SE_PERSONALIZATION = 0, SE_OPERATIONAL = 1, SE_BLOCKED = 2 };

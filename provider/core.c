@@ -205,6 +205,36 @@ static void open_device(struct device *d, const struct config_section *sec)
     }
     d->ops->dev_caps(d->bdev, &d->caps);
     mask_key_ops(d);
+    /* SEA-R49: an SE advertises no more protection than its kind of device gives. */
+    int top = se_type_max_level(d->caps.se_type);
+    if (top < 0 || d->caps.max_level > (unsigned)top) {
+        snprintf(d->open_err, sizeof(d->open_err),
+                 "device '%s': SE type %u cannot claim security level %u", d->name,
+                 d->caps.se_type, d->caps.max_level);
+        d->open_rv = CKR_GENERAL_ERROR;
+        d->ops->dev_close(d->bdev);
+        d->bdev = NULL;
+    }
+}
+
+int se_type_max_level(unsigned se_type)
+{
+    static const struct {
+        unsigned type;
+        int max_level;
+    } table[] = {
+        {SE_TYPE_UICC, SE_LEVEL_MAX_UICC},
+        {SE_TYPE_GP_SE, SE_LEVEL_MAX_GP_SE},
+        {SE_TYPE_GP_TEE, SE_LEVEL_MAX_GP_TEE},
+        {SE_TYPE_SOFTWARE, SE_LEVEL_MAX_SOFTWARE},
+        {SE_TYPE_TPM2_DISCRETE, SE_LEVEL_MAX_TPM2_DISCRETE},
+        {SE_TYPE_TPM2_FIRMWARE, SE_LEVEL_MAX_TPM2_FIRMWARE},
+        {SE_TYPE_PKCS11_HSM, SE_LEVEL_MAX_PKCS11_HSM},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(table); i++)
+        if (table[i].type == se_type)
+            return table[i].max_level;
+    return -1;
 }
 
 CK_RV core_new(struct config *cfg, struct core **out)
@@ -655,6 +685,15 @@ CK_RV core_mech_info(struct core *c, CK_SLOT_ID slot, CK_MECHANISM_TYPE t, CK_ME
     struct device *d;
     CK_RV rv = slot_device(c, slot, &d);
     return rv != CKR_OK ? rv : mech_info(&d->caps, t, info);
+}
+
+CK_RV core_slot_devcaps(struct core *c, CK_SLOT_ID slot, unsigned *flags)
+{
+    struct device *d;
+    CK_RV rv = slot_device(c, slot, &d);
+    if (rv == CKR_OK)
+        *flags = d->caps.flags;
+    return rv;
 }
 
 /* ---- SE creation and deletion ---- */

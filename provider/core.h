@@ -76,6 +76,8 @@ CK_RV core_slot_info(struct core *c, CK_SLOT_ID slot, CK_SLOT_INFO *info);
 CK_RV core_token_info(struct core *c, CK_SLOT_ID slot, CK_TOKEN_INFO *info);
 CK_RV core_mech_list(struct core *c, CK_SLOT_ID slot, CK_MECHANISM_TYPE *list, CK_ULONG *count);
 CK_RV core_mech_info(struct core *c, CK_SLOT_ID slot, CK_MECHANISM_TYPE t, CK_MECHANISM_INFO *info);
+/* The DEVCAP_* flags of the slot's device (what srt of the <SE> resource is made from). */
+CK_RV core_slot_devcaps(struct core *c, CK_SLOT_ID slot, unsigned *flags);
 CK_RV core_init_token(struct core *c, CK_SLOT_ID slot, const uint8_t *pin, size_t len,
                       const char *label);
 /* C_WaitForSlotEvent with CKF_DONT_BLOCK: a slot whose SE appeared, vanished or changed. */

@@ -7,6 +7,7 @@
 #include "crypto.h"
 #include "error.h"
 #include "schema.h"
+#include "usage.h"
 
 #define SEA_MAX_WRAPPED_LEN 65536
 
@@ -105,7 +106,11 @@ static CK_RV check_role(const struct attrs *a, const struct mech_desc *md, const
     if (size && (size < b->min_key || size > b->max_key))
         return err_set(ORIGIN_CORE, r->size_range, "the %s's size %lu is outside %lu..%lu",
                        r->what, size, b->min_key, b->max_key);
-    return CKR_OK;
+    /* its SUID and validity dates (usage.h): a key past its CKA_END_DATE derives nothing */
+    return usage_check(a, r->purpose == CKA_WRAP     ? USE_WRAP
+                          : r->purpose == CKA_UNWRAP ? USE_UNWRAP
+                                                     : USE_DERIVE,
+                       md->type);
 }
 
 /* The attributes of a key's CKA_xxx_TEMPLATE, or NULL if it has none. */

@@ -7,11 +7,14 @@
 #include "crypto.h"
 #include "error.h"
 #include "schema.h"
+#include "usage.h"
 
 static const CK_FLAGS op_flag[OP__COUNT] = {CKF_ENCRYPT, CKF_DECRYPT, CKF_SIGN, CKF_VERIFY,
                                             CKF_DIGEST};
 static const CK_ATTRIBUTE_TYPE op_purpose[OP__COUNT] = {CKA_ENCRYPT, CKA_DECRYPT, CKA_SIGN,
                                                         CKA_VERIFY, 0};
+static const enum usage_op op_usage[OP__COUNT] = {USE_ENCRYPT, USE_DECRYPT, USE_SIGN, USE_VERIFY,
+                                                  USE_SIGN /* digests use no key */};
 static const char *const op_names[OP__COUNT] = {"encryption", "decryption", "signature",
                                                 "verification", "digest"};
 
@@ -96,6 +99,8 @@ static CK_RV check_attrs(struct core *c, struct session *s, enum sea_op op,
     else if (size && (size < b->min_key || size > b->max_key))
         rv = err_set(ORIGIN_CORE, CKR_KEY_SIZE_RANGE, "the key size %lu is outside %lu..%lu", size,
                      b->min_key, b->max_key);
+    else /* the SUID and the validity dates, checked again at each restart: time passes */
+        rv = usage_check(a, op_usage[op], md->type);
     return rv;
 }
 

@@ -5,6 +5,7 @@
 #include "crypto.h"
 #include "error.h"
 #include "schema.h"
+#include "usage.h"
 
 enum {
     A_REQ_CREATE = 1u << 0, /* must be in a C_CreateObject template */
@@ -445,6 +446,21 @@ static CK_RV template_class(const struct attrs *a, CK_OBJECT_CLASS *cls, CK_KEY_
     return CKR_OK;
 }
 
+/* CKA_START_DATE and CKA_END_DATE, when given, name real days ("YYYYMMDD"): usage_check
+ * compares them with today's date, and a malformed one would make the key unusable. */
+static CK_RV check_dates(const struct attrs *a)
+{
+    static const CK_ATTRIBUTE_TYPE dates[] = {CKA_START_DATE, CKA_END_DATE};
+    for (size_t i = 0; i < ARRAY_SIZE(dates); i++) {
+        const struct attr *x = attrs_find(a, dates[i]);
+        if (x && !usage_date_valid(x->val, x->len))
+            return err_set(ORIGIN_CORE, CKR_ATTRIBUTE_VALUE_INVALID,
+                           "%s is not a date: it takes YYYYMMDD (a day from 1900), or nothing",
+                           dates[i] == CKA_START_DATE ? "CKA_START_DATE" : "CKA_END_DATE");
+    }
+    return CKR_OK;
+}
+
 /* Check every template attribute against the table for creation (gen == false) or
  * generation, and that required ones are present. */
 static CK_RV check_template(const struct attrs *a, CK_OBJECT_CLASS cls, CK_KEY_TYPE kt, bool gen,
@@ -510,6 +526,8 @@ CK_RV schema_create(const CK_ATTRIBUTE *t, CK_ULONG n, bool so, struct attrs **o
         err_set(ORIGIN_CORE, rv, "the template is malformed");
         goto out;
     }
+    if ((rv = check_dates(given)) != CKR_OK)
+        goto out;
     if ((rv = template_class(given, &cls, &kt)) != CKR_OK ||
         (rv = check_template(given, cls, kt, false, so)) != CKR_OK)
         goto out;
@@ -586,6 +604,8 @@ CK_RV schema_generate(CK_MECHANISM_TYPE mech, CK_OBJECT_CLASS cls, const CK_ATTR
         err_set(ORIGIN_CORE, rv, "the template is malformed");
         goto out;
     }
+    if ((rv = check_dates(a)) != CKR_OK)
+        goto out;
     if (attrs_get_ulong(a, CKA_CLASS, cls) != cls) {
         rv = err_set(ORIGIN_CORE, CKR_TEMPLATE_INCONSISTENT,
                      "CKA_CLASS contradicts the generation mechanism");
@@ -681,6 +701,8 @@ CK_RV schema_set(const struct attrs *cur, const CK_ATTRIBUTE *t, CK_ULONG n, boo
         err_set(ORIGIN_CORE, rv, "the template is malformed");
         goto out;
     }
+    if ((rv = check_dates(c)) != CKR_OK)
+        goto out;
     if (!attrs_get_bool(cur, CKA_MODIFIABLE, true)) {
         rv = err_set(ORIGIN_CORE, CKR_ACTION_PROHIBITED, "the object is not modifiable");
         goto out;
@@ -729,6 +751,8 @@ CK_RV schema_copy(const struct attrs *orig, const CK_ATTRIBUTE *t, CK_ULONG n, s
         err_set(ORIGIN_CORE, rv, "the template is malformed");
         goto out;
     }
+    if ((rv = check_dates(c)) != CKR_OK)
+        goto out;
     for (size_t i = 0; i < c->n; i++) {
         struct attr *x = &c->v[i];
         int f = flags_of(cls, kt, x->type);
@@ -787,7 +811,7 @@ CK_RV schema_unwrap_derive(const struct attrs *given, bool so, bool always_sensi
     CK_KEY_TYPE kt;
     struct attrs *a = NULL;
     CK_RV rv = template_class(given, &cls, &kt);
-    if (rv != CKR_OK)
+    if (rv != CKR_OK || (rv = check_dates(given)) != CKR_OK)
         return rv;
     if (cls != CKO_SECRET_KEY && cls != CKO_PRIVATE_KEY && cls != CKO_DATA)
         return err_set(ORIGIN_CORE, CKR_TEMPLATE_INCONSISTENT,

@@ -404,8 +404,10 @@ START_TEST(test_derived_key_inherits_suid_and_expiry)
     CK_ATTRIBUTE extra[] = {{CKA_SEA_SUID, &suid, sizeof(suid)}, {CKA_END_DATE, &end, sizeof(end)}};
     CK_OBJECT_HANDLE b = base_key(s, CKK_GENERIC_SECRET, ke, sizeof(ke), &yes, extra, N(extra));
     CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-    CK_SEA_ONEM2M_ID_PARAMS p = {(CK_UTF8CHAR_PTR) "maf.example.com", 15};
-    CK_MECHANISM m = {CKM_SEA_ONEM2M_KM, &p, sizeof(p)};
+    /* a SAEF key (SUID 12) may be the base of Ke2e_master only (doc/usage-constraints.md) */
+    uint8_t salt[16] = {0};
+    CK_SEA_ONEM2M_KE2E_MASTER_PARAMS p = {salt, sizeof(salt)};
+    CK_MECHANISM m = {CKM_SEA_ONEM2M_KE2E_MASTER, &p, sizeof(p)};
     /* default template: a sensitive key of the SE, SUID and end date of the base */
     CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls_secret, sizeof(cls_secret)},
                         {CKA_TOKEN, &no, 1},

@@ -120,10 +120,33 @@ START_TEST(test_native_km_kpsa_usage)
                            .input = (const uint8_t *)"in-cse.example.com",
                            .input_len = 18,
                            .suid = 22};
-    sea_key_params k = {.type = SEA_KEY_GENERIC_SECRET, .label = "usage", .usage = SEA_USE_SIGN};
+    sea_key_params k = {
+        .type = SEA_KEY_GENERIC_SECRET, .label = "usage", .usage = SEA_USE_SIGN | SEA_USE_DERIVE};
     sea_obj u = 0;
     ck_assert_int_eq(sea_derive_onem2m(se, ke, &d, &k, &u), SEA_OK);
-    expect_hmac(se, u, "da9e86dc2f0ed07026ce7fe015d905ee0a1c7551568ae507c8927cd6747b17a5");
+    /* SUID 22 binds the key to SAEF: no MAC with it (doc/usage-constraints.md) */
+    uint8_t mac[32];
+    size_t ml = sizeof(mac);
+    ck_assert_int_eq(sea_sign(se, u, SEA_ALG_HMAC_SHA256, (const uint8_t *)"x", 1, mac, &ml),
+                     SEA_ERR_DENIED);
+    /* its value, through what SAEF allows: Ke2e_master = HMAC-SHA256(salt, key) (HKDF-Extract)
+     * made a signature-only key (SUID 25), whose MAC OpenSSL checks */
+    uint8_t want_u[32], salt[16], want_m[32];
+    unsigned wl = 0;
+    char hex[65];
+    hex2bin("da9e86dc2f0ed07026ce7fe015d905ee0a1c7551568ae507c8927cd6747b17a5", want_u);
+    hex2bin("404142434445464748494a4b4c4d4e4f", salt);
+    ck_assert_ptr_nonnull(HMAC(EVP_sha256(), salt, 16, want_u, 32, want_m, &wl));
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", want_m[i]);
+    sea_derive_params dm = {.kdf = SEA_KDF_KE2E_MASTER, .input = salt, .input_len = 16};
+    sea_key_params kp = {.type = SEA_KEY_GENERIC_SECRET,
+                         .label = "usage-master",
+                         .usage = SEA_USE_SIGN,
+                         .suid = 25};
+    sea_obj um = 0;
+    ck_assert_int_eq(sea_derive_onem2m(se, u, &dm, &kp, &um), SEA_OK);
+    expect_hmac(se, um, hex);
     sea_object_info info;
     ck_assert_int_eq(sea_object_info_get(se, u, &info), SEA_OK);
     ck_assert_uint_eq(info.suid, 22);

@@ -281,6 +281,14 @@ jq_ '{o["label"]: o.get("suid") for o in d["objects"]}["uck-locked"] == 33'
 jq_ '{o["label"]: o.get("suid") for o in d["objects"]}["uck"] == 22'
 jq_ '{o["label"]: o.get("suid") for o in d["objects"]}["kpsa"] is None'
 
+step "end dates: given, inherited, never after the base key's"
+ok --json derive kpsa --key ke --enrolee-id CAE0003 --label kpsa-end --end-date 20991231
+jq_ 'd["endDate"] == "20991231"'
+ok derive e2e --key kpsa-end --salt 00 --label m-end
+grep -qx 'end date: 20991231' "$T/out" || die "the derived key did not inherit its base key's end date"
+fails 1 "CKA_END_DATE" derive e2e --key kpsa-end --salt 00 --label n --end-date 21000101
+fails 2 "YYYYMMDD" derive km --key ke --maf-id m --label n --end-date 2099-12-31
+
 step "usage errors and failures leave the SE as it was"
 ok keygen --type ec-p256 --label ec1
 ok import --label aeskey --type aes --secret-hex "$KE" --quiet

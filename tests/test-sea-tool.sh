@@ -227,9 +227,9 @@ check "keygen prints the private key's PKCS#11 URI" \
 expect 0 "keygen aes-256 --json" --json keygen --type aes-256 --label aes1
 check "keygen aes-256 --json describes an AES-256 secret key" \
     json 'd["key"]["class"] == "secret-key" and d["key"]["keyType"] == "aes" and d["key"]["bits"] == 256 and d["key"]["extractable"] is False and d["uri"].startswith("pkcs11:")'
-expect 0 "keygen generic-256 with a SUID" --json keygen --type generic-256 --label hm1 --suid 12 --usage sign,verify
+expect 0 "keygen generic-256 with a SUID" --json keygen --type generic-256 --label hm1 --suid 15 --usage sign,verify
 check "keygen generic-256 --json has its bits, SUID and usage" \
-    json 'd["key"]["keyType"] == "generic" and d["key"]["bits"] == 256 and d["key"]["suid"] == 12 and d["key"]["usage"] == ["sign", "verify"]'
+    json 'd["key"]["keyType"] == "generic" and d["key"]["bits"] == 256 and d["key"]["suid"] == 15 and d["key"]["usage"] == ["sign", "verify"]'
 expect 0 "keygen ec-p384" keygen --type ec-p384 --label ec384
 expect 1 "keygen with a label already taken fails" keygen --type ec-p256 --label ec1
 
@@ -718,6 +718,13 @@ expect 0 "delete with the SO PIN" --json delete --se ptyse --so-pin-file <(echo 
 check "delete --json names the deleted SE" json 'd["deleted"]["name"] == "ptyse"'
 expect 0 "list after delete" list --json
 check "the deleted SE is gone, the other stays" json '[s["name"] for s in d["ses"]] == ["gw"]'
+
+# se show: the TS-0016 <SE> resource (issue 5, doc/mcs-json.md)
+expect 0 "se show --json with --hcl and two --hal" --json se show --se gw --hcl /in-cse --hal /in-cse/CAE1 --hal /in-cse/CAE2
+check "se show --json is the <SE> resource of gw" \
+    json 'list(d) == ["m2m:SE"] and d["m2m:SE"]["rn"] == "gw" and d["m2m:SE"]["seT"] == 4 and d["m2m:SE"]["seL"] == 1 and d["m2m:SE"]["sID"].startswith("4") and "sensitiveDataObject" in d["m2m:SE"]["srt"] and d["m2m:SE"]["hcl"] == "/in-cse" and d["m2m:SE"]["hal"] == ["/in-cse/CAE1", "/in-cse/CAE2"]'
+expect 1 "se show with a link containing a space fails" se show --se gw --hcl "a b"
+expect 2 "se without a subcommand is a usage error" se
 
 echo "1..$n"
 if [ "$failed" -ne 0 ]; then

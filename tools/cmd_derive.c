@@ -58,7 +58,10 @@ static const char derive_help[] =
     "  --id-hex HEX       the CKA_ID in hex instead\n"
     "  --extractable      allow the new key to leave the SE wrapped (default: never)\n"
     "  --no-sensitive     with --extractable: its value can also be read in clear through\n"
-    "                     PKCS#11 (for tests; never for production keys)\n\n";
+    "                     PKCS#11 (for tests; never for production keys)\n"
+    "  --end-date YYYYMMDD\n"
+    "                     the last day the new key may be used (UTC; default and at the\n"
+    "                     latest: the base key's)\n\n";
 
 enum {
     OPT_KEY = 256,
@@ -78,6 +81,7 @@ enum {
     OPT_RECEIVER_RAND,
     OPT_ORIGINATOR_RAND,
     OPT_FQDN,
+    OPT_END_DATE,
 };
 
 /* What each subcommand accepts besides the key options. */
@@ -120,7 +124,7 @@ static const struct {
 
 struct derive_args {
     const struct sub *sub;
-    const char *key, *label, *ident, *fqdn, *which;
+    const char *key, *label, *ident, *fqdn, *which, *end_date;
     bool has_salt, has_suid, has_bits, has_type, has_rr, has_or;
     uint8_t id[64];
     size_t id_len;
@@ -179,6 +183,7 @@ static int derive_options(struct tool *t, int argc, char **argv, struct derive_a
         {"receiver-rand", required_argument, NULL, OPT_RECEIVER_RAND},
         {"originator-rand", required_argument, NULL, OPT_ORIGINATOR_RAND},
         {"fqdn", required_argument, NULL, OPT_FQDN},
+        {"end-date", required_argument, NULL, OPT_END_DATE},
         {NULL, 0, NULL, 0},
     };
     static const struct {
@@ -280,6 +285,11 @@ static int derive_options(struct tool *t, int argc, char **argv, struct derive_a
             break;
         case OPT_FQDN:
             a->fqdn = optarg;
+            break;
+        case OPT_END_DATE:
+            if (strlen(optarg) != 8 || strspn(optarg, "0123456789") != 8)
+                return tool_usage(t, "--end-date takes a date as YYYYMMDD");
+            a->end_date = optarg; /* the SE checks that it is a date, not after the base key's */
             break;
         default:
             return TOOL_USAGE; /* reported by tool_getopt */
@@ -414,10 +424,14 @@ static void print_made(struct tool *t, sea_kdf kdf, const sea_object_info *ki)
         json_string(&t->j, "derived", kind_name(kdf));
         json_string(&t->j, "uri", ki->uri);
         tool_json_object(&t->j, "key", ki);
+        if (ki->end_date[0])
+            json_string(&t->j, "endDate", ki->end_date);
         json_object_end(&t->j);
     } else {
         printf("%s \"%s\":\n", kind_name(kdf), ki->label);
         tool_print_object(ki);
+        if (ki->end_date[0])
+            printf("end date: %s\n", ki->end_date);
     }
 }
 
@@ -460,7 +474,8 @@ static int derive_one(struct tool *t, sea_se *se, sea_obj base, const struct der
     p.id = a->id_len ? a->id : NULL;
     p.id_len = a->id_len;
     p.extractable = a->extractable;
-    p.not_sensitive = a->not_sensitive;
+    p.clear_export = a->not_sensitive;
+    p.end_date = a->end_date;
     sea_rv rv = sea_derive_onem2m(se, base, &d, &p, out);
     if (rv != SEA_OK)
         return tool_fail(t, rv, "deriving the %s '%s' from '%s'", kind_name(kdf), label, a->key);
@@ -557,6 +572,8 @@ static int derive_run(struct tool *t, int argc, char **argv, const struct sub *s
         json_string(&t->j, "base", bi.uri);
         json_string(&t->j, "uri", ki.uri);
         tool_json_object(&t->j, "key", &ki);
+        if (ki.end_date[0])
+            json_string(&t->j, "endDate", ki.end_date);
         if (kdf == SEA_KDF_EXPORTER_SPLIT) {
             json_string(&t->j, "identifier", hex);
             if (a.fqdn) {
@@ -571,6 +588,8 @@ static int derive_run(struct tool *t, int argc, char **argv, const struct sub *s
         printf("%s \"%s\" derived from \"%s\" in the SE '%s':\n", kind_name(kdf), ki.label,
                bi.label, info.name);
         tool_print_object(&ki);
+        if (ki.end_date[0])
+            printf("end date: %s\n", ki.end_date);
         if (kdf == SEA_KDF_EXPORTER_SPLIT) {
             printf("identifier: %s\n", hex);
             if (a.fqdn)

@@ -430,3 +430,72 @@ out:
     pin_wipe(&so);
     return rc;
 }
+
+/* ---- se show: the TS-0016 <SE> resource ---- */
+
+static const char se_help[] =
+    "Usage: sea-tool se show [--se NAME|SE-ID] [--hcl LINK] [--hal LINK]... [--json]\n"
+    "Show the TS-0016 <SE> resource of an SE: with --json the resource itself,\n"
+    "{\"m2m:SE\": {\"rn\", \"ct\", \"sID\", \"seT\", \"seL\", \"srt\", \"hcl\", \"hal\"}} (doc/mcs-json.md).\n\n"
+    "  --hcl LINK         hostedCSELink: the CSE that hosts the SE\n"
+    "  --hal LINK         hostedAELinks: an AE the SE is represented under (repeatable)\n\n";
+
+#define SE_SHOW_HAL_MAX 64
+
+static int se_show(struct tool *t, int argc, char **argv)
+{
+    enum { OPT_HCL = 256, OPT_HAL };
+    static const struct option opts[] = {
+        {"hcl", required_argument, NULL, OPT_HCL},
+        {"hal", required_argument, NULL, OPT_HAL},
+        {NULL, 0, NULL, 0},
+    };
+    const char *hcl = NULL, *hal[SE_SHOW_HAL_MAX + 1] = {NULL};
+    size_t nhal = 0;
+    sea_se_info info;
+    char *json = NULL;
+    int c, rc;
+    while ((c = tool_getopt(t, argc, argv, opts)) != -1) {
+        switch (c) {
+        case 'h':
+            printf("%s%s", se_help, tool_global_help);
+            return TOOL_OK;
+        case OPT_HCL:
+            hcl = optarg;
+            break;
+        case OPT_HAL:
+            if (nhal == SE_SHOW_HAL_MAX)
+                return tool_usage(t, "at most %d --hal links", SE_SHOW_HAL_MAX);
+            hal[nhal++] = optarg;
+            break;
+        default:
+            return TOOL_USAGE;
+        }
+    }
+    if ((rc = tool_find_se(t, &info)) != TOOL_OK)
+        return rc;
+    sea_rv rv = sea_se_resource_json(t->ctx, info.se_id, hcl, hal, &json);
+    if (rv != SEA_OK)
+        return tool_fail(t, rv, "describing the SE '%s'", info.name);
+    if (t->json) {
+        fprintf(t->jf, "%s\n", json);
+    } else {
+        print_se(&info);
+        printf("<SE> resource: %s\n", json);
+    }
+    sea_free(json);
+    return TOOL_OK;
+}
+
+int cmd_se(struct tool *t, int argc, char **argv)
+{
+    if (argc < 2)
+        return tool_usage(t, "show?");
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        printf("%s%s", se_help, tool_global_help);
+        return TOOL_OK;
+    }
+    if (strcmp(argv[1], "show") == 0)
+        return se_show(t, argc - 1, argv + 1);
+    return tool_usage(t, "unknown se command '%s' (show)", argv[1]);
+}

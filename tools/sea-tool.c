@@ -35,6 +35,9 @@ static const struct command commands[] = {
     {"sign", cmd_sign, "sign or MAC a file"},
     {"verify", cmd_verify, "verify a signature or MAC"},
     {"data", cmd_data, "sensitive data objects: put, get, rm"},
+    {"se", cmd_se, "the TS-0016 <SE> resource: show"},
+    {"csr", cmd_csr, "a PKCS#10 request with the AE-ID, CSE-ID or Node-ID, signed in the SE"},
+    {"cert", cmd_cert, "certificates: import (next to their key)"},
     {"derive", cmd_derive, "oneM2M key derivations: km, kpsa, usage, e2e, session, split"},
 };
 

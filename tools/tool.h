@@ -181,6 +181,10 @@ int cmd_pubkey(struct tool *t, int argc, char **argv);
 int cmd_sign(struct tool *t, int argc, char **argv);
 int cmd_verify(struct tool *t, int argc, char **argv);
 int cmd_data(struct tool *t, int argc, char **argv);
+int cmd_se(struct tool *t, int argc, char **argv);
+/* identity (cmd_csr.c) */
+int cmd_csr(struct tool *t, int argc, char **argv);
+int cmd_cert(struct tool *t, int argc, char **argv);
 /* cmd_derive.c: the oneM2M key derivations (TS-0003 10.3) */
 int cmd_derive(struct tool *t, int argc, char **argv);
 

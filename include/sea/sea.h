@@ -103,13 +103,27 @@ sea_rv sea_device_list(sea_ctx *ctx, sea_device_info **list, size_t *count);
 
 /* ---- SEs: discovery and profile management (TS-0016 F1, F2, F5) ---- */
 
-/* TS-0016 7.2.1 SE type codes; TPMs and HSMs are vendor values (no code in the spec). */
+/* TS-0016 7.2.1 SE type codes (SEType, seT). The spec defines 1..4 and leaves every other value
+ * RFU; TPMs and HSMs have no code, so libsea uses vendor codes from a range of its own, 901..999,
+ * whose first digit 9 cannot be mistaken for a spec code by a reader that only looks at the first
+ * digit (doc/mcs-json.md "SE types and security levels"). A TPM or HSM simulator (swtpm,
+ * SoftHSMv2) is software and reports SEA_SE_SOFTWARE. Highest securityLevel per type: UICC 3,
+ * GP SE 3, GP TEE 2, software 1, discrete TPM 3, firmware TPM 2, PKCS#11 HSM 3. */
 enum sea_se_type {
     SEA_SE_UICC = 1,
     SEA_SE_GP_SE = 2,
     SEA_SE_GP_TEE = 3,
     SEA_SE_SOFTWARE = 4,
+    SEA_SE_TPM2_DISCRETE = 901, /* vendor: TPM 2.0 chip (independent hardware) */
+    SEA_SE_TPM2_FIRMWARE = 902, /* vendor: firmware TPM 2.0 (integrated hardware) */
+    SEA_SE_PKCS11_HSM = 903,    /* vendor: a token of a hardware HSM's PKCS#11 module */
 };
+
+/* Split an M2M-SE-ID (sID) into its SE type code and unique part (TS-0016 7.2.1: the type code,
+ * then a unique ID). A first character 1..8 is a one-digit code; '9' starts a three-digit vendor
+ * code (901..999); the unique part is the rest, 1 or more characters of [0-9A-Za-z._-].
+ * *unique (optional) points into se_id. SEA_ERR_ARGS if se_id is not of that form. */
+sea_rv sea_se_id_parse(const char *se_id, unsigned *se_type, const char **unique);
 
 enum sea_lifecycle { SEA_LC_PERSONALIZATION = 0, SEA_LC_OPERATIONAL = 1, SEA_LC_BLOCKED = 2 };
 
@@ -220,15 +234,23 @@ typedef struct sea_key_params {
     sea_key_type type;
     unsigned bits;     /* AES and generic secrets; ignored for EC, RSA and Ed25519 */
     const char *label; /* name of the key (CKA_LABEL); required */
-    const uint8_t *id; /* CKA_ID, optional (links a key pair and its certificate) */
+    const uint8_t *id; /* CKA_ID, optional (links a key pair and its certificate; names a TLS
+                        * PSK for sea_psk_find), at most SEA_ID_MAX bytes */
     size_t id_len;
     unsigned usage;     /* SEA_USE_*; 0: what the key type can do */
     int extractable;    /* default 0: the key never leaves the SE, in any form */
-    unsigned long suid; /* oneM2M SUID (TS-0004 m2m:suid); 0: none. Stored with the key;
-                         * not yet enforced (see doc/design.md) */
-    int not_sensitive;  /* default 0: CKA_SENSITIVE, the value is never readable in clear. 1:
-                         * CKA_SENSITIVE false, so that an extractable key's value can be read
-                         * (C_GetAttributeValue CKA_VALUE): for tests and known-answer checks */
+    unsigned long suid; /* oneM2M SUID (TS-0004 m2m:suid); 0: none. Its second digit binds
+                         * the key to one security feature: a use that feature does not have
+                         * is SEA_ERR_DENIED (doc/usage-constraints.md) */
+    /* Validity (CKA_START_DATE, CKA_END_DATE): "YYYYMMDD", UTC, both days included; NULL: no
+     * limit. Outside them every use of the key is SEA_ERR_DENIED; a malformed date is
+     * SEA_ERR_ARGS. A derived key ends no later than its base key. */
+    const char *start_date;
+    const char *end_date;
+    /* With extractable: the key is not sensitive (CKA_SENSITIVE false), so its value itself may
+     * leave the SE in clear — what a TLS stack needs of a pre-shared key (sea_psk_find,
+     * doc/tls-psk.md). Default 0: sensitive. SEA_ERR_ARGS without extractable. */
+    int clear_export;
 } sea_key_params;
 
 /* Generate a key in the SE. For key pairs (EC, RSA, Ed25519) *key is the private key and *pub
@@ -259,11 +281,12 @@ typedef struct sea_object_info {
     unsigned bits; /* key size */
     char label[256];
     uint8_t id[64];
-    size_t id_len;
+    size_t id_len; /* 0 when the id is longer than 64 bytes (a long TLS PSK identity) */
     unsigned usage; /* SEA_USE_* */
     int extractable, sensitive, local, is_private;
     unsigned long suid;
     char uri[512]; /* a PKCS#11 URI naming the object */
+    char start_date[9], end_date[9]; /* "YYYYMMDD" (keys), "" when the key has none */
 } sea_object_info;
 
 sea_rv sea_object_info_get(sea_se *se, sea_obj obj, sea_object_info *info);
@@ -320,7 +343,7 @@ sea_rv sea_random(sea_se *se, uint8_t *out, size_t len);
 /* ---- oneM2M key derivations inside the SE (TS-0003 10.3) ----
  * The same derivations as the PKCS#11 mechanisms CKM_SEA_ONEM2M_* (sea/pkcs11-sea.h), with the
  * choices of doc/onem2m-derivations.md. The new key never leaves the SE unless `key`->extractable
- * is set (and then only wrapped, or in clear if `key`->not_sensitive is set too); it carries the SUID (the derivation's for SEA_KDF_USAGE, else
+ * is set (and then only wrapped); it carries the SUID (the derivation's for SEA_KDF_USAGE, else
  * `key`->suid, or the base key's when that is 0) and expires no later than the base key. */
 typedef enum sea_kdf {
     SEA_KDF_KM = 1,              /* Km from Ke; input: the MAF-ID (UTF-8) */
@@ -375,6 +398,245 @@ sea_rv sea_data_retrieve(sea_se *se, const char *resource_id, uint8_t *buf, size
 /* Replace the data (the only updatable attribute besides the ACP ids). */
 sea_rv sea_data_update(sea_se *se, const char *resource_id, const uint8_t *data, size_t len);
 sea_rv sea_data_delete(sea_se *se, const char *resource_id);
+
+/* Replace the accessControlPolicyIDs of a data object (space separated; "" or NULL: none, the
+ * parent's apply). Changes lastModifiedTime. */
+sea_rv sea_data_set_acp(sea_se *se, const char *resource_id, const char *acp_ids);
+
+/* ---- the Mcs reference point: TS-0016 resources as JSON (doc/mcs-json.md) ----
+ * A CSE exposes its SEs over Mcs by handing each request on an SE resource to sea_mcs_execute and
+ * answering with the body and response status code it gets. Bodies are JSON with the exact
+ * TS-0016 short names ({"m2m:sensitiveDataObject": {"ri": ..., "msg": ...}}); binary values are
+ * base64, times "YYYYMMDDTHHMMSS" (UTC). */
+
+typedef enum sea_mcs_op {
+    SEA_MCS_CREATE = 1,
+    SEA_MCS_RETRIEVE = 2,
+    SEA_MCS_UPDATE = 3,
+    SEA_MCS_DELETE = 4,
+} sea_mcs_op; /* TS-0004 operation codes */
+
+/* Access decision the CSE plugs in (it owns the <accessControlPolicy> resources): return 1 to
+ * allow. acp_ids: the resource's accessControlPolicyIDs (NULL-terminated; empty = the parent's,
+ * always so for CREATE). Called with no libsea lock held. */
+typedef int (*sea_acp_check_fn)(void *arg, const char *originator, sea_mcs_op op,
+                                const char *resource_type, const char *const *acp_ids);
+
+typedef struct sea_mcs_request {
+    sea_mcs_op op;
+    const char *resource_type; /* long name without "m2m:" ("SE", "sensitiveDataObject", ...) */
+    const char *resource_id;   /* the resourceID (ri) of the target of RETRIEVE/UPDATE/DELETE;
+                                * NULL for CREATE and for "SE" (the open SE itself) */
+    const char *originator;    /* the requester's AE-ID/CSE-ID (required) */
+    const char *content;       /* JSON body ({"m2m:<type>": {...}}), NULL for RETRIEVE/DELETE */
+    size_t content_len;        /* at most 1 MiB */
+    sea_acp_check_fn acp_check; /* NULL: only the creator may touch what it created */
+    void *acp_arg;
+} sea_mcs_request;
+
+/* Execute one Mcs request on an open SE (logged in as the user for sensitive data objects).
+ * *response gets a malloc'd JSON body or NULL: the resource on success, {"m2m:dbg": "why"} on
+ * failure. A body holding sensitive data (RETRIEVE of a sensitiveDataObject) is the caller's to
+ * wipe before sea_free. *rsc gets the TS-0004 response status code: 2001 CREATED, 2000 OK,
+ * 2004 UPDATED, 2002 DELETED; 4000 BAD_REQUEST (malformed JSON, wrong types, unknown or
+ * read-only attributes, unknown resource type), 4004 NOT_FOUND, 4005 OPERATION_NOT_ALLOWED,
+ * 4103 ORIGINATOR_HAS_NO_PRIVILEGE, 4105 CONFLICT, 5001 NOT_IMPLEMENTED, others as
+ * sea_rv_onem2m. Returns SEA_OK or the failure's status (also in sea_last_error). */
+sea_rv sea_mcs_execute(sea_se *se, const sea_mcs_request *req, char **response, int *rsc);
+
+/* The <SE> resource of one SE (by name or M2M-SE-ID) as JSON:
+ * {"m2m:SE": {"rn", "ct", "sID", "seT", "seL", "srt": [...], "hcl"?, "hal"?: [...]}}.
+ * hosted_cse_link (hcl) and hosted_ae_links (hal, NULL-terminated) are the CSE's to give; NULL or
+ * empty leaves them out. srt lists the resource types the SE's device supports. *json is
+ * malloc'd (sea_free). */
+sea_rv sea_se_resource_json(sea_ctx *ctx, const char *name_or_id, const char *hosted_cse_link,
+                            const char *const *hosted_ae_links, char **json);
+
+/* An <SE> resource read back (from libsea or another implementation). Strings are malloc'd;
+ * absent optional attributes are NULL / 0 entries. */
+typedef struct sea_se_resource {
+    char *ri;               /* resourceID, if present */
+    char *rn;               /* resourceName, if present */
+    char *ct;               /* creationTime, if present */
+    char *se_id;            /* m2mSeID (sID), mandatory */
+    unsigned se_type;       /* SEType (seT), mandatory; matches the code in se_id */
+    unsigned security_level; /* securityLevel (seL), mandatory, 0..3 */
+    char **srt;             /* supportedResourceType, nsrt entries */
+    size_t nsrt;
+    char *hcl;              /* hostedCSELink */
+    char **hal;             /* hostedAELinks, nhal entries */
+    size_t nhal;
+    char *esi;              /* e2eSecInfo as JSON text, kept verbatim */
+} sea_se_resource;
+
+/* Parse {"m2m:SE": {...}}. Unknown short names, wrong types, a missing sID/seT/seL, seL > 3 or an
+ * sID whose type code differs from seT: SEA_ERR_ARGS with a message naming the attribute.
+ * Common TS-0004 attributes (ri rn ct ty pi lt et acpi lbl) are accepted. Clear *out with
+ * sea_se_resource_clear even after a failure. */
+sea_rv sea_se_resource_parse(const char *json, size_t len, sea_se_resource *out);
+void sea_se_resource_clear(sea_se_resource *r);
+/* ---- oneM2M identifiers (TS-0003 10.1.2, 10.3.4, 10.3.5, 10.4, 10.5, 10.6) ----
+ * Validators, canonical forms and builders of the identifiers a CSE gives its SE and its TLS
+ * stack. They are ASCII (the specification's character sets): an identifier has 1..SEA_ID_MAX
+ * bytes; a NUL inside the given length, a byte above 0x7e, a control character or a space is
+ * SEA_ERR_ARGS. Every SEA_ERR_ARGS leaves a message (sea_last_error) naming the identifier, what
+ * is wrong and the byte offset. The rules and their reasons: doc/onem2m-identifiers.md.
+ *   FQDN parts: labels of 1..63 letters, digits and '-' (no '-' first or last), separated by
+ *   single dots, 253 bytes at most, no trailing dot, last label not all digits (an IPv4 address
+ *   is no FQDN); case-insensitive.
+ *   Relative parts (KpsaID, KmID): 1 or more letters, digits, '.', '_', '-'.
+ * The canonical form lower-cases what the specification makes case-insensitive: the FQDN, the
+ * whole of a KmID, hexBinary digits, an ni URI's scheme and algorithm. Two identifiers of one kind
+ * are the same identifier exactly when their canonical forms are equal (sea_id_compare). The
+ * builders write canonical forms: store one as a key's CKA_ID (sea_key_params.id) and
+ * sea_psk_find finds the key whatever case the peer uses.
+ * Output strings: *out_len is the size of out on entry; on SEA_OK and on SEA_ERR_BUFFER_TOO_SMALL
+ * it is set to the size needed, terminating NUL included; out == NULL asks for that size. */
+
+#define SEA_ID_MAX 1024 /* bytes of an identifier (without a terminating NUL) */
+
+typedef enum sea_id_kind {
+    SEA_ID_FQDN = 1,       /* a bare FQDN (MEF-FQDN, MAF-FQDN, Issuer-FQDN) */
+    SEA_ID_KPSA = 2,       /* KpsaID: Issuer_Relative_KpsaID@Issuer-FQDN (10.5) */
+    SEA_ID_KM = 3,         /* KmID: MAF_RELATIVE_KmID@MAF-FQDN, case-insensitive (10.6) */
+    SEA_ID_KE = 4,         /* KeID: hexBinary(RelativeKeID)@MEF-FQDN (10.3.4) */
+    SEA_ID_MAF_KEY = 5,    /* MAF Key Identifier: hexBinary(KcID)@MAF-FQDN (10.3.5) */
+    SEA_ID_CREDENTIAL = 6, /* Credential-ID: <credIDTypeID>-<value> (10.4, 12.3.2.1) */
+    SEA_ID_NI = 7,         /* raw public key identifier: RFC 6920 ni URI (10.1.2) */
+} sea_id_kind;
+
+/* SEA_OK if s (len bytes) is a well-formed identifier of the kind, else SEA_ERR_ARGS. */
+sea_rv sea_id_valid(sea_id_kind kind, const char *s, size_t len);
+/* The canonical form of an identifier of the kind (SEA_ERR_ARGS if it is malformed). */
+sea_rv sea_id_canonical(sea_id_kind kind, const char *in, size_t in_len, char *out,
+                        size_t *out_len);
+/* *equal = 1 if a and b (NUL-terminated) are the same identifier of the kind, else 0.
+ * SEA_ERR_ARGS if either is malformed (*equal is then 0). */
+sea_rv sea_id_compare(sea_id_kind kind, const char *a, const char *b, int *equal);
+
+/* KpsaID from its relative part (case kept) and the issuer's FQDN (lower-cased). */
+sea_rv sea_id_kpsa(const char *relative, const char *issuer_fqdn, char *out, size_t *out_len);
+/* KmID from its relative part and the MAF's FQDN, all lower-cased (the KmID is case-insensitive). */
+sea_rv sea_id_km(const char *relative, const char *maf_fqdn, char *out, size_t *out_len);
+/* KeID = hexBinary(RelativeKeID)@MEF-FQDN and MAF Key Identifier = hexBinary(KcID)@MAF-FQDN, in
+ * lower-case hex (digest G-16), from the raw identifier: 1..64 bytes, 16 from the TLS exporter
+ * split (sea_derive_onem2m SEA_KDF_EXPORTER_SPLIT id_out). The validators take either case. */
+sea_rv sea_id_ke(const uint8_t *relative_ke_id, size_t id_len, const char *mef_fqdn, char *out,
+                 size_t *out_len);
+sea_rv sea_id_maf_key(const uint8_t *kc_id, size_t id_len, const char *maf_fqdn, char *out,
+                      size_t *out_len);
+
+/* Credential-ID types (TS-0003 12.3.2.1 sec:credIDTypeID): 10 KpmID (MEF), 11 KmID (MAF), 12 SAEF
+ * key (KpsaID or MAF key identifier), 13 ESPrim key, 14..16 ESData symmetric keys; 30..34 TLS
+ * raw public key / device / CSE-ID / AE-ID / Node-ID certificate; 41..45 and 51..55 the same
+ * five for ESData key management and ESData signatures. */
+enum {
+    SEA_CRED_KPM = 10,
+    SEA_CRED_KM = 11,
+    SEA_CRED_SAEF = 12,
+    SEA_CRED_ESPRIM = 13,
+    SEA_CRED_TLS_RAW_KEY = 30,
+};
+/* Credential-ID "<type>-<value>": type one of 10..16, 30..34, 41..45, 51..55; value 1 or more
+ * letters, digits, '.', '_', '-', '@' — for the raw public key types (30, 41, 51) an ni URI
+ * (SEA_ID_NI). The value is written in its canonical form (see doc/onem2m-identifiers.md). */
+sea_rv sea_id_credential(unsigned type, const char *value, char *out, size_t *out_len);
+/* Split a Credential-ID: *type and the value (canonical form). value may be NULL (only the
+ * type and validity are wanted; value_len is then ignored). */
+sea_rv sea_id_credential_parse(const char *cred, size_t len, unsigned *type, char *value,
+                               size_t *value_len);
+
+/* RFC 6920 hash suites allowed for the raw public key identifier (TS-0003 10.1.2); the values
+ * are RFC 6920's suite IDs. sha-256 is recommended (the longer, the fewer collisions). */
+typedef enum sea_ni_alg {
+    SEA_NI_SHA256 = 1,     /* ni:///sha-256;  43 base64url characters */
+    SEA_NI_SHA256_128 = 2, /* ni:///sha-256-128; the first 16 bytes, 22 characters */
+    SEA_NI_SHA256_120 = 3, /* ni:///sha-256-120; the first 15 bytes, 20 characters */
+} sea_ni_alg;
+
+/* The ni URI (no authority, no query; base64url without padding) of a DER SubjectPublicKeyInfo
+ * (the bytes are hashed as given; their outer DER structure is checked). */
+sea_rv sea_id_ni(const uint8_t *spki_der, size_t der_len, sea_ni_alg alg, char *out,
+                 size_t *out_len);
+/* The same for a key of an SE (a public key, or a private key whose public half it holds). */
+sea_rv sea_id_ni_key(sea_se *se, sea_obj key, sea_ni_alg alg, char *out, size_t *out_len);
+/* Parse an ni URI: *alg and the (truncated) digest; digest may be NULL; *digest_len in/out like
+ * other outputs (32, 16 or 15 bytes). */
+sea_rv sea_id_ni_parse(const char *ni, size_t len, sea_ni_alg *alg, uint8_t *digest,
+                       size_t *digest_len);
+
+/* ---- TLS-PSK for the security association frameworks (TS-0003 8.2.2.1, 8.2.2.3, 8.8.2.2,
+ * 8.3.5.2.2) ----
+ * A TLS stack's PSK callback asks the SE for the key a psk_identity names. The key is a generic
+ * secret of the SE whose CKA_ID is the identity's canonical form (sea_id_canonical; the sea_id_*
+ * builders write it): store Kpsa with id = its KpsaID, Kc with id = hexBinary(KcID)@MAF-FQDN, Km
+ * with its KmID, Kpm with its KpmID. Its value is released only if the key's template lets it
+ * leave the SE in clear — extractable and not sensitive (sea_key_params .extractable and
+ * .clear_export; PKCS#11: CKA_EXTRACTABLE true, CKA_SENSITIVE false) — and its SUID and validity
+ * dates allow the use: SUID x2 (SAEF) for KPSA and KC, x1 (MAF) for KM, x0 (MEF) for KPM, or no
+ * SUID; not expired. Why the PSK has to leave the SE at all: doc/tls-psk.md. */
+typedef enum sea_psk_kind {
+    SEA_PSK_KPSA = 1, /* PSK-SAEF (8.2.2.1): psk_identity = KpsaID, psk = Kpsa */
+    SEA_PSK_KC = 2,   /* MAF-SAEF (8.2.2.3): psk_identity = hexBinary(KcID)@MAF-FQDN, psk = Kc */
+    SEA_PSK_KM = 3,   /* MAF handshake (8.8.2.2): psk_identity = KmID, psk = Km */
+    SEA_PSK_KPM = 4,  /* MEF handshake (8.3.5.2.2): psk_identity = KpmID (format unspecified:
+                       * matched byte for byte, 1..SEA_ID_MAX bytes without NUL), psk = Kpm */
+} sea_psk_kind;
+
+/* Find the key of psk_identity (identity_len bytes) and copy its value to psk; *psk_len is the
+ * size of psk on entry and the PSK's length on return (psk == NULL or too small: the size
+ * needed, with SEA_ERR_BUFFER_TOO_SMALL for the latter). Needs the user logged in.
+ * SEA_ERR_ARGS: a malformed identity for the kind; SEA_ERR_NOT_FOUND: no such key;
+ * SEA_ERR_EXISTS: several; SEA_ERR_DENIED: the key may not leave the SE, is not a generic secret,
+ * serves another security feature or is expired (the message says which). The caller wipes its
+ * copy (OPENSSL_cleanse) as soon as the TLS stack has it. */
+sea_rv sea_psk_find(sea_se *se, sea_psk_kind kind, const char *psk_identity, size_t identity_len,
+                    uint8_t *psk, size_t *psk_len);
+/* ---- identity: CSRs and certificates (TS-0003 10.1.1, 10.1.4; doc/identity-csr.md) ---- */
+
+/* Which oneM2M identifier a CSR's subjectAltName carries, and in which GeneralName form. */
+typedef enum sea_san_kind {
+    SEA_SAN_AE_ID = 1,   /* uniformResourceIdentifier: the full URI representation of the
+                          * Absolute-AE-ID, "https:" + "//SP-FQDN/CSE-ID/C..." or
+                          * "//SP-FQDN/S..." (or the caller's own "scheme://...") */
+    SEA_SAN_CSE_ID = 2,  /* dNSName: the CSE's public domain name (TS-0001 6.5.1.1), e.g.
+                          * "mn-cse1.in-cse.m2m.example.com" */
+    SEA_SAN_NODE_ID = 3, /* uniformResourceIdentifier: the M2M-Node-ID as a URN
+                          * ("urn:gsma:imei:..."); a dotted OID becomes "urn:oid:..." */
+} sea_san_kind;
+
+typedef struct sea_csr_params {
+    sea_san_kind san_kind;
+    const char *san_value;  /* the identifier, at most 512 bytes, checked per kind */
+    const char *subject_cn; /* the subject's commonName (1..64 bytes of UTF-8); NULL: the
+                             * identifier as given (refused if it is longer than 64 bytes) */
+} sea_csr_params;
+
+/* The subjectAltName entry a CSR carries for an identifier, in OpenSSL's text form
+ * ("URI:https://m2m.example.com/CSE1/Cae1", "DNS:cse1.in.example.com"), NUL-terminated in
+ * out[*out_len]; *out_len gets the length (without the NUL). SEA_ERR_ARGS (with the reason)
+ * for an identifier that is malformed for its kind; SEA_ERR_BUFFER_TOO_SMALL with the size. */
+sea_rv sea_san_name(sea_san_kind kind, const char *value, char *out, size_t *out_len);
+
+/* A PKCS#10 CSR (DER) for an EC key pair of the SE, signed inside the SE by `key` (the private
+ * key, SEA_USE_SIGN): subject CN, the key's SubjectPublicKeyInfo, and an extensionRequest with
+ * the subjectAltName above and keyUsage digitalSignature (critical). P-256 keys sign with
+ * ecdsa-with-SHA256 (TS-0003 10.1.1.1); P-384 keys with ecdsa-with-SHA384; other keys are
+ * SEA_ERR_UNSUPPORTED. der == NULL: *der_len gets the largest size the CSR can have (ECDSA
+ * signatures vary in length); a buffer smaller than that is SEA_ERR_BUFFER_TOO_SMALL with
+ * *der_len set, before anything is signed. On success *der_len is the CSR's length. */
+sea_rv sea_csr_create(sea_se *se, sea_obj key, const sea_csr_params *p, uint8_t *der,
+                      size_t *der_len);
+
+/* Store an X.509 certificate (PEM or DER, at most 64 KiB) next to its key: a public token
+ * certificate object (CKO_CERTIFICATE, CKC_X_509) with the value, subject, issuer, serial
+ * number and validity dates, labelled `label` (NULL: the key's label), whose CKA_ID is the
+ * key's. `key` is either half of the key pair. A key pair without a CKA_ID first gets the
+ * SHA-1 of its public point as CKA_ID on both halves (what OpenSC and NSS use). A certificate
+ * whose public key is not the key's is SEA_ERR_DATA_INVALID and nothing is written;
+ * SEA_ERR_EXISTS if the same certificate is already in the SE. *cert may be NULL. */
+sea_rv sea_cert_import(sea_se *se, sea_obj key, const uint8_t *pem_or_der, size_t len,
+                       const char *label, sea_obj *cert);
 
 /* Free a list returned by libsea. */
 void sea_free(void *p);
