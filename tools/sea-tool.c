@@ -38,6 +38,7 @@ static const struct command commands[] = {
     {"se", cmd_se, "the TS-0016 <SE> resource: show"},
     {"csr", cmd_csr, "a PKCS#10 request with the AE-ID, CSE-ID or Node-ID, signed in the SE"},
     {"cert", cmd_cert, "certificates: import (next to their key)"},
+    {"derive", cmd_derive, "oneM2M key derivations: km, kpsa, usage, e2e, session, split"},
 };
 
 const char tool_global_help[] =

@@ -185,6 +185,8 @@ int cmd_se(struct tool *t, int argc, char **argv);
 /* identity (cmd_csr.c) */
 int cmd_csr(struct tool *t, int argc, char **argv);
 int cmd_cert(struct tool *t, int argc, char **argv);
+/* cmd_derive.c: the oneM2M key derivations (TS-0003 10.3) */
+int cmd_derive(struct tool *t, int argc, char **argv);
 
 /* The text of the global options, for each command's --help. */
 extern const char tool_global_help[];
