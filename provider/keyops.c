@@ -1,6 +1,7 @@
 /* Key wrapping, unwrapping and derivation (C_WrapKey, C_UnwrapKey, C_DeriveKey): the rules of
  * PKCS#11 3.0 on the keys, mechanisms and templates involved. The device runs the mechanism and
  * keeps the key material (backend.h: wrap, unwrap, derive); the core sees attributes only. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "core_int.h"
@@ -203,6 +204,14 @@ CK_RV core_wrap_key(struct core *c, CK_SESSION_HANDLE h, const CK_MECHANISM *m,
         (rv = check_role(wa, md, b, &wrapping)) != CKR_OK ||
         (rv = get_key(c, s, hk, &target, &ka)) != CKR_OK)
         goto out;
+    /* a key outside its validity dates does not leave the SE, wrapped or not */
+    if (usage_check_dates(ka) != CKR_OK) {
+        char why[256];
+        snprintf(why, sizeof(why), "%s", err_get()->msg);
+        err_clear(); /* the answer is CKR_KEY_NOT_WRAPPABLE, with the reason */
+        rv = err_set(ORIGIN_CORE, CKR_KEY_NOT_WRAPPABLE, "the key cannot be wrapped: %s", why);
+        goto out;
+    }
     if (!attrs_get_bool(ka, CKA_EXTRACTABLE, false)) {
         rv = err_set(ORIGIN_CORE, CKR_KEY_UNEXTRACTABLE, "the key is not extractable");
         goto out;
@@ -369,43 +378,110 @@ static CK_RV derive_shape(const CK_MECHANISM *m, struct attrs *given, size_t *le
     return CKR_OK;
 }
 
-/* The oneM2M derivations (CKM_SEA_ONEM2M_*, TS-0003 10.3) bind the new key to the base key's
- * constraints: it carries a SUID (for the usage-constrained key the parameter's, which the
- * template may only repeat; else the template's, or the base key's if the template names none)
- * and expires no later than the base key (its CKA_END_DATE when the template names none; a
- * later one is refused). */
-static bool onem2m_mech(CK_MECHANISM_TYPE t)
+/* Every derivation binds the new key to the base key's constraints (doc/usage-constraints.md):
+ * - SUID: a base key with a SUID gives the new key that SUID; a template naming another (or 0)
+ *   is refused, except the E2E transitions of CKM_SEA_ONEM2M_KE2E_KEY from a Ke2e_master of
+ *   SUID x2: the authentication keys may take x5, the confidentiality keys x4. Km, Kpsa and the
+ *   usage-constrained key derive from a Ke, which has no SUID: a base with one is refused. The
+ *   usage-constrained key carries its parameter's SUID, which the template may only repeat. A
+ *   base without SUID lets the template choose.
+ * - end date: no later than the base key's (its CKA_END_DATE when the template names none).
+ * - CKM_SEA_ONEM2M_EXPORTER_SPLIT copies base bytes: the new key is a secret key, sensitive if
+ *   the base is, not extractable if the base is not. */
+/* The SUID the template names (0 if none); false if it is malformed. */
+static bool template_suid(const struct attrs *given, bool *named, CK_ULONG *v)
 {
-    return t >= CKM_SEA_ONEM2M_KM && t <= CKM_SEA_ONEM2M_EXPORTER_SPLIT;
+    const struct attr *x = attrs_find(given, CKA_SEA_SUID);
+    *named = x != NULL;
+    *v = 0;
+    if (!x)
+        return true;
+    if (x->len != sizeof(*v))
+        return false;
+    memcpy(v, x->val, sizeof(*v));
+    return true;
 }
 
-static CK_RV onem2m_constraints(const CK_MECHANISM *m, const struct attrs *base,
-                                struct attrs *given)
+static CK_RV derive_suid(const CK_MECHANISM *m, const struct attrs *base, struct attrs *given)
 {
-    CK_RV rv = CKR_OK;
-    const CK_SEA_ONEM2M_USAGE_PARAMS *up = m->pParameter;
-    /* a SUID the template names is the new key's purpose (Km and Kpsa serve other features
-     * than their Ke): only the usage-constrained key has it fixed by the derivation */
-    bool have = attrs_has(base, CKA_SEA_SUID) && !attrs_has(given, CKA_SEA_SUID);
-    CK_ULONG suid = attrs_get_ulong(base, CKA_SEA_SUID, 0);
-    if (m->mechanism == CKM_SEA_ONEM2M_USAGE_KEY) {
+    CK_ULONG bs = attrs_get_ulong(base, CKA_SEA_SUID, 0), ts = 0, want = bs;
+    bool named = false;
+    if (!template_suid(given, &named, &ts))
+        return err_set(ORIGIN_CORE, CKR_ATTRIBUTE_VALUE_INVALID, "CKA_SEA_SUID is malformed");
+    CK_MECHANISM_TYPE t = m->mechanism;
+    if (t == CKM_SEA_ONEM2M_KM || t == CKM_SEA_ONEM2M_KPSA || t == CKM_SEA_ONEM2M_USAGE_KEY) {
+        if (bs != 0)
+            return err_set(ORIGIN_CORE, CKR_KEY_FUNCTION_NOT_PERMITTED,
+                           "%s derives from a Ke, which has no SUID; the base key has SUID %lu",
+                           mech_name(t), bs);
+        if (t != CKM_SEA_ONEM2M_USAGE_KEY)
+            return CKR_OK; /* the template chooses */
+        const CK_SEA_ONEM2M_USAGE_PARAMS *up = m->pParameter;
         if (!up || m->ulParameterLen != sizeof(*up))
             return err_set(ORIGIN_API, CKR_MECHANISM_PARAM_INVALID,
                            "CKM_SEA_ONEM2M_USAGE_KEY needs a CK_SEA_ONEM2M_USAGE_PARAMS");
-        have = true;
-        suid = up->ulSuid;
+        want = up->ulSuid;
+        if (want < 10 || want > 99)
+            return err_set(ORIGIN_API, CKR_MECHANISM_PARAM_INVALID,
+                           "the usage-constrained key's SUID is 10..99 (%lu given)", want);
+    } else if (bs == 0) {
+        return CKR_OK; /* an unconstrained base: the template chooses */
     }
-    if (have) {
-        const struct attr *x = attrs_find(given, CKA_SEA_SUID);
-        CK_ULONG v = 0;
-        if (x && x->len == sizeof(v))
-            memcpy(&v, x->val, sizeof(v));
-        if (x && (x->len != sizeof(v) || v != suid))
+    if (named && ts != want) {
+        bool e2e = false;
+        if (t == CKM_SEA_ONEM2M_KE2E_KEY && bs % 10 == 2 && m->pParameter &&
+            m->ulParameterLen == sizeof(CK_SEA_ONEM2M_KE2E_KEY_PARAMS)) {
+            CK_ULONG k = ((const CK_SEA_ONEM2M_KE2E_KEY_PARAMS *)m->pParameter)->ulKey;
+            bool auth = k == CK_SEA_KE2E_MSG_AUTH || k == CK_SEA_KE2E_ATT_AUTH;
+            bool conf = k == CK_SEA_KE2E_MSG_CONF || k == CK_SEA_KE2E_ATT_CONF;
+            e2e = ts / 10 == bs / 10 && ((auth && ts % 10 == 5) || (conf && ts % 10 == 4));
+        }
+        if (!e2e)
             return err_set(ORIGIN_CORE, CKR_TEMPLATE_INCONSISTENT,
-                           "CKA_SEA_SUID must be %lu for this derived key", suid);
-        if ((rv = attrs_set_ulong(given, CKA_SEA_SUID, suid)) != CKR_OK)
+                           "CKA_SEA_SUID must be %lu for this derived key (%lu given)", want, ts);
+        return CKR_OK;
+    }
+    CK_RV rv = attrs_set_ulong(given, CKA_SEA_SUID, want);
+    return rv == CKR_OK ? rv : err_set(ORIGIN_CORE, rv, "out of memory for the template");
+}
+
+/* A copy of base bytes keeps the base's protection. */
+static CK_RV split_protection(const struct attrs *base, struct attrs *given)
+{
+    CK_RV rv;
+    if (attrs_get_ulong(given, CKA_CLASS, CKO_SECRET_KEY) != CKO_SECRET_KEY)
+        return err_set(ORIGIN_CORE, CKR_TEMPLATE_INCONSISTENT,
+                       "the exporter split makes a secret key (CKO_SECRET_KEY)");
+    if (attrs_get_bool(base, CKA_SENSITIVE, true)) {
+        const struct attr *x = attrs_find(given, CKA_SENSITIVE);
+        if (x && !attrs_get_bool(given, CKA_SENSITIVE, true))
+            return err_set(ORIGIN_CORE, CKR_TEMPLATE_INCONSISTENT,
+                           "the exporter split copies a sensitive key: the new key must be "
+                           "sensitive (CKA_SENSITIVE)");
+        if ((rv = attrs_set_bool(given, CKA_SENSITIVE, true)) != CKR_OK)
             return err_set(ORIGIN_CORE, rv, "out of memory for the template");
     }
+    if (!attrs_get_bool(base, CKA_EXTRACTABLE, false)) {
+        const struct attr *x = attrs_find(given, CKA_EXTRACTABLE);
+        if (x && attrs_get_bool(given, CKA_EXTRACTABLE, false))
+            return err_set(ORIGIN_CORE, CKR_TEMPLATE_INCONSISTENT,
+                           "the exporter split copies a non-extractable key: the new key cannot "
+                           "be extractable (CKA_EXTRACTABLE)");
+        if ((rv = attrs_set_bool(given, CKA_EXTRACTABLE, false)) != CKR_OK)
+            return err_set(ORIGIN_CORE, rv, "out of memory for the template");
+    }
+    return CKR_OK;
+}
+
+static CK_RV derive_constraints(const CK_MECHANISM *m, const struct attrs *base,
+                                struct attrs *given)
+{
+    CK_RV rv;
+    if ((rv = derive_suid(m, base, given)) != CKR_OK)
+        return rv;
+    if (m->mechanism == CKM_SEA_ONEM2M_EXPORTER_SPLIT &&
+        (rv = split_protection(base, given)) != CKR_OK)
+        return rv;
     const struct attr *pe = attrs_find(base, CKA_END_DATE), *ge = attrs_find(given, CKA_END_DATE);
     if (!pe || pe->len != sizeof(CK_DATE))
         return CKR_OK; /* the base key does not expire */
@@ -443,7 +519,7 @@ CK_RV core_derive_key(struct core *c, CK_SESSION_HANDLE h, const CK_MECHANISM *m
         (rv = check_role(ba, md, b, &base_key)) != CKR_OK ||
         (rv = check_salt_key(c, s, m, md, b, &sa)) != CKR_OK || (rv = template_in(t, n, &given)) != CKR_OK ||
         (rv = merge_template(given, ba, CKA_DERIVE_TEMPLATE)) != CKR_OK ||
-        (onem2m_mech(m->mechanism) && (rv = onem2m_constraints(m, ba, given)) != CKR_OK) ||
+        (rv = derive_constraints(m, ba, given)) != CKR_OK ||
         (rv = derive_shape(m, given, &len)) != CKR_OK)
         goto out;
     if (attrs_get_ulong(given, CKA_CLASS, 0) == CKO_DATA &&

@@ -6,6 +6,7 @@
 #include "core_int.h"
 #include "error.h"
 #include "schema.h"
+#include "usage.h"
 
 bool obj_visible(CK_USER_TYPE user, const struct attrs *a)
 {
@@ -267,6 +268,13 @@ CK_RV core_get_attrs(struct core *c, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, 
             r = CKR_ATTRIBUTE_SENSITIVE;
             break;
         case REVEAL_SECRET:
+            /* a key outside its validity dates is not released in clear either */
+            if (attrs_get_ulong(a, CKA_CLASS, CKO_DATA) != CKO_DATA &&
+                usage_check_dates(a) != CKR_OK) {
+                t[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+                r = CKR_ATTRIBUTE_SENSITIVE;
+                break;
+            }
             r = copy_secret(s->se, obj, &t[i]);
             if (r != CKR_OK && r != CKR_BUFFER_TOO_SMALL)
                 t[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;

@@ -458,6 +458,14 @@ static CK_RV check_dates(const struct attrs *a)
                            "%s is not a date: it takes YYYYMMDD (a day from 1900), or nothing",
                            dates[i] == CKA_START_DATE ? "CKA_START_DATE" : "CKA_END_DATE");
     }
+    /* and a SUID (TS-0004 m2m:suid) is 10..99, or 0 for none */
+    const struct attr *x = attrs_find(a, CKA_SEA_SUID);
+    CK_ULONG suid = 0;
+    if (x && x->len == sizeof(suid))
+        memcpy(&suid, x->val, sizeof(suid));
+    if (x && (x->len != sizeof(suid) || (suid != 0 && (suid < 10 || suid > 99))))
+        return err_set(ORIGIN_CORE, CKR_ATTRIBUTE_VALUE_INVALID,
+                       "CKA_SEA_SUID takes 10..99, or 0 for none");
     return CKR_OK;
 }
 
@@ -668,9 +676,24 @@ out:
     return rv;
 }
 
-/* May attribute t change from cur to the new value (C_SetAttributeValue rules)? */
+/* May attribute t change from cur to the new value (C_SetAttributeValue rules)? The validity
+ * dates only narrow once set (doc/usage-constraints.md): CKA_END_DATE may move earlier,
+ * CKA_START_DATE later, and neither can be emptied; a key without one may be given one. */
 static CK_RV check_change(int f, const struct attr *cur, const struct attr *nv, bool so)
 {
+    if ((nv->type == CKA_END_DATE || nv->type == CKA_START_DATE) && cur &&
+        cur->len == sizeof(CK_DATE)) {
+        bool end = nv->type == CKA_END_DATE;
+        const char *name = end ? "CKA_END_DATE" : "CKA_START_DATE";
+        if (nv->len != sizeof(CK_DATE))
+            return err_set(ORIGIN_CORE, CKR_ATTRIBUTE_VALUE_INVALID,
+                           "%s is set: it cannot be emptied", name);
+        int cmp = memcmp(nv->val, cur->val, sizeof(CK_DATE));
+        if (end ? cmp > 0 : cmp < 0)
+            return err_set(ORIGIN_CORE, CKR_ATTRIBUTE_VALUE_INVALID,
+                           "%s can only move %s: the validity of a key only narrows", name,
+                           end ? "earlier" : "later");
+    }
     if ((f & A_TRUE_ONLY) || (f & A_FALSE_ONLY) || (f & A_SO_ONLY)) {
         bool was = cur && cur->len == 1 && *(const CK_BBOOL *)cur->val;
         bool now = nv->len == 1 && *(const CK_BBOOL *)nv->val;

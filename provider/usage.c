@@ -28,6 +28,7 @@ enum kind {
     K_CIPHER,      /* any other encryption or key wrap, AES or RSA */
     K_ECDH,        /* key agreement */
     K_KE2E_MASTER, /* Ke2e_master from Kpsa (10.3.6.1) */
+    K_KE2E_KEY,    /* the E2E keys from Ke2e_master (10.3.6.2), which keeps Kpsa's SUID */
     K_ESPRIM,      /* sessionESPrimKey from the pairwise ESPrim key (10.3.8) */
     K_KDF,         /* any other derivation (from Ke, generic HKDF, SP 800-108) */
     K_PSK,         /* release as a TLS pre-shared key */
@@ -58,6 +59,8 @@ static enum kind kind_of(const struct attrs *key, enum usage_op op, CK_MECHANISM
             return K_ECDH;
         if (mech == CKM_SEA_ONEM2M_KE2E_MASTER)
             return K_KE2E_MASTER;
+        if (mech == CKM_SEA_ONEM2M_KE2E_KEY)
+            return K_KE2E_KEY;
         if (mech == CKM_SEA_ONEM2M_SESSION_ESPRIM)
             return K_ESPRIM;
         return K_KDF;
@@ -67,7 +70,8 @@ static enum kind kind_of(const struct attrs *key, enum usage_op op, CK_MECHANISM
 }
 
 /* Does feature f allow this use? The (D)TLS frameworks: their own PSK, certificate
- * authentication and ECDH; SAEF also Ke2e_master from Kpsa. ESPrim: its session key
+ * authentication and ECDH; SAEF also Ke2e_master from Kpsa and the E2E keys from Ke2e_master
+ * (which inherits Kpsa's SAEF SUID). ESPrim: its session key
  * derivation, the AES-GCM that key does, ESCertKE signatures and ECDH. ESData encryption: any
  * encryption and key wrap, and ECDH. ESData signature-only: any signature. */
 static bool allows(enum feature f, enum usage_op op, enum kind k)
@@ -81,7 +85,7 @@ static bool allows(enum feature f, enum usage_op op, enum kind k)
         if (k == K_PSK)
             return (f == F_MEF && op == USE_PSK_MEF) || (f == F_MAF && op == USE_PSK_MAF) ||
                    (f == F_SAEF && op == USE_PSK_SAEF);
-        return (sign && k == K_ASYM_SIG) || k == K_ECDH || (f == F_SAEF && k == K_KE2E_MASTER);
+        return (sign && k == K_ASYM_SIG) || k == K_ECDH || (f == F_SAEF && (k == K_KE2E_MASTER || k == K_KE2E_KEY));
     case F_ESPRIM:
         return k == K_ESPRIM || k == K_ECDH || (crypt && k == K_GCM) || (sign && k == K_ASYM_SIG);
     case F_ESDATA_ENC:

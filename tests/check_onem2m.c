@@ -269,7 +269,12 @@ START_TEST(test_exporter_split_vector)
     uint8_t ex[48], id[16];
     for (int i = 0; i < 48; i++)
         ex[i] = (uint8_t)(0x80 + i);
-    CK_OBJECT_HANDLE b = base_key(s, CKK_GENERIC_SECRET, ex, sizeof(ex), &yes, NULL, 0), h;
+    /* the exporter output comes from the host's TLS stack: imported readable, so the split
+     * may be too (the new key inherits the base's protection, REVIEW5 finding 2) */
+    CK_ATTRIBUTE open_attrs[] = {{CKA_SENSITIVE, &no, 1}, {CKA_EXTRACTABLE, &yes, 1}};
+    CK_OBJECT_HANDLE b =
+        base_key(s, CKK_GENERIC_SECRET, ex, sizeof(ex), &yes, open_attrs, N(open_attrs));
+    CK_OBJECT_HANDLE h;
     memset(id, 0, sizeof(id));
     CK_SEA_ONEM2M_SPLIT_PARAMS p = {id, sizeof(id)};
     CK_MECHANISM m = {CKM_SEA_ONEM2M_EXPORTER_SPLIT, &p, sizeof(p)};
@@ -284,6 +289,53 @@ START_TEST(test_exporter_split_vector)
     p.ulIdentifierLen = 16;
     CK_OBJECT_HANDLE ke = ke_key(s);
     EXPECT_RV(CKR_KEY_SIZE_RANGE, derive_open(s, &m, ke, CKK_GENERIC_SECRET, 0, &h));
+}
+END_TEST
+
+/* REVIEW5 finding 2: the split copies base bytes, so it keeps the base's protection. */
+START_TEST(test_exporter_split_keeps_protection)
+{
+    CK_SESSION_HANDLE s = user_session();
+    uint8_t ex[48], id[16];
+    for (int i = 0; i < 48; i++)
+        ex[i] = (uint8_t)(0x80 + i);
+    /* default: sensitive; and not extractable */
+    CK_ATTRIBUTE ne[] = {{CKA_EXTRACTABLE, &no, 1}};
+    CK_OBJECT_HANDLE b = base_key(s, CKK_GENERIC_SECRET, ex, sizeof(ex), &yes, ne, 1), h;
+    CK_SEA_ONEM2M_SPLIT_PARAMS p = {id, sizeof(id)};
+    CK_MECHANISM m = {CKM_SEA_ONEM2M_EXPORTER_SPLIT, &p, sizeof(p)};
+    /* asking for a readable key is refused */
+    EXPECT_RV(CKR_TEMPLATE_INCONSISTENT, derive_open(s, &m, b, CKK_GENERIC_SECRET, 0, &h));
+    CK_ATTRIBUTE tx[] = {{CKA_CLASS, &cls_secret, sizeof(cls_secret)},
+                         {CKA_TOKEN, &no, 1},
+                         {CKA_EXTRACTABLE, &yes, 1}};
+    EXPECT_RV(CKR_TEMPLATE_INCONSISTENT, F->C_DeriveKey(s, &m, b, tx, N(tx), &h));
+    CK_ATTRIBUTE tsn[] = {{CKA_CLASS, &cls_secret, sizeof(cls_secret)},
+                          {CKA_TOKEN, &no, 1},
+                          {CKA_SENSITIVE, &no, 1}};
+    EXPECT_RV(CKR_TEMPLATE_INCONSISTENT, F->C_DeriveKey(s, &m, b, tsn, N(tsn), &h));
+    /* not a data object */
+    CK_OBJECT_CLASS data = CKO_DATA;
+    CK_ATTRIBUTE td[] = {{CKA_CLASS, &data, sizeof(data)}, {CKA_TOKEN, &no, 1}};
+    EXPECT_RV(CKR_TEMPLATE_INCONSISTENT, F->C_DeriveKey(s, &m, b, td, N(td), &h));
+    /* a template naming nothing gets a sensitive, non-extractable key */
+    OK(F->C_DeriveKey(s, &m, b, tx, 2, &h));
+    CK_BBOOL sens = 0, ext = 1;
+    CK_ATTRIBUTE ga[] = {{CKA_SENSITIVE, &sens, 1}, {CKA_EXTRACTABLE, &ext, 1}};
+    OK(F->C_GetAttributeValue(s, h, ga, N(ga)));
+    ck_assert_int_eq(sens, CK_TRUE);
+    ck_assert_int_eq(ext, CK_FALSE);
+    uint8_t v[64];
+    CK_ATTRIBUTE val = {CKA_VALUE, v, sizeof(v)};
+    EXPECT_RV(CKR_ATTRIBUTE_SENSITIVE, F->C_GetAttributeValue(s, h, &val, 1));
+    /* an extractable but sensitive base: the split is sensitive (and may be extractable) */
+    CK_ATTRIBUTE xe[] = {{CKA_EXTRACTABLE, &yes, 1}};
+    CK_OBJECT_HANDLE b2 = base_key(s, CKK_GENERIC_SECRET, ex, sizeof(ex), &yes, xe, 1);
+    EXPECT_RV(CKR_TEMPLATE_INCONSISTENT, F->C_DeriveKey(s, &m, b2, tsn, N(tsn), &h));
+    OK(F->C_DeriveKey(s, &m, b2, tx, N(tx), &h));
+    OK(F->C_GetAttributeValue(s, h, ga, N(ga)));
+    ck_assert_int_eq(sens, CK_TRUE);
+    ck_assert_int_eq(ext, CK_TRUE);
 }
 END_TEST
 
@@ -435,16 +487,124 @@ START_TEST(test_derived_key_inherits_suid_and_expiry)
     OK(F->C_DeriveKey(s, &m, b, tl, N(tl), &h));
     OK(F->C_GetAttributeValue(s, h, a, N(a)));
     ck_assert_int_eq(memcmp(&got_end, "20291231", 8), 0);
-    /* outside the usage-constrained key, a SUID the template names is the new key's */
+    /* the base's SUID binds the derived key: another one, or none (0), is refused
+     * (REVIEW5 finding 4), the same one is fine */
     CK_ULONG other = 13;
     CK_ATTRIBUTE ts[] = {{CKA_CLASS, &cls_secret, sizeof(cls_secret)},
                          {CKA_TOKEN, &no, 1},
                          {CKA_SEA_SUID, &other, sizeof(other)}};
+    EXPECT_RV(CKR_TEMPLATE_INCONSISTENT, F->C_DeriveKey(s, &m, b, ts, N(ts), &h));
+    other = 14;
+    EXPECT_RV(CKR_TEMPLATE_INCONSISTENT, F->C_DeriveKey(s, &m, b, ts, N(ts), &h));
+    other = 0;
+    EXPECT_RV(CKR_TEMPLATE_INCONSISTENT, F->C_DeriveKey(s, &m, b, ts, N(ts), &h));
+    other = 12;
     OK(F->C_DeriveKey(s, &m, b, ts, N(ts), &h));
     OK(F->C_GetAttributeValue(s, h, a, N(a)));
-    ck_assert_uint_eq(got_suid, 13);
+    ck_assert_uint_eq(got_suid, 12);
     ck_assert_int_eq(memcmp(&got_end, "20301231", 8), 0);
+    /* Km, Kpsa and the usage-constrained key derive from a Ke, which has no SUID */
+    const char *maf = "maf.example.com";
+    CK_SEA_ONEM2M_ID_PARAMS ip = {(CK_UTF8CHAR_PTR)maf, strlen(maf)};
+    CK_MECHANISM km = {CKM_SEA_ONEM2M_KM, &ip, sizeof(ip)};
+    EXPECT_RV(CKR_KEY_FUNCTION_NOT_PERMITTED, F->C_DeriveKey(s, &km, b, t, N(t), &h));
 }
+END_TEST
+
+/* The E2E chain with SUIDs end to end (REVIEW5 finding 4): Kpsa (SUID 12) -> Ke2e_master
+ * (inherits 12) -> the E2E keys: 12 inherited, or 15 for the authentication keys and 14 for
+ * the confidentiality keys; nothing else. */
+START_TEST(test_e2e_chain_with_suids)
+{
+    CK_SESSION_HANDLE s = user_session();
+    uint8_t ke[32];
+    hex2bin(KE_HEX, ke);
+    CK_ULONG suid = 12;
+    CK_ATTRIBUTE extra[] = {{CKA_SEA_SUID, &suid, sizeof(suid)}};
+    CK_OBJECT_HANDLE kpsa = base_key(s, CKK_GENERIC_SECRET, ke, sizeof(ke), &yes, extra, 1);
+    CK_OBJECT_HANDLE master = CK_INVALID_HANDLE, h = CK_INVALID_HANDLE;
+    CK_SEA_ONEM2M_KE2E_MASTER_PARAMS mp = {NULL, 0};
+    CK_MECHANISM mm = {CKM_SEA_ONEM2M_KE2E_MASTER, &mp, sizeof(mp)};
+    CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls_secret, sizeof(cls_secret)},
+                        {CKA_TOKEN, &no, 1},
+                        {CKA_DERIVE, &yes, 1}};
+    OK(F->C_DeriveKey(s, &mm, kpsa, t, N(t), &master));
+    CK_ULONG got = 0;
+    CK_ATTRIBUTE ga = {CKA_SEA_SUID, &got, sizeof(got)};
+    OK(F->C_GetAttributeValue(s, master, &ga, 1));
+    ck_assert_uint_eq(got, 12);
+    static const CK_ULONG which[] = {CK_SEA_KE2E_MSG_AUTH, CK_SEA_KE2E_MSG_CONF,
+                                     CK_SEA_KE2E_ATT_AUTH, CK_SEA_KE2E_ATT_CONF};
+    for (size_t i = 0; i < N(which); i++) {
+        bool auth = which[i] == CK_SEA_KE2E_MSG_AUTH || which[i] == CK_SEA_KE2E_ATT_AUTH;
+        CK_SEA_ONEM2M_KE2E_KEY_PARAMS kp = {which[i]};
+        CK_MECHANISM km = {CKM_SEA_ONEM2M_KE2E_KEY, &kp, sizeof(kp)};
+        CK_ULONG want = 0;
+        CK_ATTRIBUTE ts[] = {{CKA_CLASS, &cls_secret, sizeof(cls_secret)},
+                             {CKA_TOKEN, &no, 1},
+                             {CKA_SEA_SUID, &want, sizeof(want)}};
+        /* inherited without a template SUID */
+        OK(F->C_DeriveKey(s, &km, master, t, 2, &h));
+        OK(F->C_GetAttributeValue(s, h, &ga, 1));
+        ck_assert_uint_eq(got, 12);
+        /* the allowed transition */
+        want = auth ? 15 : 14;
+        OK(F->C_DeriveKey(s, &km, master, ts, N(ts), &h));
+        OK(F->C_GetAttributeValue(s, h, &ga, 1));
+        ck_assert_uint_eq(got, want);
+        /* the other one, another first digit, none */
+        want = auth ? 14 : 15;
+        EXPECT_RV(CKR_TEMPLATE_INCONSISTENT, F->C_DeriveKey(s, &km, master, ts, N(ts), &h));
+        want = auth ? 25 : 24;
+        EXPECT_RV(CKR_TEMPLATE_INCONSISTENT, F->C_DeriveKey(s, &km, master, ts, N(ts), &h));
+        want = 0;
+        EXPECT_RV(CKR_TEMPLATE_INCONSISTENT, F->C_DeriveKey(s, &km, master, ts, N(ts), &h));
+    }
+    /* an E2E key of SUID 15 derives nothing further with another SUID: no transition from x5 */
+}
+END_TEST
+
+/* Generic derivations bind the new key too (REVIEW5 finding 5): HKDF from a base with SUID
+ * and end date. */
+START_TEST(test_generic_derive_inherits_suid_and_expiry)
+{
+    CK_SESSION_HANDLE s = user_session();
+    uint8_t ke[32];
+    hex2bin(KE_HEX, ke);
+    CK_ULONG suid = 13;
+    CK_DATE end;
+    memcpy(&end, "20301231", 8);
+    CK_KEY_TYPE hk = CKK_HKDF;
+    CK_ATTRIBUTE extra[] = {{CKA_END_DATE, &end, sizeof(end)}};
+    CK_OBJECT_HANDLE b = base_key(s, CKK_GENERIC_SECRET, ke, sizeof(ke), &yes, extra, 1), h;
+    (void)hk;
+    (void)suid;
+    uint8_t info[4] = "info";
+    CK_HKDF_PARAMS hp = {CK_TRUE, CK_TRUE, CKM_SHA256, CKF_HKDF_SALT_NULL, NULL, 0, 0, info,
+                         sizeof(info)};
+    CK_MECHANISM m = {CKM_HKDF_DERIVE, &hp, sizeof(hp)};
+    CK_KEY_TYPE gk = CKK_GENERIC_SECRET;
+    CK_ULONG len = 32;
+    CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls_secret, sizeof(cls_secret)},
+                        {CKA_TOKEN, &no, 1},
+                        {CKA_KEY_TYPE, &gk, sizeof(gk)},
+                        {CKA_VALUE_LEN, &len, sizeof(len)}};
+    OK(F->C_DeriveKey(s, &m, b, t, N(t), &h));
+    CK_DATE got_end;
+    CK_ATTRIBUTE ga = {CKA_END_DATE, &got_end, sizeof(got_end)};
+    OK(F->C_GetAttributeValue(s, h, &ga, 1));
+    ck_assert_uint_eq(ga.ulValueLen, 8);
+    ck_assert_int_eq(memcmp(&got_end, "20301231", 8), 0);
+    CK_DATE later;
+    memcpy(&later, "20310101", 8);
+    CK_ATTRIBUTE tl[] = {{CKA_CLASS, &cls_secret, sizeof(cls_secret)},
+                         {CKA_TOKEN, &no, 1},
+                         {CKA_KEY_TYPE, &gk, sizeof(gk)},
+                         {CKA_VALUE_LEN, &len, sizeof(len)},
+                         {CKA_END_DATE, &later, sizeof(later)}};
+    EXPECT_RV(CKR_TEMPLATE_INCONSISTENT, F->C_DeriveKey(s, &m, b, tl, N(tl), &h));
+}
+END_TEST
 END_TEST
 
 static Suite *onem2m_suite(void)
@@ -456,12 +616,15 @@ static Suite *onem2m_suite(void)
     tcase_add_test(tc, test_e2e_keys_vectors);
     tcase_add_test(tc, test_session_esprim_key_vector);
     tcase_add_test(tc, test_exporter_split_vector);
+    tcase_add_test(tc, test_exporter_split_keeps_protection);
     tc = p11_tcase(su, "identities", 60);
     tcase_add_test(tc, test_identities_are_nfkc_normalised);
     tcase_add_test(tc, test_bad_parameters_are_param_invalid);
     tc = p11_tcase(su, "rules", 60);
     tcase_add_test(tc, test_base_key_rules);
     tcase_add_test(tc, test_derived_key_inherits_suid_and_expiry);
+    tcase_add_test(tc, test_e2e_chain_with_suids);
+    tcase_add_test(tc, test_generic_derive_inherits_suid_and_expiry);
     return su;
 }
 

@@ -130,23 +130,40 @@ START_TEST(test_native_km_kpsa_usage)
     ck_assert_int_eq(sea_sign(se, u, SEA_ALG_HMAC_SHA256, (const uint8_t *)"x", 1, mac, &ml),
                      SEA_ERR_DENIED);
     /* its value, through what SAEF allows: Ke2e_master = HMAC-SHA256(salt, key) (HKDF-Extract)
-     * made a signature-only key (SUID 25), whose MAC OpenSSL checks */
-    uint8_t want_u[32], salt[16], want_m[32];
+     * keeps SUID 22 (a derived key keeps its base's SUID); the E2E message authentication key
+     * T(1) = HMAC-SHA256(Ke2e_master, label(1) || 0x01) may be made signature-only (SUID 25),
+     * and OpenSSL checks its MAC */
+    uint8_t want_u[32], salt[16], want_m[32], want_t[32];
     unsigned wl = 0;
     char hex[65];
     hex2bin("da9e86dc2f0ed07026ce7fe015d905ee0a1c7551568ae507c8927cd6747b17a5", want_u);
     hex2bin("404142434445464748494a4b4c4d4e4f", salt);
     ck_assert_ptr_nonnull(HMAC(EVP_sha256(), salt, 16, want_u, 32, want_m, &wl));
+    static const char t1[] = "E2E Message Authentication Key\x01";
+    ck_assert_ptr_nonnull(HMAC(EVP_sha256(), want_m, 32, (const uint8_t *)t1, sizeof(t1) - 1,
+                               want_t, &wl));
     for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", want_m[i]);
+        snprintf(hex + 2 * i, 3, "%02x", want_t[i]);
     sea_derive_params dm = {.kdf = SEA_KDF_KE2E_MASTER, .input = salt, .input_len = 16};
     sea_key_params kp = {.type = SEA_KEY_GENERIC_SECRET,
                          .label = "usage-master",
+                         .usage = SEA_USE_DERIVE,
+                         .suid = 25};
+    sea_obj um = 0, ua = 0;
+    /* Ke2e_master cannot leave SAEF */
+    ck_assert_int_eq(sea_derive_onem2m(se, u, &dm, &kp, &um), SEA_ERR_ARGS);
+    kp.suid = 0;
+    ck_assert_int_eq(sea_derive_onem2m(se, u, &dm, &kp, &um), SEA_OK);
+    sea_object_info mi;
+    ck_assert_int_eq(sea_object_info_get(se, um, &mi), SEA_OK);
+    ck_assert_uint_eq(mi.suid, 22);
+    sea_derive_params da = {.kdf = SEA_KDF_KE2E_MSG_AUTH};
+    sea_key_params ap = {.type = SEA_KEY_GENERIC_SECRET,
+                         .label = "usage-msg-auth",
                          .usage = SEA_USE_SIGN,
                          .suid = 25};
-    sea_obj um = 0;
-    ck_assert_int_eq(sea_derive_onem2m(se, u, &dm, &kp, &um), SEA_OK);
-    expect_hmac(se, um, hex);
+    ck_assert_int_eq(sea_derive_onem2m(se, um, &da, &ap, &ua), SEA_OK);
+    expect_hmac(se, ua, hex);
     sea_object_info info;
     ck_assert_int_eq(sea_object_info_get(se, u, &info), SEA_OK);
     ck_assert_uint_eq(info.suid, 22);

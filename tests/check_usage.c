@@ -552,10 +552,10 @@ START_TEST(test_kept_operation_not_restarted_after_end_date_changed)
     CK_ATTRIBUTE e = {CKA_END_DATE, y, 8};
     OK(F->C_SetAttributeValue(s, k, &e, 1));
     REFUSED(hmac(s, k), "the key expired on");
-    /* and back */
+    /* and no way back: the end date only moves earlier (REVIEW5 finding 3) */
     e.pValue = t;
-    OK(F->C_SetAttributeValue(s, k, &e, 1));
-    OK(hmac(s, k));
+    EXPECT_RV(CKR_ATTRIBUTE_VALUE_INVALID, F->C_SetAttributeValue(s, k, &e, 1));
+    REFUSED(hmac(s, k), "the key expired on");
 }
 END_TEST
 
@@ -620,6 +620,203 @@ START_TEST(test_malformed_dates_refused_at_create_and_set)
     e.pValue = (void *)"20240229";
     OK(F->C_SetAttributeValue(s, k, &e, 1));
     REFUSED(hmac(s, k), "the key expired on 2024-02-29");
+}
+END_TEST
+
+/* REVIEW5 finding 3: the validity only narrows, by C_SetAttributeValue and C_CopyObject. */
+START_TEST(test_dates_only_narrow)
+{
+    CK_SESSION_HANDLE s = user_session();
+    char t[9], m[9], m2[9], y[9];
+    day(0, t);
+    day(1, m);
+    day(2, m2);
+    day(-1, y);
+    CK_OBJECT_HANDLE k = key(s, CKK_GENERIC_SECRET, 0, y, m), h = CK_INVALID_HANDLE;
+    CK_ATTRIBUTE e = {CKA_END_DATE, NULL, 0};
+    CK_ATTRIBUTE st = {CKA_START_DATE, NULL, 0};
+    /* emptied, later end, earlier start: refused by both */
+    EXPECT_RV(CKR_ATTRIBUTE_VALUE_INVALID, F->C_SetAttributeValue(s, k, &e, 1));
+    said("cannot be emptied");
+    EXPECT_RV(CKR_ATTRIBUTE_VALUE_INVALID, F->C_CopyObject(s, k, &e, 1, &h));
+    e.pValue = m2;
+    e.ulValueLen = 8;
+    EXPECT_RV(CKR_ATTRIBUTE_VALUE_INVALID, F->C_SetAttributeValue(s, k, &e, 1));
+    said("CKA_END_DATE can only move earlier");
+    EXPECT_RV(CKR_ATTRIBUTE_VALUE_INVALID, F->C_CopyObject(s, k, &e, 1, &h));
+    EXPECT_RV(CKR_ATTRIBUTE_VALUE_INVALID, F->C_SetAttributeValue(s, k, &st, 1));
+    st.pValue = "19990101";
+    st.ulValueLen = 8;
+    EXPECT_RV(CKR_ATTRIBUTE_VALUE_INVALID, F->C_SetAttributeValue(s, k, &st, 1));
+    said("CKA_START_DATE can only move later");
+    EXPECT_RV(CKR_ATTRIBUTE_VALUE_INVALID, F->C_CopyObject(s, k, &st, 1, &h));
+    /* the same dates, an earlier end and a later start are fine */
+    e.pValue = m;
+    OK(F->C_SetAttributeValue(s, k, &e, 1));
+    e.pValue = t;
+    OK(F->C_SetAttributeValue(s, k, &e, 1));
+    st.pValue = t;
+    OK(F->C_SetAttributeValue(s, k, &st, 1));
+    OK(hmac(s, k));
+    /* a copy may narrow too, and then keeps the narrower dates */
+    e.pValue = y;
+    OK(F->C_CopyObject(s, k, &e, 1, &h));
+    REFUSED(hmac(s, h), "the key expired on");
+    OK(hmac(s, k));
+    /* a key without dates may be given them */
+    CK_OBJECT_HANDLE n = key(s, CKK_GENERIC_SECRET, 0, NULL, NULL);
+    st.pValue = t;
+    e.pValue = m;
+    OK(F->C_SetAttributeValue(s, n, &st, 1));
+    OK(F->C_SetAttributeValue(s, n, &e, 1));
+    /* and from then on only narrows too */
+    e.pValue = NULL;
+    e.ulValueLen = 0;
+    EXPECT_RV(CKR_ATTRIBUTE_VALUE_INVALID, F->C_SetAttributeValue(s, n, &e, 1));
+}
+END_TEST
+
+/* An extractable, non-sensitive key (readable in clear). */
+static CK_OBJECT_HANDLE open_key(CK_SESSION_HANDLE s, const char *start, const char *end)
+{
+    CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
+    CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls_secret, sizeof(cls_secret)},
+                        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+                        {CKA_TOKEN, &no, 1},
+                        {CKA_EXTRACTABLE, &yes, 1},
+                        {CKA_SENSITIVE, &no, 1},
+                        {CKA_VALUE, (void *)KEYVAL, 32},
+                        {CKA_START_DATE, (void *)start, start ? 8 : 0},
+                        {CKA_END_DATE, (void *)end, end ? 8 : 0}};
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    OK(F->C_CreateObject(s, t, N(t), &h));
+    return h;
+}
+
+/* REVIEW5 findings 5 and 6: a key outside its dates is neither read in clear nor wrapped. */
+START_TEST(test_expired_key_not_revealed_nor_wrapped)
+{
+    CK_SESSION_HANDLE s = user_session();
+    char t[9], y[9];
+    day(0, t);
+    day(-1, y);
+    uint8_t v[64];
+    CK_ATTRIBUTE a = {CKA_VALUE, v, sizeof(v)};
+    CK_OBJECT_HANDLE live = open_key(s, NULL, t), old = open_key(s, NULL, y);
+    OK(F->C_GetAttributeValue(s, live, &a, 1));
+    ck_assert_uint_eq(a.ulValueLen, 32);
+    ck_assert_int_eq(memcmp(v, KEYVAL, 32), 0);
+    a.ulValueLen = sizeof(v);
+    EXPECT_RV(CKR_ATTRIBUTE_SENSITIVE, F->C_GetAttributeValue(s, old, &a, 1));
+    ck_assert_uint_eq(a.ulValueLen, CK_UNAVAILABLE_INFORMATION);
+    /* also when only the length is asked */
+    a.pValue = NULL;
+    a.ulValueLen = 0;
+    EXPECT_RV(CKR_ATTRIBUTE_SENSITIVE, F->C_GetAttributeValue(s, old, &a, 1));
+    ck_assert_uint_eq(a.ulValueLen, CK_UNAVAILABLE_INFORMATION);
+    /* midnight passes for the live one */
+    shift_days = 1;
+    a.pValue = v;
+    a.ulValueLen = sizeof(v);
+    EXPECT_RV(CKR_ATTRIBUTE_SENSITIVE, F->C_GetAttributeValue(s, live, &a, 1));
+    shift_days = 0;
+    /* wrapping */
+    CK_OBJECT_HANDLE w = key(s, CKK_AES, 0, NULL, NULL);
+    CK_MECHANISM m = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
+    uint8_t wrapped[64];
+    CK_ULONG wl = sizeof(wrapped);
+    OK(F->C_WrapKey(s, &m, w, live, wrapped, &wl));
+    wl = sizeof(wrapped);
+    EXPECT_RV(CKR_KEY_NOT_WRAPPABLE, F->C_WrapKey(s, &m, w, old, wrapped, &wl));
+    said("the key cannot be wrapped: the key expired on");
+    char m1[9];
+    day(1, m1);
+    CK_OBJECT_HANDLE future = open_key(s, m1, NULL);
+    wl = sizeof(wrapped);
+    EXPECT_RV(CKR_KEY_NOT_WRAPPABLE, F->C_WrapKey(s, &m, w, future, wrapped, &wl));
+    said("the key is valid from");
+    a.ulValueLen = sizeof(v);
+    EXPECT_RV(CKR_ATTRIBUTE_SENSITIVE, F->C_GetAttributeValue(s, future, &a, 1));
+}
+END_TEST
+
+/* REVIEW5 finding 5: ECDH from a constrained private key keeps its SUID and end date. */
+START_TEST(test_ecdh_derived_key_keeps_constraints)
+{
+    CK_SESSION_HANDLE s = user_session();
+    CK_OBJECT_HANDLE pub, priv, h = CK_INVALID_HANDLE;
+    char m[9], m2[9];
+    day(30, m);
+    day(31, m2);
+    ec_pair(s, 14, &pub, &priv);
+    CK_ATTRIBUTE e = {CKA_END_DATE, m, 8};
+    OK(F->C_SetAttributeValue(s, priv, &e, 1));
+    uint8_t point[80];
+    CK_ATTRIBUTE a = {CKA_EC_POINT, point, sizeof(point)};
+    OK(F->C_GetAttributeValue(s, pub, &a, 1));
+    CK_ECDH1_DERIVE_PARAMS p = {CKD_NULL, 0, NULL, 65, point + 2};
+    CK_MECHANISM dm = {CKM_ECDH1_DERIVE, &p, sizeof(p)};
+    CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
+    CK_ULONG len = 32, suid = 0;
+    CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls_secret, sizeof(cls_secret)},
+                        {CKA_KEY_TYPE, &kt, sizeof(kt)},
+                        {CKA_TOKEN, &no, 1},
+                        {CKA_VALUE_LEN, &len, sizeof(len)},
+                        {CKA_SEA_SUID, &suid, sizeof(suid)},
+                        {CKA_END_DATE, m2, 8}};
+    OK(F->C_DeriveKey(s, &dm, priv, t, 4, &h));
+    CK_ULONG got = 0;
+    CK_DATE end;
+    CK_ATTRIBUTE ga[] = {{CKA_SEA_SUID, &got, sizeof(got)}, {CKA_END_DATE, &end, sizeof(end)}};
+    OK(F->C_GetAttributeValue(s, h, ga, N(ga)));
+    ck_assert_uint_eq(got, 14);
+    ck_assert_uint_eq(ga[1].ulValueLen, 8);
+    ck_assert_int_eq(memcmp(&end, m, 8), 0);
+    /* no SUID (0), another SUID, a later end: refused */
+    EXPECT_RV(CKR_TEMPLATE_INCONSISTENT, F->C_DeriveKey(s, &dm, priv, t, 5, &h));
+    suid = 15;
+    EXPECT_RV(CKR_TEMPLATE_INCONSISTENT, F->C_DeriveKey(s, &dm, priv, t, 5, &h));
+    suid = 14;
+    OK(F->C_DeriveKey(s, &dm, priv, t, 5, &h));
+    EXPECT_RV(CKR_TEMPLATE_INCONSISTENT, F->C_DeriveKey(s, &dm, priv, t, 6, &h));
+}
+END_TEST
+
+/* REVIEW5 finding 11: a SUID is 10..99, or 0 for none. */
+START_TEST(test_suid_range_at_creation)
+{
+    CK_SESSION_HANDLE s = user_session();
+    static const CK_ULONG bad[] = {1, 5, 9, 100, 1234};
+    CK_KEY_TYPE kt = CKK_GENERIC_SECRET;
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    for (size_t i = 0; i <= N(bad); i++) {
+        CK_ULONG su = i < N(bad) ? bad[i] : 10;
+        CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls_secret, sizeof(cls_secret)},
+                            {CKA_KEY_TYPE, &kt, sizeof(kt)},
+                            {CKA_TOKEN, &no, 1},
+                            {CKA_VALUE, (void *)KEYVAL, 32},
+                            {CKA_SEA_SUID, &su, sizeof(su)}};
+        if (i == N(bad)) {
+            OK(F->C_CreateObject(s, t, N(t), &h));
+            continue;
+        }
+        EXPECT_RV(CKR_ATTRIBUTE_VALUE_INVALID, F->C_CreateObject(s, t, N(t), &h));
+        said("CKA_SEA_SUID takes 10..99");
+        CK_ULONG len = 32;
+        CK_ATTRIBUTE g[] = {{CKA_TOKEN, &no, 1},
+                            {CKA_VALUE_LEN, &len, sizeof(len)},
+                            {CKA_SEA_SUID, &su, sizeof(su)}};
+        CK_MECHANISM gm = {CKM_GENERIC_SECRET_KEY_GEN, NULL, 0};
+        EXPECT_RV(CKR_ATTRIBUTE_VALUE_INVALID, F->C_GenerateKey(s, &gm, g, N(g), &h));
+        /* derivation from an unconstrained key */
+        CK_SEA_ONEM2M_ID_PARAMS id = {(CK_UTF8CHAR_PTR) "maf.example.com", 15};
+        CK_MECHANISM dm = {CKM_SEA_ONEM2M_KM, &id, sizeof(id)};
+        CK_ATTRIBUTE dt[] = {{CKA_CLASS, &cls_secret, sizeof(cls_secret)},
+                             {CKA_TOKEN, &no, 1},
+                             {CKA_SEA_SUID, &su, sizeof(su)}};
+        EXPECT_RV(CKR_ATTRIBUTE_VALUE_INVALID,
+                  F->C_DeriveKey(s, &dm, key(s, CKK_GENERIC_SECRET, 0, NULL, NULL), dt, N(dt), &h));
+    }
 }
 END_TEST
 
@@ -720,7 +917,21 @@ START_TEST(test_native_suid_enforced)
     sea_derive_params d = {.kdf = SEA_KDF_KE2E_MASTER, .input = salt, .input_len = 16};
     sea_key_params k = {.type = SEA_KEY_GENERIC_SECRET, .label = "master", .suid = 25};
     sea_obj out = 0;
+    /* it keeps the SAEF SUID: another one is refused (REVIEW5 finding 4) */
+    ck_assert_int_eq(sea_derive_onem2m(se, kpsa, &d, &k, &out), SEA_ERR_ARGS);
+    k.suid = 0;
     ck_assert_int_eq(sea_derive_onem2m(se, kpsa, &d, &k, &out), SEA_OK);
+    sea_object_info oi;
+    ck_assert_int_eq(sea_object_info_get(se, out, &oi), SEA_OK);
+    ck_assert_uint_eq(oi.suid, 22);
+    /* a SUID is 10..99 (REVIEW5 finding 11) */
+    sea_key_params bad = {.type = SEA_KEY_GENERIC_SECRET, .label = "bad", .suid = 5};
+    sea_obj b = 0;
+    ck_assert_int_eq(sea_key_import_secret(se, &bad, KEYVAL, 32, &b), SEA_ERR_ARGS);
+    bad.suid = 100;
+    ck_assert_int_eq(sea_key_import_secret(se, &bad, KEYVAL, 32, &b), SEA_ERR_ARGS);
+    bad.suid = 99;
+    ck_assert_int_eq(sea_key_import_secret(se, &bad, KEYVAL, 32, &b), SEA_OK);
     d = (sea_derive_params){
         .kdf = SEA_KDF_KM, .input = (const uint8_t *)"maf.example.com", .input_len = 15};
     k.label = "km";
@@ -803,6 +1014,10 @@ static Suite *usage_suite(void)
     tcase_add_test(tc, test_kept_operation_not_restarted_after_end_date_changed);
     tcase_add_test(tc, test_kept_operation_not_restarted_after_key_expired);
     tcase_add_test(tc, test_malformed_dates_refused_at_create_and_set);
+    tcase_add_test(tc, test_dates_only_narrow);
+    tcase_add_test(tc, test_expired_key_not_revealed_nor_wrapped);
+    tcase_add_test(tc, test_ecdh_derived_key_keeps_constraints);
+    tcase_add_test(tc, test_suid_range_at_creation);
     tc = tcase_create("native");
     tcase_add_checked_fixture(tc, native_setup, native_teardown);
     tcase_set_timeout(tc, 60);

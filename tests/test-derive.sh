@@ -236,7 +236,9 @@ ok derive session --key pair --receiver-rand "$OR" --originator-rand "$RR" --lab
 
 step "TLS-exporter split (10.3.1)"
 EXP=$("$PY" -c 'print(bytes(range(0x80, 0xb0)).hex())')
-ok import --label exp --secret-hex "$EXP" --usage derive --quiet
+# the exporter output comes from the host's TLS stack: imported readable, as the split keeps
+# its base key's protection (a sensitive base gives a sensitive split)
+ok import --label exp --secret-hex "$EXP" --usage derive --extractable --no-sensitive --quiet
 ok derive split --key exp --label kesplit --fqdn mef.example.com --extractable --no-sensitive
 grep -qx 'identifier: 808182838485868788898a8b8c8d8e8f' "$T/out" || die "no split identifier"
 grep -qx 'key identifier: 808182838485868788898a8b8c8d8e8f@mef.example.com' "$T/out" ||
@@ -244,6 +246,9 @@ grep -qx 'key identifier: 808182838485868788898a8b8c8d8e8f@mef.example.com' "$T/
 same "split key = last 32 bytes (digest §7)" "$(value kesplit)" "${EXP:32}"
 ok --json derive split --key exp --label kesplit2 --extractable --no-sensitive
 jq_ 'd["identifier"] == "808182838485868788898a8b8c8d8e8f" and "keyIdentifier" not in d'
+ok import --label expsens --secret-hex "$EXP" --usage derive --quiet
+fails 1 "the new key must be sensitive" derive split --key expsens --label leak --extractable \
+    --no-sensitive
 
 step "identities are NFKC-normalised"
 # full-width letters and a full-width full stop (U+FF0E): NFKC gives maf.example.com

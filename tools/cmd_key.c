@@ -352,7 +352,7 @@ static const char import_help[] =
     "Usage: sea-tool import --label LABEL [--id HEX]\n"
     "                       (--key-file FILE | --secret-file FILE | --secret-hex-file FILE\n"
     "                        | --secret-hex HEX) [--type aes|generic] [--usage LIST]\n"
-    "                       [--extractable] [--suid N]\n"
+    "                       [--extractable [--no-sensitive]] [--suid N]\n"
     "Import a private key, or a pre-provisioned secret key, into the SE (user PIN needed) and\n"
     "print its PKCS#11 URI. The tool wipes its copies of the key. FILE may be - (stdin).\n\n"
     "  --key-file FILE    an unencrypted EC, RSA or Ed25519 private key, PEM or DER\n"
@@ -365,6 +365,8 @@ static const char import_help[] =
     "                     (ps) while the tool runs and stays in the shell's history\n"
     "  --type aes|generic the secret key's type (default: generic, e.g. for HMAC and the\n"
     "                     oneM2M key derivations)\n"
+    "  --no-sensitive     with --extractable, a secret key: its value can be read in clear\n"
+    "                     (e.g. a TLS exporter output the host's TLS stack already had)\n"
     "  --label, --id, --usage, --extractable, --suid: as for keygen\n\n";
 
 /* A secret key from n characters of hex text (from argv or a file, not NUL-terminated), into a
@@ -398,7 +400,13 @@ out:
 
 int cmd_import(struct tool *t, int argc, char **argv)
 {
-    enum { OPT_KEY_FILE = 300, OPT_SECRET_FILE, OPT_SECRET_HEX, OPT_SECRET_HEX_FILE };
+    enum {
+        OPT_KEY_FILE = 300,
+        OPT_SECRET_FILE,
+        OPT_SECRET_HEX,
+        OPT_SECRET_HEX_FILE,
+        OPT_NO_SENSITIVE
+    };
     static const struct option opts[] = {
         {"label", required_argument, NULL, OPT_LABEL},
         {"id", required_argument, NULL, OPT_ID},
@@ -410,6 +418,7 @@ int cmd_import(struct tool *t, int argc, char **argv)
         {"usage", required_argument, NULL, OPT_USAGE},
         {"extractable", no_argument, NULL, OPT_EXTRACTABLE},
         {"suid", required_argument, NULL, OPT_SUID},
+        {"no-sensitive", no_argument, NULL, OPT_NO_SENSITIVE},
         {NULL, 0, NULL, 0},
     };
     sea_key_params p;
@@ -441,6 +450,9 @@ int cmd_import(struct tool *t, int argc, char **argv)
             break;
         case OPT_SECRET_HEX:
             secret_hex = optarg;
+            break;
+        case OPT_NO_SENSITIVE:
+            p.clear_export = 1;
             break;
         case OPT_TYPE:
             if (strcmp(optarg, "aes") == 0) {

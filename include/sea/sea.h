@@ -239,7 +239,8 @@ typedef struct sea_key_params {
     size_t id_len;
     unsigned usage;     /* SEA_USE_*; 0: what the key type can do */
     int extractable;    /* default 0: the key never leaves the SE, in any form */
-    unsigned long suid; /* oneM2M SUID (TS-0004 m2m:suid); 0: none. Its second digit binds
+    unsigned long suid; /* oneM2M SUID (TS-0004 m2m:suid): 10..99 (else SEA_ERR_ARGS), or 0:
+                         * none. Its second digit binds
                          * the key to one security feature: a use that feature does not have
                          * is SEA_ERR_DENIED (doc/usage-constraints.md) */
     /* Validity (CKA_START_DATE, CKA_END_DATE): "YYYYMMDD", UTC, both days included; NULL: no
@@ -396,8 +397,12 @@ sea_rv sea_secure_connection_generate_key(sea_se *se, const char *connection_typ
 /* ---- oneM2M key derivations inside the SE (TS-0003 10.3) ----
  * The same derivations as the PKCS#11 mechanisms CKM_SEA_ONEM2M_* (sea/pkcs11-sea.h), with the
  * choices of doc/onem2m-derivations.md. The new key never leaves the SE unless `key`->extractable
- * is set (and then only wrapped); it carries the SUID (the derivation's for SEA_KDF_USAGE, else
- * `key`->suid, or the base key's when that is 0) and expires no later than the base key. */
+ * is set (and then only wrapped); it carries the SUID (the derivation's for SEA_KDF_USAGE; from a
+ * base key with a SUID, the base key's — `key`->suid may only repeat it, except 5/4 as second
+ * digit for the E2E authentication/confidentiality keys from a Ke2e_master of SUID x2; else
+ * `key`->suid) and expires no later than the base key. Km, Kpsa and the usage-constrained key
+ * refuse a base key with a SUID. The split key is sensitive / not extractable when its base key
+ * is (its value is base bytes). A conflicting `key` is SEA_ERR_ARGS. */
 typedef enum sea_kdf {
     SEA_KDF_KM = 1,              /* Km from Ke; input: the MAF-ID (UTF-8) */
     SEA_KDF_KPSA = 2,            /* Kpsa from Ke; input: the Enrolee-B-ID (CSE-ID or AE-ID) */
