@@ -93,7 +93,7 @@ static void name_is(sea_san_kind kind, const char *value, const char *want)
     ck_assert_msg(sea_san_name(kind, value, out, &len) == SEA_OK, "%s: %s", value,
                   sea_last_error(NULL));
     ck_assert_str_eq(out, want);
-    ck_assert_uint_eq(len, strlen(want));
+    ck_assert_uint_eq(len, strlen(want) + 1); /* the size with the NUL */
 }
 
 static void name_refused(sea_san_kind kind, const char *value)
@@ -216,15 +216,17 @@ START_TEST(test_san_malformed_ids_refused)
     /* the size of the name, and a buffer one byte short */
     size_t len = 0;
     ck_assert_int_eq(sea_san_name(SEA_SAN_CSE_ID, "cse1.example.com", NULL, &len), SEA_OK);
-    ck_assert_uint_eq(len, strlen("DNS:cse1.example.com"));
+    ck_assert_uint_eq(len, strlen("DNS:cse1.example.com") + 1); /* NUL included */
     char small[21];
     len = 20;
     ck_assert_int_eq(sea_san_name(SEA_SAN_CSE_ID, "cse1.example.com", small, &len),
                      SEA_ERR_BUFFER_TOO_SMALL);
-    ck_assert_uint_eq(len, 20);
+    ck_assert_uint_eq(len, 21);
+    ck_assert_ptr_nonnull(strstr(sea_last_error(NULL), "has 20 bytes; 21 are needed"));
     len = 21;
     ck_assert_int_eq(sea_san_name(SEA_SAN_CSE_ID, "cse1.example.com", small, &len), SEA_OK);
     ck_assert_str_eq(small, "DNS:cse1.example.com");
+    ck_assert_uint_eq(len, 21);
     ck_assert_int_eq(sea_san_name(SEA_SAN_CSE_ID, "cse1.example.com", small, NULL), SEA_ERR_ARGS);
 }
 END_TEST

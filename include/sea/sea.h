@@ -667,8 +667,9 @@ typedef struct sea_csr_params {
 
 /* The subjectAltName entry a CSR carries for an identifier, in OpenSSL's text form
  * ("URI:https://m2m.example.com/CSE1/Cae1", "DNS:cse1.in.example.com"), NUL-terminated in
- * out[*out_len]; *out_len gets the length (without the NUL). SEA_ERR_ARGS (with the reason)
- * for an identifier that is malformed for its kind; SEA_ERR_BUFFER_TOO_SMALL with the size. */
+ * out[*out_len]; *out_len gets the size with the NUL (strlen + 1), as for sea_id_canonical;
+ * out == NULL: only that size. SEA_ERR_ARGS (with the reason) for an identifier that is
+ * malformed for its kind; SEA_ERR_BUFFER_TOO_SMALL with the size needed. */
 sea_rv sea_san_name(sea_san_kind kind, const char *value, char *out, size_t *out_len);
 
 /* A PKCS#10 CSR (DER) for an EC key pair of the SE, signed inside the SE by `key` (the private
