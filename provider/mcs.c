@@ -327,42 +327,45 @@ static size_t put_raw(char *out, size_t o, const char *s, size_t n)
     return o + n;
 }
 
-static size_t ser(struct json_object *j, char *out, size_t o)
+static size_t ser_str(const unsigned char *p, size_t n, char *out, size_t o)
 {
     static const char hex[] = "0123456789abcdef";
-    switch (json_object_get_type(j)) {
-    case json_type_string: {
-        const unsigned char *p = (const unsigned char *)json_object_get_string(j);
-        size_t n = (size_t)json_object_get_string_len(j);
-        o = put_raw(out, o, "\"", 1);
-        for (size_t i = 0; i < n; i++) {
-            char e[6] = {'\\', 0, 0, 0, 0, 0};
-            size_t en = 2;
-            switch (p[i]) {
-            case '"': e[1] = '"'; break;
-            case '\\': e[1] = '\\'; break;
-            case '\b': e[1] = 'b'; break;
-            case '\f': e[1] = 'f'; break;
-            case '\n': e[1] = 'n'; break;
-            case '\r': e[1] = 'r'; break;
-            case '\t': e[1] = 't'; break;
-            default:
-                if (p[i] < 0x20) {
-                    e[1] = 'u';
-                    e[2] = '0';
-                    e[3] = '0';
-                    e[4] = hex[p[i] >> 4];
-                    e[5] = hex[p[i] & 15];
-                    en = 6;
-                } else {
-                    e[0] = (char)p[i];
-                    en = 1;
-                }
+    o = put_raw(out, o, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        char e[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t en = 2;
+        switch (p[i]) {
+        case '"': e[1] = '"'; break;
+        case '\\': e[1] = '\\'; break;
+        case '\b': e[1] = 'b'; break;
+        case '\f': e[1] = 'f'; break;
+        case '\n': e[1] = 'n'; break;
+        case '\r': e[1] = 'r'; break;
+        case '\t': e[1] = 't'; break;
+        default:
+            if (p[i] < 0x20) {
+                e[1] = 'u';
+                e[2] = '0';
+                e[3] = '0';
+                e[4] = hex[p[i] >> 4];
+                e[5] = hex[p[i] & 15];
+                en = 6;
+            } else {
+                e[0] = (char)p[i];
+                en = 1;
             }
-            o = put_raw(out, o, e, en);
         }
-        return put_raw(out, o, "\"", 1);
+        o = put_raw(out, o, e, en);
     }
+    return put_raw(out, o, "\"", 1);
+}
+
+static size_t ser(struct json_object *j, char *out, size_t o)
+{
+    switch (json_object_get_type(j)) {
+    case json_type_string:
+        return ser_str((const unsigned char *)json_object_get_string(j),
+                       (size_t)json_object_get_string_len(j), out, o);
     case json_type_array: {
         o = put_raw(out, o, "[", 1);
         for (size_t i = 0; i < json_object_array_length(j); i++) {
@@ -380,9 +383,7 @@ static size_t ser(struct json_object *j, char *out, size_t o)
             if (!first)
                 o = put_raw(out, o, ",", 1);
             first = false;
-            struct json_object *key = json_object_new_string(k);
-            o = key ? ser(key, out, o) : o; /* keys are names, never secret */
-            json_object_put(key);
+            o = ser_str((const unsigned char *)k, strlen(k), out, o);
             o = put_raw(out, o, ":", 1);
             o = ser(v, out, o);
         }
@@ -404,12 +405,7 @@ sea_rv mcs_emit(struct json_object *j, char **response)
     char *copy = malloc(n + 1);
     if (!copy)
         return SEA_ERR_NO_MEMORY;
-    size_t w = ser(j, copy, 0);
-    if (w != n) { /* a key could not be converted (no memory): both passes must agree */
-        sea_wipe(copy, n + 1);
-        free(copy);
-        return SEA_ERR_NO_MEMORY;
-    }
+    ser(j, copy, 0); /* the same walk over the same tree: exactly n bytes */
     copy[n] = '\0';
     *response = copy;
     return SEA_OK;
