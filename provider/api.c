@@ -1339,9 +1339,35 @@ sea_rv sea_data_retrieve(sea_se *se, const char *resource_id, uint8_t *buf, size
     return ret(rv, "reading the data object");
 }
 
+/* Whether the object h still has the creator and ACP ids an access decision was made on
+ * (expect NULL: no decision to keep). A data object deleted and recreated meanwhile by another
+ * creator is another handle, or fails this. */
+static sea_rv sdo_same(struct core *c, sea_se *se, CK_OBJECT_HANDLE h, const sea_data_info *expect)
+{
+    if (!expect)
+        return SEA_OK;
+    char cr[256], acp[512];
+    CK_ULONG lc = sizeof(cr) - 1, la = sizeof(acp) - 1;
+    if (!get_attr(c, se->h, h, CKA_SEA_CREATOR, cr, &lc))
+        lc = 0;
+    if (!get_attr(c, se->h, h, CKA_SEA_ACP, acp, &la))
+        la = 0;
+    cr[lc] = '\0';
+    acp[la] = '\0';
+    err_clear();
+    if (strcmp(cr, expect->creator) != 0 || strcmp(acp, expect->acp_ids) != 0) {
+        err_set(ORIGIN_API, CKR_ACTION_PROHIBITED,
+                "the data object '%s' changed its creator or access control policy meanwhile",
+                expect->resource_id);
+        return SEA_ERR_DENIED;
+    }
+    return SEA_OK;
+}
+
 /* Replace the value, the ACP ids or both in one atomic change (the Mcs UPDATE). */
 static sea_rv data_update(sea_se *se, const char *resource_id, const uint8_t *data, size_t len,
-                          bool set_data, const char *acp_ids, bool set_acp, const char *func)
+                          bool set_data, const char *acp_ids, bool set_acp, const char *func,
+                          const sea_data_info *expect)
 {
     struct core *c = se->ctx->core;
     sea_rv r = check_rid(resource_id, func);
@@ -1352,7 +1378,8 @@ static sea_rv data_update(sea_se *se, const char *resource_id, const uint8_t *da
     if (set_acp && acp_ids && strlen(acp_ids) >= 512)
         return bad_args(func, "acp_ids has at most 511 bytes");
     CK_OBJECT_HANDLE h;
-    if ((r = find_sdo(c, se, resource_id, &h)) != SEA_OK)
+    if ((r = find_sdo(c, se, resource_id, &h)) != SEA_OK ||
+        (r = sdo_same(c, se, h, expect)) != SEA_OK)
         return r;
     CK_ATTRIBUTE t[2];
     CK_ULONG n = 0;
@@ -1368,14 +1395,14 @@ sea_rv sea_data_update(sea_se *se, const char *resource_id, const uint8_t *data,
 {
     ENTER_SE(se);
     (void)c;
-    return data_update(se, resource_id, data, len, true, NULL, false, __func__);
+    return data_update(se, resource_id, data, len, true, NULL, false, __func__, NULL);
 }
 
 sea_rv sea_data_set_acp(sea_se *se, const char *resource_id, const char *acp_ids)
 {
     ENTER_SE(se);
     (void)c;
-    return data_update(se, resource_id, NULL, 0, false, acp_ids, true, __func__);
+    return data_update(se, resource_id, NULL, 0, false, acp_ids, true, __func__, NULL);
 }
 
 sea_rv sea_data_delete(sea_se *se, const char *resource_id)
@@ -1408,9 +1435,22 @@ bool api_ctx_stale(sea_ctx *ctx)
 }
 
 sea_rv api_data_update(sea_se *se, const char *resource_id, const uint8_t *data, size_t len,
-                       bool set_data, const char *acp_ids, bool set_acp)
+                       bool set_data, const char *acp_ids, bool set_acp,
+                       const sea_data_info *expect)
 {
-    return data_update(se, resource_id, data, len, set_data, acp_ids, set_acp, "update");
+    return data_update(se, resource_id, data, len, set_data, acp_ids, set_acp, "update", expect);
+}
+
+sea_rv api_data_delete(sea_se *se, const char *resource_id, const sea_data_info *expect)
+{
+    ENTER_SE(se);
+    sea_rv r = check_rid(resource_id, "delete");
+    if (r != SEA_OK)
+        return r;
+    CK_OBJECT_HANDLE h;
+    if ((r = find_sdo(c, se, resource_id, &h)) != SEA_OK || (r = sdo_same(c, se, h, expect)) != SEA_OK)
+        return r;
+    return ret(core_destroy_object(c, se->h, h), "deleting the data object");
 }
 
 /* Which TS-0016 resource types the device of the slot can serve (API_CAP_*). */

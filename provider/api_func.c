@@ -11,8 +11,38 @@
 #pragma GCC visibility push(default)
 #include "sea/sea.h"
 #pragma GCC visibility pop
+#include "api_int.h"
 
-#define NAME_MAX_LEN 64 /* idName and connection labels double as CKA_ID (at most 64 bytes) */
+#define NAME_MAX_LEN 64 /* idName and connection labels (at most 64 bytes) */
+
+/* The CKA_ID prefixes that mark what this file made: an identity key pair's CKA_ID is
+ * "sea-identity:" + idName (sea_identity_authenticate signs only with such a key, so a key that
+ * merely has the same label is no identity), a secureConnection key's "sea-conn:" + label.
+ * KpsaID/KmID/KeID have no ':' and so never collide with them (doc/mcs-json.md). */
+#define ID_PREFIX   "sea-identity:"
+#define CONN_PREFIX "sea-conn:"
+#define MARK_MAX    (sizeof(ID_PREFIX) + NAME_MAX_LEN)
+
+static size_t mark(char *buf, const char *prefix, const char *name)
+{
+    int n = snprintf(buf, MARK_MAX, "%s%s", prefix, name);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+/* Whether obj's CKA_ID is exactly the identity marker of id_name (read directly: the id can be
+ * longer than sea_object_info's 64 bytes). */
+static bool is_identity(sea_se *se, sea_obj obj, const char *id_name)
+{
+    char want[MARK_MAX];
+    uint8_t got[MARK_MAX];
+    size_t wn = mark(want, ID_PREFIX, id_name);
+    CK_SESSION_HANDLE h;
+    struct core *c = api_core(se, &h);
+    CK_ATTRIBUTE t = {CKA_ID, got, sizeof(got)};
+    if (core_get_attrs(c, h, obj, &t, 1) != CKR_OK)
+        return false;
+    return t.ulValueLen == wn && memcmp(got, want, wn) == 0;
+}
 
 static sea_rv bad(const char *func, const char *what)
 {
@@ -141,10 +171,11 @@ sea_rv sea_identity_create(sea_se *se, const char *id_name, sea_key_type type,
         type = SEA_KEY_EC_P256;
     if (!identity_alg(type))
         return bad(__func__, "an identity key is EC P-256, P-384, Ed25519 or RSA");
+    char idm[MARK_MAX];
     sea_key_params p = {.type = type,
                         .label = id_name,
-                        .id = (const uint8_t *)id_name,
-                        .id_len = strlen(id_name),
+                        .id = (const uint8_t *)idm,
+                        .id_len = mark(idm, ID_PREFIX, id_name),
                         .usage = SEA_USE_SIGN | SEA_USE_VERIFY};
     sea_obj key = 0, pub = 0;
     if ((r = sea_key_generate(se, &p, &key, &pub)) != SEA_OK)
@@ -193,6 +224,14 @@ sea_rv sea_identity_authenticate(sea_se *se, const char *id_name, const uint8_t 
     sea_rv r = sea_identity_get(se, id_name, &id);
     if (r != SEA_OK)
         return r;
+    if (!is_identity(se, id.key, id_name)) {
+        err_clear();
+        err_set(ORIGIN_API, CKR_ACTION_PROHIBITED,
+                "the key labelled '%s' was not made by sea_identity_create: it answers no "
+                "authentication",
+                id_name);
+        return SEA_ERR_DENIED;
+    }
     return sea_sign(se, id.key, id.alg, challenge, challenge_len, out, out_len);
 }
 
@@ -235,7 +274,9 @@ sea_rv sea_secure_connection_generate_key(sea_se *se, const char *connection_typ
                 __func__);
         return SEA_ERR_UNSUPPORTED;
     }
-    sea_key_params p = {.label = label, .id = (const uint8_t *)label, .id_len = strlen(label)};
+    char idm[MARK_MAX];
+    sea_key_params p = {.label = label, .id = (const uint8_t *)idm,
+                        .id_len = mark(idm, CONN_PREFIX, label)};
     if (kx == KX_PSK) {
         p.type = SEA_KEY_GENERIC_SECRET;
         p.bits = 256;

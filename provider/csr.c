@@ -289,14 +289,18 @@ sea_rv sea_san_name(sea_san_kind kind, const char *value, char *out, size_t *out
     if (r != SEA_OK)
         return r;
     const char *prefix = type == GEN_DNS ? "DNS:" : "URI:";
-    size_t need = strlen(prefix) + strlen(name);
-    if (!out || *out_len < need + 1) {
+    /* like the other builders (sea_id_canonical): *out_len is the size with the NUL */
+    size_t need = strlen(prefix) + strlen(name) + 1;
+    if (!out || *out_len < need) {
+        size_t have = out ? *out_len : 0;
         *out_len = need;
         return out ? fail(CKR_BUFFER_TOO_SMALL, SEA_ERR_BUFFER_TOO_SMALL,
-                          "sea_san_name: the name needs %zu bytes and a NUL", need)
+                          "sea_san_name: the output buffer has %zu bytes; %zu are needed (NUL "
+                          "included)",
+                          have, need)
                    : SEA_OK;
     }
-    snprintf(out, *out_len, "%s%s", prefix, name);
+    snprintf(out, need, "%s%s", prefix, name);
     *out_len = need;
     return SEA_OK;
 }
@@ -735,6 +739,19 @@ static sea_rv cert_der(const uint8_t *in, size_t len, const uint8_t **out, size_
     return SEA_OK;
 }
 
+
+/* The length of obj's CKA_ID, read from the object itself (sea_object_info reports 0 for an id
+ * longer than its 64 bytes); the value into buf when buf is not NULL. (CK_ULONG)-1: unreadable. */
+static CK_ULONG id_of(sea_se *se, sea_obj obj, uint8_t *buf, size_t cap)
+{
+    CK_SESSION_HANDLE h;
+    struct core *c = api_core(se, &h);
+    CK_ATTRIBUTE t = {CKA_ID, buf, buf ? (CK_ULONG)cap : 0};
+    if (core_get_attrs(c, h, obj, &t, 1) != CKR_OK)
+        return (CK_ULONG)-1;
+    return t.ulValueLen;
+}
+
 /* Objects of a class whose CKA_ID is empty and whose public key is spki: the halves of a key
  * pair that has no CKA_ID yet (at most 8 are considered). */
 static size_t idless_halves(sea_se *se, const uint8_t *spki, size_t spki_len, sea_obj *out)
@@ -747,10 +764,9 @@ static size_t idless_halves(sea_se *se, const uint8_t *spki, size_t spki_len, se
         if (sea_object_list(se, classes[k], &list, &count) != SEA_OK)
             continue;
         for (size_t i = 0; i < count && n < 8; i++) {
-            sea_object_info oi;
             uint8_t other[SPKI_MAX];
             size_t olen = sizeof(other);
-            if (sea_object_info_get(se, list[i], &oi) == SEA_OK && oi.id_len == 0 &&
+            if (id_of(se, list[i], NULL, 0) == 0 &&
                 sea_public_key(se, list[i], other, &olen) == SEA_OK && olen == spki_len &&
                 memcmp(other, spki, olen) == 0)
                 out[n++] = list[i];
@@ -764,7 +780,7 @@ static size_t idless_halves(sea_se *se, const uint8_t *spki, size_t spki_len, se
 sea_rv sea_cert_import(sea_se *se, sea_obj key, const uint8_t *pem_or_der, size_t len,
                        const char *label, sea_obj *cert)
 {
-    uint8_t spki[SPKI_MAX], id[64];
+    uint8_t spki[SPKI_MAX], id[ID_MAX];
     size_t spki_len = sizeof(spki), id_len = 0, nset = 0;
     sea_obj set[8];
     sea_object_info oi;
@@ -821,9 +837,13 @@ sea_rv sea_cert_import(sea_se *se, sea_obj key, const uint8_t *pem_or_der, size_
         r = fail(CKR_SEA_EXISTS, SEA_ERR_EXISTS, "the SE already holds this certificate");
         goto out;
     }
-    if (oi.id_len) {
-        memcpy(id, oi.id, oi.id_len);
-        id_len = oi.id_len;
+    CK_ULONG have = id_of(se, key, id, sizeof(id));
+    if (have == (CK_ULONG)-1) {
+        r = fail(CKR_GENERAL_ERROR, SEA_ERR_INTERNAL, "the key's CKA_ID cannot be read");
+        goto out;
+    }
+    if (have) {
+        id_len = have; /* kept whatever its length (also over sea_object_info's 64 bytes) */
     } else {
         /* CKA_ID = SHA-1 of the public point, on both halves of the key pair */
         const uint8_t *point;

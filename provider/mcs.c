@@ -9,6 +9,8 @@
 #include <time.h>
 
 #include <json-c/json.h>
+#include <json-c/json_tokener.h>
+#include <json-c/printbuf.h>
 
 #include "common.h"
 #include "error.h"
@@ -22,26 +24,27 @@
 struct mcs_type {
     const char *name;       /* TS-0016 long name: the root key is "m2m:" + name */
     mcs_handler_fn handler; /* NULL: a TS-0016 type libsea does not serve yet (5001) */
+    bool function;          /* a function resource: the dispatcher asks the ACP first */
 };
 
 static const struct mcs_type types[] = {
-    {"SE", mcs_se},
-    {"sensitiveDataObject", mcs_sdo},
+    {"SE", mcs_se, false},
+    {"sensitiveDataObject", mcs_sdo, false},
     /* the functions (provider/mcs_func.c): one CREATE runs one (doc/mcs-json.md); encrypt,
      * decrypt and authenticate are TS-0016's children of <cipher> and <identity> */
-    {"cipher", mcs_cipher},
-    {"encrypt", mcs_cipher},
-    {"decrypt", mcs_cipher},
-    {"signature", mcs_signature},
-    {"hash", mcs_hash},
-    {"rand", mcs_rand},
-    {"identity", mcs_identity},
-    {"authenticate", mcs_identity},
-    {"secureConnection", mcs_secure_connection},
+    {"cipher", mcs_cipher, true},
+    {"encrypt", mcs_cipher, true},
+    {"decrypt", mcs_cipher, true},
+    {"signature", mcs_signature, true},
+    {"hash", mcs_hash, true},
+    {"rand", mcs_rand, true},
+    {"identity", mcs_identity, true},
+    {"authenticate", mcs_identity, true},
+    {"secureConnection", mcs_secure_connection, true},
     /* the SE as a connection endpoint: answered 5001 by mcs_secure_connection */
-    {"connectionInstance", mcs_secure_connection},
+    {"connectionInstance", mcs_secure_connection, true},
     /* not specified far enough to serve */
-    {"SEReboot", NULL},
+    {"SEReboot", NULL, false},
 };
 
 static const struct mcs_type *type_find(const char *name)
@@ -273,7 +276,7 @@ static sea_rv parse_body(const sea_mcs_request *req, struct json_object **root,
     struct json_object *j = json_tokener_parse_ex(tok, req->content, (int)req->content_len);
     enum json_tokener_error e = json_tokener_get_error(tok);
     size_t end = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
+    mcs_tokener_free(tok);
     if (!j || e != json_tokener_success) {
         json_object_put(j);
         if (e == json_tokener_error_depth)
@@ -283,7 +286,7 @@ static sea_rv parse_body(const sea_mcs_request *req, struct json_object **root,
                                                        : json_tokener_error_desc(e));
     }
     for (; end < req->content_len; end++)
-        if (!strchr(" \t\r\n", req->content[end])) {
+        if (req->content[end] == '\0' || !strchr(" \t\r\n", req->content[end])) {
             json_object_put(j);
             return mcs_bad("the body has text after its JSON value");
         }
@@ -306,22 +309,106 @@ static sea_rv parse_body(const sea_mcs_request *req, struct json_object **root,
     return SEA_OK;
 }
 
-/* Serialise, copy into a malloc'd string, wipe json-c's copy. */
+void mcs_tokener_free(struct json_tokener *tok)
+{
+    /* the tokener's printbuf holds the last string it parsed (maybe a secret msg) */
+    if (tok && tok->pb && tok->pb->buf && tok->pb->size > 0)
+        sea_wipe(tok->pb->buf, (size_t)tok->pb->size);
+    json_tokener_free(tok);
+}
+
+/* Own serialiser (json-c's grows a printbuf by realloc, leaving unwiped copies of what it held):
+ * with out NULL it counts, else it writes; the same walk both times, so the first pass sizes a
+ * buffer the second fills exactly. Output as json-c's PLAIN | NOSLASHESCAPE. */
+static size_t put_raw(char *out, size_t o, const char *s, size_t n)
+{
+    if (out)
+        memcpy(out + o, s, n);
+    return o + n;
+}
+
+static size_t ser_str(const unsigned char *p, size_t n, char *out, size_t o)
+{
+    static const char hex[] = "0123456789abcdef";
+    o = put_raw(out, o, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        char e[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t en = 2;
+        switch (p[i]) {
+        case '"': e[1] = '"'; break;
+        case '\\': e[1] = '\\'; break;
+        case '\b': e[1] = 'b'; break;
+        case '\f': e[1] = 'f'; break;
+        case '\n': e[1] = 'n'; break;
+        case '\r': e[1] = 'r'; break;
+        case '\t': e[1] = 't'; break;
+        default:
+            if (p[i] < 0x20) {
+                e[1] = 'u';
+                e[2] = '0';
+                e[3] = '0';
+                e[4] = hex[p[i] >> 4];
+                e[5] = hex[p[i] & 15];
+                en = 6;
+            } else {
+                e[0] = (char)p[i];
+                en = 1;
+            }
+        }
+        o = put_raw(out, o, e, en);
+    }
+    return put_raw(out, o, "\"", 1);
+}
+
+static size_t ser(struct json_object *j, char *out, size_t o)
+{
+    switch (json_object_get_type(j)) {
+    case json_type_string:
+        return ser_str((const unsigned char *)json_object_get_string(j),
+                       (size_t)json_object_get_string_len(j), out, o);
+    case json_type_array: {
+        o = put_raw(out, o, "[", 1);
+        for (size_t i = 0; i < json_object_array_length(j); i++) {
+            if (i)
+                o = put_raw(out, o, ",", 1);
+            o = ser(json_object_array_get_idx(j, i), out, o);
+        }
+        return put_raw(out, o, "]", 1);
+    }
+    case json_type_object: {
+        bool first = true;
+        o = put_raw(out, o, "{", 1);
+        json_object_object_foreach(j, k, v)
+        {
+            if (!first)
+                o = put_raw(out, o, ",", 1);
+            first = false;
+            o = ser_str((const unsigned char *)k, strlen(k), out, o);
+            o = put_raw(out, o, ":", 1);
+            o = ser(v, out, o);
+        }
+        return put_raw(out, o, "}", 1);
+    }
+    default: {
+        /* numbers, booleans, null: json-c's text of them (no secret in it) */
+        const char *t = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
+        return put_raw(out, o, t ? t : "null", strlen(t ? t : "null"));
+    }
+    }
+}
+
+/* Serialise j into a malloc'd string sized before it is written: no intermediate copy of the
+ * text (which may hold a secret, e.g. an SDO's msg) is left behind unwiped. */
 sea_rv mcs_emit(struct json_object *j, char **response)
 {
-    size_t n = 0;
-    const char *s = json_object_to_json_string_length(
-        j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-    if (!s)
-        return SEA_ERR_NO_MEMORY;
+    size_t n = ser(j, NULL, 0);
     char *copy = malloc(n + 1);
-    if (copy) {
-        memcpy(copy, s, n);
-        copy[n] = '\0';
-    }
-    sea_wipe((char *)s, n); /* the printbuf belongs to j and may hold sensitive data */
+    if (!copy)
+        return SEA_ERR_NO_MEMORY;
+    ser(j, copy, 0); /* the same walk over the same tree: exactly n bytes */
+    copy[n] = '\0';
     *response = copy;
-    return copy ? SEA_OK : SEA_ERR_NO_MEMORY;
+    return SEA_OK;
 }
 
 static void error_body(char **response)
@@ -386,6 +473,11 @@ sea_rv sea_mcs_execute(sea_se *se, const sea_mcs_request *req, char **response, 
     }
     if (r == SEA_OK && req->content_len)
         r = parse_body(req, &root, &in);
+    /* A function resource stores nothing, so its parent's policy (empty acp ids) decides, for
+     * every request, before the handler touches a key. Without a callback it is allowed: the
+     * SE login is then the only gate (doc/mcs-json.md "Access"). */
+    if (r == SEA_OK && t->function)
+        r = mcs_access(req, "", NULL);
     if (r == SEA_OK)
         r = t->handler(se, req, in, &out, &code);
     if (r == SEA_OK) {

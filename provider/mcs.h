@@ -57,8 +57,11 @@ sea_rv mcs_b64_decode(const char *s, size_t len, const char *attr, uint8_t **out
 struct json_object *mcs_b64_string(const uint8_t *p, size_t n);
 /* m2m:timestamp "YYYYMMDDTHHMMSS" (UTC) of t as a new json string. */
 struct json_object *mcs_time_string(int64_t t);
-/* Serialise j (plain) into a malloc'd *response and wipe json-c's own copy of the text. */
+/* Serialise j (plain) into a malloc'd *response sized first: no unwiped copy of the text. */
 sea_rv mcs_emit(struct json_object *j, char **response);
+/* Wipe the tokener's internal buffer (the last string it parsed), then free it. */
+struct json_tokener;
+void mcs_tokener_free(struct json_tokener *tok);
 /* Wipe a json string's characters in place (json-c keeps them in the object). */
 void mcs_wipe_string(struct json_object *s);
 /* An m2m:ID or link: 1..255 bytes of printable ASCII without spaces. */
@@ -84,9 +87,13 @@ enum {
 sea_ctx *api_se_ctx(sea_se *se);
 const char *api_se_id(const sea_se *se);
 bool api_ctx_stale(sea_ctx *ctx);
-/* Replace the value and/or the ACP ids of a data object in one atomic change. */
+/* Replace the value and/or the ACP ids of a data object in one atomic change; delete one.
+ * expect (may be NULL): the creator and ACP ids the access decision saw; the object found is
+ * changed only if it still has them, else SEA_ERR_DENIED (the decision is on that object). */
 sea_rv api_data_update(sea_se *se, const char *resource_id, const uint8_t *data, size_t len,
-                       bool set_data, const char *acp_ids, bool set_acp);
+                       bool set_data, const char *acp_ids, bool set_acp,
+                       const sea_data_info *expect);
+sea_rv api_data_delete(sea_se *se, const char *resource_id, const sea_data_info *expect);
 /* The SE's descriptor and the resource types its device can serve (API_CAP_*). */
 sea_rv api_se_describe(sea_ctx *ctx, const char *name_or_id, sea_se_info *info, unsigned *caps);
 

@@ -331,7 +331,7 @@ sea_rv mcs_hash(sea_se *se, const sea_mcs_request *req, json_object *in, json_ob
     if ((r = get_b64(res, in, "msg", &msg, &msglen)) != SEA_OK)
         return r;
     r = about(sea_digest(se, halgs[k].alg, msg, msglen, md, &mdlen), res, "hashing");
-    free(msg);
+    free_secret(msg, msglen);
     if (r != SEA_OK)
         return r;
     json_object *o = json_object_new_object();
@@ -491,7 +491,7 @@ nomem:
     r = no_memory(&o);
 out:
     json_object_put(o);
-    free(msg);
+    free_secret(msg, msglen);
     free(sgn);
     free(sig);
     return r;
@@ -562,6 +562,10 @@ sea_rv mcs_cipher(sea_se *se, const sea_mcs_request *req, json_object *in, json_
     json_object *o = NULL;
     uint8_t *msg = NULL, *iv = NULL, *aad = NULL, *cd = NULL;
     size_t msglen = 0, ivlen = 0, aadlen = 0, cdlen = 0;
+    if (op == 1 && json_object_object_get_ex(in, "iV", NULL))
+        /* a caller's IV could repeat a GCM nonce under the key: the SE draws every IV */
+        return fail_args(res, "'iV': the SE draws the IV of an encryption and returns it; "
+                              "only m2m:decrypt takes one");
     if (op) {
         if ((r = get_b64(res, in, "msg", &msg, &msglen)) != SEA_OK ||
             (r = get_b64(res, in, "iV", &iv, &ivlen)) != SEA_OK ||

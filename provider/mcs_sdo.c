@@ -201,10 +201,11 @@ static sea_rv sdo_create(sea_se *se, const sea_mcs_request *req, struct json_obj
 static sea_rv sdo_retrieve(sea_se *se, const sea_mcs_request *req, struct json_object **out,
                            int *rsc)
 {
-    sea_data_info info;
+    sea_data_info info, decided;
     sea_rv r = open_existing(se, req, &info);
     if (r != SEA_OK)
         return r;
+    decided = info;
     uint8_t *buf = NULL;
     size_t len = info.size;
     for (int tries = 0; tries < 3; tries++) {
@@ -219,6 +220,13 @@ static sea_rv sdo_retrieve(sea_se *se, const sea_mcs_request *req, struct json_o
         free(buf);
         buf = NULL;
     }
+    /* the creator and ACP ids read with the data must be those decided on: an object deleted
+     * and recreated since open_existing (another creator or policy) is not served */
+    if (r == SEA_OK && (strcmp(info.creator, decided.creator) != 0 ||
+                        strcmp(info.acp_ids, decided.acp_ids) != 0))
+        r = mcs_denied("the sensitiveDataObject %s changed its creator or access control policy "
+                       "while being read",
+                       req->resource_id);
     if (r == SEA_OK) {
         info.size = len;
         r = represent(&info, buf, out);
@@ -264,7 +272,7 @@ static sea_rv sdo_update(sea_se *se, const sea_mcs_request *req, struct json_obj
     if (msg && (r = mcs_b64_decode(msg, (size_t)json_object_get_string_len(jmsg), "msg", &data,
                                    &len)) != SEA_OK)
         return r;
-    r = api_data_update(se, req->resource_id, data, len, msg != NULL, acp, have_acpi);
+    r = api_data_update(se, req->resource_id, data, len, msg != NULL, acp, have_acpi, &info);
     if (data) {
         sea_wipe(data, len ? len : 1);
         free(data);
@@ -295,7 +303,7 @@ sea_rv mcs_sdo(sea_se *se, const sea_mcs_request *req, struct json_object *in,
         sea_data_info info;
         if ((r = open_existing(se, req, &info)) != SEA_OK)
             return r;
-        if ((r = sea_data_delete(se, req->resource_id)) == SEA_OK)
+        if ((r = api_data_delete(se, req->resource_id, &info)) == SEA_OK)
             *rsc = 2002;
         return r;
     }

@@ -288,7 +288,7 @@ sea_rv sea_se_resource_parse(const char *json, size_t len, sea_se_resource *out)
     struct json_object *root = json_tokener_parse_ex(tok, json, (int)len);
     enum json_tokener_error e = json_tokener_get_error(tok);
     size_t end = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
+    mcs_tokener_free(tok);
     sea_rv r = SEA_OK;
     struct json_object *in = NULL;
     if (!root || e != json_tokener_success)
@@ -297,7 +297,7 @@ sea_rv sea_se_resource_parse(const char *json, size_t len, sea_se_resource *out)
                 : mcs_bad("not JSON: %s", e == json_tokener_continue ? "it ends too early"
                                                                      : json_tokener_error_desc(e));
     for (; r == SEA_OK && end < len; end++)
-        if (!strchr(" \t\r\n", json[end]))
+        if (json[end] == '\0' || !strchr(" \t\r\n", json[end]))
             r = mcs_bad("text after the JSON value");
     if (r == SEA_OK && (!json_object_is_type(root, json_type_object) ||
                         json_object_object_length(root) != 1 ||

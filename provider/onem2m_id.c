@@ -529,10 +529,11 @@ static sea_rv put_str(const char *func, const char *s, size_t n, char *out, size
         return SEA_OK;
     }
     if (*out_len < need) {
+        size_t have = *out_len;
         *out_len = need;
         err_set(ORIGIN_API, CKR_BUFFER_TOO_SMALL,
-                "%s: the output buffer has %zu bytes; %zu are needed (NUL included)", func,
-                *out_len, need);
+                "%s: the output buffer has %zu bytes; %zu are needed (NUL included)", func, have,
+                need);
         return SEA_ERR_BUFFER_TOO_SMALL;
     }
     memcpy(out, s, n);

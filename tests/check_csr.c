@@ -93,7 +93,7 @@ static void name_is(sea_san_kind kind, const char *value, const char *want)
     ck_assert_msg(sea_san_name(kind, value, out, &len) == SEA_OK, "%s: %s", value,
                   sea_last_error(NULL));
     ck_assert_str_eq(out, want);
-    ck_assert_uint_eq(len, strlen(want));
+    ck_assert_uint_eq(len, strlen(want) + 1); /* the size with the NUL */
 }
 
 static void name_refused(sea_san_kind kind, const char *value)
@@ -216,15 +216,17 @@ START_TEST(test_san_malformed_ids_refused)
     /* the size of the name, and a buffer one byte short */
     size_t len = 0;
     ck_assert_int_eq(sea_san_name(SEA_SAN_CSE_ID, "cse1.example.com", NULL, &len), SEA_OK);
-    ck_assert_uint_eq(len, strlen("DNS:cse1.example.com"));
+    ck_assert_uint_eq(len, strlen("DNS:cse1.example.com") + 1); /* NUL included */
     char small[21];
     len = 20;
     ck_assert_int_eq(sea_san_name(SEA_SAN_CSE_ID, "cse1.example.com", small, &len),
                      SEA_ERR_BUFFER_TOO_SMALL);
-    ck_assert_uint_eq(len, 20);
+    ck_assert_uint_eq(len, 21);
+    ck_assert_ptr_nonnull(strstr(sea_last_error(NULL), "has 20 bytes; 21 are needed"));
     len = 21;
     ck_assert_int_eq(sea_san_name(SEA_SAN_CSE_ID, "cse1.example.com", small, &len), SEA_OK);
     ck_assert_str_eq(small, "DNS:cse1.example.com");
+    ck_assert_uint_eq(len, 21);
     ck_assert_int_eq(sea_san_name(SEA_SAN_CSE_ID, "cse1.example.com", small, NULL), SEA_ERR_ARGS);
 }
 END_TEST
@@ -622,6 +624,45 @@ START_TEST(test_cert_import_gives_idless_key_an_id)
 }
 END_TEST
 
+/* An id longer than sea_object_info's 64 bytes is an id all the same: kept, and given to the
+ * certificate (review 5, finding 9). */
+START_TEST(test_cert_import_keeps_a_long_id)
+{
+    struct ca ca;
+    ca_make(&ca);
+    uint8_t longid[100];
+    memset(longid, 'L', sizeof(longid));
+    sea_obj pub = 0;
+    sea_obj key = gen_key(SEA_KEY_EC_P256, "long", longid, sizeof(longid), &pub);
+    uint8_t csr[2048], der[4096];
+    size_t csr_len = make_csr(key, SEA_SAN_CSE_ID, "cse1.example.com", NULL, csr, sizeof(csr));
+    size_t der_len = ca_issue(&ca, csr, csr_len, der, sizeof(der));
+    sea_obj cert = 0;
+    ck_assert_msg(sea_cert_import(se, key, der, der_len, "long cert", &cert) == SEA_OK, "%s",
+                  sea_last_error(NULL));
+    /* not replaced by the 20-byte SHA-1 of the point */
+    sea_obj objs[3] = {key, pub, cert};
+    for (int i = 0; i < 3; i++) {
+        sea_object_info oi;
+        ck_assert_int_eq(sea_object_info_get(se, objs[i], &oi), SEA_OK);
+        ck_assert_uint_eq(oi.id_len, 0); /* over 64 bytes: not reported, but there */
+    }
+    /* the three objects carry exactly the 100-byte id: found by it through a PKCS#11 URI */
+    char uri[400] = "pkcs11:id=";
+    for (size_t i = 0; i < sizeof(longid); i++)
+        strcat(uri, "%4C");
+    static const sea_class cls[3] = {SEA_CLASS_PRIVATE_KEY, SEA_CLASS_PUBLIC_KEY,
+                                     SEA_CLASS_CERTIFICATE};
+    for (int i = 0; i < 3; i++) {
+        sea_obj o = 0;
+        ck_assert_msg(sea_object_find(se, uri, cls[i], &o) == SEA_OK, "%d: %s", i,
+                      sea_last_error(NULL));
+        ck_assert_uint_eq(o, objs[i]);
+    }
+    ca_free(&ca);
+}
+END_TEST
+
 START_TEST(test_cert_for_another_key_refused)
 {
     struct ca ca;
@@ -689,6 +730,7 @@ int main(void)
     tcase_add_test(tc, test_csr_refusals);
     tcase_add_test(tc, test_cert_import_pairs_with_key);
     tcase_add_test(tc, test_cert_import_gives_idless_key_an_id);
+    tcase_add_test(tc, test_cert_import_keeps_a_long_id);
     tcase_add_test(tc, test_cert_for_another_key_refused);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);

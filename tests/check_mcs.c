@@ -850,6 +850,291 @@ START_TEST(test_functions_through_dispatcher)
 }
 END_TEST
 
+
+/* ---- review 5: the access decision for the function resources, identities, IVs ---- */
+
+static sea_rv run_acp_type(struct acp_log *l, const char *type, const char *body, char **resp,
+                           int *rsc)
+{
+    sea_mcs_request req = {.op = SEA_MCS_CREATE,
+                           .resource_type = type,
+                           .originator = AE,
+                           .content = body,
+                           .content_len = strlen(body),
+                           .acp_check = acp_cb,
+                           .acp_arg = l};
+    return sea_mcs_execute(se, &req, resp, rsc);
+}
+
+START_TEST(test_function_types_ask_the_acp)
+{
+    static const char *const types[] = {"cipher",   "encrypt",      "decrypt",
+                                        "signature", "hash",        "rand",
+                                        "identity", "authenticate", "secureConnection",
+                                        "connectionInstance"};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        struct acp_log l = {.allow = 0};
+        char body[128], *resp = NULL;
+        int rsc = 0;
+        snprintf(body, sizeof(body), "{\"m2m:%s\": {}}", types[i]);
+        ck_assert_msg(run_acp_type(&l, types[i], body, &resp, &rsc) == SEA_ERR_DENIED, "%s: %s",
+                      types[i], sea_last_error(NULL));
+        ck_assert_int_eq(rsc, 4103);
+        ck_assert_int_eq(l.calls, 1);
+        ck_assert_str_eq(l.type, types[i]);
+        ck_assert_str_eq(l.originator, AE);
+        ck_assert_int_eq(l.op, SEA_MCS_CREATE);
+        ck_assert_str_eq(l.ids, ""); /* nothing stored: the parent's policy */
+        sea_free(resp);
+    }
+    /* a refused signature with a real key: nothing signed */
+    sea_key_params kp = {.type = SEA_KEY_EC_P256, .label = "victim", .usage = SEA_USE_SIGN};
+    sea_obj k, pub;
+    ck_assert_int_eq(sea_key_generate(se, &kp, &k, &pub), SEA_OK);
+    struct acp_log l = {.allow = 0};
+    char *resp = NULL;
+    int rsc = 0;
+    ck_assert_int_eq(run_acp_type(&l, "signature",
+                                  "{\"m2m:signature\": {\"Salg\": \"ES256\", \"kDt\": \"victim\", "
+                                  "\"msg\": \"YWJj\"}}",
+                                  &resp, &rsc),
+                     SEA_ERR_DENIED);
+    ck_assert_int_eq(rsc, 4103);
+    ck_assert_ptr_null(strstr(resp, "Sgn"));
+    sea_free(resp);
+    /* an allowing policy: the function runs */
+    l = (struct acp_log){.allow = 1};
+    ck_assert_int_eq(
+        run_acp_type(&l, "hash", "{\"m2m:hash\": {\"Halg\": \"SHA-256\", \"msg\": \"YWJj\"}}",
+                     &resp, &rsc),
+        SEA_OK);
+    ck_assert_int_eq(rsc, 2001);
+    ck_assert_int_eq(l.calls, 1);
+    ck_assert_str_eq(l.type, "hash");
+    sea_free(resp);
+}
+END_TEST
+
+START_TEST(test_authenticate_needs_an_identity)
+{
+    /* an ordinary key labelled like an identity (e.g. the CSE's TLS key) answers no challenge */
+    sea_key_params kp = {.type = SEA_KEY_EC_P256, .label = "cse-tls", .usage = SEA_USE_SIGN};
+    sea_obj k, pub;
+    ck_assert_int_eq(sea_key_generate(se, &kp, &k, &pub), SEA_OK);
+    char *resp = NULL;
+    int rsc = 0;
+    ck_assert_int_eq(run(SEA_MCS_CREATE, "authenticate", NULL, AE,
+                         "{\"m2m:authenticate\": {\"idN\": \"cse-tls\", \"rAD\": \"Y2hhbGxlbmdl\"}}",
+                         &resp, &rsc),
+                     SEA_ERR_DENIED);
+    ck_assert_int_eq(rsc, 4103);
+    ck_assert_ptr_null(strstr(resp, "oAD"));
+    sea_free(resp);
+    uint8_t sig[128];
+    size_t n = sizeof(sig);
+    ck_assert_int_eq(sea_identity_authenticate(se, "cse-tls", (const uint8_t *)"x", 1, sig, &n),
+                     SEA_ERR_DENIED);
+    ck_assert_ptr_nonnull(strstr(sea_last_error(NULL), "sea_identity_create"));
+    /* the same key with an id that merely resembles the marker is no identity either */
+    sea_key_params kp2 = {.type = SEA_KEY_EC_P256, .label = "near", .usage = SEA_USE_SIGN,
+                          .id = (const uint8_t *)"sea-identity:nearX", .id_len = 18};
+    ck_assert_int_eq(sea_key_generate(se, &kp2, &k, &pub), SEA_OK);
+    n = sizeof(sig);
+    ck_assert_int_eq(sea_identity_authenticate(se, "near", (const uint8_t *)"x", 1, sig, &n),
+                     SEA_ERR_DENIED);
+    /* a real identity does answer */
+    sea_identity_info id;
+    ck_assert_int_eq(sea_identity_create(se, "real-id", SEA_KEY_EC_P256, &id), SEA_OK);
+    n = sizeof(sig);
+    ck_assert_int_eq(sea_identity_authenticate(se, "real-id", (const uint8_t *)"x", 1, sig, &n),
+                     SEA_OK);
+    ck_assert_uint_eq(n, 64);
+}
+END_TEST
+
+START_TEST(test_encrypt_refuses_a_caller_iv)
+{
+    sea_key_params kp = {.type = SEA_KEY_AES, .bits = 256, .label = "esprim"};
+    sea_obj k;
+    ck_assert_int_eq(sea_key_generate(se, &kp, &k, NULL), SEA_OK);
+    char *resp = NULL;
+    int rsc = 0;
+    ck_assert_int_eq(run(SEA_MCS_CREATE, "encrypt", NULL, AE,
+                         "{\"m2m:encrypt\": {\"Calg\": \"A256GCM\", \"kDt\": \"esprim\", "
+                         "\"msg\": \"AAECAwQFBgcICQoLDA0ODw==\", \"iV\": \"AAAAAAAAAAAAAAAA\"}}",
+                         &resp, &rsc),
+                     SEA_ERR_ARGS);
+    ck_assert_int_eq(rsc, 4000);
+    ck_assert_ptr_nonnull(strstr(resp, "the SE draws the IV"));
+    ck_assert_ptr_null(strstr(resp, "cD"));
+    sea_free(resp);
+}
+END_TEST
+
+START_TEST(test_secure_connection_rn_is_not_a_psk_id)
+{
+    const char *kid = "kpsa1@example.com";
+    sea_key_params kp = {.type = SEA_KEY_GENERIC_SECRET, .bits = 256, .label = "the-kpsa",
+                         .id = (const uint8_t *)kid, .id_len = strlen(kid), .extractable = 1,
+                         .clear_export = 1, .suid = 12};
+    sea_obj k;
+    ck_assert_int_eq(sea_key_generate(se, &kp, &k, NULL), SEA_OK);
+    uint8_t psk[64];
+    size_t n = sizeof(psk);
+    ck_assert_int_eq(sea_psk_find(se, SEA_PSK_KPSA, kid, strlen(kid), psk, &n), SEA_OK);
+    char body[300], *resp = NULL;
+    int rsc = 0;
+    snprintf(body, sizeof(body),
+             "{\"m2m:secureConnection\": {\"cnT\": \"TLS\", \"aCS\": "
+             "\"TLS_PSK_WITH_AES_128_CCM_8\", \"rn\": \"%s\"}}",
+             kid);
+    ck_assert_msg(run(SEA_MCS_CREATE, "secureConnection", NULL, "CAttacker", body, &resp,
+                      &rsc) == SEA_OK,
+                  "%s", sea_last_error(NULL));
+    ck_assert_int_eq(rsc, 2001);
+    sea_free(resp);
+    /* the PSK identity still names exactly one key: the PSK handshake is not denied */
+    n = sizeof(psk);
+    ck_assert_msg(sea_psk_find(se, SEA_PSK_KPSA, kid, strlen(kid), psk, &n) == SEA_OK, "%s",
+                  sea_last_error(NULL));
+    ck_assert_uint_eq(n, 32);
+    /* the connection key carries "sea-conn:" + rn as its CKA_ID */
+    sea_obj *list = NULL;
+    size_t count = 0, found = 0;
+    ck_assert_int_eq(sea_object_list(se, SEA_CLASS_SECRET_KEY, &list, &count), SEA_OK);
+    for (size_t i = 0; i < count; i++) {
+        sea_object_info oi;
+        ck_assert_int_eq(sea_object_info_get(se, list[i], &oi), SEA_OK);
+        if (oi.id_len == 9 + strlen(kid) && memcmp(oi.id, "sea-conn:", 9) == 0 &&
+            memcmp(oi.id + 9, kid, strlen(kid)) == 0)
+            found++;
+    }
+    sea_free(list);
+    ck_assert_uint_eq(found, 1);
+}
+END_TEST
+
+/* The serialiser of libsea's responses writes what json-c would (PLAIN, no slash escape). */
+static void same_as_jsonc(const char *resp)
+{
+    struct json_object *j = json_tokener_parse(resp);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_str_eq(resp, json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN |
+                                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(j);
+}
+
+START_TEST(test_response_text)
+{
+    char *resp = NULL;
+    int rsc = 0;
+    /* an error body with quotes and a slash in its message */
+    ck_assert_int_eq(run(SEA_MCS_CREATE, "hash", NULL, AE,
+                         "{\"m2m:hash\": {\"Halg\": \"SHA/\\\"x\\u0001\", \"msg\": \"YWJj\"}}",
+                         &resp, &rsc),
+                     SEA_ERR_ARGS);
+    same_as_jsonc(resp);
+    sea_free(resp);
+    /* a data object with acpi (array), cbs (int), timestamps */
+    const char *body = "{\"m2m:sensitiveDataObject\": {\"ri\": \"sdo9\", \"cr\": null, \"cbs\": 3, "
+                       "\"msg\": \"YWJj\", \"acpi\": [\"acp/1\", \"acp2\"]}}";
+    sea_mcs_request req = {.op = SEA_MCS_CREATE,
+                           .resource_type = "sensitiveDataObject",
+                           .originator = AE,
+                           .content = body,
+                           .content_len = strlen(body),
+                           .acp_check = acp_cb};
+    struct acp_log l = {.allow = 1};
+    req.acp_arg = &l;
+    ck_assert_msg(sea_mcs_execute(se, &req, &resp, &rsc) == SEA_OK, "%s", sea_last_error(NULL));
+    same_as_jsonc(resp);
+    ck_assert_ptr_nonnull(strstr(resp, "\"acp/1\""));
+    sea_free(resp);
+    req = (sea_mcs_request){.op = SEA_MCS_RETRIEVE,
+                            .resource_type = "sensitiveDataObject",
+                            .resource_id = "sdo9",
+                            .originator = AE,
+                            .acp_check = acp_cb,
+                            .acp_arg = &l};
+    ck_assert_int_eq(sea_mcs_execute(se, &req, &resp, &rsc), SEA_OK);
+    same_as_jsonc(resp);
+    ck_assert_ptr_nonnull(strstr(resp, "\"msg\":\"YWJj\""));
+    sea_free(resp);
+    /* a body with a NUL after its JSON value is refused (the NUL is no whitespace) */
+    static const char nul[] = "{\"m2m:hash\": {\"Halg\": \"SHA-256\", \"msg\": \"YWJj\"}}\0";
+    req = (sea_mcs_request){.op = SEA_MCS_CREATE,
+                            .resource_type = "hash",
+                            .originator = AE,
+                            .content = nul,
+                            .content_len = sizeof(nul) - 1};
+    ck_assert_int_eq(sea_mcs_execute(se, &req, &resp, &rsc), SEA_ERR_ARGS);
+    ck_assert_ptr_nonnull(strstr(resp, "text after"));
+    sea_free(resp);
+}
+END_TEST
+
+/* ---- review 5, finding 10: the decision is on the object that is then used ---- */
+
+struct swap {
+    int calls;
+    int swapped;
+};
+
+/* Allows acp1 only; on its first call replaces sdo1 by another creator's object (acp2). */
+static int swap_cb(void *arg, const char *originator, sea_mcs_op op, const char *type,
+                   const char *const *ids)
+{
+    struct swap *w = arg;
+    (void)originator;
+    (void)op;
+    (void)type;
+    if (w->calls++ == 0) {
+        ck_assert_int_eq(sea_data_delete(se, "sdo1"), SEA_OK);
+        ck_assert_int_eq(sea_data_create(se, "sdo1", "CEvil", "acp2", (const uint8_t *)"EVIL", 4),
+                         SEA_OK);
+        w->swapped = 1;
+    }
+    return ids[0] && strcmp(ids[0], "acp1") == 0 && !ids[1];
+}
+
+static void swap_case(sea_mcs_op op, const char *body)
+{
+    ck_assert_int_eq(sea_data_create(se, "sdo1", AE, "acp1", DATA16, 16), SEA_OK);
+    struct swap w = {0};
+    sea_mcs_request req = {.op = op,
+                           .resource_type = "sensitiveDataObject",
+                           .resource_id = "sdo1",
+                           .originator = AE,
+                           .content = body,
+                           .content_len = body ? strlen(body) : 0,
+                           .acp_check = swap_cb,
+                           .acp_arg = &w};
+    char *resp = NULL;
+    int rsc = 0;
+    ck_assert_int_eq(sea_mcs_execute(se, &req, &resp, &rsc), SEA_ERR_DENIED);
+    ck_assert_int_eq(rsc, 4103);
+    ck_assert_int_eq(w.swapped, 1);
+    ck_assert_ptr_null(strstr(resp, "RVZJTA")); /* base64 of EVIL */
+    sea_free(resp);
+    /* the other creator's object is untouched */
+    uint8_t buf[32];
+    sea_data_info info;
+    size_t blen = sizeof(buf);
+    ck_assert_int_eq(sea_data_retrieve(se, "sdo1", buf, &blen, &info), SEA_OK);
+    ck_assert_uint_eq(blen, 4);
+    ck_assert_mem_eq(buf, "EVIL", 4);
+    ck_assert_str_eq(info.creator, "CEvil");
+    ck_assert_int_eq(sea_data_delete(se, "sdo1"), SEA_OK);
+}
+
+START_TEST(test_sdo_decision_on_the_object_used)
+{
+    swap_case(SEA_MCS_RETRIEVE, NULL);
+    swap_case(SEA_MCS_UPDATE, "{\"m2m:sensitiveDataObject\": {\"msg\": \"AAAA\"}}");
+    swap_case(SEA_MCS_DELETE, NULL);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("mcs");
@@ -872,6 +1157,12 @@ static Suite *suite(void)
     tcase_add_test(t, test_request_checks);
     tcase_add_test(t, test_sdo_needs_login);
     tcase_add_test(t, test_functions_through_dispatcher);
+    tcase_add_test(t, test_function_types_ask_the_acp);
+    tcase_add_test(t, test_authenticate_needs_an_identity);
+    tcase_add_test(t, test_encrypt_refuses_a_caller_iv);
+    tcase_add_test(t, test_secure_connection_rn_is_not_a_psk_id);
+    tcase_add_test(t, test_response_text);
+    tcase_add_test(t, test_sdo_decision_on_the_object_used);
     suite_add_tcase(s, t);
     return s;
 }

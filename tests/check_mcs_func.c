@@ -435,11 +435,11 @@ static const uint8_t IV[12] = {0xca, 0xfe, 0xba, 0xbe, 0xfa, 0xce,
 static const char AAD[] = "oneM2M header";
 
 /* AES-256-GCM by OpenSSL: ciphertext || 16-byte tag. */
-static size_t ossl_gcm(const uint8_t *pt, size_t n, uint8_t *out)
+static size_t ossl_gcm(const uint8_t *pt, size_t n, const uint8_t *iv, uint8_t *out)
 {
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
     int l = 0, f = 0;
-    ck_assert(EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, AES_KEY, IV) == 1);
+    ck_assert(EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, AES_KEY, iv) == 1);
     ck_assert(EVP_EncryptUpdate(c, NULL, &l, (const uint8_t *)AAD, (int)strlen(AAD)) == 1);
     ck_assert(EVP_EncryptUpdate(c, out, &l, pt, (int)n) == 1);
     ck_assert(EVP_EncryptFinal_ex(c, out + l, &f) == 1);
@@ -462,13 +462,17 @@ START_TEST(test_cipher_a256gcm_matches_openssl)
     char body[1024];
     snprintf(body, sizeof(body),
              "{\"m2m:encrypt\":{\"Calg\":\"A256GCM\",\"kDt\":\"esprim\",\"mbs\":64,\"msg\":\"%s\","
-             "\"cbs\":%zu,\"iV\":\"%s\",\"aD\":\"%s\"}}",
-             m, strlen(MSG), iv, ad);
+             "\"cbs\":%zu,\"aD\":\"%s\"}}",
+             m, strlen(MSG), ad);
     json_object *out;
     ck_assert_int_eq(run(mcs_cipher, "encrypt", body, &out), SEA_OK);
-    uint8_t cd[128], want[128], back[128];
+    uint8_t cd[128], want[128], back[128], seiv[64];
+    /* the SE drew the IV: OpenSSL with that IV must give the same ciphertext and tag */
+    ck_assert_uint_eq(unb64(out, "iV", seiv, sizeof(seiv)), 12);
+    free(iv);
+    iv = b64(seiv, 12);
     size_t cdlen = unb64(out, "cD", cd, sizeof(cd));
-    size_t wantlen = ossl_gcm((const uint8_t *)MSG, strlen(MSG), want);
+    size_t wantlen = ossl_gcm((const uint8_t *)MSG, strlen(MSG), seiv, want);
     ck_assert_uint_eq(cdlen, wantlen);
     ck_assert_mem_eq(cd, want, wantlen);
     json_object *cbs;
@@ -568,6 +572,11 @@ START_TEST(test_cipher_refuses)
             "{\"m2m:encrypt\":{\"Calg\":\"A256GCM\",\"kDt\":\"esprim\",\"msg\":\"\","
             "\"iV\":\"AAAA\"}}",
             SEA_ERR_ARGS, "'iV'");
+    /* a caller's IV is refused even when well formed: the SE draws every encryption IV */
+    refused(mcs_cipher, "encrypt",
+            "{\"m2m:encrypt\":{\"Calg\":\"A256GCM\",\"kDt\":\"esprim\",\"msg\":\"AAAA\","
+            "\"iV\":\"AAAAAAAAAAAAAAAA\"}}",
+            SEA_ERR_ARGS, "the SE draws the IV");
     refused(mcs_cipher, "encrypt",
             "{\"m2m:encrypt\":{\"Calg\":\"A256GCM\",\"kDt\":\"esprim\",\"msg\":\"\",\"nc\":\"\"}}",
             SEA_ERR_ARGS, "'nc'");
@@ -633,8 +642,9 @@ START_TEST(test_identity_create_and_authenticate)
     ck_assert_int_eq(sea_object_info_get(se, priv, &oi), SEA_OK);
     ck_assert_int_eq(oi.key_type, SEA_KEY_EC_P256);
     ck_assert_int_eq(oi.extractable, 0);
-    ck_assert_uint_eq(oi.id_len, 7);
-    ck_assert_mem_eq(oi.id, "CAE0001", 7);
+    /* the identity marker: CKA_ID "sea-identity:" + idN (an ordinary key cannot match it) */
+    ck_assert_uint_eq(oi.id_len, 13 + 7);
+    ck_assert_mem_eq(oi.id, "sea-identity:CAE0001", 20);
     /* a second identity of that name is a conflict */
     refused(mcs_identity, "identity", "{\"m2m:identity\":{\"idN\":\"CAE0001\"}}", SEA_ERR_EXISTS,
             "CAE0001");

@@ -358,7 +358,9 @@ typedef struct sea_identity_info {
 } sea_identity_info;
 
 /* Generate an identity: type 0 means SEA_KEY_EC_P256 (the TS-0003 10.1.1.1 profile); P-384,
- * Ed25519 and RSA are accepted too. SEA_ERR_EXISTS if a private key already carries the label. */
+ * Ed25519 and RSA are accepted too. SEA_ERR_EXISTS if a private key already carries the label.
+ * Both halves are labelled id_name and get CKA_ID "sea-identity:" + id_name, the identity marker
+ * sea_identity_authenticate requires. */
 sea_rv sea_identity_create(sea_se *se, const char *id_name, sea_key_type type,
                            sea_identity_info *out);
 
@@ -369,7 +371,8 @@ sea_rv sea_identity_get(sea_se *se, const char *id_name, sea_identity_info *out)
  * signature over the challenge (receiverAuthenticationData, rAD) made in the SE with the
  * identity's private key, by the key type's algorithm: ECDSA with SHA-256 (P-256) or SHA-384
  * (P-384), raw r||s as in JWS ES256/ES384; Ed25519 (pure EdDSA); RSASSA-PSS with SHA-256 (RSA,
- * JWS PS256). out == NULL: *out_len gets the size. */
+ * JWS PS256). out == NULL: *out_len gets the size. SEA_ERR_DENIED if the key labelled id_name
+ * lacks the marker of sea_identity_create (an ordinary key is never used to answer a challenge). */
 sea_rv sea_identity_authenticate(sea_se *se, const char *id_name, const uint8_t *challenge,
                                  size_t challenge_len, uint8_t *out, size_t *out_len);
 
@@ -388,7 +391,8 @@ typedef struct sea_conn_key_info {
  * TLS_PSK_WITH_AES_128_CCM_8 get a 32-byte generic secret (the PSK: non-extractable, usable to
  * sign/MAC and derive); TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256 and
  * TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8 get a P-256 key pair for ECDSA signatures (the ECDHE
- * key is ephemeral, made by the TLS stack). label names the key(s), 1..64 bytes (also CKA_ID).
+ * key is ephemeral, made by the TLS stack). label names the key(s), 1..64 bytes; their CKA_ID
+ * is "sea-conn:" + label (never a TLS PSK identity of sea_psk_find).
  * SEA_ERR_UNSUPPORTED for another suite, SEA_ERR_ARGS for another connection type. */
 sea_rv sea_secure_connection_generate_key(sea_se *se, const char *connection_type,
                                           const char *cipher_suite, const char *label,
@@ -488,7 +492,12 @@ typedef struct sea_mcs_request {
     const char *originator;    /* the requester's AE-ID/CSE-ID (required) */
     const char *content;       /* JSON body ({"m2m:<type>": {...}}), NULL for RETRIEVE/DELETE */
     size_t content_len;        /* at most 1 MiB */
-    sea_acp_check_fn acp_check; /* NULL: only the creator may touch what it created */
+    /* The CSE's access decision. NULL: only the creator may touch a sensitiveDataObject it
+     * created, and every function resource request (cipher, encrypt, decrypt, signature, hash,
+     * rand, identity, authenticate, secureConnection, connectionInstance) is ALLOWED to any
+     * originator: the SE login is then the only gate. With a callback, it is asked for every
+     * function request (empty acp_ids: the parent's policy) before any key is used; give one. */
+    sea_acp_check_fn acp_check;
     void *acp_arg;
 } sea_mcs_request;
 
@@ -672,8 +681,9 @@ typedef struct sea_csr_params {
 
 /* The subjectAltName entry a CSR carries for an identifier, in OpenSSL's text form
  * ("URI:https://m2m.example.com/CSE1/Cae1", "DNS:cse1.in.example.com"), NUL-terminated in
- * out[*out_len]; *out_len gets the length (without the NUL). SEA_ERR_ARGS (with the reason)
- * for an identifier that is malformed for its kind; SEA_ERR_BUFFER_TOO_SMALL with the size. */
+ * out[*out_len]; *out_len gets the size with the NUL (strlen + 1), as for sea_id_canonical;
+ * out == NULL: only that size. SEA_ERR_ARGS (with the reason) for an identifier that is
+ * malformed for its kind; SEA_ERR_BUFFER_TOO_SMALL with the size needed. */
 sea_rv sea_san_name(sea_san_kind kind, const char *value, char *out, size_t *out_len);
 
 /* A PKCS#10 CSR (DER) for an EC key pair of the SE, signed inside the SE by `key` (the private
