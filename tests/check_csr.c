@@ -16,45 +16,21 @@
 #include <unistd.h>
 
 #include "sea/sea.h"
+#include "apicheck.h"
 
-static char dir[256], conf[300];
-static sea_ctx *ctx;
 static sea_se *se;
-
-#define SO  "so-secret-1"
-#define PIN "user-pin-1"
 
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/sea-csr-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(conf, sizeof(conf), "%s/sea.conf", dir);
-    FILE *f = fopen(conf, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, "[device soft]\nbackend = soft\npath = %s/store\nkdf_iterations = 1000\n", dir);
-    fclose(f);
-    ck_assert_int_eq(sea_open(&ctx, conf), SEA_OK);
-    sea_se_params p = {.name = "csr",
-                       .security_level = -1,
-                       .so_pin = SO,
-                       .so_pin_len = strlen(SO),
-                       .user_pin = PIN,
-                       .user_pin_len = strlen(PIN)};
-    sea_se_info info;
-    ck_assert_int_eq(sea_se_create(ctx, &p, &info), SEA_OK);
-    ck_assert_int_eq(sea_se_open(ctx, "csr", &se), SEA_OK);
-    ck_assert_int_eq(sea_login(se, SEA_USER, PIN, strlen(PIN)), SEA_OK);
+    api_store_open("csr");
+    se = api_se_new("csr", NULL);
 }
 
 static void teardown(void)
 {
     sea_se_close(se);
-    sea_close(ctx);
     se = NULL;
-    ctx = NULL;
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    api_store_close();
 }
 
 static sea_obj gen_key(sea_key_type type, const char *label, const uint8_t *id, size_t id_len,

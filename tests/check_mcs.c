@@ -14,17 +14,14 @@
 #include <unistd.h>
 
 #include "sea/sea.h"
+#include "apicheck.h"
 
 #ifndef MCS_FIXTURES
 #define MCS_FIXTURES "tests/mcs"
 #endif
 
-static char dir[256], conf[300];
-static sea_ctx *ctx;
 static sea_se *se;
 
-#define SO     "so-secret-1"
-#define PIN    "user-pin-1"
 #define SE_ID  "40123456789ABCDE"
 #define AE     "CAE0001"
 #define OTHER  "CAE0002"
@@ -34,36 +31,15 @@ static const uint8_t DATA16[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
 
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/sea-mcs-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(conf, sizeof(conf), "%s/sea.conf", dir);
-    FILE *f = fopen(conf, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, "[device soft]\nbackend = soft\npath = %s/store\nkdf_iterations = 1000\n", dir);
-    fclose(f);
-    ck_assert_int_eq(sea_open(&ctx, conf), SEA_OK);
-    sea_se_params p = {.name = "mcs",
-                       .se_id = SE_ID,
-                       .security_level = -1,
-                       .so_pin = SO,
-                       .so_pin_len = strlen(SO),
-                       .user_pin = PIN,
-                       .user_pin_len = strlen(PIN)};
-    sea_se_info info;
-    ck_assert_int_eq(sea_se_create(ctx, &p, &info), SEA_OK);
-    ck_assert_int_eq(sea_se_open(ctx, "mcs", &se), SEA_OK);
-    ck_assert_int_eq(sea_login(se, SEA_USER, PIN, strlen(PIN)), SEA_OK);
+    api_store_open("mcs");
+    se = api_se_new("mcs", SE_ID);
 }
 
 static void teardown(void)
 {
     sea_se_close(se);
-    sea_close(ctx);
     se = NULL;
-    ctx = NULL;
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    api_store_close();
 }
 
 /* ---- helpers ---- */

@@ -12,48 +12,21 @@
 #include <unistd.h>
 
 #include "sea/sea.h"
-
-static char dir[256], conf[300];
-static sea_ctx *ctx;
-
-#define SO  "so-secret-1"
-#define PIN "user-pin-1"
+#include "apicheck.h"
 
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/sea-onem2m-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(conf, sizeof(conf), "%s/sea.conf", dir);
-    FILE *f = fopen(conf, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, "[device soft]\nbackend = soft\npath = %s/store\nkdf_iterations = 1000\n", dir);
-    fclose(f);
-    ck_assert_int_eq(sea_open(&ctx, conf), SEA_OK);
+    api_store_open("onem2m");
 }
 
 static void teardown(void)
 {
-    sea_close(ctx);
-    ctx = NULL;
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    api_store_close();
 }
 
 static sea_se *open_se(void)
 {
-    sea_se_params p = {.name = "cse",
-                       .security_level = -1,
-                       .so_pin = SO,
-                       .so_pin_len = strlen(SO),
-                       .user_pin = PIN,
-                       .user_pin_len = strlen(PIN)};
-    sea_se_info info;
-    sea_se *se = NULL;
-    ck_assert_int_eq(sea_se_create(ctx, &p, &info), SEA_OK);
-    ck_assert_int_eq(sea_se_open(ctx, "cse", &se), SEA_OK);
-    ck_assert_int_eq(sea_login(se, SEA_USER, PIN, strlen(PIN)), SEA_OK);
-    return se;
+    return api_se_new("cse", NULL);
 }
 
 static size_t hex2bin(const char *hex, uint8_t *out)

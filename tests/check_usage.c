@@ -21,6 +21,7 @@
 
 #include "p11check.h"
 #include "sea/sea.h"
+#include "apicheck.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -822,47 +823,19 @@ END_TEST
 
 /* ---- the native API ---- */
 
-static char dir[256], conf[300];
-static sea_ctx *ctx;
-
-#define SO  "so-secret-1"
-#define PIN "user-pin-1"
-
 static void native_setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/sea-usage-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(conf, sizeof(conf), "%s/sea.conf", dir);
-    FILE *f = fopen(conf, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, "[device soft]\nbackend = soft\npath = %s/store\nkdf_iterations = 1000\n", dir);
-    fclose(f);
-    ck_assert_int_eq(sea_open(&ctx, conf), SEA_OK);
+    api_store_open("usage");
 }
 
 static void native_teardown(void)
 {
-    sea_close(ctx);
-    ctx = NULL;
-    char cmd[400];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    api_store_close();
 }
 
 static sea_se *open_se(void)
 {
-    sea_se_params p = {.name = "cse",
-                       .security_level = -1,
-                       .so_pin = SO,
-                       .so_pin_len = strlen(SO),
-                       .user_pin = PIN,
-                       .user_pin_len = strlen(PIN)};
-    sea_se_info info;
-    sea_se *se = NULL;
-    ck_assert_int_eq(sea_se_create(ctx, &p, &info), SEA_OK);
-    ck_assert_int_eq(sea_se_open(ctx, "cse", &se), SEA_OK);
-    ck_assert_int_eq(sea_login(se, SEA_USER, PIN, strlen(PIN)), SEA_OK);
-    return se;
+    return api_se_new("cse", NULL);
 }
 
 static sea_obj native_key(sea_se *se, const char *label, unsigned long suid, const char *start,
