@@ -76,45 +76,13 @@ static sea_rv check_name(const char *func, const char *what, const char *s)
     return SEA_OK;
 }
 
-/* RFC 4648 section 5 base64url without padding (RFC 6920 section 3). out has 4n/3+2 bytes. */
-static void base64url(const uint8_t *in, size_t n, char *out)
-{
-    static const char A[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0, i = 0;
-    for (; i + 2 < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-        out[o++] = A[v >> 18];
-        out[o++] = A[(v >> 12) & 63];
-        out[o++] = A[(v >> 6) & 63];
-        out[o++] = A[v & 63];
-    }
-    if (i < n) {
-        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
-        out[o++] = A[v >> 18];
-        out[o++] = A[(v >> 12) & 63];
-        if (i + 1 < n)
-            out[o++] = A[(v >> 6) & 63];
-    }
-    out[o] = '\0';
-}
-
 /* The RFC 6920 "ni" URI with sha-256 of a public key's DER SubjectPublicKeyInfo, as TS-0003
  * 10.1.2 names raw public keys (the full-length sha-256 form, which 10.1.2 recommends over the
- * truncated -128 and -120 ones). The digest is made by the SE. */
+ * truncated -128 and -120 ones): the identifier library's (provider/onem2m_id.c). */
 static sea_rv ni_of_key(sea_se *se, sea_obj pub, char *out, size_t outsz)
 {
-    uint8_t spki[2048], md[32];
-    size_t len = sizeof(spki), mdlen = sizeof(md);
-    sea_rv r = sea_public_key(se, pub, spki, &len);
-    if (r == SEA_OK)
-        r = sea_digest(se, SEA_ALG_SHA256, spki, len, md, &mdlen);
-    if (r != SEA_OK)
-        return r;
-    static const char prefix[] = "ni:///sha-256;";
-    char enc[48];
-    base64url(md, mdlen, enc);
-    snprintf(out, outsz, "%s%s", prefix, enc);
-    return SEA_OK;
+    size_t len = outsz;
+    return sea_id_ni_key(se, pub, SEA_NI_SHA256, out, &len);
 }
 
 static sea_alg identity_alg(int type)
