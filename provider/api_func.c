@@ -12,6 +12,7 @@
 #include "sea/sea.h"
 #pragma GCC visibility pop
 #include "api_int.h"
+#include "core.h"
 
 #define NAME_MAX_LEN 64 /* idName and connection labels (at most 64 bytes) */
 

@@ -28,6 +28,7 @@
 #include "sea/sea.h"
 #pragma GCC visibility pop
 #include "api_int.h"
+#include "core.h"
 
 #define ID_MAX   512   /* the longest identifier accepted (bytes) */
 #define SAN_MAX 600   /* an identifier as a GeneralName: a scheme may be added */

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api_int.h"
 #include "sea/sea.h"
 
 struct json_object;
@@ -72,29 +73,6 @@ sea_rv mcs_get_string(struct json_object *v, const char *key, const char **out);
  * ids of the resource ("" = the parent's); creator: the resource's creator (NULL for CREATE). */
 sea_rv mcs_access(const sea_mcs_request *req, const char *acp, const char *creator);
 
-/* ---- hidden hooks into api.c ---- */
-
-enum {
-    API_CAP_SDO = 1u << 0,
-    API_CAP_CIPHER = 1u << 1,
-    API_CAP_SIGNATURE = 1u << 2,
-    API_CAP_HASH = 1u << 3,
-    API_CAP_RAND = 1u << 4,
-    API_CAP_IDENTITY = 1u << 5,
-    API_CAP_SECURE_CONNECTION = 1u << 6,
-};
-
-sea_ctx *api_se_ctx(sea_se *se);
-const char *api_se_id(const sea_se *se);
-bool api_ctx_stale(sea_ctx *ctx);
-/* Replace the value and/or the ACP ids of a data object in one atomic change; delete one.
- * expect (may be NULL): the creator and ACP ids the access decision saw; the object found is
- * changed only if it still has them, else SEA_ERR_DENIED (the decision is on that object). */
-sea_rv api_data_update(sea_se *se, const char *resource_id, const uint8_t *data, size_t len,
-                       bool set_data, const char *acp_ids, bool set_acp,
-                       const sea_data_info *expect);
-sea_rv api_data_delete(sea_se *se, const char *resource_id, const sea_data_info *expect);
-/* The SE's descriptor and the resource types its device can serve (API_CAP_*). */
-sea_rv api_se_describe(sea_ctx *ctx, const char *name_or_id, sea_se_info *info, unsigned *caps);
+/* the hooks into api.c (api_se_ctx, api_data_update, ...) are in api_int.h */
 
 #endif
