@@ -1448,7 +1448,8 @@ sea_rv api_data_delete(sea_se *se, const char *resource_id, const sea_data_info 
     if (r != SEA_OK)
         return r;
     CK_OBJECT_HANDLE h;
-    if ((r = find_sdo(c, se, resource_id, &h)) != SEA_OK || (r = sdo_same(c, se, h, expect)) != SEA_OK)
+    if ((r = find_sdo(c, se, resource_id, &h)) != SEA_OK ||
+        (r = sdo_same(c, se, h, expect)) != SEA_OK)
         return r;
     return ret(core_destroy_object(c, se->h, h), "deleting the data object");
 }

@@ -244,8 +244,8 @@ sea_rv sea_secure_connection_generate_key(sea_se *se, const char *connection_typ
         return SEA_ERR_UNSUPPORTED;
     }
     char idm[MARK_MAX];
-    sea_key_params p = {.label = label, .id = (const uint8_t *)idm,
-                        .id_len = mark(idm, CONN_PREFIX, label)};
+    sea_key_params p = {
+        .label = label, .id = (const uint8_t *)idm, .id_len = mark(idm, CONN_PREFIX, label)};
     if (kx == KX_PSK) {
         p.type = SEA_KEY_GENERIC_SECRET;
         p.bits = 256;

@@ -209,8 +209,8 @@ static void open_device(struct device *d, const struct config_section *sec)
     int top = se_type_max_level(d->caps.se_type);
     if (top < 0 || d->caps.max_level > (unsigned)top) {
         snprintf(d->open_err, sizeof(d->open_err),
-                 "device '%s': SE type %u cannot claim security level %u", d->name,
-                 d->caps.se_type, d->caps.max_level);
+                 "device '%s': SE type %u cannot claim security level %u", d->name, d->caps.se_type,
+                 d->caps.max_level);
         d->open_rv = CKR_GENERAL_ERROR;
         d->ops->dev_close(d->bdev);
         d->bdev = NULL;

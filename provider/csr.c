@@ -31,7 +31,7 @@
 #include "core.h"
 
 #define ID_MAX   512   /* the longest identifier accepted (bytes) */
-#define SAN_MAX 600   /* an identifier as a GeneralName: a scheme may be added */
+#define SAN_MAX  600   /* an identifier as a GeneralName: a scheme may be added */
 #define CN_MAX   64    /* ub-common-name (RFC 5280) */
 #define CERT_MAX 65536 /* the largest certificate (PEM or DER) sea_cert_import takes */
 #define SPKI_MAX 160   /* an EC P-384 SubjectPublicKeyInfo is 120 bytes */
@@ -152,8 +152,7 @@ static sea_rv ae_name(const char *v, size_t n, char *out)
     if (!(n >= 2 && v[0] == '/' && v[1] == '/')) {
         while (slen < n && v[slen] != ':' && v[slen] != '/')
             slen++;
-        if (slen == n || v[slen] != ':' || slen + 3 > n || v[slen + 1] != '/' ||
-            v[slen + 2] != '/')
+        if (slen == n || v[slen] != ':' || slen + 3 > n || v[slen + 1] != '/' || v[slen + 2] != '/')
             return BAD("the AE-ID must be an Absolute-AE-ID (%s, TS-0001 Table 7.2-1): an "
                        "SP-relative AE-ID or an AE-ID-Stem is not globally unique",
                        AE_FORMS);
@@ -356,9 +355,9 @@ struct curve {
     size_t algid_len;
 };
 
-static const uint8_t ALGID_P256[] = {0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d,
-                                     0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
-                                     0x03, 0x01, 0x07};
+static const uint8_t ALGID_P256[] = {0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
+                                     0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+                                     0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
 static const uint8_t ALGID_P384[] = {0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d,
                                      0x02, 0x01, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
 
@@ -436,8 +435,7 @@ static sea_rv ec_key(sea_se *se, sea_obj key, bool any_half, sea_object_info *oi
     size_t plen;
     if (!spki_point(*cv, spki, *spki_len, &point, &plen))
         return fail(CKR_GENERAL_ERROR, SEA_ERR_INTERNAL,
-                    "the public key of '%s' is not a named-curve uncompressed EC key",
-                    oi->label);
+                    "the public key of '%s' is not a named-curve uncompressed EC key", oi->label);
     return SEA_OK;
 }
 
@@ -739,7 +737,6 @@ static sea_rv cert_der(const uint8_t *in, size_t len, const uint8_t **out, size_
                     "the PEM data holds no CERTIFICATE block");
     return SEA_OK;
 }
-
 
 /* The length of obj's CKA_ID, read from the object itself (sea_object_info reports 0 for an id
  * longer than its 64 bytes); the value into buf when buf is not NULL. (CK_ULONG)-1: unreadable. */

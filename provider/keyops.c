@@ -108,9 +108,10 @@ static CK_RV check_role(const struct attrs *a, const struct mech_desc *md, const
         return err_set(ORIGIN_CORE, r->size_range, "the %s's size %lu is outside %lu..%lu",
                        r->what, size, b->min_key, b->max_key);
     /* its SUID and validity dates (usage.h): a key past its CKA_END_DATE derives nothing */
-    return usage_check(a, r->purpose == CKA_WRAP     ? USE_WRAP
-                          : r->purpose == CKA_UNWRAP ? USE_UNWRAP
-                                                     : USE_DERIVE,
+    return usage_check(a,
+                       r->purpose == CKA_WRAP     ? USE_WRAP
+                       : r->purpose == CKA_UNWRAP ? USE_UNWRAP
+                                                  : USE_DERIVE,
                        md->type);
 }
 
@@ -517,7 +518,8 @@ CK_RV core_derive_key(struct core *c, CK_SESSION_HANDLE h, const CK_MECHANISM *m
     if ((rv = get_mech(s, m, CKF_DERIVE, &md, &b)) != CKR_OK ||
         (rv = get_key(c, s, hb, &base_key, &ba)) != CKR_OK ||
         (rv = check_role(ba, md, b, &base_key)) != CKR_OK ||
-        (rv = check_salt_key(c, s, m, md, b, &sa)) != CKR_OK || (rv = template_in(t, n, &given)) != CKR_OK ||
+        (rv = check_salt_key(c, s, m, md, b, &sa)) != CKR_OK ||
+        (rv = template_in(t, n, &given)) != CKR_OK ||
         (rv = merge_template(given, ba, CKA_DERIVE_TEMPLATE)) != CKR_OK ||
         (rv = derive_constraints(m, ba, given)) != CKR_OK ||
         (rv = derive_shape(m, given, &len)) != CKR_OK)

@@ -128,7 +128,8 @@ sea_rv mcs_b64_decode(const char *s, size_t len, const char *attr, uint8_t **out
             if (is_pad)
                 v[k] = 0;
         }
-        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        uint32_t w =
+            (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
         uint8_t b[3] = {(uint8_t)(w >> 16), (uint8_t)(w >> 8), (uint8_t)w};
         size_t take = last ? 3 - pad : 3;
         /* canonical: the bits a padded group leaves over must be zero */
@@ -335,13 +336,27 @@ static size_t ser_str(const unsigned char *p, size_t n, char *out, size_t o)
         char e[6] = {'\\', 0, 0, 0, 0, 0};
         size_t en = 2;
         switch (p[i]) {
-        case '"': e[1] = '"'; break;
-        case '\\': e[1] = '\\'; break;
-        case '\b': e[1] = 'b'; break;
-        case '\f': e[1] = 'f'; break;
-        case '\n': e[1] = 'n'; break;
-        case '\r': e[1] = 'r'; break;
-        case '\t': e[1] = 't'; break;
+        case '"':
+            e[1] = '"';
+            break;
+        case '\\':
+            e[1] = '\\';
+            break;
+        case '\b':
+            e[1] = 'b';
+            break;
+        case '\f':
+            e[1] = 'f';
+            break;
+        case '\n':
+            e[1] = 'n';
+            break;
+        case '\r':
+            e[1] = 'r';
+            break;
+        case '\t':
+            e[1] = 't';
+            break;
         default:
             if (p[i] < 0x20) {
                 e[1] = 'u';
@@ -415,8 +430,8 @@ static void error_body(char **response)
 {
     struct json_object *j = json_object_new_object();
     const char *msg = sea_last_error(NULL);
-    if (j && json_object_object_add(j, "m2m:dbg", json_object_new_string(msg[0] ? msg : "error")) ==
-                 0)
+    if (j &&
+        json_object_object_add(j, "m2m:dbg", json_object_new_string(msg[0] ? msg : "error")) == 0)
         mcs_emit(j, response);
     json_object_put(j);
 }

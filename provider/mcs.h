@@ -34,14 +34,14 @@ sea_rv mcs_sdo(sea_se *, const sea_mcs_request *, struct json_object *, struct j
  * 5001 NOT_IMPLEMENTED for their resource types. */
 sea_rv mcs_cipher(sea_se *, const sea_mcs_request *, struct json_object *, struct json_object **,
                   int *);
-sea_rv mcs_signature(sea_se *, const sea_mcs_request *, struct json_object *,
-                     struct json_object **, int *);
+sea_rv mcs_signature(sea_se *, const sea_mcs_request *, struct json_object *, struct json_object **,
+                     int *);
 sea_rv mcs_hash(sea_se *, const sea_mcs_request *, struct json_object *, struct json_object **,
                 int *);
 sea_rv mcs_rand(sea_se *, const sea_mcs_request *, struct json_object *, struct json_object **,
                 int *);
-sea_rv mcs_identity(sea_se *, const sea_mcs_request *, struct json_object *,
-                    struct json_object **, int *);
+sea_rv mcs_identity(sea_se *, const sea_mcs_request *, struct json_object *, struct json_object **,
+                    int *);
 sea_rv mcs_secure_connection(sea_se *, const sea_mcs_request *, struct json_object *,
                              struct json_object **, int *);
 

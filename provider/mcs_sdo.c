@@ -222,8 +222,8 @@ static sea_rv sdo_retrieve(sea_se *se, const sea_mcs_request *req, struct json_o
     }
     /* the creator and ACP ids read with the data must be those decided on: an object deleted
      * and recreated since open_existing (another creator or policy) is not served */
-    if (r == SEA_OK && (strcmp(info.creator, decided.creator) != 0 ||
-                        strcmp(info.acp_ids, decided.acp_ids) != 0))
+    if (r == SEA_OK &&
+        (strcmp(info.creator, decided.creator) != 0 || strcmp(info.acp_ids, decided.acp_ids) != 0))
         r = mcs_denied("the sensitiveDataObject %s changed its creator or access control policy "
                        "while being read",
                        req->resource_id);

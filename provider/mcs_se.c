@@ -22,9 +22,12 @@ static const struct {
     unsigned cap;
     const char *name;
 } srt_names[] = {
-    {API_CAP_SDO, "sensitiveDataObject"}, {API_CAP_CIPHER, "cipher"},
-    {API_CAP_SIGNATURE, "signature"},     {API_CAP_HASH, "hash"},
-    {API_CAP_RAND, "rand"},               {API_CAP_IDENTITY, "identity"},
+    {API_CAP_SDO, "sensitiveDataObject"},
+    {API_CAP_CIPHER, "cipher"},
+    {API_CAP_SIGNATURE, "signature"},
+    {API_CAP_HASH, "hash"},
+    {API_CAP_RAND, "rand"},
+    {API_CAP_IDENTITY, "identity"},
     {API_CAP_SECURE_CONNECTION, "secureConnection"},
 };
 
@@ -65,8 +68,7 @@ sea_rv sea_se_id_parse(const char *se_id, unsigned *se_type, const char **unique
     return SEA_OK;
 }
 
-static bool add_string_array(struct json_object *o, const char *key, const char *const *v,
-                             size_t n)
+static bool add_string_array(struct json_object *o, const char *key, const char *const *v, size_t n)
 {
     struct json_object *a = json_object_new_array();
     if (!a)
@@ -299,9 +301,9 @@ sea_rv sea_se_resource_parse(const char *json, size_t len, sea_se_resource *out)
     for (; r == SEA_OK && end < len; end++)
         if (json[end] == '\0' || !strchr(" \t\r\n", json[end]))
             r = mcs_bad("text after the JSON value");
-    if (r == SEA_OK && (!json_object_is_type(root, json_type_object) ||
-                        json_object_object_length(root) != 1 ||
-                        !json_object_object_get_ex(root, "m2m:SE", &in)))
+    if (r == SEA_OK &&
+        (!json_object_is_type(root, json_type_object) || json_object_object_length(root) != 1 ||
+         !json_object_object_get_ex(root, "m2m:SE", &in)))
         r = mcs_bad("the root key must be \"m2m:SE\" (and the only one)");
     if (r == SEA_OK && !json_object_is_type(in, json_type_object))
         r = mcs_bad("m2m:SE: must be a JSON object");

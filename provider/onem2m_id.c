@@ -166,8 +166,9 @@ static bool check_fqdn(const char *s, size_t len, size_t off, char *out, struct 
                 return fail(w, "the FQDN label at byte %zu %s with '-'", off + start,
                             s[start] == '-' ? "starts" : "ends");
             if (i == len && all_digits)
-                return fail(w, "the FQDN's last label (byte %zu) is all digits: an IP address "
-                               "is not an FQDN",
+                return fail(w,
+                            "the FQDN's last label (byte %zu) is all digits: an IP address "
+                            "is not an FQDN",
                             off + start);
             start = i + 1;
             all_digits = true;
@@ -338,20 +339,20 @@ static bool check_ni(const char *s, size_t len, char *out, size_t *outlen, sea_n
         if (ch == '?')
             return fail(w, "byte %zu starts a query: not used in oneM2M identifiers", i);
         if (!is_b64url(ch))
-            return fail(w, "byte %zu is %s: the digest is base64url (letters, digits, '-', '_')",
-                        i, show(ch, b));
+            return fail(w, "byte %zu is %s: the digest is base64url (letters, digits, '-', '_')", i,
+                        show(ch, b));
     }
     size_t want = b64url_len(ni_suites[k].bytes), got = len - voff;
     if (got != want)
-        return fail(w, "the %s digest has %zu characters; it must have %zu", ni_suites[k].name,
-                    got, want);
+        return fail(w, "the %s digest has %zu characters; it must have %zu", ni_suites[k].name, got,
+                    want);
     uint8_t d[32];
     if (!b64url_decode(s + voff, got, d, ni_suites[k].bytes, voff, w))
         return false;
     if (out) {
         /* as long as the input: out has room for len + 1 bytes */
-        *outlen = (size_t)snprintf(out, len + 1, "ni:///%s;%.*s", ni_suites[k].name, (int)got,
-                                   s + voff);
+        *outlen =
+            (size_t)snprintf(out, len + 1, "ni:///%s;%.*s", ni_suites[k].name, (int)got, s + voff);
     }
     if (alg)
         *alg = ni_suites[k].alg;
@@ -385,8 +386,8 @@ static bool check_cred_value(unsigned t, const char *s, size_t len, size_t off, 
     if (cred_is_raw_key(t)) {
         struct why inner;
         if (!check_ni(s, len, out, outlen, NULL, NULL, NULL, &inner))
-            return fail(w, "the value of type %u is a raw public key identifier, an ni URI: %s",
-                        t, inner.msg);
+            return fail(w, "the value of type %u is a raw public key identifier, an ni URI: %s", t,
+                        inner.msg);
         return true;
     }
     for (size_t i = 0; i < len; i++) {
@@ -446,8 +447,7 @@ static bool check_cred(const char *s, size_t len, char *out, size_t *outlen, uns
 
 /* ---- canonical form of any kind ---- */
 
-static bool canonical(int kind, const char *s, size_t len, char *out, size_t *outlen,
-                      struct why *w)
+static bool canonical(int kind, const char *s, size_t len, char *out, size_t *outlen, struct why *w)
 {
     if (!check_text(s, len, w))
         return false;
@@ -552,8 +552,7 @@ sea_rv sea_id_valid(sea_id_kind kind, const char *s, size_t len)
     return id_canonical((int)kind, s, len, buf, &n) == CKR_OK ? SEA_OK : SEA_ERR_ARGS;
 }
 
-sea_rv sea_id_canonical(sea_id_kind kind, const char *in, size_t in_len, char *out,
-                        size_t *out_len)
+sea_rv sea_id_canonical(sea_id_kind kind, const char *in, size_t in_len, char *out, size_t *out_len)
 {
     err_clear();
     if (!in || !out_len)
@@ -581,8 +580,8 @@ sea_rv sea_id_compare(sea_id_kind kind, const char *a, const char *b, int *equal
 }
 
 /* relative@fqdn of a kind, checked and made canonical. */
-static sea_rv build_at(const char *func, int kind, const char *left, size_t llen,
-                       const char *fqdn, char *out, size_t *out_len)
+static sea_rv build_at(const char *func, int kind, const char *left, size_t llen, const char *fqdn,
+                       char *out, size_t *out_len)
 {
     size_t flen;
     sea_rv r = arg_str(func, "the FQDN", fqdn, &flen);

@@ -30,14 +30,14 @@ CK_RV core_psk_value(struct core *c, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, 
                      "extractable and not sensitive (.extractable and .clear_export; "
                      "CKA_EXTRACTABLE true, CKA_SENSITIVE false; doc/tls-psk.md)",
                      sensitive && !extractable ? "sensitive and not extractable"
-                     : sensitive              ? "sensitive"
-                                              : "not extractable");
+                     : sensitive               ? "sensitive"
+                                               : "not extractable");
         goto out;
     }
     if ((rv = usage_check(a, op, CK_UNAVAILABLE_INFORMATION)) != CKR_OK)
         goto out;
-    rv = sess_sync_login(c, s, se->dev->ops->obj_secret(se->dev->bdev, se->seq, obj, CKA_VALUE,
-                                                        &sec));
+    rv = sess_sync_login(c, s,
+                         se->dev->ops->obj_secret(se->dev->bdev, se->seq, obj, CKA_VALUE, &sec));
     if (rv != CKR_OK) {
         err_default(ORIGIN_BACKEND, rv, "the key's value could not be read");
         goto out;

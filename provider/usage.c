@@ -85,7 +85,8 @@ static bool allows(enum feature f, enum usage_op op, enum kind k)
         if (k == K_PSK)
             return (f == F_MEF && op == USE_PSK_MEF) || (f == F_MAF && op == USE_PSK_MAF) ||
                    (f == F_SAEF && op == USE_PSK_SAEF);
-        return (sign && k == K_ASYM_SIG) || k == K_ECDH || (f == F_SAEF && (k == K_KE2E_MASTER || k == K_KE2E_KEY));
+        return (sign && k == K_ASYM_SIG) || k == K_ECDH ||
+               (f == F_SAEF && (k == K_KE2E_MASTER || k == K_KE2E_KEY));
     case F_ESPRIM:
         return k == K_ESPRIM || k == K_ECDH || (crypt && k == K_GCM) || (sign && k == K_ASYM_SIG);
     case F_ESDATA_ENC:

@@ -83,7 +83,8 @@ static void name_refused(sea_san_kind kind, const char *value)
 START_TEST(test_san_forms_follow_ts0003_10_1_1)
 {
     /* AE-ID: the full URI of the Absolute-AE-ID (TS-0001 Table 7.2-1 examples) */
-    name_is(SEA_SAN_AE_ID, "//m2m.prov.com/CSE3219/C9886", "URI:https://m2m.prov.com/CSE3219/C9886");
+    name_is(SEA_SAN_AE_ID, "//m2m.prov.com/CSE3219/C9886",
+            "URI:https://m2m.prov.com/CSE3219/C9886");
     name_is(SEA_SAN_AE_ID, "//m2m.things.com/S98821", "URI:https://m2m.things.com/S98821");
     name_is(SEA_SAN_AE_ID, "coaps://m2m.things.com/ab3f124a/Ca2efb3f4",
             "URI:coaps://m2m.things.com/ab3f124a/Ca2efb3f4");
@@ -102,24 +103,24 @@ END_TEST
 START_TEST(test_san_malformed_ids_refused)
 {
     static const char *ae[] = {
-        "C9886",                              /* an AE-ID-Stem */
-        "/CSE3219/C9886",                     /* SP-relative */
-        "//m2m/CSE3219/C9886",                /* the SP-ID is no FQDN */
-        "//m2m.prov.com/CSE3219/X9886",       /* stem must start with C */
-        "//m2m.prov.com/C9886",               /* a C stem needs its CSE */
-        "//m2m.prov.com/CSE3219/S9886",       /* an S stem stands alone */
-        "//m2m.prov.com/S",                   /* an empty stem */
-        "//m2m.prov.com/CSE3219/C98 86",      /* a blank */
-        "//m2m.prov.com/CSE 3219/C9886",      /* a blank in the CSE-ID */
-        "//m2m.prov.com/CSE3219/",            /* no stem */
-        "//m2m.prov.com",                     /* no path */
-        "//m2m.prov.com//C9886",              /* empty CSE-ID */
-        "//m2m.prov.com/a/CSE3219/C9886",     /* too many segments */
-        "//*.prov.com/S9886",                 /* a wildcard */
-        "1ttp://m2m.prov.com/S9886",          /* a scheme starts with a letter */
-        "ht_tp://m2m.prov.com/S9886",         /* a scheme character */
-        "https:/m2m.prov.com/S9886",          /* not an authority */
-        "//m2m.prov.com/CSE3219/C\xc3\xa9",   /* not ASCII */
+        "C9886",                            /* an AE-ID-Stem */
+        "/CSE3219/C9886",                   /* SP-relative */
+        "//m2m/CSE3219/C9886",              /* the SP-ID is no FQDN */
+        "//m2m.prov.com/CSE3219/X9886",     /* stem must start with C */
+        "//m2m.prov.com/C9886",             /* a C stem needs its CSE */
+        "//m2m.prov.com/CSE3219/S9886",     /* an S stem stands alone */
+        "//m2m.prov.com/S",                 /* an empty stem */
+        "//m2m.prov.com/CSE3219/C98 86",    /* a blank */
+        "//m2m.prov.com/CSE 3219/C9886",    /* a blank in the CSE-ID */
+        "//m2m.prov.com/CSE3219/",          /* no stem */
+        "//m2m.prov.com",                   /* no path */
+        "//m2m.prov.com//C9886",            /* empty CSE-ID */
+        "//m2m.prov.com/a/CSE3219/C9886",   /* too many segments */
+        "//*.prov.com/S9886",               /* a wildcard */
+        "1ttp://m2m.prov.com/S9886",        /* a scheme starts with a letter */
+        "ht_tp://m2m.prov.com/S9886",       /* a scheme character */
+        "https:/m2m.prov.com/S9886",        /* not an authority */
+        "//m2m.prov.com/CSE3219/C\xc3\xa9", /* not ASCII */
     };
     static const char *cse[] = {
         "/CSE3219",               /* the CSE-ID, not its domain name */
@@ -314,18 +315,17 @@ START_TEST(test_csr_for_each_identifier_verifies)
 {
     sea_obj key = gen_key(SEA_KEY_EC_P256, "cse-key", (const uint8_t *)"\x01\x02", 2, NULL);
     uint8_t der[2048];
-    size_t len = make_csr(key, SEA_SAN_AE_ID, "//m2m.prov.com/CSE3219/C9886", NULL, der,
-                          sizeof(der));
-    check_csr(der, len, key, NID_ecdsa_with_SHA256, GEN_URI,
-              "https://m2m.prov.com/CSE3219/C9886", "//m2m.prov.com/CSE3219/C9886");
+    size_t len =
+        make_csr(key, SEA_SAN_AE_ID, "//m2m.prov.com/CSE3219/C9886", NULL, der, sizeof(der));
+    check_csr(der, len, key, NID_ecdsa_with_SHA256, GEN_URI, "https://m2m.prov.com/CSE3219/C9886",
+              "//m2m.prov.com/CSE3219/C9886");
     check_tamper(der, len, "//m2m.prov.com/CSE3219/C9886");
-    len = make_csr(key, SEA_SAN_CSE_ID, "mn-cse1.in-cse.m2m.example.com", NULL, der,
-                   sizeof(der));
+    len = make_csr(key, SEA_SAN_CSE_ID, "mn-cse1.in-cse.m2m.example.com", NULL, der, sizeof(der));
     check_csr(der, len, key, NID_ecdsa_with_SHA256, GEN_DNS, "mn-cse1.in-cse.m2m.example.com",
               "mn-cse1.in-cse.m2m.example.com");
     check_tamper(der, len, "mn-cse1.in-cse.m2m.example.com");
-    len = make_csr(key, SEA_SAN_NODE_ID, "urn:gsma:imei:90420156-025763-0;svn=42", "gateway 7",
-                   der, sizeof(der));
+    len = make_csr(key, SEA_SAN_NODE_ID, "urn:gsma:imei:90420156-025763-0;svn=42", "gateway 7", der,
+                   sizeof(der));
     check_csr(der, len, key, NID_ecdsa_with_SHA256, GEN_URI,
               "urn:gsma:imei:90420156-025763-0;svn=42", "gateway 7");
     check_tamper(der, len, "gateway 7");
@@ -347,8 +347,8 @@ START_TEST(test_csr_p384_uses_sha384)
 {
     sea_obj key = gen_key(SEA_KEY_EC_P384, "p384", NULL, 0, NULL);
     uint8_t der[2048];
-    size_t len = make_csr(key, SEA_SAN_CSE_ID, "in-cse.m2m.example.com", "IN-CSE", der,
-                          sizeof(der));
+    size_t len =
+        make_csr(key, SEA_SAN_CSE_ID, "in-cse.m2m.example.com", "IN-CSE", der, sizeof(der));
     check_csr(der, len, key, NID_ecdsa_with_SHA384, GEN_DNS, "in-cse.m2m.example.com", "IN-CSE");
 }
 END_TEST
@@ -372,10 +372,11 @@ START_TEST(test_csr_refusals)
     bad = (sea_csr_params){.san_kind = SEA_SAN_NODE_ID, .san_value = NULL};
     ck_assert_int_eq(sea_csr_create(se, key, &bad, der, &len), SEA_ERR_ARGS);
     /* the CN: too long, a control character, and an identifier too long to be the CN */
-    bad = (sea_csr_params){.san_kind = SEA_SAN_CSE_ID,
-                           .san_value = "cse1.example.com",
-                           .subject_cn = "0123456789012345678901234567890123456789012345678901234567"
-                                         "89012345"};
+    bad =
+        (sea_csr_params){.san_kind = SEA_SAN_CSE_ID,
+                         .san_value = "cse1.example.com",
+                         .subject_cn = "0123456789012345678901234567890123456789012345678901234567"
+                                       "89012345"};
     ck_assert_int_eq(sea_csr_create(se, key, &bad, der, &len), SEA_ERR_ARGS);
     bad.subject_cn = "a\nb";
     ck_assert_int_eq(sea_csr_create(se, key, &bad, der, &len), SEA_ERR_ARGS);
@@ -384,8 +385,9 @@ START_TEST(test_csr_refusals)
     bad.subject_cn = "\xff\xfe";
     ck_assert_int_eq(sea_csr_create(se, key, &bad, der, &len), SEA_ERR_ARGS);
     bad = (sea_csr_params){.san_kind = SEA_SAN_AE_ID,
-                           .san_value = "//m2m.example.com/cse-with-a-rather-long-name/Cae-with-a-long-"
-                                        "name"};
+                           .san_value =
+                               "//m2m.example.com/cse-with-a-rather-long-name/Cae-with-a-long-"
+                               "name"};
     ck_assert_int_eq(sea_csr_create(se, key, &bad, der, &len), SEA_ERR_ARGS);
     ck_assert_ptr_nonnull(strstr(sea_last_error(NULL), "subject CN"));
     bad.subject_cn = "ae1";
@@ -456,8 +458,7 @@ static void ca_free(struct ca *ca)
 }
 
 /* A certificate for a CSR (its subject, key and extensions), DER in out. */
-static size_t ca_issue(struct ca *ca, const uint8_t *csr, size_t csr_len, uint8_t *out,
-                       size_t cap)
+static size_t ca_issue(struct ca *ca, const uint8_t *csr, size_t csr_len, uint8_t *out, size_t cap)
 {
     const unsigned char *p = csr;
     X509_REQ *req = d2i_X509_REQ(NULL, &p, (long)csr_len);
@@ -520,8 +521,8 @@ START_TEST(test_cert_import_pairs_with_key)
     sea_obj pub = 0;
     sea_obj key = gen_key(SEA_KEY_EC_P256, "mn-cse", id, sizeof(id), &pub);
     uint8_t csr[2048], der[4096];
-    size_t csr_len = make_csr(key, SEA_SAN_CSE_ID, "mn-cse.in-cse.m2m.example.com", NULL, csr,
-                              sizeof(csr));
+    size_t csr_len =
+        make_csr(key, SEA_SAN_CSE_ID, "mn-cse.in-cse.m2m.example.com", NULL, csr, sizeof(csr));
     size_t der_len = ca_issue(&ca, csr, csr_len, der, sizeof(der));
     sea_obj cert = 0;
     ck_assert_msg(sea_cert_import(se, key, der, der_len, NULL, &cert) == SEA_OK, "%s",
@@ -583,8 +584,8 @@ START_TEST(test_cert_import_gives_idless_key_an_id)
     sea_obj pub = 0;
     sea_obj key = gen_key(SEA_KEY_EC_P256, "ae1", NULL, 0, &pub);
     uint8_t csr[2048], der[4096], want[20];
-    size_t csr_len = make_csr(key, SEA_SAN_AE_ID, "//m2m.example.com/S-ae1", NULL, csr,
-                              sizeof(csr));
+    size_t csr_len =
+        make_csr(key, SEA_SAN_AE_ID, "//m2m.example.com/S-ae1", NULL, csr, sizeof(csr));
     size_t der_len = ca_issue(&ca, csr, csr_len, der, sizeof(der));
     sea_obj cert = 0;
     ck_assert_int_eq(sea_cert_import(se, key, der, der_len, "ae1 cert", &cert), SEA_OK);
@@ -668,8 +669,7 @@ START_TEST(test_cert_for_another_key_refused)
     uint8_t longer[4200];
     memcpy(longer, der, der_len);
     longer[der_len] = 0;
-    ck_assert_int_eq(sea_cert_import(se, b, longer, der_len + 1, NULL, NULL),
-                     SEA_ERR_DATA_INVALID);
+    ck_assert_int_eq(sea_cert_import(se, b, longer, der_len + 1, NULL, NULL), SEA_ERR_DATA_INVALID);
     static const char pem_key[] = "-----BEGIN PUBLIC KEY-----\nMAA=\n-----END PUBLIC KEY-----\n";
     ck_assert_int_eq(sea_cert_import(se, b, (const uint8_t *)pem_key, strlen(pem_key), NULL, NULL),
                      SEA_ERR_DATA_INVALID);

@@ -156,7 +156,10 @@ START_TEST(test_fqdn_rules)
     refused(SEA_ID_FQDN, "a-.example.com", "ends with '-'");
     refused(SEA_ID_FQDN, "a_b.example.com", "byte 1 is '_'");
     refused(SEA_ID_FQDN, "192.168.1.1", "all digits");
-    refused(SEA_ID_FQDN, "b\xc3\xbc" "cher.example", "xn-- form");
+    refused(SEA_ID_FQDN,
+            "b\xc3\xbc"
+            "cher.example",
+            "xn-- form");
     /* 253 bytes at most */
     char f[300];
     memset(f, 0, sizeof(f));
@@ -231,13 +234,14 @@ START_TEST(test_credential_build_parse)
     ck_assert_uint_eq(vl, 18);
     /* type 11 (a KmID): all lower case; type 12: the FQDN after '@'; 10 (KpmID): exact */
     ck_assert_str_eq(canon(SEA_ID_CREDENTIAL, "11-MyKm@MAF.com"), "11-mykm@maf.com");
-    ck_assert_str_eq(canon(SEA_ID_CREDENTIAL, "12-CAE01@In.Example.com"), "12-CAE01@in.example.com");
+    ck_assert_str_eq(canon(SEA_ID_CREDENTIAL, "12-CAE01@In.Example.com"),
+                     "12-CAE01@in.example.com");
     ck_assert_str_eq(canon(SEA_ID_CREDENTIAL, "10-Key@MEF.com"), "10-Key@MEF.com");
     ck_assert_int_eq(same(SEA_ID_CREDENTIAL, "11-A@b.com", "11-a@B.COM"), 1);
     ck_assert_int_eq(same(SEA_ID_CREDENTIAL, "10-A@b.com", "10-a@b.com"), 0);
     /* every type of the table */
-    static const unsigned types[] = {10, 11, 12, 13, 14, 15, 16, 31, 32, 33, 34,
-                                     42, 43, 44, 45, 52, 53, 54, 55};
+    static const unsigned types[] = {10, 11, 12, 13, 14, 15, 16, 31, 32, 33,
+                                     34, 42, 43, 44, 45, 52, 53, 54, 55};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         n = sizeof(out);
         ck_assert_int_eq(sea_id_credential(types[i], "v.1_x-y@z", out, &n), SEA_OK);
@@ -336,10 +340,10 @@ START_TEST(test_ni_rfc6920_vectors)
     /* canonical: scheme and algorithm lower case, digest kept */
     ck_assert_str_eq(canon(SEA_ID_NI, "NI:///SHA-256;f4OxZX_x_FO5LcGBSKHWXfwtSx-j1ncoSt3SABJtkGk"),
                      hw);
-    ck_assert_int_eq(same(SEA_ID_NI, hw, "ni:///Sha-256;f4OxZX_x_FO5LcGBSKHWXfwtSx-j1ncoSt3SABJtkGk"),
-                     1);
-    ck_assert_int_eq(same(SEA_ID_NI, hw, "ni:///sha-256;F4OxZX_x_FO5LcGBSKHWXfwtSx-j1ncoSt3SABJtkGk"),
-                     0);
+    ck_assert_int_eq(
+        same(SEA_ID_NI, hw, "ni:///Sha-256;f4OxZX_x_FO5LcGBSKHWXfwtSx-j1ncoSt3SABJtkGk"), 1);
+    ck_assert_int_eq(
+        same(SEA_ID_NI, hw, "ni:///sha-256;F4OxZX_x_FO5LcGBSKHWXfwtSx-j1ncoSt3SABJtkGk"), 0);
 }
 END_TEST
 
@@ -408,8 +412,12 @@ START_TEST(test_ni_of_se_key)
     sea_ctx *ctx = NULL;
     sea_se *se = NULL;
     ck_assert_int_eq(sea_open(&ctx, conf), SEA_OK);
-    sea_se_params p = {.name = "ids", .security_level = -1, .so_pin = "so-pin-1",
-                       .so_pin_len = 8, .user_pin = "user-pin", .user_pin_len = 8};
+    sea_se_params p = {.name = "ids",
+                       .security_level = -1,
+                       .so_pin = "so-pin-1",
+                       .so_pin_len = 8,
+                       .user_pin = "user-pin",
+                       .user_pin_len = 8};
     ck_assert_int_eq(sea_se_create(ctx, &p, NULL), SEA_OK);
     ck_assert_int_eq(sea_se_open(ctx, "ids", &se), SEA_OK);
     ck_assert_int_eq(sea_login(se, SEA_USER, "user-pin", 8), SEA_OK);
@@ -496,8 +504,7 @@ START_TEST(test_oversized_and_buffers)
     char small[22];
     memset(small, 'x', sizeof(small));
     n = sizeof(small);
-    ck_assert_int_eq(sea_id_kpsa("CAE0001", "in.example.com", small, &n),
-                     SEA_ERR_BUFFER_TOO_SMALL);
+    ck_assert_int_eq(sea_id_kpsa("CAE0001", "in.example.com", small, &n), SEA_ERR_BUFFER_TOO_SMALL);
     ck_assert_uint_eq(n, 23);
     ck_assert_int_eq(small[0], 'x');
     ck_assert_ptr_nonnull(strstr(sea_last_error(NULL), "23 are needed"));
@@ -518,15 +525,18 @@ START_TEST(test_oversized_and_buffers)
 }
 END_TEST
 
-
 /* ---- sea_psk_find (TLS-PSK lookup by canonical CKA_ID) ---- */
 
-static sea_obj psk_key(sea_se *se, const char *label, const char *id, unsigned long suid,
-                       int clear, const uint8_t *val)
+static sea_obj psk_key(sea_se *se, const char *label, const char *id, unsigned long suid, int clear,
+                       const uint8_t *val)
 {
-    sea_key_params p = {.type = SEA_KEY_GENERIC_SECRET, .label = label,
-                        .id = (const uint8_t *)id, .id_len = strlen(id), .suid = suid,
-                        .extractable = clear, .clear_export = clear};
+    sea_key_params p = {.type = SEA_KEY_GENERIC_SECRET,
+                        .label = label,
+                        .id = (const uint8_t *)id,
+                        .id_len = strlen(id),
+                        .suid = suid,
+                        .extractable = clear,
+                        .clear_export = clear};
     sea_obj k = 0;
     sea_rv r = sea_key_import_secret(se, &p, val, 32, &k);
     ck_assert_msg(r == SEA_OK, "%s", sea_last_error(NULL));
@@ -545,8 +555,12 @@ START_TEST(test_psk_find)
     sea_ctx *ctx = NULL;
     sea_se *se = NULL;
     ck_assert_int_eq(sea_open(&ctx, conf), SEA_OK);
-    sea_se_params p = {.name = "psk", .security_level = -1, .so_pin = "so-pin-1",
-                       .so_pin_len = 8, .user_pin = "user-pin", .user_pin_len = 8};
+    sea_se_params p = {.name = "psk",
+                       .security_level = -1,
+                       .so_pin = "so-pin-1",
+                       .so_pin_len = 8,
+                       .user_pin = "user-pin",
+                       .user_pin_len = 8};
     ck_assert_int_eq(sea_se_create(ctx, &p, NULL), SEA_OK);
     ck_assert_int_eq(sea_se_open(ctx, "psk", &se), SEA_OK);
     uint8_t v[4][32], got[64];
@@ -554,8 +568,7 @@ START_TEST(test_psk_find)
         memset(v[i], 0x11 * (i + 1), 32);
     size_t n = sizeof(got);
     /* private keys: nothing is found before the login */
-    ck_assert_int_eq(sea_psk_find(se, SEA_PSK_KPSA, "k@a.example", 11, got, &n),
-                     SEA_ERR_NOT_FOUND);
+    ck_assert_int_eq(sea_psk_find(se, SEA_PSK_KPSA, "k@a.example", 11, got, &n), SEA_ERR_NOT_FOUND);
     ck_assert_ptr_nonnull(strstr(sea_last_error(NULL), "login"));
     ck_assert_int_eq(sea_login(se, SEA_USER, "user-pin", 8), SEA_OK);
     psk_key(se, "kpsa", "Kpsa1@in.example.com", 12, 1, v[0]);
@@ -568,8 +581,7 @@ START_TEST(test_psk_find)
     ck_assert_uint_eq(n, 32);
     ck_assert_int_eq(memcmp(got, v[0], 32), 0);
     n = sizeof(got);
-    ck_assert_int_eq(sea_psk_find(se, SEA_PSK_KC, "0A0B0C0D@maf.example.com", 24, got, &n),
-                     SEA_OK);
+    ck_assert_int_eq(sea_psk_find(se, SEA_PSK_KC, "0A0B0C0D@maf.example.com", 24, got, &n), SEA_OK);
     ck_assert_int_eq(memcmp(got, v[1], 32), 0);
     n = sizeof(got);
     ck_assert_int_eq(sea_psk_find(se, SEA_PSK_KM, "MyKm@MAF.example.com", 20, got, &n), SEA_OK);
@@ -612,8 +624,12 @@ START_TEST(test_psk_find)
                      SEA_ERR_DENIED);
     ck_assert_ptr_nonnull(strstr(sea_last_error(NULL), "may not leave the SE in clear"));
     /* an AES key with the identity is not a PSK */
-    sea_key_params ap = {.type = SEA_KEY_AES, .label = "aes", .id = (const uint8_t *)"aes@x.com",
-                         .id_len = 9, .extractable = 1, .clear_export = 1};
+    sea_key_params ap = {.type = SEA_KEY_AES,
+                         .label = "aes",
+                         .id = (const uint8_t *)"aes@x.com",
+                         .id_len = 9,
+                         .extractable = 1,
+                         .clear_export = 1};
     sea_obj ak = 0;
     ck_assert_int_eq(sea_key_import_secret(se, &ap, v[0], 16, &ak), SEA_OK);
     ck_assert_int_eq(sea_psk_find(se, SEA_PSK_KPSA, "aes@x.com", 9, got, &n), SEA_ERR_DENIED);

@@ -209,8 +209,7 @@ START_TEST(test_se_parse_rejects)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         sea_se_resource r;
-        ck_assert_int_eq(sea_se_resource_parse(bad[i].json, strlen(bad[i].json), &r),
-                         SEA_ERR_ARGS);
+        ck_assert_int_eq(sea_se_resource_parse(bad[i].json, strlen(bad[i].json), &r), SEA_ERR_ARGS);
         ck_assert_msg(strstr(sea_last_error(NULL), bad[i].names) != NULL,
                       "case %zu: '%s' does not name %s", i, sea_last_error(NULL), bad[i].names);
         sea_se_resource_clear(&r);
@@ -458,9 +457,8 @@ START_TEST(test_sdo_other_originator_refused)
     char *resp = NULL;
     int rsc = 0;
     const char *upd = "{\"m2m:sensitiveDataObject\": {\"msg\": \"AA==\"}}";
-    ck_assert_int_eq(
-        run(SEA_MCS_RETRIEVE, "sensitiveDataObject", SDO_RI, OTHER, NULL, &resp, &rsc),
-        SEA_ERR_DENIED);
+    ck_assert_int_eq(run(SEA_MCS_RETRIEVE, "sensitiveDataObject", SDO_RI, OTHER, NULL, &resp, &rsc),
+                     SEA_ERR_DENIED);
     ck_assert_int_eq(rsc, 4103);
     ck_assert_ptr_null(strstr(resp, "AAECAwQFBgcICQoLDA0ODw")); /* no data in the error */
     sea_free(resp);
@@ -575,8 +573,9 @@ static void expect_bad(sea_mcs_op op, const char *rid, const char *body, size_t 
     int rsc = 0;
     ck_assert_int_eq(sea_mcs_execute(se, &req, &resp, &rsc), SEA_ERR_ARGS);
     ck_assert_int_eq(rsc, 4000);
-    ck_assert_msg(strstr(sea_last_error(NULL), names) != NULL, "'%s' does not name '%s' (body %.80s)",
-                  sea_last_error(NULL), names, body ? body : "(null)");
+    ck_assert_msg(strstr(sea_last_error(NULL), names) != NULL,
+                  "'%s' does not name '%s' (body %.80s)", sea_last_error(NULL), names,
+                  body ? body : "(null)");
     /* the error body carries the same message */
     ck_assert_ptr_nonnull(resp);
     struct json_object *j = parse(resp), *v;
@@ -595,8 +594,7 @@ START_TEST(test_sdo_bad_bodies)
     } bad[] = {
         {"not json", "not JSON"},
         {"{\"m2m:sensitiveDataObject\": {\"ri\": \"a\",", "not JSON"},
-        {SDO("\"ri\": \"a\", \"cr\": \"CAE0001\", \"cbs\": 1, \"msg\": \"AA==\"") " x",
-         "not JSON"},
+        {SDO("\"ri\": \"a\", \"cr\": \"CAE0001\", \"cbs\": 1, \"msg\": \"AA==\"") " x", "not JSON"},
         {"{\"m2m:cipher\": {\"ri\": \"a\"}}", "root key"},
         {"{\"sensitiveDataObject\": {}}", "root key"},
         {"[]", "JSON object"},
@@ -783,9 +781,9 @@ START_TEST(test_functions_through_dispatcher)
     /* an identity, then its authentication: the signature verifies with OpenSSL */
     o = ok_create("identity", "{\"m2m:identity\": {\"idN\": \"cse-id-key\"}}", "m2m:identity");
     ck_assert_str_eq(json_object_get_string(json_object_object_get(o, "idN")), "cse-id-key");
-    ck_assert_int_eq(strncmp(json_object_get_string(json_object_object_get(o, "idDt")),
-                             "ni:///sha-256;", 14),
-                     0);
+    ck_assert_int_eq(
+        strncmp(json_object_get_string(json_object_object_get(o, "idDt")), "ni:///sha-256;", 14),
+        0);
     json_object_put(o);
     o = ok_create("authenticate",
                   "{\"m2m:authenticate\": {\"idN\": \"cse-id-key\", \"rAD\": \"Y2hhbGxlbmdl\"}}",
@@ -826,7 +824,6 @@ START_TEST(test_functions_through_dispatcher)
 }
 END_TEST
 
-
 /* ---- review 5: the access decision for the function resources, identities, IVs ---- */
 
 static sea_rv run_acp_type(struct acp_log *l, const char *type, const char *body, char **resp,
@@ -844,10 +841,9 @@ static sea_rv run_acp_type(struct acp_log *l, const char *type, const char *body
 
 START_TEST(test_function_types_ask_the_acp)
 {
-    static const char *const types[] = {"cipher",   "encrypt",      "decrypt",
-                                        "signature", "hash",        "rand",
-                                        "identity", "authenticate", "secureConnection",
-                                        "connectionInstance"};
+    static const char *const types[] = {
+        "cipher", "encrypt",  "decrypt",      "signature",        "hash",
+        "rand",   "identity", "authenticate", "secureConnection", "connectionInstance"};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         struct acp_log l = {.allow = 0};
         char body[128], *resp = NULL;
@@ -880,10 +876,10 @@ START_TEST(test_function_types_ask_the_acp)
     sea_free(resp);
     /* an allowing policy: the function runs */
     l = (struct acp_log){.allow = 1};
-    ck_assert_int_eq(
-        run_acp_type(&l, "hash", "{\"m2m:hash\": {\"Halg\": \"SHA-256\", \"msg\": \"YWJj\"}}",
-                     &resp, &rsc),
-        SEA_OK);
+    ck_assert_int_eq(run_acp_type(&l, "hash",
+                                  "{\"m2m:hash\": {\"Halg\": \"SHA-256\", \"msg\": \"YWJj\"}}",
+                                  &resp, &rsc),
+                     SEA_OK);
     ck_assert_int_eq(rsc, 2001);
     ck_assert_int_eq(l.calls, 1);
     ck_assert_str_eq(l.type, "hash");
@@ -899,10 +895,11 @@ START_TEST(test_authenticate_needs_an_identity)
     ck_assert_int_eq(sea_key_generate(se, &kp, &k, &pub), SEA_OK);
     char *resp = NULL;
     int rsc = 0;
-    ck_assert_int_eq(run(SEA_MCS_CREATE, "authenticate", NULL, AE,
-                         "{\"m2m:authenticate\": {\"idN\": \"cse-tls\", \"rAD\": \"Y2hhbGxlbmdl\"}}",
-                         &resp, &rsc),
-                     SEA_ERR_DENIED);
+    ck_assert_int_eq(
+        run(SEA_MCS_CREATE, "authenticate", NULL, AE,
+            "{\"m2m:authenticate\": {\"idN\": \"cse-tls\", \"rAD\": \"Y2hhbGxlbmdl\"}}", &resp,
+            &rsc),
+        SEA_ERR_DENIED);
     ck_assert_int_eq(rsc, 4103);
     ck_assert_ptr_null(strstr(resp, "oAD"));
     sea_free(resp);
@@ -912,8 +909,11 @@ START_TEST(test_authenticate_needs_an_identity)
                      SEA_ERR_DENIED);
     ck_assert_ptr_nonnull(strstr(sea_last_error(NULL), "sea_identity_create"));
     /* the same key with an id that merely resembles the marker is no identity either */
-    sea_key_params kp2 = {.type = SEA_KEY_EC_P256, .label = "near", .usage = SEA_USE_SIGN,
-                          .id = (const uint8_t *)"sea-identity:nearX", .id_len = 18};
+    sea_key_params kp2 = {.type = SEA_KEY_EC_P256,
+                          .label = "near",
+                          .usage = SEA_USE_SIGN,
+                          .id = (const uint8_t *)"sea-identity:nearX",
+                          .id_len = 18};
     ck_assert_int_eq(sea_key_generate(se, &kp2, &k, &pub), SEA_OK);
     n = sizeof(sig);
     ck_assert_int_eq(sea_identity_authenticate(se, "near", (const uint8_t *)"x", 1, sig, &n),
@@ -950,9 +950,14 @@ END_TEST
 START_TEST(test_secure_connection_rn_is_not_a_psk_id)
 {
     const char *kid = "kpsa1@example.com";
-    sea_key_params kp = {.type = SEA_KEY_GENERIC_SECRET, .bits = 256, .label = "the-kpsa",
-                         .id = (const uint8_t *)kid, .id_len = strlen(kid), .extractable = 1,
-                         .clear_export = 1, .suid = 12};
+    sea_key_params kp = {.type = SEA_KEY_GENERIC_SECRET,
+                         .bits = 256,
+                         .label = "the-kpsa",
+                         .id = (const uint8_t *)kid,
+                         .id_len = strlen(kid),
+                         .extractable = 1,
+                         .clear_export = 1,
+                         .suid = 12};
     sea_obj k;
     ck_assert_int_eq(sea_key_generate(se, &kp, &k, NULL), SEA_OK);
     uint8_t psk[64];
@@ -964,8 +969,8 @@ START_TEST(test_secure_connection_rn_is_not_a_psk_id)
              "{\"m2m:secureConnection\": {\"cnT\": \"TLS\", \"aCS\": "
              "\"TLS_PSK_WITH_AES_128_CCM_8\", \"rn\": \"%s\"}}",
              kid);
-    ck_assert_msg(run(SEA_MCS_CREATE, "secureConnection", NULL, "CAttacker", body, &resp,
-                      &rsc) == SEA_OK,
+    ck_assert_msg(run(SEA_MCS_CREATE, "secureConnection", NULL, "CAttacker", body, &resp, &rsc) ==
+                      SEA_OK,
                   "%s", sea_last_error(NULL));
     ck_assert_int_eq(rsc, 2001);
     sea_free(resp);

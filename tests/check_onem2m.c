@@ -310,9 +310,8 @@ START_TEST(test_exporter_split_keeps_protection)
                          {CKA_TOKEN, &no, 1},
                          {CKA_EXTRACTABLE, &yes, 1}};
     EXPECT_RV(CKR_TEMPLATE_INCONSISTENT, F->C_DeriveKey(s, &m, b, tx, N(tx), &h));
-    CK_ATTRIBUTE tsn[] = {{CKA_CLASS, &cls_secret, sizeof(cls_secret)},
-                          {CKA_TOKEN, &no, 1},
-                          {CKA_SENSITIVE, &no, 1}};
+    CK_ATTRIBUTE tsn[] = {
+        {CKA_CLASS, &cls_secret, sizeof(cls_secret)}, {CKA_TOKEN, &no, 1}, {CKA_SENSITIVE, &no, 1}};
     EXPECT_RV(CKR_TEMPLATE_INCONSISTENT, F->C_DeriveKey(s, &m, b, tsn, N(tsn), &h));
     /* not a data object */
     CK_OBJECT_CLASS data = CKO_DATA;
@@ -525,9 +524,8 @@ START_TEST(test_e2e_chain_with_suids)
     CK_OBJECT_HANDLE master = CK_INVALID_HANDLE, h = CK_INVALID_HANDLE;
     CK_SEA_ONEM2M_KE2E_MASTER_PARAMS mp = {NULL, 0};
     CK_MECHANISM mm = {CKM_SEA_ONEM2M_KE2E_MASTER, &mp, sizeof(mp)};
-    CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls_secret, sizeof(cls_secret)},
-                        {CKA_TOKEN, &no, 1},
-                        {CKA_DERIVE, &yes, 1}};
+    CK_ATTRIBUTE t[] = {
+        {CKA_CLASS, &cls_secret, sizeof(cls_secret)}, {CKA_TOKEN, &no, 1}, {CKA_DERIVE, &yes, 1}};
     OK(F->C_DeriveKey(s, &mm, kpsa, t, N(t), &master));
     CK_ULONG got = 0;
     CK_ATTRIBUTE ga = {CKA_SEA_SUID, &got, sizeof(got)};
@@ -580,8 +578,8 @@ START_TEST(test_generic_derive_inherits_suid_and_expiry)
     (void)hk;
     (void)suid;
     uint8_t info[4] = "info";
-    CK_HKDF_PARAMS hp = {CK_TRUE, CK_TRUE, CKM_SHA256, CKF_HKDF_SALT_NULL, NULL, 0, 0, info,
-                         sizeof(info)};
+    CK_HKDF_PARAMS hp = {CK_TRUE, CK_TRUE, CKM_SHA256, CKF_HKDF_SALT_NULL, NULL,
+                         0,       0,       info,       sizeof(info)};
     CK_MECHANISM m = {CKM_HKDF_DERIVE, &hp, sizeof(hp)};
     CK_KEY_TYPE gk = CKK_GENERIC_SECRET;
     CK_ULONG len = 32;

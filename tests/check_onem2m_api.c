@@ -113,8 +113,8 @@ START_TEST(test_native_km_kpsa_usage)
     hex2bin("404142434445464748494a4b4c4d4e4f", salt);
     ck_assert_ptr_nonnull(HMAC(EVP_sha256(), salt, 16, want_u, 32, want_m, &wl));
     static const char t1[] = "E2E Message Authentication Key\x01";
-    ck_assert_ptr_nonnull(HMAC(EVP_sha256(), want_m, 32, (const uint8_t *)t1, sizeof(t1) - 1,
-                               want_t, &wl));
+    ck_assert_ptr_nonnull(
+        HMAC(EVP_sha256(), want_m, 32, (const uint8_t *)t1, sizeof(t1) - 1, want_t, &wl));
     for (int i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", want_t[i]);
     sea_derive_params dm = {.kdf = SEA_KDF_KE2E_MASTER, .input = salt, .input_len = 16};

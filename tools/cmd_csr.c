@@ -100,8 +100,9 @@ int cmd_csr(struct tool *t, int argc, char **argv)
         case OPT_AE:
         case OPT_CSE:
         case OPT_NODE:
-            p.san_kind = c == OPT_AE ? SEA_SAN_AE_ID : c == OPT_CSE ? SEA_SAN_CSE_ID
-                                                                    : SEA_SAN_NODE_ID;
+            p.san_kind = c == OPT_AE    ? SEA_SAN_AE_ID
+                         : c == OPT_CSE ? SEA_SAN_CSE_ID
+                                        : SEA_SAN_NODE_ID;
             p.san_value = optarg;
             nids++;
             break;

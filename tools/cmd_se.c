@@ -436,7 +436,8 @@ out:
 static const char se_help[] =
     "Usage: sea-tool se show [--se NAME|SE-ID] [--hcl LINK] [--hal LINK]... [--json]\n"
     "Show the TS-0016 <SE> resource of an SE: with --json the resource itself,\n"
-    "{\"m2m:SE\": {\"rn\", \"ct\", \"sID\", \"seT\", \"seL\", \"srt\", \"hcl\", \"hal\"}} (doc/mcs-json.md).\n\n"
+    "{\"m2m:SE\": {\"rn\", \"ct\", \"sID\", \"seT\", \"seL\", \"srt\", \"hcl\", \"hal\"}} "
+    "(doc/mcs-json.md).\n\n"
     "  --hcl LINK         hostedCSELink: the CSE that hosts the SE\n"
     "  --hal LINK         hostedAELinks: an AE the SE is represented under (repeatable)\n\n";
 

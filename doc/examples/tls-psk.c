@@ -27,7 +27,7 @@
 #define USER_PIN "user-pin-1234"
 #define CIPHER   "PSK-AES128-CBC-SHA256"
 
-static const char ENROLEE_B_ID[] = "CAE0001";          /* the Enrolee-B-ID of the derivation */
+static const char ENROLEE_B_ID[] = "CAE0001";           /* the Enrolee-B-ID of the derivation */
 static const char ISSUER_FQDN[] = "in-cse.example.com"; /* the KpsaID's issuer */
 static char kpsa_id[SEA_ID_MAX + 1];                    /* CAE0001@in-cse.example.com */
 
@@ -46,8 +46,11 @@ static int fail(const char *what, sea_rv r)
 static int make_se(const char *name, int other_ke, int extractable, unsigned long suid,
                    const char *end_date, sea_se **out)
 {
-    sea_se_params p = {.name = name, .security_level = -1, .so_pin = SO_PIN,
-                       .so_pin_len = strlen(SO_PIN), .user_pin = USER_PIN,
+    sea_se_params p = {.name = name,
+                       .security_level = -1,
+                       .so_pin = SO_PIN,
+                       .so_pin_len = strlen(SO_PIN),
+                       .user_pin = USER_PIN,
                        .user_pin_len = strlen(USER_PIN)};
     sea_rv r = sea_se_create(ctx, &p, NULL);
     if (r != SEA_OK || (r = sea_se_open(ctx, name, out)) != SEA_OK ||
@@ -66,11 +69,16 @@ static int make_se(const char *name, int other_ke, int extractable, unsigned lon
         return fail("importing Ke", r);
     /* Kpsa: a PSK for a TLS stack, so extractable and not sensitive (clear_export), bound to the
      * SAEF (SUID 12), named by its KpsaID */
-    sea_derive_params d = {.kdf = SEA_KDF_KPSA, .input = (const uint8_t *)ENROLEE_B_ID,
+    sea_derive_params d = {.kdf = SEA_KDF_KPSA,
+                           .input = (const uint8_t *)ENROLEE_B_ID,
                            .input_len = strlen(ENROLEE_B_ID)};
-    sea_key_params kk = {.type = SEA_KEY_GENERIC_SECRET, .label = "Kpsa",
-                         .id = (const uint8_t *)kpsa_id, .id_len = strlen(kpsa_id),
-                         .extractable = extractable, .clear_export = extractable, .suid = suid,
+    sea_key_params kk = {.type = SEA_KEY_GENERIC_SECRET,
+                         .label = "Kpsa",
+                         .id = (const uint8_t *)kpsa_id,
+                         .id_len = strlen(kpsa_id),
+                         .extractable = extractable,
+                         .clear_export = extractable,
+                         .suid = suid,
                          .end_date = end_date};
     if ((r = sea_derive_onem2m(*out, k, &d, &kk, &kpsa)) != SEA_OK)
         return fail("deriving Kpsa", r);
@@ -116,8 +124,7 @@ static SSL_CTX *tls_ctx(int server)
 {
     SSL_CTX *c = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
     if (!c || !SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) ||
-        !SSL_CTX_set_max_proto_version(c, TLS1_2_VERSION) ||
-        !SSL_CTX_set_cipher_list(c, CIPHER)) {
+        !SSL_CTX_set_max_proto_version(c, TLS1_2_VERSION) || !SSL_CTX_set_cipher_list(c, CIPHER)) {
         SSL_CTX_free(c);
         return NULL;
     }
@@ -203,8 +210,8 @@ static int refused(const char *name, const char *why)
 static int selftest(void)
 {
     int bad = 0;
-    if (make_se("entity-a", 0, 1, 12, NULL, &client_se) || make_se("entity-b", 0, 1, 12, NULL,
-                                                                   &server_se))
+    if (make_se("entity-a", 0, 1, 12, NULL, &client_se) ||
+        make_se("entity-b", 0, 1, 12, NULL, &server_se))
         return 1;
     if (!handshake()) {
         fprintf(stderr, "FAIL: the PSK handshake did not complete\n");
@@ -266,8 +273,8 @@ static int serve(const char *portfile)
 
 int main(int argc, char **argv)
 {
-    if (argc < 3 || (strcmp(argv[2], "selftest") != 0 && !(strcmp(argv[2], "server") == 0 &&
-                                                          argc == 4))) {
+    if (argc < 3 ||
+        (strcmp(argv[2], "selftest") != 0 && !(strcmp(argv[2], "server") == 0 && argc == 4))) {
         fprintf(stderr, "usage: %s CONF selftest | %s CONF server PORTFILE\n", argv[0], argv[0]);
         return 2;
     }

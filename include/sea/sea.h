@@ -282,7 +282,7 @@ typedef struct sea_object_info {
     unsigned bits; /* key size */
     char label[256];
     uint8_t id[64];
-    size_t id_len; /* 0 when the id is longer than 64 bytes (a long TLS PSK identity) */
+    size_t id_len;  /* 0 when the id is longer than 64 bytes (a long TLS PSK identity) */
     unsigned usage; /* SEA_USE_* */
     int extractable, sensitive, local, is_private;
     unsigned long suid;
@@ -522,18 +522,18 @@ sea_rv sea_se_resource_json(sea_ctx *ctx, const char *name_or_id, const char *ho
 /* An <SE> resource read back (from libsea or another implementation). Strings are malloc'd;
  * absent optional attributes are NULL / 0 entries. */
 typedef struct sea_se_resource {
-    char *ri;               /* resourceID, if present */
-    char *rn;               /* resourceName, if present */
-    char *ct;               /* creationTime, if present */
-    char *se_id;            /* m2mSeID (sID), mandatory */
-    unsigned se_type;       /* SEType (seT), mandatory; matches the code in se_id */
+    char *ri;                /* resourceID, if present */
+    char *rn;                /* resourceName, if present */
+    char *ct;                /* creationTime, if present */
+    char *se_id;             /* m2mSeID (sID), mandatory */
+    unsigned se_type;        /* SEType (seT), mandatory; matches the code in se_id */
     unsigned security_level; /* securityLevel (seL), mandatory, 0..3 */
-    char **srt;             /* supportedResourceType, nsrt entries */
+    char **srt;              /* supportedResourceType, nsrt entries */
     size_t nsrt;
-    char *hcl;              /* hostedCSELink */
-    char **hal;             /* hostedAELinks, nhal entries */
+    char *hcl;  /* hostedCSELink */
+    char **hal; /* hostedAELinks, nhal entries */
     size_t nhal;
-    char *esi;              /* e2eSecInfo as JSON text, kept verbatim */
+    char *esi; /* e2eSecInfo as JSON text, kept verbatim */
 } sea_se_resource;
 
 /* Parse {"m2m:SE": {...}}. Unknown short names, wrong types, a missing sID/seT/seL, seL > 3 or an
@@ -583,7 +583,8 @@ sea_rv sea_id_compare(sea_id_kind kind, const char *a, const char *b, int *equal
 
 /* KpsaID from its relative part (case kept) and the issuer's FQDN (lower-cased). */
 sea_rv sea_id_kpsa(const char *relative, const char *issuer_fqdn, char *out, size_t *out_len);
-/* KmID from its relative part and the MAF's FQDN, all lower-cased (the KmID is case-insensitive). */
+/* KmID from its relative part and the MAF's FQDN, all lower-cased (the KmID is case-insensitive).
+ */
 sea_rv sea_id_km(const char *relative, const char *maf_fqdn, char *out, size_t *out_len);
 /* KeID = hexBinary(RelativeKeID)@MEF-FQDN and MAF Key Identifier = hexBinary(KcID)@MAF-FQDN, in
  * lower-case hex (digest G-16), from the raw identifier: 1..64 bytes, 16 from the TLS exporter
