@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "sea/sea.h"
+#include "apicheck.h"
 
 /* ---- helpers ---- */
 
@@ -402,25 +403,8 @@ END_TEST
 /* The ni name of a key made in an SE equals SHA-256 over the SPKI as OpenSSL encodes it. */
 START_TEST(test_ni_of_se_key)
 {
-    char dir[] = "/tmp/sea-ids-XXXXXX", conf[300], cmd[400];
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(conf, sizeof(conf), "%s/sea.conf", dir);
-    FILE *f = fopen(conf, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, "[device soft]\nbackend = soft\npath = %s/store\nkdf_iterations = 1000\n", dir);
-    fclose(f);
-    sea_ctx *ctx = NULL;
-    sea_se *se = NULL;
-    ck_assert_int_eq(sea_open(&ctx, conf), SEA_OK);
-    sea_se_params p = {.name = "ids",
-                       .security_level = -1,
-                       .so_pin = "so-pin-1",
-                       .so_pin_len = 8,
-                       .user_pin = "user-pin",
-                       .user_pin_len = 8};
-    ck_assert_int_eq(sea_se_create(ctx, &p, NULL), SEA_OK);
-    ck_assert_int_eq(sea_se_open(ctx, "ids", &se), SEA_OK);
-    ck_assert_int_eq(sea_login(se, SEA_USER, "user-pin", 8), SEA_OK);
+    api_store_open("ids");
+    sea_se *se = api_se_new("ids", NULL);
     sea_key_params kp = {.type = SEA_KEY_EC_P256, .label = "device"};
     sea_obj key = 0, pub = 0;
     ck_assert_int_eq(sea_key_generate(se, &kp, &key, &pub), SEA_OK);
@@ -460,9 +444,7 @@ START_TEST(test_ni_of_se_key)
     OPENSSL_free(re);
     EVP_PKEY_free(pk);
     sea_se_close(se);
-    sea_close(ctx);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    api_store_close();
 }
 END_TEST
 
@@ -545,24 +527,9 @@ static sea_obj psk_key(sea_se *se, const char *label, const char *id, unsigned l
 
 START_TEST(test_psk_find)
 {
-    char dir[] = "/tmp/sea-psk-XXXXXX", conf[300], cmd[400];
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(conf, sizeof(conf), "%s/sea.conf", dir);
-    FILE *f = fopen(conf, "w");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, "[device soft]\nbackend = soft\npath = %s/store\nkdf_iterations = 1000\n", dir);
-    fclose(f);
-    sea_ctx *ctx = NULL;
-    sea_se *se = NULL;
-    ck_assert_int_eq(sea_open(&ctx, conf), SEA_OK);
-    sea_se_params p = {.name = "psk",
-                       .security_level = -1,
-                       .so_pin = "so-pin-1",
-                       .so_pin_len = 8,
-                       .user_pin = "user-pin",
-                       .user_pin_len = 8};
-    ck_assert_int_eq(sea_se_create(ctx, &p, NULL), SEA_OK);
-    ck_assert_int_eq(sea_se_open(ctx, "psk", &se), SEA_OK);
+    api_store_open("psk");
+    sea_se *se = api_se_new("psk", NULL);
+    ck_assert_int_eq(sea_logout(se), SEA_OK);
     uint8_t v[4][32], got[64];
     for (int i = 0; i < 4; i++)
         memset(v[i], 0x11 * (i + 1), 32);
@@ -570,7 +537,7 @@ START_TEST(test_psk_find)
     /* private keys: nothing is found before the login */
     ck_assert_int_eq(sea_psk_find(se, SEA_PSK_KPSA, "k@a.example", 11, got, &n), SEA_ERR_NOT_FOUND);
     ck_assert_ptr_nonnull(strstr(sea_last_error(NULL), "login"));
-    ck_assert_int_eq(sea_login(se, SEA_USER, "user-pin", 8), SEA_OK);
+    ck_assert_int_eq(sea_login(se, SEA_USER, PIN, strlen(PIN)), SEA_OK);
     psk_key(se, "kpsa", "Kpsa1@in.example.com", 12, 1, v[0]);
     psk_key(se, "kc", "0a0b0c0d@maf.example.com", 22, 1, v[1]);
     psk_key(se, "km", "mykm@maf.example.com", 11, 1, v[2]);
@@ -641,9 +608,7 @@ START_TEST(test_psk_find)
     sea_key_params bad = {.type = SEA_KEY_GENERIC_SECRET, .label = "bad", .clear_export = 1};
     ck_assert_int_eq(sea_key_import_secret(se, &bad, v[0], 32, &ak), SEA_ERR_ARGS);
     sea_se_close(se);
-    sea_close(ctx);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    api_store_close();
 }
 END_TEST
 
