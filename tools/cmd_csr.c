@@ -8,27 +8,6 @@
 
 #define CSR_MAX 4096
 
-/* PEM with 64-column lines (RFC 7468) of a DER object; malloc'd, NULL without memory. */
-static char *pem_encode(const char *label, const uint8_t *der, size_t len)
-{
-    size_t b64len = base64_len(len), lab = strlen(label);
-    char *b64 = malloc(b64len);
-    char *pem = malloc(2 * (lab + 20) + b64len + b64len / 64 + 2);
-    char *p = pem;
-    if (!b64 || !pem) {
-        free(b64);
-        free(pem);
-        return NULL;
-    }
-    base64_encode(der, len, b64);
-    p += sprintf(p, "-----BEGIN %s-----\n", label);
-    for (size_t i = 0, n = strlen(b64); i < n; i += 64)
-        p += sprintf(p, "%.64s\n", b64 + i);
-    sprintf(p, "-----END %s-----\n", label);
-    free(b64);
-    return pem;
-}
-
 /* The first object of the given classes that name (a label or a URI) names, with its info. */
 static int find_object(struct tool *t, sea_se *se, const char *name, const sea_class *classes,
                        size_t n, sea_obj *obj, sea_object_info *info)

@@ -552,29 +552,6 @@ static const char pubkey_help[] =
     "Usage: sea-tool pubkey --key LABEL|URI [--out FILE]\n"
     "Export the public key of a key pair as PEM (SubjectPublicKeyInfo) to FILE or stdout.\n\n";
 
-/* PEM with 64-column lines (RFC 7468). Returns a malloc'd string or NULL. */
-static char *pem_public_key(const uint8_t *der, size_t len)
-{
-    static const char head[] = "-----BEGIN PUBLIC KEY-----\n",
-                      tail[] = "-----END PUBLIC KEY-----\n";
-    size_t b64len = base64_len(len);
-    char *b64 = malloc(b64len);
-    char *pem = malloc(sizeof(head) + b64len + b64len / 64 + 1 + sizeof(tail));
-    char *p = pem;
-    if (!b64 || !pem) {
-        free(b64);
-        free(pem);
-        return NULL;
-    }
-    base64_encode(der, len, b64);
-    p += sprintf(p, "%s", head);
-    for (size_t i = 0, n = strlen(b64); i < n; i += 64)
-        p += sprintf(p, "%.64s\n", b64 + i);
-    sprintf(p, "%s", tail);
-    free(b64);
-    return pem;
-}
-
 int cmd_pubkey(struct tool *t, int argc, char **argv)
 {
     enum { OPT_KEY = 256, OPT_OUT };
@@ -619,7 +596,7 @@ int cmd_pubkey(struct tool *t, int argc, char **argv)
         rc = tool_fail(t, rv, "reading the public key of '%s'", name);
         goto out;
     }
-    if (!(pem = pem_public_key(der, der_len))) {
+    if (!(pem = pem_encode("PUBLIC KEY", der, der_len))) {
         rc = tool_error(t, "out of memory");
         goto out;
     }

@@ -1,6 +1,7 @@
 /* sea-tool's JSON writer (RFC 8259): one indented document on a FILE, strings escaped (quotes,
  * backslash, control characters), valid UTF-8 passed through and invalid bytes replaced by
- * U+FFFD so that the output always parses; binary values as base64 or hex. */
+ * U+FFFD so that the output always parses; binary values as base64 or hex; and the PEM encoding of DER objects. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "tool.h"
@@ -286,4 +287,25 @@ bool hex_decode(const char *s, uint8_t *out, size_t max, size_t *len)
     }
     *len = n;
     return n > 0;
+}
+
+/* PEM with 64-column lines (RFC 7468) of a DER object; malloc'd, NULL without memory. */
+char *pem_encode(const char *label, const uint8_t *der, size_t len)
+{
+    size_t b64len = base64_len(len), lab = strlen(label);
+    char *b64 = malloc(b64len);
+    char *pem = malloc(2 * (lab + 20) + b64len + b64len / 64 + 2);
+    char *p = pem;
+    if (!b64 || !pem) {
+        free(b64);
+        free(pem);
+        return NULL;
+    }
+    base64_encode(der, len, b64);
+    p += sprintf(p, "-----BEGIN %s-----\n", label);
+    for (size_t i = 0, n = strlen(b64); i < n; i += 64)
+        p += sprintf(p, "%.64s\n", b64 + i);
+    sprintf(p, "-----END %s-----\n", label);
+    free(b64);
+    return pem;
 }

@@ -49,6 +49,9 @@ void json_finish(struct json *j);
 /* Standard base64 (RFC 4648) with padding; out must hold base64_len(n) bytes (with the NUL). */
 size_t base64_len(size_t n);
 void base64_encode(const uint8_t *in, size_t n, char *out);
+/* PEM with 64-column lines (RFC 7468) of a DER object under a label ("PUBLIC KEY"); malloc'd,
+ * NULL without memory. */
+char *pem_encode(const char *label, const uint8_t *der, size_t len);
 
 /* Lower-case hex; out must hold 2 * n + 1 bytes. */
 void hex_encode(const uint8_t *in, size_t n, char *out);
