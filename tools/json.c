@@ -1,6 +1,7 @@
 /* sea-tool's JSON writer (RFC 8259): one indented document on a FILE, strings escaped (quotes,
  * backslash, control characters), valid UTF-8 passed through and invalid bytes replaced by
- * U+FFFD so that the output always parses; binary values as base64 or hex; and the PEM encoding of DER objects. */
+ * U+FFFD so that the output always parses; binary values as base64 or hex. Also the PEM
+ * encoding of DER objects. */
 #include <stdlib.h>
 #include <string.h>
 
