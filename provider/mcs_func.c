@@ -142,82 +142,6 @@ static sea_rv get_int(const char *res, json_object *in, const char *name, int64_
     return fail_args(res, "'%s' must be an integer in %s", name, range);
 }
 
-/* ---- base64 (RFC 4648 section 4, with padding) ---- */
-
-static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static char *b64_encode(const uint8_t *in, size_t n)
-{
-    char *out = malloc(4 * ((n + 2) / 3) + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0, i = 0;
-    for (; i + 2 < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-        out[o++] = B64[v >> 18];
-        out[o++] = B64[(v >> 12) & 63];
-        out[o++] = B64[(v >> 6) & 63];
-        out[o++] = B64[v & 63];
-    }
-    if (i < n) {
-        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0);
-        out[o++] = B64[v >> 18];
-        out[o++] = B64[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? B64[(v >> 6) & 63] : '=';
-        out[o++] = '=';
-    }
-    out[o] = '\0';
-    return out;
-}
-
-static int b64_val(char c)
-{
-    const char *p = c ? strchr(B64, c) : NULL;
-    return p ? (int)(p - B64) : -1;
-}
-
-/* Strict decoding: whole quanta, padding only at the end, no stray bits. *out from malloc (at
- * least one byte, so never NULL on success). */
-static bool b64_decode(const char *s, size_t len, uint8_t **out, size_t *outlen)
-{
-    if (len % 4)
-        return false;
-    size_t pad = len && s[len - 1] == '=' ? (len > 1 && s[len - 2] == '=' ? 2 : 1) : 0;
-    uint8_t *o = malloc(len / 4 * 3 + 1);
-    if (!o)
-        return false;
-    size_t k = 0;
-    for (size_t i = 0; i < len; i += 4) {
-        int v[4];
-        bool last = i + 4 == len;
-        for (int j = 0; j < 4; j++) {
-            bool is_pad = last && j >= 4 - (int)pad;
-            v[j] = is_pad ? 0 : b64_val(s[i + j]);
-            if (v[j] < 0) {
-                free(o);
-                return false;
-            }
-        }
-        uint32_t x =
-            (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
-        o[k++] = (uint8_t)(x >> 16);
-        if (!(last && pad == 2))
-            o[k++] = (uint8_t)(x >> 8);
-        else if (x & 0xffff)
-            goto bad;
-        if (!(last && pad >= 1))
-            o[k++] = (uint8_t)x;
-        else if (x & 0xff)
-            goto bad;
-    }
-    *out = o;
-    *outlen = k;
-    return true;
-bad:
-    free(o);
-    return false;
-}
-
 /* A base64 attribute: *buf NULL if absent. */
 static sea_rv get_b64(const char *res, json_object *in, const char *name, uint8_t **buf,
                       size_t *len)
@@ -227,9 +151,12 @@ static sea_rv get_b64(const char *res, json_object *in, const char *name, uint8_
     *len = 0;
     if (!json_object_object_get_ex(in, name, &v))
         return SEA_OK;
-    if (!b64_decode(json_object_get_string(v), (size_t)json_object_get_string_len(v), buf, len))
+    /* the Mcs files' strict codec (mcs.c): whole quanta, padding only at the end, no stray bits */
+    sea_rv r = mcs_b64_decode(json_object_get_string(v), (size_t)json_object_get_string_len(v),
+                              name, buf, len);
+    if (r == SEA_ERR_ARGS)
         return fail_args(res, "'%s' is not base64 (RFC 4648, with padding)", name);
-    return SEA_OK;
+    return r;
 }
 
 static void free_secret(uint8_t *p, size_t n)
@@ -261,13 +188,8 @@ static bool put_str(json_object *o, const char *key, const char *s)
 
 static bool put_b64(json_object *o, const char *key, const uint8_t *p, size_t n)
 {
-    char *s = b64_encode(p, n);
-    bool ok = s && put(o, key, json_object_new_string(s));
-    if (s) {
-        sea_wipe(s, strlen(s)); /* may be plaintext (cD of a decryption) */
-        free(s);
-    }
-    return ok;
+    /* mcs_b64_string wipes its buffer: the value may be plaintext (cD of a decryption) */
+    return put(o, key, mcs_b64_string(p, n));
 }
 
 static sea_rv no_memory(json_object **o)
